@@ -1,0 +1,76 @@
+/* Wire values and messages of the proxy protocol (docs/PROTOCOL.md, sections 3-4).
+ *
+ * In memory, both sides hold values as cJSON trees in which literal data is
+ * literal (never escaped) and every function is a cJSON_Raw node whose string
+ * the side that built it interprets (parsing never creates raw nodes, so they
+ * cannot be confused with data). This module turns such trees into wire JSON
+ * and back; the callbacks translate function nodes to and from token ids. */
+#ifndef BK_WIRE_H
+#define BK_WIRE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+#define WIRE_VERSION 1
+#define WIRE_ID_MAX 9007199254740991ULL	/* 2^53 - 1 */
+
+enum wire_token {
+	WIRE_TOKEN_FN,		/* {"$fn":N}: exported by the sender */
+	WIRE_TOKEN_YOURS,	/* {"$yours":N}: exported by the receiver */
+};
+
+/* Decoding: return 0 and a new node (owned by the tree from then on) to put in
+ * place of the token, or a negative errno; -EINVAL means "unknown token". */
+typedef int (*wire_token_cb)(enum wire_token kind, uint64_t id, cJSON **ret_node, void *userdata);
+/* Encoding: write the token object for a function node into b; 0 or -errno. */
+typedef int (*wire_fn_cb)(struct buf *b, const cJSON *node, void *userdata);
+
+/* Decode token shapes and escapes in place; *root may be replaced.
+ * -EBADMSG for a malformed $-object, or the callback's error. */
+int wire_decode(cJSON **root, wire_token_cb cb, void *userdata);
+/* Write v as wire JSON: escapes $-objects, hands raw nodes to cb. */
+int wire_encode(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata);
+/* True when v holds a function node anywhere. */
+bool wire_has_functions(const cJSON *v);
+
+/* A JSON string literal, quoted and escaped. */
+int wire_write_string(struct buf *b, const char *s);
+/* An error message; id 0 makes it a connection error. data may be NULL. */
+int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *message, const cJSON *data);
+
+enum wire_type {
+	WIRE_HELLO,
+	WIRE_WELCOME,
+	WIRE_CALL,
+	WIRE_INVOKE,
+	WIRE_RESULT,
+	WIRE_ERROR,
+	WIRE_RELEASE,
+};
+
+/* A parsed message; pointers borrow from the cJSON tree it came from. */
+struct wire_msg {
+	enum wire_type type;
+	uint64_t id;		/* 0 when absent */
+	uint64_t fn;		/* invoke, release */
+	uint64_t count;		/* release */
+	long version;		/* hello, welcome */
+	const char *obj;	/* call */
+	const char *method;	/* call */
+	cJSON *args;		/* call, invoke: an array or NULL */
+	cJSON *value;		/* result: the value or NULL */
+	cJSON *error;		/* error: the error object */
+	const char *error_name;	/* error */
+	const char *error_message;
+};
+
+/* Check a message's shape: 0, or -EBADMSG with *ret_why saying what is wrong. */
+int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why);
+/* Read an id-like number: 1..2^53-1. */
+bool wire_get_id(const cJSON *v, uint64_t *ret);
+
+#endif
