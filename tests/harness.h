@@ -1,0 +1,64 @@
+/* Test harness: a private bothost started per test, and a raw NDJSON client
+ * for speaking the protocol without botkit. */
+#ifndef TEST_HARNESS_H
+#define TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "frame.h"
+
+struct test_host {
+	pid_t pid;
+	char dir[256];		/* private 0700 directory, removed by test_host_stop */
+	char path[300];		/* the host's socket path inside dir */
+};
+
+/* Start $BOTHOST (built bothost) with --socket in a fresh directory plus the
+ * NULL-terminated extra arguments (e.g. "--loopback", NULL); return once the
+ * socket accepts connections (deadline 10 s). 0 or -errno. */
+int test_host_start(struct test_host *h, const char *const *extra_args);
+/* SIGTERM, wait (deadline 5 s), then SIGKILL; remove the directory. Returns
+ * the exit status as waitpid reports it. */
+int test_host_stop(struct test_host *h);
+
+struct test_raw {
+	int fd;
+	struct frame_reader in;
+	uint64_t next_id;
+};
+
+/* Connect to a socket path (no handshake). 0 or -errno. */
+int test_raw_connect(struct test_raw *c, const char *path);
+/* Connect and complete the handshake; returns the welcome (caller frees) or NULL. */
+cJSON *test_raw_hello(struct test_raw *c, const char *path, const char *name);
+void test_raw_close(struct test_raw *c);
+/* Send one frame (printf-style; the line feed is added). 0 or -errno. */
+int test_raw_send(struct test_raw *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Send raw bytes as they are. */
+int test_raw_write(struct test_raw *c, const void *p, size_t n);
+/* The next frame, parsed (caller frees), or NULL on timeout, end of file or
+ * unparsable input. */
+cJSON *test_raw_recv(struct test_raw *c, int timeout_ms);
+/* True when the peer closed the connection within timeout_ms (frames that
+ * arrive first are discarded). */
+bool test_raw_closed(struct test_raw *c, int timeout_ms);
+/* Send {"t":"call","id":<next>,"obj":obj,"method":method,"args":<args_json>}
+ * and return the result or error message answering it (caller frees); other
+ * frames that arrive meanwhile are appended to *ret_other if given (else freed). */
+cJSON *test_raw_call(struct test_raw *c, const char *obj, const char *method,
+		     const char *args_json, cJSON **ret_other);
+
+/* A number from host.stats() through a fresh connection: "clients",
+ * "handlers", ... of the totals, excluding the asking connection itself. */
+long test_host_stat(const struct test_host *h, const char *field);
+/* Wait until test_host_stat(field) == want (deadline ms); returns the last value seen. */
+long test_host_stat_wait(const struct test_host *h, const char *field, long want, int deadline_ms);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t test_now_ms(void);
+
+#endif
