@@ -46,7 +46,8 @@ int frame_reader_next(struct frame_reader *r, char **ret_frame, size_t *ret_len)
 	for (;;) {
 		char *head = buf_head(&r->in);
 		size_t avail = buf_pending(&r->in);
-		char *nl = memchr(head + r->scanned, '\n', avail - r->scanned);
+		/* An empty reader has no buffer yet: memchr must not see NULL. */
+		char *nl = avail > r->scanned ? memchr(head + r->scanned, '\n', avail - r->scanned) : NULL;
 
 		if (!nl) {
 			r->scanned = avail;

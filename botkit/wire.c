@@ -223,16 +223,17 @@ static int wire_encode_node(struct buf *b, const cJSON *v, wire_fn_cb cb, void *
 
 int wire_encode(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata)
 {
-	size_t mark = b->len;
+	/* Relative to the unconsumed start: appending may compact the buffer. */
+	size_t mark = buf_pending(b);
 	int r = v ? wire_encode_node(b, v, cb, userdata) : buf_puts(b, "null");
 	if (r < 0)
-		buf_truncate(b, mark);
+		buf_truncate(b, b->off + mark);
 	return r;
 }
 
 int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *message, const cJSON *data)
 {
-	size_t mark = b->len;
+	size_t mark = buf_pending(b);
 	int r = buf_puts(b, "{\"t\":\"error\",");
 	if (r == 0 && id)
 		r = buf_printf(b, "\"id\":%llu,", (unsigned long long)id);
@@ -252,7 +253,7 @@ int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *m
 	if (r == 0)
 		r = buf_puts(b, "}}\n");
 	if (r < 0)
-		buf_truncate(b, mark);
+		buf_truncate(b, b->off + mark);
 	return r;
 }
 

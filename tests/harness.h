@@ -3,6 +3,7 @@
 #ifndef TEST_HARNESS_H
 #define TEST_HARNESS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +30,7 @@ struct test_raw {
 	int fd;
 	struct frame_reader in;
 	uint64_t next_id;
+	bool eof;	/* the peer closed the connection (seen by test_raw_recv) */
 };
 
 /* Connect to a socket path (no handshake). 0 or -errno. */
@@ -38,6 +40,8 @@ cJSON *test_raw_hello(struct test_raw *c, const char *path, const char *name);
 void test_raw_close(struct test_raw *c);
 /* Send one frame (printf-style; the line feed is added). 0 or -errno. */
 int test_raw_send(struct test_raw *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* test_raw_send with a va_list. */
+int test_raw_vsend(struct test_raw *c, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Send raw bytes as they are. */
 int test_raw_write(struct test_raw *c, const void *p, size_t n);
 /* The next frame, parsed (caller frees), or NULL on timeout, end of file or
@@ -53,7 +57,8 @@ cJSON *test_raw_call(struct test_raw *c, const char *obj, const char *method,
 		     const char *args_json, cJSON **ret_other);
 
 /* A number from host.stats() through a fresh connection: "clients",
- * "handlers", ... of the totals, excluding the asking connection itself. */
+ * "handlers", ... of the totals, excluding the asking connection itself;
+ * -1 when the host cannot be asked. */
 long test_host_stat(const struct test_host *h, const char *field);
 /* Wait until test_host_stat(field) == want (deadline ms); returns the last value seen. */
 long test_host_stat_wait(const struct test_host *h, const char *field, long want, int deadline_ms);

@@ -1,0 +1,65 @@
+/* One connected client: socket, framing, handshake, dispatch, output, limits
+ * and the unwinding of everything it held when it goes away. */
+#ifndef BOTHOST_CLIENT_H
+#define BOTHOST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+
+struct client;
+struct server;
+struct server_config;
+struct value;
+struct tokens;
+struct call_table;
+
+/* A client on a connected, non-blocking socket (taken); NULL on failure
+ * (the socket is closed then). */
+struct client *client_new(struct server *s, int fd);
+/* Answer a connection the host will not serve with a connection error, then
+ * close it once the error is flushed. */
+void client_refuse(struct server *s, int fd, const char *name, const char *message);
+
+uint64_t client_get_id(const struct client *c);
+const char *client_get_name(const struct client *c);
+pid_t client_get_pid(const struct client *c);
+uid_t client_get_uid(const struct client *c);
+bool client_is_privileged(const struct client *c);
+/* True once the handshake is done and until the client goes away. */
+bool client_is_open(const struct client *c);
+size_t client_queued_bytes(const struct client *c);
+const struct server_config *client_config(const struct client *c);
+
+/* The client's state kept by other modules. */
+struct tokens *client_tokens(struct client *c);
+struct call_table *client_calls(struct client *c);
+/* The client's event registrations (struct listener, linked by owner_link). */
+struct list *client_listeners(struct client *c);
+size_t *client_listener_count(struct client *c);
+/* Link in the server's client list. */
+struct list *client_link(struct client *c);
+struct client *client_from_link(struct list *l);
+
+/* Outgoing messages; each returns 0 or -errno (nothing is sent on error;
+ * -ENOBUFS means the client's tokens_max). A client that is going away
+ * accepts and discards them. */
+int client_send_result(struct client *c, uint64_t id, const struct value *v);
+int client_send_error(struct client *c, uint64_t id, const char *name, const char *message,
+		      const struct value *data);
+int client_send_invoke(struct client *c, uint64_t fn_id, uint64_t id, const struct value *args);
+/* A notification whose arguments are already encoded wire JSON. */
+int client_send_invoke_text(struct client *c, uint64_t fn_id, const char *args, size_t len);
+/* The last holder of an imported function dropped it. */
+void client_drop_import(struct client *c, uint64_t fn_id, uint64_t received);
+
+/* Cut the client off from anywhere: it is unwound from the loop shortly. */
+void client_kill(struct client *c, const char *why);
+/* Unwind everything the client held (PROTOCOL.md section 10) now. Only from
+ * the loop's top level: never while an object is iterating its state. */
+void client_lost(struct client *c);
+
+#endif

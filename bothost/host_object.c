@@ -1,0 +1,168 @@
+/* The `host` object. */
+#include "config.h"
+
+#include "host_object.h"
+
+#include <errno.h>
+
+#include "call.h"
+#include "client.h"
+#include "emitter.h"
+#include "fn.h"
+#include "object.h"
+#include "server.h"
+#include "tokens.h"
+#include "value.h"
+
+/* The numbers kept for one client, or summed over all of them. */
+struct host_counts {
+	double handlers;
+	double imports;
+	double exports;
+	double pending_in;
+	double pending_out;
+	double queued_bytes;
+};
+
+/* Add c's numbers to n. */
+static void host_counts_add(struct host_counts *n, struct client *c)
+{
+	n->handlers += (double)*client_listener_count(c);
+	n->imports += (double)tokens_import_count(client_tokens(c));
+	n->exports += (double)tokens_export_count(client_tokens(c));
+	n->pending_in += (double)call_table_pending_in(client_calls(c));
+	n->pending_out += (double)call_table_pending_out(client_calls(c));
+	n->queued_bytes += (double)client_queued_bytes(c);
+}
+
+/* Put the numbers into a JSON object. */
+static void host_counts_write(cJSON *o, const struct host_counts *n)
+{
+	cJSON_AddNumberToObject(o, "handlers", n->handlers);
+	cJSON_AddNumberToObject(o, "imports", n->imports);
+	cJSON_AddNumberToObject(o, "exports", n->exports);
+	cJSON_AddNumberToObject(o, "pending_in", n->pending_in);
+	cJSON_AddNumberToObject(o, "pending_out", n->pending_out);
+	cJSON_AddNumberToObject(o, "queued_bytes", n->queued_bytes);
+}
+
+/* {"id","name","pid","uid"} of a client. */
+static cJSON *host_client_identity(struct client *c)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)client_get_id(c));
+	if (client_get_name(c))
+		cJSON_AddStringToObject(o, "name", client_get_name(c));
+	else
+		cJSON_AddNullToObject(o, "name");
+	cJSON_AddNumberToObject(o, "pid", (double)client_get_pid(c));
+	cJSON_AddNumberToObject(o, "uid", (double)client_get_uid(c));
+	return o;
+}
+
+/* ping(): "pong" */
+static void host_ping(struct object *obj, struct call *call)
+{
+	call_return_json(call, cJSON_CreateString("pong"));
+}
+
+/* introspect(): the objects description */
+static void host_introspect(struct object *obj, struct call *call)
+{
+	call_return_json(call, object_introspection());
+}
+
+/* Totals over all clients, and the caller's own numbers. */
+static void host_stats(struct object *obj, struct call *call)
+{
+	struct server *s = object_get_userdata(obj);
+	const struct list *head = server_clients(s);
+	struct client *self = call_get_client(call);
+	struct host_counts total = { 0 }, mine = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	cJSON *so = cJSON_CreateObject();
+
+	for (const struct list *l = head->next; l != head; l = l->next)
+		host_counts_add(&total, client_from_link((struct list *)l));
+	if (self)
+		host_counts_add(&mine, self);
+	cJSON_AddNumberToObject(o, "clients", (double)server_client_count(s));
+	host_counts_write(o, &total);
+	cJSON_AddNumberToObject(o, "functions", (double)fn_count());
+	if (self)
+		cJSON_AddNumberToObject(so, "id", (double)client_get_id(self));
+	host_counts_write(so, &mine);
+	cJSON_AddItemToObject(o, "self", so);
+	call_return_json(call, o);
+}
+
+/* One entry per connected client. */
+static void host_clients(struct object *obj, struct call *call)
+{
+	struct server *s = object_get_userdata(obj);
+	const struct list *head = server_clients(s);
+	cJSON *a = cJSON_CreateArray();
+
+	for (const struct list *l = head->next; l != head; l = l->next) {
+		struct client *c = client_from_link((struct list *)l);
+		struct host_counts n = { 0 };
+		cJSON *o = host_client_identity(c);
+		host_counts_add(&n, c);
+		host_counts_write(o, &n);
+		cJSON_AddItemToArray(a, o);
+	}
+	call_return_json(call, a);
+}
+
+/* Emit connected / disconnected with the client's identity. */
+static void host_client_event(struct client *c, bool connected, void *userdata)
+{
+	struct object *obj = userdata;
+	cJSON *args = cJSON_CreateArray();
+	struct value *v;
+
+	cJSON_AddItemToArray(args, host_client_identity(c));
+	v = value_new(args);
+	if (v)
+		emitter_emit(object_get_emitter(obj), connected ? "connected" : "disconnected", v);
+	value_free(v);
+}
+
+static const struct object_method host_methods[] = {
+	{ "ping", "answers \"pong\"", NULL, "string", false, host_ping },
+	{ "introspect", "describes every hosted object, as in the welcome", NULL, "object", false,
+	  host_introspect },
+	{ "stats", "totals over all clients (clients, handlers, imports, exports, pending_in, pending_out, "
+		   "queued_bytes, functions) and the caller's own numbers in self",
+	  NULL, "object", false, host_stats },
+	{ "clients", "one entry per connected client: id, name, pid, uid and its numbers", NULL, "array", false,
+	  host_clients },
+	{ 0 },
+};
+
+static const struct object_event host_events[] = {
+	{ "connected", "a client completed its handshake: {id, name, pid, uid}" },
+	{ "disconnected", "a client went away: {id, name, pid, uid}" },
+	{ 0 },
+};
+
+/* Create the host object and hook it to the server's client events. */
+int host_object_register(struct server *s)
+{
+	struct object *obj = object_new("host", "the host itself: liveness, introspection and statistics",
+					host_methods, s);
+	int r;
+
+	if (!obj)
+		return -ENOMEM;
+	r = object_set_events(obj, host_events);
+	if (r == 0)
+		r = object_register(obj);
+	if (r < 0) {
+		object_free(obj);
+		return r;
+	}
+	server_set_client_hook(s, host_client_event, obj);
+	return 0;
+}

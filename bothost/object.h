@@ -1,0 +1,94 @@
+/* Hosted objects: a name, a doc, a method table with argument descriptors,
+ * optional events, and a hook to drop what the object kept for a client.
+ * The registry dispatches calls, checking arguments before a method runs, and
+ * builds the introspection of PROTOCOL.md section 8. */
+#ifndef BOTHOST_OBJECT_H
+#define BOTHOST_OBJECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct object;
+struct call;
+struct client;
+struct emitter;
+
+enum object_type {
+	OBJECT_TYPE_ANY,
+	OBJECT_TYPE_STRING,
+	OBJECT_TYPE_INTEGER,
+	OBJECT_TYPE_NUMBER,
+	OBJECT_TYPE_BOOLEAN,
+	OBJECT_TYPE_OBJECT,
+	OBJECT_TYPE_ARRAY,
+	OBJECT_TYPE_FUNCTION,
+};
+
+/* How long the host keeps a function argument. */
+enum object_kind {
+	OBJECT_KIND_NONE,
+	OBJECT_KIND_CALLBACK,		/* during the call */
+	OBJECT_KIND_ONCE,		/* until called once */
+	OBJECT_KIND_REGISTRATION,	/* until removed or the client leaves */
+};
+
+struct object_arg {
+	const char *name;	/* NULL ends a list */
+	enum object_type type;
+	enum object_kind kind;
+	bool optional;		/* a trailing argument that may be left out */
+	bool rest;		/* the last argument: takes all remaining ones */
+};
+
+typedef void (*object_method_fn)(struct object *obj, struct call *call);
+
+struct object_method {
+	const char *name;	/* NULL ends a table */
+	const char *doc;
+	const struct object_arg *args;	/* NULL: no arguments */
+	const char *returns;
+	bool privileged;
+	object_method_fn fn;
+};
+
+struct object_event {
+	const char *name;	/* NULL ends a list; "*" accepts any name */
+	const char *doc;
+};
+
+/* An object (not yet registered); methods must outlive it. NULL on failure. */
+struct object *object_new(const char *name, const char *doc, const struct object_method *methods,
+			  void *userdata);
+/* Give the object events (a NULL-terminated list that must outlive it) and
+ * the registration methods of PROTOCOL.md section 6. 0 or -ENOMEM. */
+int object_set_events(struct object *obj, const struct object_event *events);
+void object_set_client_lost(struct object *obj, void (*fn)(struct object *obj, struct client *c));
+void object_set_destroy(struct object *obj, void (*fn)(struct object *obj));
+
+const char *object_get_name(const struct object *obj);
+void *object_get_userdata(const struct object *obj);
+/* The object's emitter, or NULL when it has no events. */
+struct emitter *object_get_emitter(const struct object *obj);
+
+/* Free an object (taking it out of the registry if it is there). */
+void object_free(struct object *obj);
+/* Add obj to the registry, which owns it from then on. 0 or -EEXIST. */
+int object_register(struct object *obj);
+struct object *object_find(const char *name);
+/* Free every registered object. */
+void object_free_all(void);
+
+/* Run obj.method for call, or answer NoSuchObject / NoSuchMethod /
+ * PermissionDenied / InvalidArguments. */
+void object_dispatch(struct call *call, const char *obj, const char *method);
+/* Tell every object that c went away. */
+void object_client_lost(struct client *c);
+
+/* The introspection of all objects: as wire JSON text (cached), and as a tree
+ * (a new copy). */
+const char *object_introspection_text(size_t *ret_len);
+cJSON *object_introspection(void);
+
+#endif

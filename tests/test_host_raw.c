@@ -1,0 +1,1836 @@
+/* Conformance of bothost to docs/PROTOCOL.md, spoken as raw NDJSON. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 3000		/* deadline for a frame the host must send */
+#define STAT_MS 3000		/* deadline for stats to settle */
+
+/* A raw client with the frames received while waiting for something else. */
+struct cl {
+	struct test_raw r;
+	cJSON *welcome;
+	cJSON *q;		/* unclaimed frames, oldest first */
+};
+
+static struct test_host H;
+
+/* ---- JSON helpers ------------------------------------------------------ */
+
+/* Parse JSON text that the test itself wrote. */
+static cJSON *J(const char *text)
+{
+	cJSON *v = cJSON_Parse(text);
+
+	ck_assert_msg(v != NULL, "bad JSON in test: %s", text);
+	return v;
+}
+
+/* Compact text of v for messages (a few rotating static buffers). */
+static const char *jstr(const cJSON *v)
+{
+	static char bufs[4][2048];
+	static int next;
+	char *b = bufs[next++ % 4];
+	char *s = v ? cJSON_PrintUnformatted(v) : NULL;
+
+	snprintf(b, sizeof bufs[0], "%s", s ? s : "(none)");
+	cJSON_free(s);
+	return b;
+}
+
+/* True when v has everything pat has: objects by subset, the rest exactly. */
+static bool json_match(const cJSON *pat, const cJSON *v)
+{
+	const cJSON *p;
+
+	if (!v)
+		return false;
+	if (cJSON_IsObject(pat)) {
+		if (!cJSON_IsObject(v))
+			return false;
+		cJSON_ArrayForEach(p, pat)
+			if (!json_match(p, cJSON_GetObjectItemCaseSensitive(v, p->string)))
+				return false;
+		return true;
+	}
+	if (cJSON_IsArray(pat)) {
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(pat) != cJSON_GetArraySize(v))
+			return false;
+		const cJSON *e = v->child;
+		cJSON_ArrayForEach(p, pat) {
+			if (!json_match(p, e))
+				return false;
+			e = e->next;
+		}
+		return true;
+	}
+	return cJSON_Compare(pat, v, true);
+}
+
+/* Assert that v has everything the JSON text want has (objects may hold more). */
+static void json_has(const cJSON *v, const char *want)
+{
+	cJSON *w = J(want);
+	bool ok = json_match(w, v);
+
+	cJSON_Delete(w);
+	ck_assert_msg(ok, "got %s, want at least %s", jstr(v), want);
+}
+
+/* Assert that v equals the JSON text want exactly. */
+static void json_is(const cJSON *v, const char *want)
+{
+	cJSON *w = J(want);
+	bool same = v && cJSON_Compare(w, v, true);
+
+	cJSON_Delete(w);
+	ck_assert_msg(same, "got %s, want %s", jstr(v), want);
+}
+
+/* A string field of o, or NULL. */
+static const char *jget_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* A number field of o as an integer; fails the test when absent. */
+static long long jget_int(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\" in %s", k, jstr(o));
+	return (long long)v->valuedouble;
+}
+
+/* Follow a path of object keys. */
+static const cJSON *jpath(const cJSON *o, const char *k1, const char *k2, const char *k3)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k1);
+
+	if (k2)
+		v = cJSON_GetObjectItemCaseSensitive(v, k2);
+	if (k3)
+		v = cJSON_GetObjectItemCaseSensitive(v, k3);
+	return v;
+}
+
+/* The user data a wire value stands for: $esc objects unwrapped (no tokens expected). */
+static cJSON *unescape(const cJSON *v)
+{
+	const cJSON *e;
+	cJSON *out;
+
+	if (cJSON_IsArray(v)) {
+		out = cJSON_CreateArray();
+		cJSON_ArrayForEach(e, v)
+			cJSON_AddItemToArray(out, unescape(e));
+		return out;
+	}
+	if (!cJSON_IsObject(v))
+		return cJSON_Duplicate(v, true);
+	const cJSON *inner = cJSON_GetObjectItemCaseSensitive(v, "$esc");
+	if (inner && cJSON_GetArraySize(v) == 1)
+		v = inner;
+	out = cJSON_CreateObject();
+	cJSON_ArrayForEach(e, v)
+		cJSON_AddItemToObject(out, e->string, unescape(e));
+	return out;
+}
+
+/* ---- the host under test ----------------------------------------------- */
+
+/* Start a private bothost with --log-level warn and the given options. */
+static void host_up_args(const char *const *args)
+{
+	const char *argv[32] = { "--log-level", "warn" };
+	size_t n = 2;
+
+	for (; args && *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	int r = test_host_start(&H, argv);
+	ck_assert_msg(r == 0, "bothost did not start ($BOTHOST=%s): %s",
+		      getenv("BOTHOST") ? getenv("BOTHOST") : "(unset)", strerror(-r));
+}
+
+#define HOST_UP(...) host_up_args((const char *const[]){ __VA_ARGS__, NULL })
+
+/* Teardown: the host must still be running and stop cleanly on SIGTERM. */
+static void host_down(void)
+{
+	if (H.pid <= 0)
+		return;
+	pid_t pid = H.pid;
+	int alive = waitpid(pid, NULL, WNOHANG) == 0;
+	int status = test_host_stop(&H);
+	ck_assert_msg(alive, "bothost exited during the test (status 0x%x)", status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "bothost did not exit cleanly on SIGTERM (status 0x%x)", status);
+}
+
+/* ---- raw clients --------------------------------------------------------- */
+
+/* Connect without a handshake. */
+static void cl_connect(struct cl *c)
+{
+	memset(c, 0, sizeof *c);
+	int r = test_raw_connect(&c->r, H.path);
+	ck_assert_msg(r == 0, "connect %s: %s", H.path, strerror(-r));
+	c->q = cJSON_CreateArray();
+}
+
+/* Connect and complete the handshake. */
+static void cl_open(struct cl *c, const char *name)
+{
+	memset(c, 0, sizeof *c);
+	c->welcome = test_raw_hello(&c->r, H.path, name);
+	ck_assert_msg(c->welcome != NULL, "no welcome for client %s", name);
+	c->q = cJSON_CreateArray();
+}
+
+/* Close and free everything. */
+static void cl_close(struct cl *c)
+{
+	test_raw_close(&c->r);
+	cJSON_Delete(c->welcome);
+	cJSON_Delete(c->q);
+	c->welcome = c->q = NULL;
+}
+
+/* Send one frame; the test fails if the socket refuses it. */
+__attribute__((format(printf, 2, 3)))
+static void cl_send(struct cl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int r = test_raw_vsend(&c->r, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r == 0, "send: %s", strerror(-r));
+}
+
+/* Send a call; its id. */
+static uint64_t cl_send_call(struct cl *c, const char *obj, const char *method, const char *args)
+{
+	uint64_t id = ++c->r.next_id;
+
+	cl_send(c, "{\"t\":\"call\",\"id\":%llu,\"obj\":\"%s\",\"method\":\"%s\",\"args\":%s}",
+		(unsigned long long)id, obj, method, args);
+	return id;
+}
+
+typedef bool (*frame_pred)(const cJSON *m, const void *arg);
+
+/* Take the first frame (queued or arriving within WAIT_MS) that satisfies pred. */
+static cJSON *cl_take_if(struct cl *c, frame_pred pred, const void *arg, const char *what)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	cJSON *m;
+
+	cJSON_ArrayForEach(m, c->q)
+		if (pred(m, arg))
+			return cJSON_DetachItemViaPointer(c->q, m);
+	for (;;) {
+		uint64_t now = test_now_ms();
+		m = now < deadline ? test_raw_recv(&c->r, (int)(deadline - now)) : NULL;
+		ck_assert_msg(m != NULL, "no frame %s within %d ms (%s); unclaimed: %s", what, WAIT_MS,
+			      c->r.eof ? "connection closed" : "timeout", jstr(c->q));
+		if (pred(m, arg))
+			return m;
+		cJSON_AddItemToArray(c->q, m);
+	}
+}
+
+/* Predicate: the frame matches a parsed pattern. */
+static bool pred_match(const cJSON *m, const void *pat)
+{
+	return json_match(pat, m);
+}
+
+/* Predicate: a result or error answering the request id. */
+static bool pred_answer(const cJSON *m, const void *arg)
+{
+	uint64_t id = *(const uint64_t *)arg;
+	const char *t = jget_str(m, "t");
+	const cJSON *jid = cJSON_GetObjectItemCaseSensitive(m, "id");
+
+	return t && (!strcmp(t, "result") || !strcmp(t, "error")) &&
+	       cJSON_IsNumber(jid) && jid->valuedouble == (double)id;
+}
+
+/* Take the first frame matching the JSON pattern (caller frees). */
+static cJSON *cl_take(struct cl *c, const char *pattern)
+{
+	cJSON *pat = J(pattern);
+	cJSON *m = cl_take_if(c, pred_match, pat, pattern);
+
+	cJSON_Delete(pat);
+	return m;
+}
+
+/* Wait for a frame matching the pattern and drop it. */
+static void cl_see(struct cl *c, const char *pattern)
+{
+	cJSON_Delete(cl_take(c, pattern));
+}
+
+/* Wait for an event notification (an invoke without id) of fn with exactly these args. */
+static void cl_see_event(struct cl *c, long long fn, const char *args)
+{
+	char pattern[4096];
+
+	snprintf(pattern, sizeof pattern, "{\"t\":\"invoke\",\"fn\":%lld,\"args\":%s}", fn, args);
+	cJSON *m = cl_take(c, pattern);
+	ck_assert_msg(!cJSON_GetObjectItemCaseSensitive(m, "id"), "event with an id: %s", jstr(m));
+	json_is(cJSON_GetObjectItemCaseSensitive(m, "args"), args);
+	cJSON_Delete(m);
+}
+
+/* Wait for {"t":"release","fn":fn,"count":count}. */
+static void cl_see_release(struct cl *c, long long fn, long long count)
+{
+	char pattern[128];
+
+	snprintf(pattern, sizeof pattern, "{\"t\":\"release\",\"fn\":%lld,\"count\":%lld}", fn, count);
+	cl_see(c, pattern);
+}
+
+/* Wait for a host invoke of our fn that expects an answer; its request id. */
+static uint64_t cl_take_invoke(struct cl *c, long long fn, const char *args)
+{
+	char pattern[4096];
+
+	snprintf(pattern, sizeof pattern, "{\"t\":\"invoke\",\"fn\":%lld}", fn);
+	cJSON *m = cl_take(c, pattern);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+	ck_assert_msg(cJSON_IsNumber(id) && id->valuedouble >= 1, "invoke without a valid id: %s", jstr(m));
+	if (args)
+		json_is(cJSON_GetObjectItemCaseSensitive(m, "args"), args);
+	uint64_t ret = (uint64_t)id->valuedouble;
+	cJSON_Delete(m);
+	return ret;
+}
+
+/* Wait for the answer to request id (caller frees). */
+static cJSON *cl_answer(struct cl *c, uint64_t id)
+{
+	char what[64];
+
+	snprintf(what, sizeof what, "answering request %llu", (unsigned long long)id);
+	return cl_take_if(c, pred_answer, &id, what);
+}
+
+/* Call and return the answer frame (caller frees). */
+static cJSON *cl_call(struct cl *c, const char *obj, const char *method, const char *args)
+{
+	return cl_answer(c, cl_send_call(c, obj, method, args));
+}
+
+/* The value of a result frame (absent means null); fails on an error frame. Frees m. */
+static cJSON *result_value(cJSON *m, const char *what)
+{
+	const char *t = jget_str(m, "t");
+
+	ck_assert_msg(t && !strcmp(t, "result"), "%s: want a result, got %s", what, jstr(m));
+	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(m, "value");
+	cJSON_Delete(m);
+	return v ? v : cJSON_CreateNull();
+}
+
+/* Call and return the result value (caller frees). */
+static cJSON *cl_ok(struct cl *c, const char *obj, const char *method, const char *args)
+{
+	char what[256];
+
+	snprintf(what, sizeof what, "%s.%s(%s)", obj, method, args);
+	return result_value(cl_call(c, obj, method, args), what);
+}
+
+/* Call and assert the result value is exactly want. */
+static void cl_ok_is(struct cl *c, const char *obj, const char *method, const char *args, const char *want)
+{
+	cJSON *v = cl_ok(c, obj, method, args);
+
+	json_is(v, want);
+	cJSON_Delete(v);
+}
+
+/* Assert that m is an error frame for a request with this error name; its error object. */
+static const cJSON *error_is(const cJSON *m, const char *name)
+{
+	const char *t = jget_str(m, "t");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
+
+	ck_assert_msg(t && !strcmp(t, "error") && cJSON_GetObjectItemCaseSensitive(m, "id"),
+		      "want an error %s answering a request, got %s", name, jstr(m));
+	ck_assert_msg(jget_str(e, "name") && !strcmp(jget_str(e, "name"), name),
+		      "want error %s, got %s", name, jstr(m));
+	ck_assert_msg(jget_str(e, "message") != NULL, "error without a message: %s", jstr(m));
+	return e;
+}
+
+/* Call and assert it fails with the error name; the message is returned in msg. */
+static void cl_err_msg(struct cl *c, const char *obj, const char *method, const char *args,
+		       const char *name, char *msg, size_t msg_size)
+{
+	cJSON *m = cl_call(c, obj, method, args);
+	const cJSON *e = error_is(m, name);
+
+	if (msg)
+		snprintf(msg, msg_size, "%s", jget_str(e, "message"));
+	cJSON_Delete(m);
+}
+
+/* Call and assert it fails with the error name. */
+static void cl_err(struct cl *c, const char *obj, const char *method, const char *args, const char *name)
+{
+	cl_err_msg(c, obj, method, args, name, NULL, 0);
+}
+
+/* Everything the host sent is accounted for: after a ping round trip nothing is unclaimed. */
+static void cl_quiet(struct cl *c)
+{
+	cl_ok_is(c, "host", "ping", "[]", "\"pong\"");
+	ck_assert_msg(cJSON_GetArraySize(c->q) == 0, "unexpected frames: %s", jstr(c->q));
+}
+
+/* The connection gets a connection error with this name (no id) and is closed. */
+static void cl_conn_error(struct cl *c, const char *name)
+{
+	char pattern[128];
+
+	snprintf(pattern, sizeof pattern, "{\"t\":\"error\",\"error\":{\"name\":\"%s\"}}", name);
+	cJSON *m = cl_take(c, pattern);
+	ck_assert_msg(!cJSON_GetObjectItemCaseSensitive(m, "id"), "connection error with an id: %s", jstr(m));
+	ck_assert_msg(jget_str(cJSON_GetObjectItemCaseSensitive(m, "error"), "message") != NULL,
+		      "error without a message: %s", jstr(m));
+	cJSON_Delete(m);
+	ck_assert_msg(test_raw_closed(&c->r, WAIT_MS), "the host did not close after %s", name);
+}
+
+/* A fresh client that completes a ping: the host keeps serving. */
+static void host_serving(void)
+{
+	struct cl c;
+
+	cl_open(&c, "probe");
+	cl_quiet(&c);
+	cl_close(&c);
+}
+
+/* Wait until a host.stats total (other clients only) reaches want. */
+static void stat_is(const char *field, long want)
+{
+	long v = test_host_stat_wait(&H, field, want, STAT_MS);
+
+	ck_assert_msg(v == want, "host.stats %s is %ld, want %ld", field, v, want);
+}
+
+/* All per-client totals are back to zero. */
+static void stats_clean(void)
+{
+	static const char *const fields[] = { "clients", "handlers", "imports", "exports",
+					      "pending_in", "pending_out", "functions" };
+
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		stat_is(fields[i], 0);
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+/* Assert that method m of an introspected object takes these argument types. */
+static const cJSON *method_args(const cJSON *objects, const char *obj, const char *method, int n)
+{
+	const cJSON *m = jpath(objects, obj, "methods", method);
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(m, "args");
+
+	ck_assert_msg(cJSON_IsObject(m), "introspection lacks %s.%s", obj, method);
+	ck_assert_msg(cJSON_IsArray(args) && (n < 0 || cJSON_GetArraySize(args) == n),
+		      "%s.%s args: %s", obj, method, jstr(args));
+	return args;
+}
+
+/* Assert argument i is {"type":type[,"kind":kind]} with a name. */
+static void arg_is(const cJSON *args, int i, const char *type, const char *kind)
+{
+	const cJSON *a = cJSON_GetArrayItem(args, i);
+
+	ck_assert_msg(jget_str(a, "name") != NULL, "argument %d has no name: %s", i, jstr(args));
+	ck_assert_msg(jget_str(a, "type") && !strcmp(jget_str(a, "type"), type),
+		      "argument %d: want type %s in %s", i, type, jstr(args));
+	if (kind)
+		ck_assert_msg(jget_str(a, "kind") && !strcmp(jget_str(a, "kind"), kind),
+			      "argument %d: want kind %s in %s", i, kind, jstr(args));
+}
+
+/* Assert argument i is a number (integer or number). */
+static void arg_is_number(const cJSON *args, int i)
+{
+	const char *type = jget_str(cJSON_GetArrayItem(args, i), "type");
+
+	ck_assert_msg(type && (!strcmp(type, "integer") || !strcmp(type, "number")),
+		      "argument %d: want a number type in %s", i, jstr(args));
+}
+
+/* Assert that argument i is marked rest: true. */
+static void arg_rest(const cJSON *args, int i)
+{
+	ck_assert_msg(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(args, i), "rest")),
+		      "argument %d should be rest: %s", i, jstr(args));
+}
+
+/* The loopback object's introspection lists every method with argument kinds. */
+static void check_loopback_introspection(const cJSON *objects)
+{
+	static const char *const methods[] = { "echo", "call", "callAll", "callLater", "store", "fetch",
+		"drop", "emit", "makeCounter", "sleep", "fail", "on", "once", "off",
+		"removeAllListeners", "listenerCount" };
+	const cJSON *args;
+
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		method_args(objects, "loopback", methods[i], -1);
+	ck_assert_msg(jpath(objects, "loopback", "events", "*") != NULL, "loopback events: %s",
+		      jstr(jpath(objects, "loopback", "events", NULL)));
+	arg_is(method_args(objects, "loopback", "echo", 1), 0, "any", NULL);
+	args = method_args(objects, "loopback", "call", 2);
+	arg_is(args, 0, "function", "callback");
+	arg_rest(args, 1);
+	args = method_args(objects, "loopback", "callLater", 3);
+	arg_is_number(args, 0);
+	arg_is(args, 1, "function", "once");
+	arg_rest(args, 2);
+	args = method_args(objects, "loopback", "on", 2);
+	arg_is(args, 0, "string", NULL);
+	arg_is(args, 1, "function", "registration");
+	args = method_args(objects, "loopback", "once", 2);
+	arg_is(args, 1, "function", "registration");
+	arg_is_number(method_args(objects, "loopback", "sleep", 1), 0);
+	args = method_args(objects, "loopback", "emit", 2);
+	arg_is(args, 0, "string", NULL);
+	arg_rest(args, 1);
+}
+
+/* Welcome fields, default limits, introspection of host and loopback, clients and stats. */
+START_TEST(test_handshake_welcome)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "raw-a");
+	const cJSON *w = a.welcome;
+	json_is(cJSON_GetObjectItemCaseSensitive(w, "t"), "\"welcome\"");
+	json_is(cJSON_GetObjectItemCaseSensitive(w, "version"), "1");
+	ck_assert_msg(jget_str(w, "server") && !strncmp(jget_str(w, "server"), "bothost", 7),
+		      "server: %s", jstr(w));
+	long long id_a = jget_int(w, "client");
+	ck_assert_int_ge(id_a, 1);
+	json_has(cJSON_GetObjectItemCaseSensitive(w, "limits"),
+		"{\"frame_max\":1048576,\"output_max\":4194304,\"tokens_max\":4096,"
+		"\"handlers_max\":1024,\"pending_max\":4096}");
+	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(w, "objects");
+	method_args(objects, "host", "ping", 0);
+	method_args(objects, "host", "introspect", 0);
+	method_args(objects, "host", "stats", 0);
+	method_args(objects, "host", "clients", 0);
+	check_loopback_introspection(objects);
+
+	cJSON *intro = cl_ok(&a, "host", "introspect", "[]");
+	ck_assert_msg(cJSON_Compare(intro, objects, true), "introspect differs from welcome.objects");
+	cJSON_Delete(intro);
+	cl_ok_is(&a, "host", "ping", "[]", "\"pong\"");
+
+	cl_open(&b, "raw-b");
+	long long id_b = jget_int(b.welcome, "client");
+	ck_assert_int_ne(id_a, id_b);
+	cJSON *clients = cl_ok(&b, "host", "clients", "[]");
+	const cJSON *e;
+	int found = 0;
+	cJSON_ArrayForEach(e, clients) {
+		if (jget_int(e, "id") != id_a)
+			continue;
+		found++;
+		ck_assert_str_eq(jget_str(e, "name"), "raw-a");
+		ck_assert_int_eq(jget_int(e, "pid"), getpid());
+		ck_assert_int_eq(jget_int(e, "uid"), getuid());
+		ck_assert_int_eq(jget_int(e, "handlers"), 0);
+	}
+	ck_assert_msg(found == 1, "client %lld not in host.clients: %s", id_a, jstr(clients));
+	cJSON_Delete(clients);
+
+	cJSON *stats = cl_ok(&b, "host", "stats", "[]");
+	static const char *const fields[] = { "clients", "handlers", "imports", "exports",
+		"pending_in", "pending_out", "queued_bytes", "functions" };
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		jget_int(stats, fields[i]);
+	ck_assert_int_eq(jget_int(stats, "clients"), 2);
+	ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(stats, "self")), "stats: %s", jstr(stats));
+	cJSON_Delete(stats);
+	cl_quiet(&a);
+	cl_quiet(&b);
+	cl_close(&a);
+	cl_close(&b);
+}
+END_TEST
+
+/* Limit options show in welcome.limits; without --loopback there is no loopback. */
+START_TEST(test_handshake_options)
+{
+	struct cl a;
+
+	HOST_UP("--frame-max", "2048", "--output-max", "100000", "--tokens-max", "10",
+		"--handlers-max", "5", "--pending-max", "7", "--clients-max", "9");
+	cl_open(&a, "limits");
+	json_has(cJSON_GetObjectItemCaseSensitive(a.welcome, "limits"),
+		"{\"frame_max\":2048,\"output_max\":100000,\"tokens_max\":10,"
+		"\"handlers_max\":5,\"pending_max\":7}");
+	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(a.welcome, "objects");
+	ck_assert_msg(jpath(objects, "host", NULL, NULL) != NULL, "no host object");
+	ck_assert_msg(jpath(objects, "loopback", NULL, NULL) == NULL, "loopback without --loopback");
+	cl_err(&a, "loopback", "echo", "[1]", "NoSuchObject");
+	cl_quiet(&a);
+	cl_close(&a);
+}
+END_TEST
+
+/* A hello of another version gets VersionMismatch with data.version, then close. */
+START_TEST(test_handshake_version)
+{
+	struct cl a, by;
+
+	HOST_UP("--loopback");
+	cl_open(&by, "bystander");
+	cl_connect(&a);
+	cl_send(&a, "{\"t\":\"hello\",\"version\":2,\"name\":\"future\"}");
+	cJSON *m = cl_take(&a, "{\"t\":\"error\"}");
+	json_is(jpath(m, "error", "name", NULL), "\"VersionMismatch\"");
+	json_is(jpath(m, "error", "data", NULL), "{\"version\":1}");
+	ck_assert_msg(jget_str(cJSON_GetObjectItemCaseSensitive(m, "error"), "message"), "%s", jstr(m));
+	ck_assert_msg(!cJSON_GetObjectItemCaseSensitive(m, "id"), "%s", jstr(m));
+	cJSON_Delete(m);
+	ck_assert_msg(test_raw_closed(&a.r, WAIT_MS), "not closed after VersionMismatch");
+	cl_close(&a);
+	cl_quiet(&by);
+	cl_close(&by);
+	host_serving();
+}
+END_TEST
+
+/* Anything before hello, or a second hello, is a ProtocolError; messages may follow hello at once. */
+START_TEST(test_handshake_order)
+{
+	struct cl a, by;
+
+	HOST_UP("--loopback");
+	cl_open(&by, "bystander");
+
+	cl_connect(&a);
+	cl_send(&a, "{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}");
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+
+	cl_connect(&a);
+	cl_send(&a, "{\"t\":\"release\",\"fn\":1,\"count\":1}");
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+
+	cl_open(&a, "twice");
+	cl_send(&a, "{\"t\":\"hello\",\"version\":1}");
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+
+	/* Messages right after hello, without waiting for welcome, run in order. */
+	static const char eager[] = "{\"t\":\"hello\",\"version\":1}\n"
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\"}\n";
+	cl_connect(&a);
+	ck_assert_int_eq(test_raw_write(&a.r, eager, sizeof eager - 1), 0);
+	cJSON *m = test_raw_recv(&a.r, WAIT_MS);
+	json_is(cJSON_GetObjectItemCaseSensitive(m, "t"), "\"welcome\"");
+	cJSON_Delete(m);
+	m = test_raw_recv(&a.r, WAIT_MS);
+	json_is(m, "{\"t\":\"result\",\"id\":1,\"value\":\"pong\"}");
+	cJSON_Delete(m);
+	cl_close(&a);
+
+	cl_quiet(&by);
+	cl_close(&by);
+	host_serving();
+}
+END_TEST
+
+/* ---- framing ------------------------------------------------------------- */
+
+/* Receive the next frame and assert it matches the pattern. */
+static void recv_match(struct cl *c, const char *pattern)
+{
+	cJSON *pat = J(pattern);
+	cJSON *m = test_raw_recv(&c->r, WAIT_MS);
+	bool ok = json_match(pat, m);
+
+	cJSON_Delete(pat);
+	ck_assert_msg(ok, "got %s, want %s", jstr(m), pattern);
+	cJSON_Delete(m);
+}
+
+/* Frames split into one-byte writes are reassembled. */
+START_TEST(test_frame_bytewise)
+{
+	static const char text[] =
+		"{\"t\":\"hello\",\"version\":1,\"name\":\"slow\"}\n"
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}\r\n"
+		"{\"t\":\"call\",\"id\":2,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[{\"k\":[\"\\u00e9\\n\",1.5]}]}\n";
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_connect(&a);
+	for (size_t i = 0; i < sizeof text - 1; i++)
+		ck_assert_int_eq(test_raw_write(&a.r, text + i, 1), 0);
+	recv_match(&a, "{\"t\":\"welcome\",\"version\":1}");
+	recv_match(&a, "{\"t\":\"result\",\"id\":1,\"value\":\"pong\"}");
+	recv_match(&a, "{\"t\":\"result\",\"id\":2,\"value\":{\"k\":[\"\\u00e9\\n\",1.5]}}");
+	cl_quiet(&a);
+	cl_close(&a);
+}
+END_TEST
+
+/* Several frames in one write, CRLF endings and empty lines. */
+START_TEST(test_frame_batch)
+{
+	static const char text[] =
+		"\n\r\n{\"t\":\"hello\",\"version\":1}\r\n\n\n"
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[1]}\n"
+		"\r\n"
+		"{\"t\":\"call\",\"id\":2,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[\"two\"]}\r\n"
+		"{\"t\":\"call\",\"id\":3,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[[3]],\"extra\":{\"ignored\":true}}\n";
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_connect(&a);
+	ck_assert_int_eq(test_raw_write(&a.r, text, sizeof text - 1), 0);
+	recv_match(&a, "{\"t\":\"welcome\",\"version\":1}");
+	recv_match(&a, "{\"t\":\"result\",\"id\":1,\"value\":1}");
+	recv_match(&a, "{\"t\":\"result\",\"id\":2,\"value\":\"two\"}");
+	recv_match(&a, "{\"t\":\"result\",\"id\":3,\"value\":[3]}");
+	a.r.next_id = 3;
+	cl_quiet(&a);
+	cl_close(&a);
+}
+END_TEST
+
+/* Malformed JSON, non-objects and malformed messages: ProtocolError, close, others unaffected. */
+START_TEST(test_frame_bad)
+{
+	static const char *const bad[] = {
+		"{\"t\":\"call\",\"id\":1,",		/* truncated JSON */
+		"{\"t\":\"call\" \"id\":1}",		/* malformed JSON */
+		"[1,2]", "42", "\"hello\"", "null", "true",	/* not objects */
+		"{\"x\":1}",				/* no "t" */
+		"{\"t\":7}",				/* "t" not a string */
+		"{\"t\":\"shout\"}",			/* unknown "t" */
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":{}}",
+		"{\"t\":\"invoke\",\"fn\":\"x\",\"args\":[]}",
+		"{\"t\":\"release\",\"fn\":1}",
+	};
+	struct cl a, by;
+
+	HOST_UP("--loopback");
+	cl_open(&by, "bystander");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cl_open(&a, "bad");
+		cl_send(&a, "%s", bad[i]);
+		cl_conn_error(&a, "ProtocolError");
+		cl_close(&a);
+		cl_quiet(&by);
+	}
+	cl_close(&by);
+	host_serving();
+	stats_clean();
+}
+END_TEST
+
+/* Send a loopback.echo call whose frame is exactly len bytes, ending in end; the string's length. */
+static size_t send_sized_echo(struct cl *c, uint64_t id, size_t len, const char *end)
+{
+	char head[128];
+	int n = snprintf(head, sizeof head,
+			 "{\"t\":\"call\",\"id\":%llu,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[\"",
+			 (unsigned long long)id);
+	static const char tail[] = "\"]}";
+	size_t fill = len - (size_t)n - (sizeof tail - 1);
+	char *f = malloc(len + 3);
+
+	memcpy(f, head, (size_t)n);
+	memset(f + n, 'a', fill);
+	memcpy(f + n + fill, tail, sizeof tail - 1);
+	strcpy(f + len, end);
+	ck_assert_int_eq(test_raw_write(&c->r, f, len + strlen(end)), 0);
+	free(f);
+	return fill;
+}
+
+/* Frames up to frame_max pass; longer ones (with or without a line feed) get FrameTooLarge. */
+START_TEST(test_frame_too_large)
+{
+	struct cl a, by;
+
+	HOST_UP("--loopback", "--frame-max", "1024");
+	cl_open(&by, "bystander");
+	ck_assert_int_eq(jget_int(jpath(by.welcome, "limits", NULL, NULL), "frame_max"), 1024);
+
+	/* Exactly frame_max bytes, with LF and with CRLF, are accepted. */
+	cl_open(&a, "edge");
+	size_t fill = send_sized_echo(&a, 1, 1024, "\n");
+	cJSON *v = result_value(cl_answer(&a, 1), "1024-byte frame");
+	ck_assert_msg(cJSON_IsString(v) && strlen(v->valuestring) == fill, "echo: %s", jstr(v));
+	cJSON_Delete(v);
+	send_sized_echo(&a, 2, 1024, "\r\n");
+	cJSON_Delete(result_value(cl_answer(&a, 2), "1024-byte frame + CRLF"));
+	a.r.next_id = 2;
+	cl_quiet(&a);
+	cl_close(&a);
+
+	cl_open(&a, "over");
+	send_sized_echo(&a, 1, 1025, "\n");
+	cl_conn_error(&a, "FrameTooLarge");
+	cl_close(&a);
+
+	/* A frame that never ends must not be buffered without bound. */
+	cl_open(&a, "endless");
+	send_sized_echo(&a, 1, 4000, "");
+	cl_conn_error(&a, "FrameTooLarge");
+	cl_close(&a);
+
+	cl_quiet(&by);
+	cl_close(&by);
+	host_serving();
+	stats_clean();
+}
+END_TEST
+
+/* ---- calls and typed errors ---------------------------------------------- */
+
+/* The name of argument i of obj.method in the welcome's introspection. */
+static const char *arg_name(const struct cl *c, const char *obj, const char *method, int i)
+{
+	const cJSON *args = jpath(cJSON_GetObjectItemCaseSensitive(c->welcome, "objects"), obj, "methods", method);
+
+	return jget_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(args, "args"), i), "name");
+}
+
+/* Typed errors of calls, and functions in failed calls released. */
+START_TEST(test_call_errors)
+{
+	struct cl a;
+	char msg[512];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "errors");
+	cl_err(&a, "nothere", "ping", "[]", "NoSuchObject");
+	cl_err(&a, "host", "sya", "[]", "NoSuchMethod");
+	cl_err(&a, "loopback", "echo", "[]", "InvalidArguments");
+	cl_err(&a, "loopback", "echo", "[1,2]", "InvalidArguments");
+	cl_err(&a, "host", "ping", "[1]", "InvalidArguments");
+	cl_err(&a, "loopback", "call", "[1]", "InvalidArguments");
+	cl_err(&a, "loopback", "emit", "[5]", "InvalidArguments");
+	cl_err_msg(&a, "loopback", "sleep", "[\"soon\"]", "InvalidArguments", msg, sizeof msg);
+	const char *name = arg_name(&a, "loopback", "sleep", 0);
+	ck_assert_msg(name && strstr(msg, name), "message \"%s\" does not name argument %s", msg, name);
+
+	/* "args" absent means []. */
+	cl_send(&a, "{\"t\":\"call\",\"id\":%llu,\"obj\":\"host\",\"method\":\"ping\"}",
+		(unsigned long long)++a.r.next_id);
+	cJSON *v = result_value(cl_answer(&a, a.r.next_id), "ping without args");
+	json_is(v, "\"pong\"");
+	cJSON_Delete(v);
+
+	cJSON *m = cl_call(&a, "loopback", "fail", "[\"MyError\",\"it broke\"]");
+	json_is(cJSON_GetObjectItemCaseSensitive(m, "error"), "{\"name\":\"MyError\",\"message\":\"it broke\"}");
+	cJSON_Delete(m);
+
+	/* host has no events: on is NoSuchEvent if it lists on, else NoSuchMethod;
+	 * either way the function it received is released. */
+	bool has_on = jpath(cJSON_GetObjectItemCaseSensitive(a.welcome, "objects"), "host", "methods", "on");
+	cl_err(&a, "host", "on", "[\"message\",{\"$fn\":1}]", has_on ? "NoSuchEvent" : "NoSuchMethod");
+	cl_see_release(&a, 1, 1);
+	/* A function in a failed call's arguments is released too. */
+	cl_err(&a, "loopback", "echo", "[{\"$fn\":2},{\"$fn\":2}]", "InvalidArguments");
+	cl_see_release(&a, 2, 2);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* A call without a valid id is a ProtocolError. */
+START_TEST(test_call_bad_id)
+{
+	static const char *const bad[] = {
+		"{\"t\":\"call\",\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}",
+		"{\"t\":\"call\",\"id\":0,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}",
+		"{\"t\":\"call\",\"id\":\"7\",\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}",
+		"{\"t\":\"call\",\"id\":1.5,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}",
+		"{\"t\":\"call\",\"id\":1,\"method\":\"ping\",\"args\":[]}",
+	};
+	struct cl a, by;
+
+	HOST_UP("--loopback");
+	cl_open(&by, "bystander");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cl_open(&a, "bad-id");
+		cl_send(&a, "%s", bad[i]);
+		cl_conn_error(&a, "ProtocolError");
+		cl_close(&a);
+	}
+	cl_quiet(&by);
+	cl_close(&by);
+}
+END_TEST
+
+/* ---- escaping ------------------------------------------------------------- */
+
+/* User data shaped like tokens travels escaped and comes back unchanged. */
+START_TEST(test_escape_roundtrip)
+{
+	/* Triples: what we send, what must come back, the user data both stand for. */
+	static const char *const cases[][3] = {
+		{ "{\"$esc\":{\"$fn\":1}}", NULL, "{\"$fn\":1}" },
+		{ "{\"$esc\":{\"$yours\":2}}", NULL, "{\"$yours\":2}" },
+		{ "{\"$esc\":{\"$esc\":{}}}", NULL, "{\"$esc\":{}}" },
+		{ "{\"$esc\":{\"$x\":1,\"y\":2}}", NULL, "{\"$x\":1,\"y\":2}" },
+		{ "[[{\"$esc\":{\"$fn\":1}}],{\"k\":[{\"$esc\":{\"$yours\":2}},\"$fn\"]}]", NULL,
+		  "[[{\"$fn\":1}],{\"k\":[{\"$yours\":2},\"$fn\"]}]" },
+		{ "{\"$esc\":{\"$a\":{\"$esc\":{\"$b\":[{\"$esc\":{\"$fn\":3}}]}},\"c\":{\"d$\":1}}}", NULL,
+		  "{\"$a\":{\"$b\":[{\"$fn\":3}]},\"c\":{\"d$\":1}}" },
+		/* An object without $-keys needs no escape, so it comes back bare. */
+		{ "{\"$esc\":{\"a\":{\"$esc\":{}}}}", "{\"a\":{}}", "{\"a\":{}}" },
+	};
+	struct cl a;
+	char args[1024];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "escape");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(args, sizeof args, "[%s]", cases[i][0]);
+		cJSON *v = cl_ok(&a, "loopback", "echo", args);
+		cJSON *user = unescape(v);
+		cJSON *want_wire = J(cases[i][1] ? cases[i][1] : cases[i][0]);
+		cJSON *want_user = J(cases[i][2]);
+		ck_assert_msg(cJSON_Compare(v, want_wire, true), "echo %s came back as %s", cases[i][0], jstr(v));
+		ck_assert_msg(cJSON_Compare(user, want_user, true), "decodes to %s, want %s",
+			      jstr(user), cases[i][2]);
+		cJSON_Delete(want_user);
+		cJSON_Delete(want_wire);
+		cJSON_Delete(user);
+		cJSON_Delete(v);
+	}
+	/* Escaped data in event payloads and stored values. */
+	cl_ok_is(&a, "loopback", "on", "[\"tick\",{\"$fn\":1}]", "null");
+	cl_ok_is(&a, "loopback", "emit", "[\"tick\",{\"$esc\":{\"$fn\":\"not a token\"}}]", "1");
+	cl_see_event(&a, 1, "[{\"$esc\":{\"$fn\":\"not a token\"}}]");
+	cl_ok_is(&a, "loopback", "store", "[\"k\",[{\"$esc\":{\"$yours\":9}}]]", "null");
+	cl_ok_is(&a, "loopback", "fetch", "[\"k\"]", "[{\"$esc\":{\"$yours\":9}}]");
+	cJSON_Delete(cl_ok(&a, "loopback", "drop", "[\"k\"]"));
+	cl_ok_is(&a, "loopback", "off", "[\"tick\",{\"$fn\":1}]", "true");
+	cl_see_release(&a, 1, 2);
+	cl_quiet(&a);
+	cl_close(&a);
+}
+END_TEST
+
+/* A malformed $-object is InvalidArguments in a request and a ProtocolError in a result. */
+START_TEST(test_escape_bad)
+{
+	static const char *const bad[] = {
+		"[{\"$x\":1}]", "[{\"$fn\":\"a\"}]", "[{\"$fn\":1,\"b\":2}]", "[{\"$fn\":0}]",
+		"[{\"$esc\":1}]", "[{\"$esc\":{},\"x\":1}]", "[{\"$yours\":1,\"x\":2}]",
+		"[[1,{\"k\":{\"$bad\":true}}]]",
+	};
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "bad-shapes");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cl_err(&a, "loopback", "echo", bad[i], "InvalidArguments");
+	cl_quiet(&a);
+
+	/* In a result (not a request) a bad $-object is a ProtocolError. */
+	cl_send_call(&a, "loopback", "call", "[{\"$fn\":1}]");
+	uint64_t inv = cl_take_invoke(&a, 1, "[]");
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":{\"$bad\":1}}", (unsigned long long)inv);
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+	host_serving();
+	stats_clean();
+}
+END_TEST
+
+/* ---- functions both ways ------------------------------------------------- */
+
+/* Our functions nested in a value come back as $yours at the same place, then are released. */
+START_TEST(test_fn_echo)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "echo-fn");
+	cl_ok_is(&a, "loopback", "echo", "[{\"a\":[{\"$fn\":5}]}]", "{\"a\":[{\"$yours\":5}]}");
+	cl_see_release(&a, 5, 1);
+	cl_ok_is(&a, "loopback", "echo", "[[{\"$fn\":6},{\"x\":{\"y\":{\"$fn\":6}}},{\"$fn\":7}]]",
+		 "[{\"$yours\":6},{\"x\":{\"y\":{\"$yours\":6}}},{\"$yours\":7}]");
+	cl_see_release(&a, 6, 2);
+	cl_see_release(&a, 7, 1);
+	/* A released id used again is a new import, counted from zero. */
+	cl_ok_is(&a, "loopback", "echo", "[{\"$fn\":5}]", "{\"$yours\":5}");
+	cl_see_release(&a, 5, 1);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Loopback.call invokes our function and returns its answer, functions included. */
+START_TEST(test_fn_call_result)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "call");
+	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1},10,\"x\",{\"n\":[null]}]");
+	uint64_t inv = cl_take_invoke(&a, 1, "[10,\"x\",{\"n\":[null]}]");
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":{\"ok\":[1]}}", (unsigned long long)inv);
+	cJSON *v = result_value(cl_answer(&a, id), "loopback.call");
+	json_is(v, "{\"ok\":[1]}");
+	cJSON_Delete(v);
+	cl_see_release(&a, 1, 1);
+
+	/* value absent means null; a function in the answer comes back as ours. */
+	id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":2}]");
+	inv = cl_take_invoke(&a, 2, "[]");
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu}", (unsigned long long)inv);
+	v = result_value(cl_answer(&a, id), "loopback.call, no value");
+	json_is(v, "null");
+	cJSON_Delete(v);
+	cl_see_release(&a, 2, 1);
+
+	id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":3}]");
+	inv = cl_take_invoke(&a, 3, "[]");
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":[{\"$fn\":4}]}", (unsigned long long)inv);
+	v = result_value(cl_answer(&a, id), "loopback.call returning a function");
+	json_is(v, "[{\"$yours\":4}]");
+	cJSON_Delete(v);
+	cl_see_release(&a, 3, 1);
+	cl_see_release(&a, 4, 1);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* An error answering the host's invoke fails the call with that error. */
+START_TEST(test_fn_call_error)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "call-error");
+	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1},\"q\"]");
+	uint64_t inv = cl_take_invoke(&a, 1, "[\"q\"]");
+	cl_send(&a, "{\"t\":\"error\",\"id\":%llu,\"error\":{\"name\":\"Oops\",\"message\":\"no luck\",\"data\":{\"k\":1}}}",
+		(unsigned long long)inv);
+	cJSON *m = cl_answer(&a, id);
+	const cJSON *e = error_is(m, "Oops");
+	json_is(cJSON_GetObjectItemCaseSensitive(e, "message"), "\"no luck\"");
+	cJSON_Delete(m);
+	cl_see_release(&a, 1, 1);
+	/* An answer to an id that is no longer pending is ignored. */
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":1}", (unsigned long long)inv);
+	cl_send(&a, "{\"t\":\"error\",\"id\":%llu,\"error\":{\"name\":\"Late\",\"message\":\"\"}}",
+		(unsigned long long)inv + 1000);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Answer every invoke of callAll until its result arrives; record the call order. */
+static cJSON *call_all(struct cl *c, const char *args, const char *want_args, long long *order, int n)
+{
+	uint64_t id = cl_send_call(c, "loopback", "callAll", args);
+
+	for (int i = 0; i < n; i++) {
+		cJSON *m = cl_take(c, "{\"t\":\"invoke\"}");
+		long long fn = jget_int(m, "fn");
+		long long inv = jget_int(m, "id");
+		json_is(cJSON_GetObjectItemCaseSensitive(m, "args"), want_args);
+		cJSON_Delete(m);
+		order[i] = fn;
+		cl_send(c, "{\"t\":\"result\",\"id\":%lld,\"value\":%lld}", inv, fn * 100);
+	}
+	return result_value(cl_answer(c, id), "loopback.callAll");
+}
+
+/* CallAll invokes functions nested at depth 3 in document order. */
+START_TEST(test_fn_call_all)
+{
+	struct cl a;
+	long long order[4] = { 0 };
+
+	HOST_UP("--loopback");
+	cl_open(&a, "callAll");
+	cJSON *v = call_all(&a, "[{\"x\":{\"y\":[{\"$fn\":1}]},\"z\":[[{\"$fn\":2}],{\"w\":{\"q\":{\"$fn\":3}}}]},\"a\",7]",
+			    "[\"a\",7]", order, 3);
+	ck_assert_msg(order[0] == 1 && order[1] == 2 && order[2] == 3,
+		      "callAll order %lld %lld %lld, want 1 2 3", order[0], order[1], order[2]);
+	json_is(v, "[100,200,300]");
+	cJSON_Delete(v);
+	cl_see_release(&a, 1, 1);
+	cl_see_release(&a, 2, 1);
+	cl_see_release(&a, 3, 1);
+	cl_quiet(&a);
+
+	/* The same function twice: called twice, released with both receipts. */
+	v = call_all(&a, "[[{\"$fn\":4},{\"k\":{\"$fn\":4}}]]", "[]", order, 2);
+	json_is(v, "[400,400]");
+	cJSON_Delete(v);
+	cl_see_release(&a, 4, 2);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Invoke a host function with an id; the answer frame (caller frees). */
+static cJSON *cl_invoke(struct cl *c, long long fn, const char *args)
+{
+	uint64_t id = ++c->r.next_id;
+
+	cl_send(c, "{\"t\":\"invoke\",\"id\":%llu,\"fn\":%lld,\"args\":%s}", (unsigned long long)id, fn, args);
+	return cl_answer(c, id);
+}
+
+/* Invoke a host function and assert its result. */
+static void cl_invoke_is(struct cl *c, long long fn, const char *args, const char *want)
+{
+	cJSON *v = result_value(cl_invoke(c, fn, args), "invoke");
+
+	json_is(v, want);
+	cJSON_Delete(v);
+}
+
+/* Invoke a host function and assert the error name. */
+static void cl_invoke_err(struct cl *c, long long fn, const char *name)
+{
+	cJSON *m = cl_invoke(c, fn, "[]");
+
+	error_is(m, name);
+	cJSON_Delete(m);
+}
+
+/* makeCounter: the two token ids of next and reset. */
+static void make_counter(struct cl *c, long long *ret_next, long long *ret_reset)
+{
+	cJSON *v = cl_ok(c, "loopback", "makeCounter", "[]");
+
+	*ret_next = jget_int(cJSON_GetObjectItemCaseSensitive(v, "next"), "$fn");
+	*ret_reset = jget_int(cJSON_GetObjectItemCaseSensitive(v, "reset"), "$fn");
+	ck_assert_int_eq(cJSON_GetArraySize(v), 2);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(v, "next")), 1);
+	ck_assert_int_ne(*ret_next, *ret_reset);
+	cJSON_Delete(v);
+}
+
+/* Host functions: invoke, notify, the same id sent back, release by counts, NoSuchFunction. */
+START_TEST(test_fn_counter)
+{
+	struct cl a;
+	long long next, reset;
+	char args[128];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "counter");
+	make_counter(&a, &next, &reset);
+	cl_invoke_is(&a, next, "[]", "1");
+	cl_invoke_is(&a, next, "[]", "2");
+	cl_invoke_is(&a, next, "[]", "3");
+	cJSON_Delete(result_value(cl_invoke(&a, reset, "[]"), "reset"));
+	cl_invoke_is(&a, next, "[]", "1");
+	/* A notification runs without an answer. */
+	cl_send(&a, "{\"t\":\"invoke\",\"fn\":%lld,\"args\":[]}", reset);
+	cl_invoke_is(&a, next, "[]", "1");
+	cl_quiet(&a);
+	stat_is("exports", 2);
+	long long functions = test_host_stat(&H, "functions");
+	ck_assert_int_ge(functions, 2);
+
+	/* Sent back as $yours it is the same function, exported once more. */
+	snprintf(args, sizeof args, "[{\"c\":[{\"$yours\":%lld}]}]", next);
+	cJSON *v = cl_ok(&a, "loopback", "echo", args);
+	ck_assert_int_eq(jget_int(cJSON_GetArrayItem(jpath(v, "c", NULL, NULL), 0), "$fn"), next);
+	cJSON_Delete(v);
+	stat_is("exports", 2);
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", next);
+	cl_invoke_is(&a, next, "[]", "2");
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", next);
+	cl_invoke_err(&a, next, "NoSuchFunction");
+	stat_is("exports", 1);
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", reset);
+	stat_is("exports", 0);
+	stat_is("functions", 0);
+	cl_invoke_err(&a, reset, "NoSuchFunction");
+	cl_invoke_err(&a, 999, "NoSuchFunction");
+	/* A notification of an unknown function gets nothing back. */
+	cl_send(&a, "{\"t\":\"invoke\",\"fn\":998,\"args\":[]}");
+	cl_quiet(&a);
+	/* Ids are never reused within a connection. */
+	long long next2, reset2;
+	make_counter(&a, &next2, &reset2);
+	ck_assert(next2 != next && next2 != reset && reset2 != next && reset2 != reset);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* ---- identity and release counts ----------------------------------------- */
+
+/* The same function is one token: on twice, off by identity, release with every receipt. */
+START_TEST(test_identity_counts)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "identity");
+	cl_open(&b, "other");
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
+	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "2");
+	/* Another client sees only its own registrations. */
+	cl_ok_is(&b, "loopback", "listenerCount", "[\"ev\"]", "0");
+	cl_ok_is(&b, "loopback", "off", "[\"ev\",{\"$fn\":1}]", "false");
+	cl_see_release(&b, 1, 1);
+	cl_ok_is(&b, "loopback", "removeAllListeners", "[\"ev\"]", "0");
+	cl_ok_is(&b, "loopback", "emit", "[\"ev\",\"hi\"]", "2");
+	cl_see_event(&a, 1, "[\"hi\"]");
+	cl_see_event(&a, 1, "[\"hi\"]");
+	cl_quiet(&a);
+
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":1}]", "true");
+	cl_quiet(&a);		/* still registered once: nothing released */
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\",2]", "1");
+	cl_see_event(&a, 1, "[2]");
+	cl_quiet(&a);
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":1}]", "true");
+	cl_see_release(&a, 1, 4);
+	cl_quiet(&a);
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":1}]", "false");
+	cl_see_release(&a, 1, 1);
+	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "0");
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\"]", "0");
+	cl_quiet(&a);
+
+	/* removeAllListeners releases each function with all its receipts. */
+	cl_ok_is(&a, "loopback", "on", "[\"x\",{\"$fn\":2}]", "null");
+	cl_ok_is(&a, "loopback", "on", "[\"y\",{\"$fn\":2}]", "null");
+	cl_ok_is(&a, "loopback", "once", "[\"y\",{\"$fn\":3}]", "null");
+	cl_ok_is(&b, "loopback", "on", "[\"y\",{\"$fn\":2}]", "null");
+	cl_ok_is(&a, "loopback", "removeAllListeners", "[\"y\"]", "2");
+	cl_see_release(&a, 3, 1);
+	cl_quiet(&a);
+	cl_ok_is(&a, "loopback", "removeAllListeners", "[]", "1");
+	cl_see_release(&a, 2, 2);
+	cl_ok_is(&b, "loopback", "listenerCount", "[\"y\"]", "1");
+	cl_quiet(&a);
+
+	/* off removes the most recently added match: here the once, so the on stays. */
+	cl_ok_is(&a, "loopback", "on", "[\"z\",{\"$fn\":4}]", "null");
+	cl_ok_is(&a, "loopback", "once", "[\"z\",{\"$fn\":4}]", "null");
+	cl_ok_is(&a, "loopback", "off", "[\"z\",{\"$fn\":4}]", "true");
+	for (int i = 0; i < 2; i++) {
+		cl_ok_is(&a, "loopback", "emit", "[\"z\"]", "1");
+		cl_see_event(&a, 4, "[]");
+	}
+	cl_quiet(&a);
+	cl_quiet(&b);
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* A once registration fires once, in registration order, and is released after its call. */
+START_TEST(test_once)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "once");
+	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":2}]", "null");
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":3}]", "null");
+	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "2");
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\",{\"k\":[1]}]", "2");
+	/* Delivered in registration order; the once function released after its call. */
+	cJSON *m1 = cl_take(&a, "{\"t\":\"invoke\"}");
+	cJSON *m2 = cl_take(&a, "{\"t\":\"invoke\"}");
+	json_is(m1, "{\"t\":\"invoke\",\"fn\":2,\"args\":[{\"k\":[1]}]}");
+	json_is(m2, "{\"t\":\"invoke\",\"fn\":3,\"args\":[{\"k\":[1]}]}");
+	cJSON_Delete(m1);
+	cJSON_Delete(m2);
+	cl_see_release(&a, 2, 1);
+	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "1");
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\"]", "1");
+	cl_see_event(&a, 3, "[]");
+	cl_quiet(&a);
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":3}]", "true");
+	cl_see_release(&a, 3, 2);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* CallLater invokes later as a notification, then releases. */
+START_TEST(test_call_later)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "later");
+	uint64_t t0 = test_now_ms();
+	cl_ok_is(&a, "loopback", "callLater", "[50,{\"$fn\":3},\"hi\",[2]]", "null");
+	cJSON *m = test_raw_recv(&a.r, WAIT_MS);
+	json_is(m, "{\"t\":\"invoke\",\"fn\":3,\"args\":[\"hi\",[2]]}");
+	cJSON_Delete(m);
+	ck_assert_uint_ge(test_now_ms() - t0, 45);
+	m = test_raw_recv(&a.r, WAIT_MS);
+	json_is(m, "{\"t\":\"release\",\"fn\":3,\"count\":1}");
+	cJSON_Delete(m);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Stored functions are released exactly when dropped; another client gets a forwarder. */
+START_TEST(test_store_fetch_drop)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "store");
+	cl_ok_is(&a, "loopback", "store", "[\"k\",{\"a\":[{\"$fn\":4}],\"b\":{\"c\":{\"$fn\":4}},\"d\":{\"$fn\":5}}]", "null");
+	cl_ok_is(&a, "loopback", "fetch", "[\"k\"]",
+		 "{\"a\":[{\"$yours\":4}],\"b\":{\"c\":{\"$yours\":4}},\"d\":{\"$yours\":5}}");
+	cl_quiet(&a);		/* still held */
+	stat_is("imports", 2);
+	cJSON_Delete(cl_ok(&a, "loopback", "drop", "[\"k\"]"));
+	cl_see_release(&a, 4, 2);
+	cl_see_release(&a, 5, 1);
+	cl_quiet(&a);
+	stat_is("imports", 0);
+
+	/* Another client fetching a function gets a host function forwarding to ours. */
+	cl_ok_is(&a, "loopback", "store", "[\"f\",[{\"$fn\":6}]]", "null");
+	cl_open(&b, "fetcher");
+	cJSON *v = cl_ok(&b, "loopback", "fetch", "[\"f\"]");
+	long long fwd = jget_int(cJSON_GetArrayItem(v, 0), "$fn");
+	cJSON_Delete(v);
+	uint64_t id = ++b.r.next_id;
+	cl_send(&b, "{\"t\":\"invoke\",\"id\":%llu,\"fn\":%lld,\"args\":[\"via\",{\"$fn\":1}]}",
+		(unsigned long long)id, fwd);
+	/* a gets b's function as a host function of its own. */
+	cJSON *m = cl_take(&a, "{\"t\":\"invoke\",\"fn\":6,\"args\":[\"via\",{}]}");
+	long long inv = jget_int(m, "id");
+	long long passed = jget_int(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "args"), 1), "$fn");
+	cJSON_Delete(m);
+	cl_send(&a, "{\"t\":\"result\",\"id\":%lld,\"value\":\"done\"}", inv);
+	v = result_value(cl_answer(&b, id), "forwarded invoke");
+	json_is(v, "\"done\"");
+	cJSON_Delete(v);
+	cl_quiet(&b);		/* a still holds b's function */
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", passed);
+	cl_see_release(&b, 1, 1);
+	cJSON_Delete(cl_ok(&a, "loopback", "drop", "[\"f\"]"));
+	cl_quiet(&a);		/* b still holds the forwarder */
+	cl_send(&b, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", fwd);
+	cl_see_release(&a, 6, 1);
+	cl_quiet(&a);
+	cl_quiet(&b);
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* ---- the release race ---------------------------------------------------- */
+
+/* Wait for releases of fn until their counts add up to total. */
+static void cl_see_releases(struct cl *c, long long fn, long long total)
+{
+	char pattern[96];
+	long long sum = 0;
+
+	snprintf(pattern, sizeof pattern, "{\"t\":\"release\",\"fn\":%lld}", fn);
+	while (sum < total) {
+		cJSON *m = cl_take(c, pattern);
+		sum += jget_int(m, "count");
+		cJSON_Delete(m);
+	}
+	ck_assert_msg(sum == total, "releases of %lld count %lld receipts, want %lld", fn, sum, total);
+}
+
+/* An id the host released and we send again is a new import. */
+START_TEST(test_release_race)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "race");
+	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":7}]", "null");
+	/* emit fires the once and the host releases 7; we send on(7) again before
+	 * processing that release: the host must take it as a new import. */
+	uint64_t emit_id = cl_send_call(&a, "loopback", "emit", "[\"ev\",1]");
+	cl_see_release(&a, 7, 1);
+	uint64_t on_id = cl_send_call(&a, "loopback", "on", "[\"ev\",{\"$fn\":7}]");
+	cJSON *v = result_value(cl_answer(&a, emit_id), "emit");
+	json_is(v, "1");
+	cJSON_Delete(v);
+	v = result_value(cl_answer(&a, on_id), "on");
+	json_is(v, "null");
+	cJSON_Delete(v);
+	cl_see_event(&a, 7, "[1]");
+	cl_quiet(&a);
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\",2]", "1");
+	cl_see_event(&a, 7, "[2]");
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":7}]", "true");
+	cl_see_release(&a, 7, 2);
+	cl_quiet(&a);
+
+	/* Pipelined, the host may or may not have released in between; either
+	 * way the receipts released add up to the three sent. */
+	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":8}]", "null");
+	emit_id = ++a.r.next_id;
+	on_id = ++a.r.next_id;
+	cl_send(&a, "{\"t\":\"call\",\"id\":%llu,\"obj\":\"loopback\",\"method\":\"emit\",\"args\":[\"ev\",3]}\n"
+		"{\"t\":\"call\",\"id\":%llu,\"obj\":\"loopback\",\"method\":\"on\",\"args\":[\"ev\",{\"$fn\":8}]}",
+		(unsigned long long)emit_id, (unsigned long long)on_id);
+	cJSON_Delete(result_value(cl_answer(&a, emit_id), "emit"));
+	cJSON_Delete(result_value(cl_answer(&a, on_id), "on"));
+	cl_see_event(&a, 8, "[3]");
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\",4]", "1");
+	cl_see_event(&a, 8, "[4]");
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":8}]", "true");
+	cl_see_releases(&a, 8, 3);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Release counts: a release racing a new send keeps the function; a count too large is a ProtocolError. */
+START_TEST(test_release_stale)
+{
+	struct cl a;
+	long long next, reset;
+
+	HOST_UP("--loopback");
+	/* The host sends next again while we release our first receipt. */
+	cl_open(&a, "stale");
+	make_counter(&a, &next, &reset);
+	char args[64];
+	snprintf(args, sizeof args, "[{\"$yours\":%lld}]", next);
+	uint64_t id = cl_send_call(&a, "loopback", "echo", args);
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", next);
+	cJSON_Delete(result_value(cl_answer(&a, id), "echo"));
+	cl_invoke_is(&a, next, "[]", "1");
+	/* A count larger than what the host sent is a ProtocolError. */
+	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":2}", next);
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+
+	cl_open(&a, "unknown");
+	cl_send(&a, "{\"t\":\"release\",\"fn\":12345,\"count\":1}");
+	cl_conn_error(&a, "ProtocolError");
+	cl_close(&a);
+	host_serving();
+	stats_clean();
+}
+END_TEST
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+/* The host's invoke of a function that never answers fails the call with Timeout. */
+START_TEST(test_call_timeout)
+{
+	struct cl a;
+
+	HOST_UP("--loopback", "--call-timeout", "200");
+	cl_open(&a, "silent");
+	uint64_t t0 = test_now_ms();
+	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1}]");
+	uint64_t inv = cl_take_invoke(&a, 1, "[]");
+	cJSON *m = cl_answer(&a, id);
+	uint64_t dt = test_now_ms() - t0;
+	error_is(m, "Timeout");
+	cJSON_Delete(m);
+	ck_assert_msg(dt >= 150 && dt < 2000, "Timeout after %llu ms, want about 200", (unsigned long long)dt);
+	cl_see_release(&a, 1, 1);
+	stat_is("pending_out", 0);
+	/* The late answer is ignored. */
+	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":1}", (unsigned long long)inv);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* ---- disconnect cleanup -------------------------------------------------- */
+
+/* Make a hold everything it can hold, b a forwarder to a's function; its token id. */
+static long long hold_everything(struct cl *a, struct cl *b)
+{
+	long long next, reset;
+
+	cl_ok_is(a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
+	cl_ok_is(a, "loopback", "once", "[\"ev2\",{\"$fn\":2}]", "null");
+	cl_ok_is(a, "loopback", "store", "[\"k\",{\"f\":[{\"$fn\":3}]}]", "null");
+	make_counter(a, &next, &reset);
+	cl_send_call(a, "loopback", "call", "[{\"$fn\":4}]");
+	cl_take_invoke(a, 4, "[]");
+	cl_send_call(a, "loopback", "sleep", "[10000]");
+	/* b holds a forwarder to a's fn 3 and waits on it. */
+	cJSON *v = cl_ok(b, "loopback", "fetch", "[\"k\"]");
+	long long fwd = jget_int(cJSON_GetArrayItem(jpath(v, "f", NULL, NULL), 0), "$fn");
+	cJSON_Delete(v);
+	cl_send(b, "{\"t\":\"invoke\",\"id\":100,\"fn\":%lld,\"args\":[]}", fwd);
+	cl_take_invoke(a, 3, "[]");
+	b->r.next_id = 100;
+
+	stat_is("handlers", 2);
+	stat_is("imports", 4);
+	stat_is("pending_in", 3);
+	stat_is("pending_out", 2);
+	stat_is("exports", 3);
+	return fwd;
+}
+
+/* A client that leaves (cleanly or mid-frame) leaves no trace in host.stats. */
+START_TEST(test_disconnect_cleanup)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback");
+	for (int abrupt = 0; abrupt < 2; abrupt++) {
+		cl_open(&a, "leaver");
+		cl_open(&b, "stayer");
+		long long fwd = hold_everything(&a, &b);
+		if (abrupt)
+			ck_assert_int_eq(test_raw_write(&a.r, "{\"t\":\"call\",\"id\":99,\"obj\":\"lo", 30), 0);
+		cl_close(&a);
+		/* b's invoke waiting on a fails; the forwarder b holds now fails too. */
+		cJSON *m = cl_answer(&b, 100);
+		error_is(m, "Disconnected");
+		cJSON_Delete(m);
+		cl_invoke_err(&b, fwd, "Disconnected");
+		stat_is("handlers", 0);
+		stat_is("imports", 0);
+		stat_is("pending_in", 0);
+		stat_is("pending_out", 0);
+		stat_is("exports", 1);
+		stat_is("clients", 1);
+		cl_send(&b, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", fwd);
+		stat_is("exports", 0);
+		cl_quiet(&b);
+		cl_close(&b);
+		stats_clean();
+	}
+	host_serving();
+}
+END_TEST
+
+/* ---- limits -------------------------------------------------------------- */
+
+/* Handlers_max: on/once beyond it fail with LimitExceeded, per client. */
+START_TEST(test_limit_handlers)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback", "--handlers-max", "3");
+	cl_open(&a, "many");
+	cl_open(&b, "other");
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
+	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":2}]", "null");
+	cl_ok_is(&a, "loopback", "on", "[\"other\",{\"$fn\":1}]", "null");
+	cl_err(&a, "loopback", "on", "[\"ev\",{\"$fn\":4}]", "LimitExceeded");
+	cl_see_release(&a, 4, 1);
+	cl_err(&a, "loopback", "once", "[\"ev\",{\"$fn\":1}]", "LimitExceeded");
+	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "2");
+	cl_quiet(&a);
+	/* The limit is per client. */
+	cl_ok_is(&b, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
+	cl_ok_is(&b, "loopback", "emit", "[\"ev\"]", "3");
+	cl_see_event(&b, 1, "[]");
+	cl_see_event(&a, 1, "[]");
+	cl_see_event(&a, 2, "[]");
+	cl_see_release(&a, 2, 1);
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":5}]", "null");
+	cl_err(&a, "loopback", "on", "[\"ev\",{\"$fn\":6}]", "LimitExceeded");
+	cl_see_release(&a, 6, 1);
+	cl_quiet(&a);
+	cl_quiet(&b);
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* Tokens_max counts imports plus exports; a notification that passes it is a connection error. */
+START_TEST(test_limit_tokens)
+{
+	struct cl a, b;
+	long long next, reset;
+
+	HOST_UP("--loopback", "--tokens-max", "4");
+	cl_open(&a, "tokens");
+	for (int fn = 1; fn <= 4; fn++) {
+		char args[64];
+		snprintf(args, sizeof args, "[\"ev\",{\"$fn\":%d}]", fn);
+		cl_ok_is(&a, "loopback", "on", args, "null");
+	}
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");	/* no new token */
+	cl_err(&a, "loopback", "on", "[\"ev\",{\"$fn\":5}]", "LimitExceeded");
+	cl_see_release(&a, 5, 1);
+	cl_err(&a, "loopback", "makeCounter", "[]", "LimitExceeded");
+	cl_quiet(&a);
+	/* Other clients have their own budget. */
+	cl_open(&b, "other");
+	make_counter(&b, &next, &reset);
+	cl_close(&b);
+
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":4}]", "true");
+	cl_see_release(&a, 4, 2);
+	cl_ok_is(&a, "loopback", "off", "[\"ev\",{\"$fn\":3}]", "true");
+	cl_see_release(&a, 3, 2);
+	make_counter(&a, &next, &reset);
+	cl_quiet(&a);
+	/* A notification that would pass the limit is a connection error. */
+	cl_send(&a, "{\"t\":\"invoke\",\"fn\":%lld,\"args\":[{\"$fn\":9}]}", next);
+	cl_conn_error(&a, "LimitExceeded");
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Pending_max: a request beyond it fails at once, other clients unaffected. */
+START_TEST(test_limit_pending)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback", "--pending-max", "2");
+	cl_open(&a, "busy");
+	cl_open(&b, "other");
+	uint64_t s1 = cl_send_call(&a, "loopback", "sleep", "[300]");
+	uint64_t s2 = cl_send_call(&a, "loopback", "sleep", "[300]");
+	uint64_t t0 = test_now_ms();
+	cl_err(&a, "host", "ping", "[]", "LimitExceeded");
+	ck_assert_uint_lt(test_now_ms() - t0, 250);
+	cl_ok_is(&b, "host", "ping", "[]", "\"pong\"");
+	cJSON_Delete(result_value(cl_answer(&a, s1), "sleep"));
+	cJSON_Delete(result_value(cl_answer(&a, s2), "sleep"));
+	ck_assert_uint_ge(test_now_ms() - t0, 250);
+	cl_quiet(&a);
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* Complete a handshake, retrying while closed connections still count against clients_max. */
+static void cl_open_retry(struct cl *c, const char *name)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+
+	memset(c, 0, sizeof *c);
+	while (!(c->welcome = test_raw_hello(&c->r, H.path, name))) {
+		ck_assert_msg(test_now_ms() < deadline, "client %s never admitted", name);
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	c->q = cJSON_CreateArray();
+}
+
+/* Clients_max: the extra connection gets a LimitExceeded connection error. */
+START_TEST(test_limit_clients)
+{
+	struct cl c[3], extra;
+
+	HOST_UP("--loopback", "--clients-max", "3");
+	for (int i = 0; i < 3; i++)
+		cl_open_retry(&c[i], "member");
+	cl_connect(&extra);
+	/* The host may refuse before reading anything, so the hello may not go out. */
+	static const char hello[] = "{\"t\":\"hello\",\"version\":1}\n";
+	test_raw_write(&extra.r, hello, sizeof hello - 1);
+	cl_conn_error(&extra, "LimitExceeded");
+	cl_close(&extra);
+	for (int i = 0; i < 3; i++)
+		cl_quiet(&c[i]);
+	cl_close(&c[1]);
+	cl_open_retry(&c[1], "again");
+	cl_quiet(&c[1]);
+	for (int i = 0; i < 3; i++)
+		cl_close(&c[i]);
+}
+END_TEST
+
+/* Output_max: a client that never reads is cut off and the others keep getting fast answers. */
+START_TEST(test_limit_output)
+{
+	struct cl slow, fast;
+	char args[9000];
+
+	HOST_UP("--loopback", "--output-max", "65536");
+	cl_open(&slow, "never-reads");
+	cl_ok_is(&slow, "loopback", "on", "[\"flood\",{\"$fn\":1}]", "null");
+	cl_open(&fast, "emitter");
+	int n = snprintf(args, sizeof args, "[\"flood\",\"");
+	memset(args + n, 'x', 8192);
+	strcpy(args + n + 8192, "\"]");
+	int emits = 0;
+	uint64_t worst = 0;
+	for (;;) {
+		uint64_t t0 = test_now_ms();
+		cJSON *v = cl_ok(&fast, "loopback", "emit", args);
+		uint64_t dt = test_now_ms() - t0;
+		long long reached = (long long)v->valuedouble;
+		cJSON_Delete(v);
+		worst = dt > worst ? dt : worst;
+		emits++;
+		if (reached == 0)
+			break;
+		ck_assert_msg(emits < 1000, "a client that never reads was never cut off");
+	}
+	ck_assert_msg(worst < 1000, "an emit took %llu ms while one client was stuck",
+		      (unsigned long long)worst);
+	ck_assert_msg(emits > 3, "cut off after %d emits, below output_max", emits);
+	ck_assert_msg(test_raw_closed(&slow.r, WAIT_MS), "the slow client was not disconnected");
+	uint64_t t0 = test_now_ms();
+	cl_quiet(&fast);
+	ck_assert_uint_lt(test_now_ms() - t0, 500);
+	cl_close(&slow);
+	cl_close(&fast);
+	stats_clean();
+}
+END_TEST
+
+/* ---- scale --------------------------------------------------------------- */
+
+#define MANY 1000
+
+/* Receive the next frame of a client and assert it matches the pattern. */
+static void raw_expect(struct test_raw *r, const char *pattern, int i)
+{
+	cJSON *pat = J(pattern);
+	cJSON *m = test_raw_recv(r, 5000);
+	bool ok = json_match(pat, m);
+
+	cJSON_Delete(pat);
+	ck_assert_msg(ok, "client %d: got %s, want %s", i, jstr(m), pattern);
+	cJSON_Delete(m);
+}
+
+/* 1000 concurrent clients: one emit reaches all, and all traces go when they close. */
+START_TEST(test_thousand_clients)
+{
+	static const char session[] =
+		"{\"t\":\"hello\",\"version\":1,\"name\":\"many\"}\n"
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"on\",\"args\":[\"big\",{\"$fn\":1}]}\n"
+		"{\"t\":\"call\",\"id\":2,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}\n";
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_msg(rl.rlim_cur >= MANY + 64, "RLIMIT_NOFILE hard limit %llu is too low",
+		      (unsigned long long)rl.rlim_max);
+	HOST_UP("--loopback");
+	struct test_raw *c = calloc(MANY, sizeof *c);
+	for (int i = 0; i < MANY; i++) {
+		ck_assert_int_eq(test_raw_connect(&c[i], H.path), 0);
+		ck_assert_int_eq(test_raw_write(&c[i], session, sizeof session - 1), 0);
+	}
+	for (int i = 0; i < MANY; i++) {
+		raw_expect(&c[i], "{\"t\":\"welcome\",\"version\":1}", i);
+		raw_expect(&c[i], "{\"t\":\"result\",\"id\":1,\"value\":null}", i);
+		raw_expect(&c[i], "{\"t\":\"result\",\"id\":2,\"value\":\"pong\"}", i);
+	}
+	ck_assert_int_eq(test_host_stat(&H, "clients"), MANY);
+	ck_assert_int_eq(test_host_stat(&H, "handlers"), MANY);
+	uint64_t t0 = test_now_ms();
+	test_raw_send(&c[0], "{\"t\":\"call\",\"id\":3,\"obj\":\"loopback\",\"method\":\"emit\",\"args\":[\"big\",{\"n\":42}]}");
+	for (int i = 0; i < MANY; i++)
+		raw_expect(&c[i], "{\"t\":\"invoke\",\"fn\":1,\"args\":[{\"n\":42}]}", i);
+	uint64_t dt = test_now_ms() - t0;
+	raw_expect(&c[0], "{\"t\":\"result\",\"id\":3,\"value\":1000}", 0);
+	ck_assert_msg(dt < 2000, "one emit to %d clients took %llu ms", MANY, (unsigned long long)dt);
+	for (int i = 0; i < MANY; i++)
+		test_raw_close(&c[i]);
+	free(c);
+	stats_clean();
+}
+END_TEST
+
+/* The whole suite. */
+static Suite *host_raw_suite(void)
+{
+	Suite *s = suite_create("host_raw");
+	struct {
+		const char *name;
+		const TTest *tests[8];
+	} cases[] = {
+		{ "handshake", { test_handshake_welcome, test_handshake_options, test_handshake_version,
+				 test_handshake_order } },
+		{ "framing", { test_frame_bytewise, test_frame_batch, test_frame_bad, test_frame_too_large } },
+		{ "calls", { test_call_errors, test_call_bad_id } },
+		{ "escaping", { test_escape_roundtrip, test_escape_bad } },
+		{ "functions", { test_fn_echo, test_fn_call_result, test_fn_call_error, test_fn_call_all,
+				 test_fn_counter } },
+		{ "release", { test_identity_counts, test_once, test_call_later, test_store_fetch_drop,
+			       test_release_race, test_release_stale } },
+		{ "deadlines", { test_call_timeout } },
+		{ "disconnect", { test_disconnect_cleanup } },
+		{ "limits", { test_limit_handlers, test_limit_tokens, test_limit_pending, test_limit_clients,
+			      test_limit_output } },
+		{ "scale", { test_thousand_clients } },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, NULL, host_down);
+		tcase_set_timeout(tc, 30);
+		for (size_t j = 0; j < 8 && cases[i].tests[j]; j++)
+			tcase_add_test(tc, cases[i].tests[j]);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+/* Run the suite; the exit status says whether every test passed. */
+int main(void)
+{
+	SRunner *sr = srunner_create(host_raw_suite());
+
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY=verbose lists every check */
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
