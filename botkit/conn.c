@@ -99,13 +99,18 @@ void conn_msg_abort(bk_conn *c, size_t mark)
 	tokens_undo(c);
 }
 
-/* A message was queued: write it now unless a batch is being dispatched or
- * the kernel buffer is full. */
+/* A message was queued: write it now unless a batch is being dispatched, the
+ * kernel buffer is full, or other requests are in flight. The last rule is
+ * Nagle's: a lone call goes out at once (lowest latency), while calls made
+ * while answers are outstanding gather and leave together on the next
+ * process or flush (one write for a whole pipelined burst). Blocking calls
+ * flush explicitly. */
 void conn_queued(bk_conn *c)
 {
 	if (c->out_dead)
 		buf_clear(&c->out);
-	else if (c->cork == 0 && !c->out_blocked && conn_is_open(c))
+	else if (c->cork == 0 && !c->out_blocked && conn_is_open(c) &&
+		 map_count(&c->pending) <= 1)
 		conn_flush_some(c);
 }
 
