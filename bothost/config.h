@@ -1,0 +1,82 @@
+/* The configuration file (INI, read with inih): its schema, defaults and
+ * checks. Every error names the file, the line and the problem. The reference
+ * is docs/CONFIG.md; an annotated example is bothost.conf.example. */
+#ifndef BOTHOST_CONFIG_H
+#define BOTHOST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "server.h"
+
+/* One IRC server: "host", "host:port", "[v6addr]:port". */
+struct config_server {
+	char *host;
+	char *port;		/* a decimal port, default "6667" */
+};
+
+/* A channel to be in, with its key (NULL for none). */
+struct config_channel {
+	char *name;
+	char *key;
+};
+
+struct config_irc {
+	struct config_server *servers;	/* in rotation order; none: no IRC */
+	size_t n_servers;
+	char *nick;
+	char **alt_nicks;		/* tried in order when nick is taken */
+	size_t n_alt_nicks;
+	char *username;			/* default "bothost" */
+	char *realname;			/* default "bothost" */
+	char *password;			/* server password (PASS), or NULL */
+	struct config_channel *channels;
+	size_t n_channels;
+
+	/* Times in milliseconds. */
+	unsigned connect_timeout_ms;	/* TCP connect, per address (30 s) */
+	unsigned register_timeout_ms;	/* connect to 001 (60 s) */
+	unsigned ping_idle_ms;		/* silence before the bot sends PING (90 s) */
+	unsigned ping_timeout_ms;	/* then silence before it reconnects (90 s) */
+	unsigned reconnect_min_ms;	/* first backoff (10 s) */
+	unsigned reconnect_max_ms;	/* backoff cap (300 s) */
+	unsigned stable_after_ms;	/* connected this long: backoff resets (300 s) */
+	unsigned join_retry_ms;		/* retry failed joins (60 s) */
+	unsigned regain_nick_ms;	/* try to get the wanted nick back (60 s) */
+	bool rejoin_on_kick;		/* (yes) */
+	unsigned rejoin_delay_ms;	/* after a kick (5 s) */
+
+	/* Output pacing: a token bucket. */
+	unsigned burst;			/* lines sent at once (5) */
+	unsigned line_interval_ms;	/* then one line per interval (1000 ms) */
+	unsigned queue_max;		/* lines waiting (300) */
+	unsigned queue_max_age_ms;	/* while disconnected (300 s) */
+
+	char *ctcp_version;		/* answer to CTCP VERSION (default "bothost VERSION") */
+	unsigned ctcp_per_minute;	/* CTCP replies per minute at most (6) */
+};
+
+struct config {
+	char *path;			/* the file it came from, or NULL */
+	char *socket_path;		/* NULL: the default path */
+	enum log_level log_level;
+	bool loopback;
+	struct server_config limits;
+	struct config_irc irc;
+};
+
+/* The defaults (no IRC server). 0 or -ENOMEM. */
+int config_init(struct config *cfg);
+void config_clear(struct config *cfg);
+
+/* Read path over the defaults. On error returns -EINVAL (or -ENOENT,
+ * -ENOMEM...) and sets *ret_error to a message "PATH:LINE: problem"
+ * (allocated, the caller frees); cfg is then cleared. */
+int config_load(struct config *cfg, const char *path, char **ret_error);
+
+/* Parse a duration "250ms", "30s", "5m", "2h", "1d" or a bare number of
+ * seconds into milliseconds. 0 or -EINVAL. */
+int config_parse_duration(const char *s, unsigned *ret_ms);
+
+#endif

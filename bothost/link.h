@@ -1,0 +1,81 @@
+/* The link: bothost's own connection to an IRC server.
+ *
+ * Every byte to and from the server passes through here, never through
+ * libircclient: name resolution off the loop, non-blocking connect trying
+ * each address, registration (PASS, NICK, USER; later CAP and SASL), nick
+ * fallback while registering, liveness (PING after idle, reconnect after
+ * silence), reconnect with backoff, jitter and server rotation, IRCv3 tags
+ * removed and kept aside, over-long lines cut. The layer above (irc.c)
+ * receives parsed lines and sends whole, validated lines; pacing is its job.
+ *
+ * The transport (plain TCP now, TLS later) sits behind two functions so TLS
+ * slots in without touching the rest. */
+#ifndef BOTHOST_LINK_H
+#define BOTHOST_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct link;
+struct irc_line;
+struct config_irc;
+
+enum link_state {
+	LINK_DISCONNECTED,	/* not started, or stopped */
+	LINK_RESOLVING,
+	LINK_CONNECTING,
+	LINK_REGISTERING,	/* connected, waiting for 001 */
+	LINK_CONNECTED,		/* registered */
+	LINK_WAITING,		/* backing off before the next attempt */
+};
+
+struct link_callbacks {
+	/* 001 arrived: the connection is usable; nick is what the server
+	 * calls the bot. */
+	void (*registered)(struct link *l, const char *nick, void *userdata);
+	/* A line from the server (after 001, and the numerics before it):
+	 * parsed (tags included) and as text without tags, at most 510 bytes,
+	 * for libircclient. PINGs are answered by the link and passed on too. */
+	void (*line)(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata);
+	/* A line was written to the server (direction "out" of the line event). */
+	void (*sent)(struct link *l, const char *line, void *userdata);
+	/* The connection ended, registered or not; reason for logs and events.
+	 * The link reconnects by itself unless stopped. */
+	void (*lost)(struct link *l, const char *reason, void *userdata);
+};
+
+/* A link for cfg (borrowed; must outlive the link or be replaced with
+ * link_set_config). NULL on allocation failure. */
+struct link *link_new(const struct config_irc *cfg, const struct link_callbacks *cb, void *userdata);
+/* Close without QUIT and free; no callback runs. */
+void link_free(struct link *l);
+
+/* Start connecting (and keep reconnecting). 0 or -errno. */
+int link_start(struct link *l);
+/* Send QUIT (when connected), close, and stay disconnected. */
+void link_stop(struct link *l, const char *quit_message);
+/* Drop the connection now and reconnect after the backoff (for tests and
+ * admin commands). */
+void link_reconnect(struct link *l, const char *reason);
+/* Use a new configuration from the next connection on. */
+void link_set_config(struct link *l, const struct config_irc *cfg);
+
+/* Write one validated line (no CR/LF/NUL, at most 510 bytes, no CRLF) to the
+ * server: 0 when it is written or buffered behind earlier output, -ENOTCONN
+ * when not registered (registration lines are the link's own), -EMSGSIZE,
+ * -EINVAL. The `sent` callback follows once the kernel has it. */
+int link_send(struct link *l, const char *line);
+/* True when link_send would write without buffering. */
+bool link_writable(const struct link *l);
+
+enum link_state link_get_state(const struct link *l);
+const char *link_state_name(enum link_state s);
+/* "host:port" of the current or last server, or NULL. */
+const char *link_get_server(const struct link *l);
+/* Monotonic milliseconds when the current state began. */
+uint64_t link_get_since(const struct link *l);
+/* The nick the bot registered with (valid once registered). */
+const char *link_get_nick(const struct link *l);
+
+#endif
