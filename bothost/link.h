@@ -19,7 +19,7 @@
 
 struct link;
 struct irc_line;
-struct config_irc;
+struct conf_irc;
 
 enum link_state {
 	LINK_DISCONNECTED,	/* not started, or stopped */
@@ -47,7 +47,7 @@ struct link_callbacks {
 
 /* A link for cfg (borrowed; must outlive the link or be replaced with
  * link_set_config). NULL on allocation failure. */
-struct link *link_new(const struct config_irc *cfg, const struct link_callbacks *cb, void *userdata);
+struct link *link_new(const struct conf_irc *cfg, const struct link_callbacks *cb, void *userdata);
 /* Close without QUIT and free; no callback runs. */
 void link_free(struct link *l);
 
@@ -59,7 +59,7 @@ void link_stop(struct link *l, const char *quit_message);
  * admin commands). */
 void link_reconnect(struct link *l, const char *reason);
 /* Use a new configuration from the next connection on. */
-void link_set_config(struct link *l, const struct config_irc *cfg);
+void link_set_config(struct link *l, const struct conf_irc *cfg);
 
 /* Write one validated line (no CR/LF/NUL, at most 510 bytes, no CRLF) to the
  * server: 0 when it is written or buffered behind earlier output, -ENOTCONN

@@ -1,8 +1,8 @@
 /* The configuration file (INI, read with inih): its schema, defaults and
  * checks. Every error names the file, the line and the problem. The reference
  * is docs/CONFIG.md; an annotated example is bothost.conf.example. */
-#ifndef BOTHOST_CONFIG_H
-#define BOTHOST_CONFIG_H
+#ifndef BOTHOST_CONF_H
+#define BOTHOST_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,19 +11,19 @@
 #include "server.h"
 
 /* One IRC server: "host", "host:port", "[v6addr]:port". */
-struct config_server {
+struct conf_server {
 	char *host;
 	char *port;		/* a decimal port, default "6667" */
 };
 
 /* A channel to be in, with its key (NULL for none). */
-struct config_channel {
+struct conf_channel {
 	char *name;
 	char *key;
 };
 
-struct config_irc {
-	struct config_server *servers;	/* in rotation order; none: no IRC */
+struct conf_irc {
+	struct conf_server *servers;	/* in rotation order; none: no IRC */
 	size_t n_servers;
 	char *nick;
 	char **alt_nicks;		/* tried in order when nick is taken */
@@ -31,7 +31,7 @@ struct config_irc {
 	char *username;			/* default "bothost" */
 	char *realname;			/* default "bothost" */
 	char *password;			/* server password (PASS), or NULL */
-	struct config_channel *channels;
+	struct conf_channel *channels;
 	size_t n_channels;
 
 	/* Times in milliseconds. */
@@ -57,26 +57,26 @@ struct config_irc {
 	unsigned ctcp_per_minute;	/* CTCP replies per minute at most (6) */
 };
 
-struct config {
+struct conf {
 	char *path;			/* the file it came from, or NULL */
 	char *socket_path;		/* NULL: the default path */
 	enum log_level log_level;
 	bool loopback;
 	struct server_config limits;
-	struct config_irc irc;
+	struct conf_irc irc;
 };
 
 /* The defaults (no IRC server). 0 or -ENOMEM. */
-int config_init(struct config *cfg);
-void config_clear(struct config *cfg);
+int conf_init(struct conf *cfg);
+void conf_clear(struct conf *cfg);
 
 /* Read path over the defaults. On error returns -EINVAL (or -ENOENT,
  * -ENOMEM...) and sets *ret_error to a message "PATH:LINE: problem"
  * (allocated, the caller frees); cfg is then cleared. */
-int config_load(struct config *cfg, const char *path, char **ret_error);
+int conf_load(struct conf *cfg, const char *path, char **ret_error);
 
 /* Parse a duration "250ms", "30s", "5m", "2h", "1d" or a bare number of
  * seconds into milliseconds. 0 or -EINVAL. */
-int config_parse_duration(const char *s, unsigned *ret_ms);
+int conf_parse_duration(const char *s, unsigned *ret_ms);
 
 #endif
