@@ -38,7 +38,8 @@ struct link_callbacks {
 	 * parsed (tags included) and as text without tags, at most 510 bytes,
 	 * for libircclient. PINGs are answered by the link and passed on too. */
 	void (*line)(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata);
-	/* A line was written to the server (direction "out" of the line event). */
+	/* A line was written to the server, the link's own included (for the
+	 * "out" direction of the line event). */
 	void (*sent)(struct link *l, const char *line, void *userdata);
 	/* The connection ended, registered or not; reason for logs and events.
 	 * The link reconnects by itself unless stopped. */
@@ -61,11 +62,18 @@ void link_reconnect(struct link *l, const char *reason);
 /* Use a new configuration from the next connection on. */
 void link_set_config(struct link *l, const struct conf_irc *cfg);
 
+/* Completion of link_send: err 0 once the kernel has the line, or
+ * -ECONNRESET when the connection ended before it was written (the caller
+ * may send it again on the next connection). Runs exactly once, never
+ * inside link_send. */
+typedef void (*link_sent_fn)(struct link *l, int err, void *userdata);
+
 /* Write one validated line (no CR/LF/NUL, at most 510 bytes, no CRLF) to the
- * server: 0 when it is written or buffered behind earlier output, -ENOTCONN
- * when not registered (registration lines are the link's own), -EMSGSIZE,
- * -EINVAL. The `sent` callback follows once the kernel has it. */
-int link_send(struct link *l, const char *line);
+ * server: 0 when it is written or buffered behind earlier output (done
+ * follows; it may be NULL), -ENOTCONN when not registered (registration lines
+ * are the link's own), -EMSGSIZE, -EINVAL (then done never runs). The `sent`
+ * callback also reports the line. */
+int link_send(struct link *l, const char *line, link_sent_fn done, void *userdata);
 /* True when link_send would write without buffering. */
 bool link_writable(const struct link *l);
 

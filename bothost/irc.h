@@ -1,0 +1,19 @@
+/* The `irc` object: the bot's IRC client as the proxy protocol exposes it
+ * (PROTOCOL.md, "The irc object"). It owns the link, the libircclient shim,
+ * the state the bot tracks itself (own nick, channels, members, ISUPPORT),
+ * the paced outbound queue, and the methods and events. */
+#ifndef BOTHOST_IRC_H
+#define BOTHOST_IRC_H
+
+struct conf_irc;
+
+/* Register the `irc` object and start connecting (cfg is copied). 0 or -errno. */
+int irc_start(const struct conf_irc *cfg);
+/* Apply a new configuration without dropping the connection: servers and
+ * timings from the next connection on, channels joined/parted now, pacing at
+ * once. 0 or -errno (then nothing changed). */
+int irc_reconfigure(const struct conf_irc *cfg);
+/* Send QUIT, stop, fail queued lines with NotConnected, unregister the object. */
+void irc_stop(const char *quit_message);
+
+#endif
