@@ -1,0 +1,61 @@
+/* Behaviour processes: started with execve and an argv array (never a
+ * shell), a clean environment, no inherited descriptor but stdin (/dev/null),
+ * stdout and stderr (pipes logged line by line, tagged with the behaviour's
+ * name and pid) and, when asked, one end of a socketpair as descriptor 3
+ * ($BOTKIT_FD=3) whose other end the host serves as a client. A timeout
+ * sends SIGTERM, then SIGKILL after a grace period. Children are reaped by
+ * libev (ev_child on the default loop); the exit status and run time are
+ * logged and reported. */
+#ifndef BOTHOST_SPAWN_H
+#define BOTHOST_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct spawn;
+struct server;
+struct client;
+struct value;
+
+struct spawn_opts {
+	const char *name;		/* label in logs and stats */
+	const char *path;		/* the executable (absolute, or found in PATH of the base environment) */
+	char *const *argv;		/* NULL-terminated, argv[0] included */
+	char *const *env;		/* extra "KEY=VALUE" entries, NULL-terminated, or NULL */
+	const char *cwd;		/* working directory, or NULL: the host's */
+	unsigned timeout_ms;		/* 0: none */
+	unsigned kill_grace_ms;		/* between SIGTERM and SIGKILL (default 2000 when 0) */
+	bool connect;			/* give it a connection to the host */
+	const struct value *context;	/* with connect: what host.context() answers it (copied) */
+};
+
+/* How a child ended: exited with a code, or killed by a signal; timed_out
+ * when the host stopped it for its timeout. */
+struct spawn_exit {
+	bool signaled;
+	int code;		/* exit code, or the signal number */
+	bool timed_out;
+	uint64_t runtime_ms;
+};
+
+typedef void (*spawn_exit_fn)(struct spawn *sp, const struct spawn_exit *how, void *userdata);
+
+/* Start a child. The exit callback runs exactly once, from the loop, after
+ * the child has been reaped and its output logged; the spawn is freed after
+ * it returns. 0 or -errno (nothing started, the callback never runs). */
+int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done, void *userdata,
+		struct spawn **ret);
+/* Ask the child to stop: SIGTERM now, SIGKILL after the grace period. */
+void spawn_stop(struct spawn *sp);
+pid_t spawn_get_pid(const struct spawn *sp);
+const char *spawn_get_name(const struct spawn *sp);
+/* The host side of its connection while it is open, else NULL. */
+struct client *spawn_get_client(const struct spawn *sp);
+/* Children running now. */
+unsigned spawn_count(void);
+
+/* The context a spawned client was given (borrowed), or NULL. */
+const struct value *spawn_client_context(const struct client *c);
+
+#endif
