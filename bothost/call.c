@@ -153,6 +153,12 @@ unsigned call_arg_count(const struct call *call)
 	return (unsigned)cJSON_GetArraySize(value_json(call->args));
 }
 
+/* Argument i as a value of its own, moved out when possible. */
+struct value *call_take_arg(struct call *call, unsigned i)
+{
+	return value_take(call->args, cJSON_GetArrayItem(value_root(call->args), (int)i));
+}
+
 /* The function argument i stands for. */
 struct fn *call_get_fn_arg(const struct call *call, unsigned i)
 {

@@ -45,6 +45,10 @@ const struct value *call_get_args(const struct call *call);
 /* Argument i (NULL past the end) and the number of arguments. */
 const cJSON *call_get_arg(const struct call *call, unsigned i);
 unsigned call_arg_count(const struct call *call);
+/* Argument i (NULL past the end: JSON null) as a value of its own, moved out
+ * of the call when it holds no functions: the call's argument i reads as null
+ * afterwards. NULL when memory runs out. */
+struct value *call_take_arg(struct call *call, unsigned i);
 /* The function argument i stands for (borrowed), or NULL. */
 struct fn *call_get_fn_arg(const struct call *call, unsigned i);
 /* True when someone waits for the answer. */

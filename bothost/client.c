@@ -57,6 +57,7 @@ struct client {
 	bool linger;		/* flush the output before closing */
 	bool eof;		/* the peer finished sending */
 	bool in_batch;		/* handling a read batch: output is written at its end */
+	size_t xnext; /*EXPERIMENT*/
 	int io_events;
 	ev_io io;
 	ev_timer linger_timer;
@@ -72,6 +73,7 @@ struct client {
 	struct list link;
 	uint64_t frames_in;
 	uint64_t frames_out;
+	struct value *context;	/* what host.context() answers, or NULL */
 };
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -95,6 +97,19 @@ struct list *client_listeners(struct client *c) { return &c->listeners; }
 size_t *client_listener_count(struct client *c) { return &c->nlisteners; }
 struct list *client_link(struct client *c) { return &c->link; }
 struct client *client_from_link(struct list *l) { return list_entry(l, struct client, link); }
+
+/* Replace the client's context. */
+void client_set_context(struct client *c, struct value *v)
+{
+	value_free(c->context);
+	c->context = v;
+}
+
+/* The client's context, or NULL. */
+const struct value *client_get_context(const struct client *c)
+{
+	return c->context;
+}
 
 /* The peer's credentials, as the kernel saw them at connect time. */
 static void client_get_peer(struct client *c)
@@ -220,7 +235,9 @@ static void client_output_commit(struct client *c)
 	size_t queued = buf_pending(&c->out);
 
 	c->frames_out++;
-	if (queued > client_config(c)->output_max || (c->in_batch && queued >= CLIENT_EARLY_WRITE)) {
+	static size_t xg; if (!xg) xg = getenv("XG") ? strtoul(getenv("XG"), 0, 10) : 1; /*EXPERIMENT*/
+	if (queued > client_config(c)->output_max || (c->in_batch && queued >= c->xnext)) {
+		c->xnext *= xg;
 		int r = client_write(c);
 		if (r < 0 || buf_pending(&c->out) > client_config(c)->output_max) {
 			buf_clear(&c->out);
@@ -236,19 +253,6 @@ static void client_output_commit(struct client *c)
 static bool client_accepts_output(const struct client *c)
 {
 	return c->state == CLIENT_HELLO || c->state == CLIENT_OPEN;
-}
-
-/* Append a decimal number. */
-static int client_put_u64(struct buf *b, uint64_t v)
-{
-	char tmp[24];
-	char *p = tmp + sizeof tmp;
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* Finish a message started at mark (relative to the unconsumed start). */
@@ -274,7 +278,7 @@ int client_send_result(struct client *c, uint64_t id, const struct value *v)
 		return 0;
 	r = buf_append(&c->out, "{\"t\":\"result\",\"id\":", 19);
 	if (r == 0)
-		r = client_put_u64(&c->out, id);
+		r = wire_write_u64(&c->out, id);
 	if (r == 0)
 		r = buf_append(&c->out, ",\"value\":", 9);
 	if (r == 0)
@@ -321,7 +325,7 @@ int client_send_error(struct client *c, uint64_t id, const char *name, const cha
 	if (r == 0 && id) {
 		r = buf_puts(&c->out, "\"id\":");
 		if (r == 0)
-			r = client_put_u64(&c->out, id);
+			r = wire_write_u64(&c->out, id);
 		if (r == 0)
 			r = buf_putc(&c->out, ',');
 	}
@@ -338,14 +342,14 @@ static int client_put_invoke(struct client *c, uint64_t fn_id, uint64_t id)
 	if (r == 0 && id) {
 		r = buf_append(&c->out, "\"id\":", 5);
 		if (r == 0)
-			r = client_put_u64(&c->out, id);
+			r = wire_write_u64(&c->out, id);
 		if (r == 0)
 			r = buf_putc(&c->out, ',');
 	}
 	if (r == 0)
 		r = buf_append(&c->out, "\"fn\":", 5);
 	if (r == 0)
-		r = client_put_u64(&c->out, fn_id);
+		r = wire_write_u64(&c->out, fn_id);
 	if (r == 0)
 		r = buf_append(&c->out, ",\"args\":", 8);
 	return r;
@@ -390,11 +394,11 @@ void client_drop_import(struct client *c, uint64_t fn_id, uint64_t received)
 		return;
 	r = buf_append(&c->out, "{\"t\":\"release\",\"fn\":", 20);
 	if (r == 0)
-		r = client_put_u64(&c->out, fn_id);
+		r = wire_write_u64(&c->out, fn_id);
 	if (r == 0)
 		r = buf_append(&c->out, ",\"count\":", 9);
 	if (r == 0)
-		r = client_put_u64(&c->out, received);
+		r = wire_write_u64(&c->out, received);
 	if (client_end_message(c, mark, r) < 0)
 		log_error("client %" PRIu64 ": cannot queue a release: out of memory", c->id);
 }
@@ -665,36 +669,6 @@ static void client_dispatch(struct client *c, cJSON *root, const struct wire_msg
 	}
 }
 
-/* UTF-8 without control characters other than tab and carriage return. */
-static bool client_text_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned ch = s[i];
-		if (ch < 0x80) {
-			if (ch < 0x20 && ch != '\t' && ch != '\r')
-				return false;
-			i++;
-			continue;
-		}
-		size_t len = (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 : (ch & 0xf8) == 0xf0 ? 4 : 0;
-		uint32_t cp = ch & (0x7fu >> len);
-		if (len == 0 || n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-		if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* Parse and dispatch one frame. */
 static void client_handle_frame(struct client *c, char *frame, size_t len)
 {
@@ -703,15 +677,16 @@ static void client_handle_frame(struct client *c, char *frame, size_t len)
 	cJSON *root;
 
 	c->frames_in++;
-	if (!client_text_valid((const unsigned char *)frame, len) ||
-	    !(root = cJSON_ParseWithLengthOpts(frame, len + 1, NULL, true))) {
-		client_fail(c, ERR_PROTOCOL, "a frame must be one UTF-8 JSON object", NULL);
+	int r = wire_msg_parse_frame(frame, len, true, &m, &root, &why);
+	if (r == -ENOMEM) {
+		client_kill(c, "out of memory");
 		return;
 	}
-	if (wire_msg_parse(root, &m, &why) < 0)
+	if (r < 0) {
 		client_fail(c, ERR_PROTOCOL, why, NULL);
-	else
-		client_dispatch(c, root, &m);
+		return;
+	}
+	client_dispatch(c, root, &m);
 	cJSON_Delete(root);
 }
 
@@ -765,6 +740,7 @@ static int client_read(struct client *c)
 static void client_on_readable(struct client *c)
 {
 	c->in_batch = true;
+	{ static size_t xw; if (!xw) xw = getenv("XW") ? strtoul(getenv("XW"), 0, 10) : CLIENT_EARLY_WRITE; c->xnext = xw; } /*EXPERIMENT*/
 	int r = client_read(c);
 	c->in_batch = false;
 	if (r <= 0 && c->state <= CLIENT_OPEN) {
@@ -913,6 +889,7 @@ static void client_free_cb(void *userdata)
 	map_free(&c->tokens.exports_by_id);
 	map_free(&c->tokens.exports_by_fn);
 	map_free(&c->calls.pending);
+	value_free(c->context);
 	free(c->name);
 	free(c);
 }

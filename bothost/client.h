@@ -34,6 +34,12 @@ bool client_is_open(const struct client *c);
 size_t client_queued_bytes(const struct client *c);
 const struct server_config *client_config(const struct client *c);
 
+/* What host.context() answers the client: v is taken (NULL: none) and
+ * freed with the client. */
+void client_set_context(struct client *c, struct value *v);
+/* The client's context (borrowed), or NULL. */
+const struct value *client_get_context(const struct client *c);
+
 /* The client's state kept by other modules. */
 struct tokens *client_tokens(struct client *c);
 struct call_table *client_calls(struct client *c);

@@ -66,17 +66,29 @@ struct conf {
 	struct conf_irc irc;
 };
 
-/* The defaults (no IRC server). 0 or -ENOMEM. */
+/* Fill cfg with the defaults (no IRC server). 0 or -ENOMEM. */
 int conf_init(struct conf *cfg);
+/* Free what cfg holds and zero it (clearing twice is harmless). */
 void conf_clear(struct conf *cfg);
 
-/* Read path over the defaults. On error returns -EINVAL (or -ENOENT,
- * -ENOMEM...) and sets *ret_error to a message "PATH:LINE: problem"
- * (allocated, the caller frees); cfg is then cleared. */
+/* Read path over the defaults into cfg (which needs no conf_init first).
+ * On error returns -EINVAL (or -ENOENT, -EACCES, -ENOMEM...) and sets
+ * *ret_error to a message "PATH:LINE: problem", or "PATH: cannot read: why"
+ * (allocated, the caller frees; NULL only when memory ran out); cfg is then
+ * cleared. */
 int conf_load(struct conf *cfg, const char *path, char **ret_error);
 
 /* Parse a duration "250ms", "30s", "5m", "2h", "1d" or a bare number of
- * seconds into milliseconds. 0 or -EINVAL. */
+ * seconds into milliseconds. 0, -EINVAL (not a duration) or -ERANGE (more
+ * milliseconds than an unsigned holds). */
 int conf_parse_duration(const char *s, unsigned *ret_ms);
+
+/* Receives one change: "[limits] frame_max: 1048576 -> 65536", or
+ * "[irc] password changed" for values not shown. */
+typedef void (*conf_change_fn)(const char *change, void *userdata);
+/* Call fn for each key whose value differs between old and cur, in schema
+ * order; a password and channel keys are not shown. Returns the number of
+ * changes or -ENOMEM. */
+int conf_compare(const struct conf *old, const struct conf *cur, conf_change_fn fn, void *userdata);
 
 #endif

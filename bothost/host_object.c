@@ -8,6 +8,7 @@
 #include "call.h"
 #include "client.h"
 #include "emitter.h"
+#include "errors.h"
 #include "fn.h"
 #include "object.h"
 #include "server.h"
@@ -115,6 +116,20 @@ static void host_clients(struct object *obj, struct call *call)
 	call_return_json(call, a);
 }
 
+/* context(): what the host gave the calling client when it spawned it, or null. */
+static void host_context(struct object *obj, struct call *call)
+{
+	struct client *c = call_get_client(call);
+	const struct value *context = c ? client_get_context(c) : NULL;
+	struct value *v = NULL;
+
+	if (context && !(v = value_dup(context))) {
+		call_fail(call, ERR_FAILED, "out of memory");
+		return;
+	}
+	call_return(call, v);
+}
+
 /* Emit connected / disconnected with the client's identity. */
 static void host_client_event(struct client *c, bool connected, void *userdata)
 {
@@ -138,6 +153,9 @@ static const struct object_method host_methods[] = {
 	  NULL, "object", false, host_stats },
 	{ "clients", "one entry per connected client: id, name, pid, uid and its numbers", NULL, "array", false,
 	  host_clients },
+	{ "context", "the context the host gave the calling client when it spawned it as a behaviour "
+		     "(functions included, such as a reply function), or null",
+	  NULL, "any", false, host_context },
 	{ 0 },
 };
 

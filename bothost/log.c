@@ -48,7 +48,7 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
 	struct timespec ts;
 	struct tm tm;
 	char stamp[32];
-	char line[2048];
+	char line[8192];	/* room for a 4 KiB piece of a behaviour's output and its tag */
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);

@@ -98,7 +98,7 @@ static bool loopback_ms(struct call *call, unsigned i, double *ret)
 /* echo(value): value, functions included. */
 static void loopback_echo(struct object *obj, struct call *call)
 {
-	struct value *v = value_extract(call_get_args(call), call_get_arg(call, 0));
+	struct value *v = call_take_arg(call, 0);
 
 	if (!v)
 		call_fail(call, ERR_FAILED, "out of memory");

@@ -1,4 +1,4 @@
-/* bothost: options, signals and the event loop. */
+/* bothost: options, the configuration file, signals and the event loop. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +12,8 @@
 
 #include <ev.h>
 
+#include "conf.h"
+#include "irc.h"
 #include "later.h"
 #include "log.h"
 #include "loopback.h"
@@ -20,11 +22,20 @@
 #include "server.h"
 
 struct options {
-	struct server_config cfg;
+	struct server_config limits;	/* the limits given on the command line */
+	unsigned given;			/* OPT_GIVEN(opt) for each option given */
+	const char *config_path;
 	const char *socket_path;
 	int fd;
-	bool loopback;
 	enum log_level level;
+};
+
+/* The running daemon. */
+struct bothost {
+	struct options opts;
+	struct conf conf;		/* in force: the file's values under the command line's */
+	struct server *server;
+	ev_signal sigint, sigterm, sighup;
 };
 
 /* Print the options. */
@@ -34,10 +45,12 @@ static void usage(FILE *f)
 		"Usage: bothost [OPTION]...\n"
 		"Host objects (the IRC client, host, loopback) for behaviours that connect over a Unix socket.\n"
 		"\n"
+		"  -c, --config FILE    read the configuration file FILE (see docs/CONFIG.md); the\n"
+		"                       options below override its values; SIGHUP reads it again\n"
 		"  --socket PATH        listen on PATH (default $XDG_RUNTIME_DIR/bothost/bothost.sock,\n"
 		"                       else /run/bothost/bothost.sock)\n"
-		"  --fd N               serve the connected socket N; without --socket, serve only it\n"
-		"                       and exit when it closes\n"
+		"  --fd N               serve the connected socket N; without --socket (or socket in\n"
+		"                       the configuration file), serve only it and exit when it closes\n"
 		"  --loopback           host the loopback test object\n"
 		"  --frame-max N        longest frame accepted, in bytes (default 1048576)\n"
 		"  --output-max N       bytes queued to one client before it is cut off (default 4194304)\n"
@@ -49,7 +62,10 @@ static void usage(FILE *f)
 		"                       (default 30000)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --help               show this help\n"
-		"  --version            show the version\n");
+		"  --version            show the version\n"
+		"\n"
+		"Signals: SIGINT and SIGTERM stop bothost; SIGHUP re-reads the configuration file\n"
+		"(an invalid file is refused and the configuration in force stays).\n");
 }
 
 /* A positive size option. */
@@ -73,7 +89,11 @@ enum {
 	OPT_HELP, OPT_VERSION,
 };
 
+/* The bit of struct options' given for an option from OPT_SOCKET to OPT_LOG_LEVEL. */
+#define OPT_GIVEN(opt) (1u << ((opt) - OPT_SOCKET))
+
 static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "loopback", no_argument, NULL, OPT_LOOPBACK },
@@ -90,30 +110,31 @@ static const struct option long_options[] = {
 	{ 0 },
 };
 
-/* Apply one option: 0, 1 to exit successfully, or -EINVAL. */
+/* Record one option: 0, 1 to exit successfully, or -EINVAL. */
 static int parse_option(struct options *o, int opt, const char *arg)
 {
 	size_t v;
 	int r = 0;
 
 	switch (opt) {
+	case 'c': o->config_path = arg; break;
 	case OPT_SOCKET: o->socket_path = arg; break;
 	case OPT_FD:
 		if ((r = parse_size("fd", arg, 0, &v)) == 0 && v > INT_MAX)
 			r = -EINVAL;
 		o->fd = (int)v;
 		break;
-	case OPT_LOOPBACK: o->loopback = true; break;
-	case OPT_FRAME_MAX: r = parse_size("frame-max", arg, 64, &o->cfg.frame_max); break;
-	case OPT_OUTPUT_MAX: r = parse_size("output-max", arg, 1, &o->cfg.output_max); break;
-	case OPT_TOKENS_MAX: r = parse_size("tokens-max", arg, 1, &o->cfg.tokens_max); break;
-	case OPT_HANDLERS_MAX: r = parse_size("handlers-max", arg, 1, &o->cfg.handlers_max); break;
-	case OPT_PENDING_MAX: r = parse_size("pending-max", arg, 1, &o->cfg.pending_max); break;
-	case OPT_CLIENTS_MAX: r = parse_size("clients-max", arg, 1, &o->cfg.clients_max); break;
+	case OPT_LOOPBACK: break;
+	case OPT_FRAME_MAX: r = parse_size("frame-max", arg, 64, &o->limits.frame_max); break;
+	case OPT_OUTPUT_MAX: r = parse_size("output-max", arg, 1, &o->limits.output_max); break;
+	case OPT_TOKENS_MAX: r = parse_size("tokens-max", arg, 1, &o->limits.tokens_max); break;
+	case OPT_HANDLERS_MAX: r = parse_size("handlers-max", arg, 1, &o->limits.handlers_max); break;
+	case OPT_PENDING_MAX: r = parse_size("pending-max", arg, 1, &o->limits.pending_max); break;
+	case OPT_CLIENTS_MAX: r = parse_size("clients-max", arg, 1, &o->limits.clients_max); break;
 	case OPT_CALL_TIMEOUT:
 		if ((r = parse_size("call-timeout", arg, 0, &v)) == 0 && v > UINT_MAX)
 			r = -EINVAL;
-		o->cfg.call_timeout_ms = (unsigned)v;
+		o->limits.call_timeout_ms = (unsigned)v;
 		break;
 	case OPT_LOG_LEVEL:
 		r = log_level_from_string(arg, &o->level);
@@ -124,6 +145,8 @@ static int parse_option(struct options *o, int opt, const char *arg)
 	case OPT_VERSION: printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;
 	default: usage(stderr); return -EINVAL;
 	}
+	if (opt >= OPT_SOCKET && opt <= OPT_LOG_LEVEL)
+		o->given |= OPT_GIVEN(opt);
 	return r;
 }
 
@@ -132,12 +155,11 @@ static int parse_options(struct options *o, int argc, char **argv)
 {
 	int opt, r;
 
-	server_config_init(&o->cfg);
-	o->socket_path = NULL;
+	memset(o, 0, sizeof *o);
+	server_config_init(&o->limits);
 	o->fd = -1;
-	o->loopback = false;
 	o->level = LOG_LEVEL_INFO;
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "c:", long_options, NULL)) != -1)
 		if ((r = parse_option(o, opt, optarg)) != 0)
 			return r;
 	if (optind < argc) {
@@ -145,6 +167,62 @@ static int parse_options(struct options *o, int argc, char **argv)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Put the limits given on the command line over those of cfg. */
+static void options_apply_limits(const struct options *o, struct server_config *cfg)
+{
+	const struct server_config *l = &o->limits;
+
+	if (o->given & OPT_GIVEN(OPT_FRAME_MAX))
+		cfg->frame_max = l->frame_max;
+	if (o->given & OPT_GIVEN(OPT_OUTPUT_MAX))
+		cfg->output_max = l->output_max;
+	if (o->given & OPT_GIVEN(OPT_TOKENS_MAX))
+		cfg->tokens_max = l->tokens_max;
+	if (o->given & OPT_GIVEN(OPT_HANDLERS_MAX))
+		cfg->handlers_max = l->handlers_max;
+	if (o->given & OPT_GIVEN(OPT_PENDING_MAX))
+		cfg->pending_max = l->pending_max;
+	if (o->given & OPT_GIVEN(OPT_CLIENTS_MAX))
+		cfg->clients_max = l->clients_max;
+	if (o->given & OPT_GIVEN(OPT_CALL_TIMEOUT))
+		cfg->call_timeout_ms = l->call_timeout_ms;
+}
+
+/* Put the command line over the configuration. 0 or -ENOMEM. */
+static int options_apply(const struct options *o, struct conf *cfg)
+{
+	char *path;
+
+	options_apply_limits(o, &cfg->limits);
+	if (o->given & OPT_GIVEN(OPT_LOOPBACK))
+		cfg->loopback = true;
+	if (o->given & OPT_GIVEN(OPT_LOG_LEVEL))
+		cfg->log_level = o->level;
+	if (o->socket_path) {
+		if (!(path = strdup(o->socket_path)))
+			return -ENOMEM;
+		free(cfg->socket_path);
+		cfg->socket_path = path;
+	}
+	return 0;
+}
+
+/* The configuration file (or the defaults) under the command line. On
+ * failure *ret_error may say why (the caller frees). */
+static int config_build(const struct options *o, struct conf *cfg, char **ret_error)
+{
+	int r;
+
+	*ret_error = NULL;
+	r = o->config_path ? conf_load(cfg, o->config_path, ret_error) : conf_init(cfg);
+	if (r < 0)
+		return r;
+	r = options_apply(o, cfg);
+	if (r < 0)
+		conf_clear(cfg);
+	return r;
 }
 
 /* Allow as many descriptors as the hard limit does. */
@@ -166,72 +244,191 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Register the objects and open the sockets. */
-static int start(struct server *s, const struct options *o)
+/* Log one difference between the configuration in force and the new one. */
+static void reload_change_cb(const char *change, void *userdata)
 {
-	int r = host_object_register(s);
+	log_info("configuration: %s", change);
+}
+
+/* Apply a new configuration: log what changed, take the limits and the log
+ * level at once; the socket and the loopback object stay until a restart. */
+static void reload_apply(struct bothost *b, struct conf *next)
+{
+	const char *old_socket = b->conf.socket_path ? b->conf.socket_path : "(default)";
+	const char *new_socket = next->socket_path ? next->socket_path : "(default)";
+	int n = conf_compare(&b->conf, next, reload_change_cb, NULL);
+
+	if (n == 0)
+		log_info("configuration: nothing changed");
+	if (strcmp(old_socket, new_socket) != 0)
+		log_warn("configuration: the socket stays %s until bothost restarts", old_socket);
+	if (b->conf.loopback != next->loopback)
+		log_warn("configuration: the loopback object stays %s until bothost restarts",
+			 b->conf.loopback ? "present" : "absent");
+	/* What stays as it is keeps its value, so the next reload compares
+	 * the file with what is really in force. */
+	free(next->socket_path);
+	next->socket_path = b->conf.socket_path;
+	b->conf.socket_path = NULL;
+	next->loopback = b->conf.loopback;
+	server_set_config(b->server, &next->limits);
+	log_set_level(next->log_level);
+	conf_clear(&b->conf);
+	b->conf = *next;
+}
+
+/* Bring the IRC client in line with next: start, reconfigure or stop it.
+ * 0, or -errno when it stays as it was. */
+static int reload_irc(const struct conf *old, const struct conf *next)
+{
+	if (next->irc.n_servers == 0) {
+		if (old->irc.n_servers) {
+			log_info("configuration: no IRC server any more: stopping the IRC client");
+			irc_stop("configuration changed");
+		}
+		return 0;
+	}
+	if (old->irc.n_servers == 0) {
+		log_info("configuration: starting the IRC client");
+		return irc_start(&next->irc);
+	}
+	return irc_reconfigure(&next->irc);
+}
+
+/* SIGHUP: read the configuration file again; an invalid one changes nothing. */
+static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct bothost *b = w->data;
+	struct conf next;
+	char *error = NULL;
+	int r;
+
+	if (!b->opts.config_path) {
+		log_warn("SIGHUP: no configuration file to read (bothost started without --config)");
+		return;
+	}
+	log_info("SIGHUP: reading %s", b->opts.config_path);
+	r = config_build(&b->opts, &next, &error);
+	if (r < 0) {
+		log_error("%s; the configuration in force stays", error ? error : strerror(-r));
+		free(error);
+		return;
+	}
+	r = reload_irc(&b->conf, &next);
+	if (r < 0) {
+		log_error("%s: the IRC client cannot take the [irc] settings (%s); the configuration "
+			  "in force stays", b->opts.config_path, strerror(-r));
+		conf_clear(&next);
+		return;
+	}
+	reload_apply(b, &next);
+}
+
+/* Register the objects, start the IRC client if a server is configured,
+ * and open the sockets. */
+static int start(struct bothost *b)
+{
+	const char *socket_path = b->conf.socket_path;
+	int fd = b->opts.fd;
+	int r = host_object_register(b->server);
 	char *path = NULL;
 
-	if (r == 0 && o->loopback)
+	if (r == 0 && b->conf.loopback)
 		r = loopback_register();
+	if (r == 0 && b->conf.irc.n_servers)
+		r = irc_start(&b->conf.irc);
 	if (r < 0) {
 		log_error("cannot create the objects: %s", strerror(-r));
 		return r;
 	}
-	if (o->fd >= 0 && (r = server_adopt_fd(s, o->fd)) < 0) {
-		log_error("cannot serve descriptor %d: %s", o->fd, strerror(-r));
+	if (fd >= 0 && (r = server_adopt_fd(b->server, fd)) < 0) {
+		log_error("cannot serve descriptor %d: %s", fd, strerror(-r));
 		return r;
 	}
-	if (o->fd >= 0 && !o->socket_path) {
-		server_set_exit_when_idle(s, true);
+	if (fd >= 0 && !socket_path) {
+		server_set_exit_when_idle(b->server, true);
 		return 0;
 	}
-	if (!o->socket_path && !(path = server_default_path()))
+	if (!socket_path && !(path = server_default_path()))
 		return -ENOMEM;
-	r = server_listen(s, o->socket_path ? o->socket_path : path);
+	r = server_listen(b->server, socket_path ? socket_path : path);
 	if (r < 0)
-		log_error("cannot listen on %s: %s", o->socket_path ? o->socket_path : path,
+		log_error("cannot listen on %s: %s", socket_path ? socket_path : path,
 			  r == -EADDRINUSE ? "another bothost is listening there" : strerror(-r));
 	free(path);
 	return r;
 }
 
-/* Parse options, start serving, run the loop, clean up. */
+/* Watch the signals: SIGINT and SIGTERM stop, SIGHUP reloads. They are
+ * watched before the socket exists, so that a SIGHUP sent as soon as it
+ * accepts connections cannot find its default action (termination). */
+static void signals_start(struct bothost *b)
+{
+	ev_signal_init(&b->sigint, stop_cb, SIGINT);
+	ev_signal_init(&b->sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&b->sighup, reload_cb, SIGHUP);
+	b->sighup.data = b;
+	ev_signal_start(EV_DEFAULT, &b->sigint);
+	ev_signal_start(EV_DEFAULT, &b->sigterm);
+	ev_signal_start(EV_DEFAULT, &b->sighup);
+}
+
+/* Stop watching the signals. */
+static void signals_stop(struct bothost *b)
+{
+	ev_signal_stop(EV_DEFAULT, &b->sigint);
+	ev_signal_stop(EV_DEFAULT, &b->sigterm);
+	ev_signal_stop(EV_DEFAULT, &b->sighup);
+}
+
+/* Read the configuration; on failure say why on stderr. 0 or -errno. */
+static int load(struct bothost *b)
+{
+	char *error = NULL;
+	int r = config_build(&b->opts, &b->conf, &error);
+
+	if (r < 0)
+		fprintf(stderr, "bothost: %s\n", error ? error : strerror(-r));
+	free(error);
+	return r;
+}
+
+/* Parse options, read the configuration, start serving, run the loop, clean up. */
 int main(int argc, char **argv)
 {
-	struct options o;
-	struct server *s;
-	ev_signal sigint, sigterm;
-	int r = parse_options(&o, argc, argv);
+	struct bothost b;
+	int r = parse_options(&b.opts, argc, argv);
 
 	if (r != 0)
 		return r > 0 ? 0 : 1;
-	log_set_level(o.level);
+	if (load(&b) < 0)
+		return 1;
+	log_set_level(b.conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	if (!ev_default_loop(EVFLAG_AUTO)) {
 		log_error("cannot initialise the event loop");
+		conf_clear(&b.conf);
 		return 1;
 	}
-	s = server_new(&o.cfg);
-	if (!s)
+	b.server = server_new(&b.conf.limits);
+	if (!b.server) {
+		conf_clear(&b.conf);
 		return 1;
+	}
 	later_start();
-	r = start(s, &o);
-	if (r == 0) {
-		ev_signal_init(&sigint, stop_cb, SIGINT);
-		ev_signal_init(&sigterm, stop_cb, SIGTERM);
-		ev_signal_start(EV_DEFAULT, &sigint);
-		ev_signal_start(EV_DEFAULT, &sigterm);
+	signals_start(&b);
+	r = start(&b);
+	if (r == 0)
 		ev_run(EV_DEFAULT, 0);
-		ev_signal_stop(EV_DEFAULT, &sigint);
-		ev_signal_stop(EV_DEFAULT, &sigterm);
-	}
-	server_free(s);
+	signals_stop(&b);
+	irc_stop("bothost stopping");
+	server_free(b.server);
 	later_run();
 	object_free_all();
 	later_run();
 	later_stop();
 	ev_loop_destroy(EV_DEFAULT);
+	conf_clear(&b.conf);
 	return r == 0 ? 0 : 1;
 }

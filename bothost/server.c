@@ -199,20 +199,36 @@ int server_listen(struct server *s, const char *path)
 	return 0;
 }
 
+/* Serve a connected socket handed to the host; the socket is closed on failure. */
+int server_adopt_client(struct server *s, int fd, struct client **ret)
+{
+	int type = 0, flags, r = 0;
+	socklen_t len = sizeof type;
+	struct client *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		r = -errno;
+	else if (type != SOCK_STREAM)
+		r = -ENOTSOCK;
+	else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+		 fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	c = client_new(s, fd);
+	if (!c)
+		return -ENOMEM;
+	if (ret)
+		*ret = c;
+	return 0;
+}
+
 /* Serve a connected socket handed to the host. */
 int server_adopt_fd(struct server *s, int fd)
 {
-	int type = 0;
-	socklen_t len = sizeof type;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return -errno;
-	if (type != SOCK_STREAM)
-		return -ENOTSOCK;
-	int flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return -errno;
-	return client_new(s, fd) ? 0 : -ENOMEM;
+	return server_adopt_client(s, fd, NULL);
 }
 
 /* Stop the loop when the last client leaves and nothing listens. */
@@ -262,6 +278,12 @@ static void server_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 const struct server_config *server_get_config(const struct server *s)
 {
 	return &s->cfg;
+}
+
+/* Replace the limits. */
+void server_set_config(struct server *s, const struct server_config *cfg)
+{
+	s->cfg = *cfg;
 }
 
 /* Register a client and give it the next id. */

@@ -36,12 +36,18 @@ char *server_default_path(void);
 /* Listen on path: creates the directory 0700 if missing, the socket 0600;
  * replaces a stale socket file, -EADDRINUSE if a host answers there. */
 int server_listen(struct server *s, const char *path);
-/* Serve an already connected socket (taken). 0 or -errno. */
+/* Serve an already connected socket (taken: closed on failure). 0 or -errno. */
 int server_adopt_fd(struct server *s, int fd);
+/* The same, answering the client that serves it. */
+int server_adopt_client(struct server *s, int fd, struct client **ret);
 /* Stop the loop once no client is left (for a host serving only adopted sockets). */
 void server_set_exit_when_idle(struct server *s, bool on);
 
 const struct server_config *server_get_config(const struct server *s);
+/* Replace the limits (a configuration reload). Connections made afterwards
+ * are told the new ones in welcome; connected clients keep their frame_max
+ * and are held to the other limits, which are read as they go, from now on. */
+void server_set_config(struct server *s, const struct server_config *cfg);
 /* Registry: ids are assigned in order and never reused. */
 uint64_t server_client_add(struct server *s, struct client *c);
 void server_client_remove(struct server *s, struct client *c);

@@ -54,6 +54,10 @@ const char *spawn_get_name(const struct spawn *sp);
 struct client *spawn_get_client(const struct spawn *sp);
 /* Children running now. */
 unsigned spawn_count(void);
+/* Stop every child (SIGTERM, a short grace, SIGKILL) and run the default
+ * loop until each was reaped and reported, or a few seconds passed. For the
+ * host's exit: call it after the loop returned, before freeing the server. */
+void spawn_stop_all(void);
 
 /* The context a spawned client was given (borrowed), or NULL. */
 const struct value *spawn_client_context(const struct client *c);

@@ -149,18 +149,39 @@ cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node)
 /* A value of its own for one node of src. */
 struct value *value_extract(const struct value *src, const cJSON *node)
 {
-	struct value *v = value_new(NULL);
+	struct value *v;
+	cJSON *copy;
 
-	if (!v || !node)
-		return v;
-	cJSON *copy = value_copy(v, src, node);
-	if (!copy) {
+	if (!node)
+		return value_new(NULL);
+	if (!(v = calloc(1, sizeof *v)))
+		return NULL;
+	if (!(copy = value_copy(v, src, node))) {
 		value_free(v);
 		return NULL;
 	}
-	cJSON_Delete(v->json);
 	v->json = copy;
 	return v;
+}
+
+/* Move node out of src's tree when that is safe, else copy it. */
+struct value *value_take(struct value *src, cJSON *node)
+{
+	if (!node || value_has_functions(src))
+		return value_extract(src, node);
+	cJSON *moved = cJSON_CreateNull();
+	if (!moved)
+		return NULL;
+	/* The contents move; the key and the flag saying who owns it stay. */
+	moved->type = node->type & ~cJSON_StringIsConst;
+	moved->valuestring = node->valuestring;
+	moved->valueint = node->valueint;
+	moved->valuedouble = node->valuedouble;
+	moved->child = node->child;
+	node->type = cJSON_NULL | (node->type & cJSON_StringIsConst);
+	node->valuestring = NULL;
+	node->child = NULL;
+	return value_new(moved);
 }
 
 struct value_codec {
@@ -200,19 +221,18 @@ static int value_decode_token(enum wire_token kind, uint64_t id, cJSON **ret_nod
 /* Decode a value received from c. */
 int value_decode(struct value **ret, cJSON *json, struct client *c)
 {
-	struct value *v = value_new(NULL);
-	struct value_codec k = { v, c, NULL, 0, 0 };
+	struct value *v;
 	int r;
 
-	if (!v) {
+	if (!json) {
+		*ret = value_new(NULL);
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (!(v = calloc(1, sizeof *v))) {
 		cJSON_Delete(json);
 		return -ENOMEM;
 	}
-	if (!json) {
-		*ret = v;
-		return 0;
-	}
-	cJSON_Delete(v->json);
+	struct value_codec k = { v, c, NULL, 0, 0 };
 	r = wire_decode(&json, value_decode_token, &k);
 	v->json = json;
 	if (r < 0) {

@@ -37,6 +37,10 @@ bool value_has_functions(const struct value *v);
 cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node);
 /* A new value holding a copy of node of src (NULL node: JSON null). */
 struct value *value_extract(const struct value *src, const cJSON *node);
+/* The same, but node is moved out of src's tree when src holds no functions
+ * (node stays in place as a JSON null); the cheap way to keep a part of a
+ * value that is about to be freed. */
+struct value *value_take(struct value *src, cJSON *node);
 
 /* Decode json (taken) as received from c: 0, -EBADMSG (malformed $-object),
  * -EINVAL (unknown {"$yours":N}), -ENOBUFS (tokens_max) or -ENOMEM. */

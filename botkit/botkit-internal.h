@@ -169,6 +169,11 @@ struct bk_conn {
 	/* calls into this program */
 	struct bk_args *args;		/* live argument objects */
 	unsigned args_waiting;		/* of them, requests not answered yet */
+
+	/* IRC event handlers (irc.c): (handler, userdata) -> struct irc_pair;
+	 * its storage is freed whenever it empties, which every export being
+	 * freed brings about */
+	struct map irc_pairs;
 };
 
 /* error.c */

@@ -156,7 +156,11 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 	int r;
 
 	if (rq->kind == REQUEST_CALL) {
-		r = buf_printf(b, "{\"t\":\"call\",\"id\":%llu,\"obj\":", (unsigned long long)id);
+		r = buf_puts(b, "{\"t\":\"call\",\"id\":");
+		if (r == 0)
+			r = wire_write_u64(b, id);
+		if (r == 0)
+			r = buf_puts(b, ",\"obj\":");
 		if (r == 0)
 			r = wire_write_string(b, rq->obj);
 		if (r == 0)

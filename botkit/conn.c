@@ -302,21 +302,23 @@ static void conn_dispatch_msg(bk_conn *c, const struct wire_msg *m, cJSON *root,
 
 /* Parse and handle one frame. The frame's bytes may move while it is handled
  * (a handler may read more input), so nothing looks at them afterwards. */
-static void conn_dispatch_frame(bk_conn *c, const char *frame, size_t len)
+static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 {
 	struct wire_msg m;
 	const char *why;
+	cJSON *root;
 	bool dollar = memchr(frame, '$', len) != NULL;
-	cJSON *root = cJSON_ParseWithLength(frame, len);
+	int r = wire_msg_parse_frame(frame, len, false, &m, &root, &why);
 
-	if (!root) {
-		conn_protocol_error(c, "ProtocolError", "a frame is not valid JSON");
+	if (r == -ENOMEM) {
+		conn_fail(c, "Disconnected", "out of memory");
 		return;
 	}
-	if (wire_msg_parse(root, &m, &why) < 0)
+	if (r < 0) {
 		conn_protocol_error(c, "ProtocolError", why);
-	else
-		conn_dispatch_msg(c, &m, root, dollar);
+		return;
+	}
+	conn_dispatch_msg(c, &m, root, dollar);
 	cJSON_Delete(root);
 }
 

@@ -2,9 +2,15 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Deepest nesting of arrays and objects a parsed text may have (cJSON's limit). */
+#define WIRE_DEPTH_MAX 1000
 
 bool wire_get_id(const cJSON *v, uint64_t *ret)
 {
@@ -160,6 +166,18 @@ int wire_write_string(struct buf *b, const char *s)
 	return buf_putc(b, '"');
 }
 
+int wire_write_u64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	char *p = tmp + sizeof tmp;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 /* Numbers as cJSON prints them: integers exactly, others round-tripping. */
 static int wire_write_number(struct buf *b, double d)
 {
@@ -257,6 +275,442 @@ int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *m
 	return r;
 }
 
+/* ---- parsing JSON text -------------------------------------------------- */
+
+struct wire_parser {
+	const unsigned char *start;	/* the text */
+	const unsigned char *p;
+	const unsigned char *end;
+	bool utf8;		/* strings must be valid UTF-8 */
+	unsigned depth;		/* arrays and objects open around p */
+};
+
+static cJSON *wire_parse_value(struct wire_parser *ps);
+
+/* Skip JSON whitespace. */
+static void wire_parse_space(struct wire_parser *ps)
+{
+	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+		ps->p++;
+}
+
+/* Skip the ':' after a key and the whitespace around it; false when it is
+ * missing or nothing follows it. */
+static bool wire_parse_colon(struct wire_parser *ps)
+{
+	wire_parse_space(ps);
+	if (ps->p == ps->end || *ps->p != ':')
+		return false;
+	ps->p++;
+	wire_parse_space(ps);
+	return ps->p < ps->end;
+}
+
+/* A copy of s allocated the way cJSON_Delete frees it. */
+static char *wire_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = cJSON_malloc(n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* The length of the valid UTF-8 sequence (no overlong forms, no surrogates)
+ * starting with a byte >= 0x80 at p, or 0. */
+static size_t wire_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+	uint32_t cp = *p & (0x7fu >> len);
+
+	if (len == 0 || (size_t)(end - p) < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Find the closing quote of the string whose contents start at ps->p,
+ * rejecting raw control characters (and invalid UTF-8 when asked to); NULL
+ * when the string is malformed. *ret_escaped tells whether it holds escapes. */
+static const unsigned char *wire_string_end(const struct wire_parser *ps, bool *ret_escaped)
+{
+	const unsigned char *p = ps->p;
+
+	*ret_escaped = false;
+	for (;;) {
+		while (p < ps->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p == ps->end || *p < 0x20)
+			return NULL;
+		if (*p == '"')
+			return p;
+		if (*p == '\\') {
+			if (ps->end - p < 2)
+				return NULL;
+			*ret_escaped = true;
+			p += 2;
+			continue;
+		}
+		size_t n = ps->utf8 ? wire_utf8_len(p, ps->end) : 1;
+		if (n == 0)
+			return NULL;
+		p += n;
+	}
+}
+
+/* Four hexadecimal digits at p (at least four bytes), or -1. */
+static long wire_hex4(const unsigned char *p)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0'
+		      : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
+		      : p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Decode the \u escape (or surrogate pair of them) at *pp, before end, as
+ * UTF-8 at *out; false when it is malformed. */
+static bool wire_unescape_u(const unsigned char **pp, const unsigned char *end, unsigned char **out)
+{
+	const unsigned char *p = *pp;
+	long cp = end - p >= 6 ? wire_hex4(p + 2) : -1;
+	unsigned char *o = *out;
+
+	if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+		return false;
+	p += 6;
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		long lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? wire_hex4(p + 2) : -1;
+		if (lo < 0xdc00 || lo > 0xdfff)
+			return false;
+		cp = 0x10000 + ((cp & 0x3ff) << 10 | (lo & 0x3ff));
+		p += 6;
+	}
+	if (cp < 0x80) {
+		*o++ = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (unsigned char)(0xc0 | cp >> 6);
+		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*o++ = (unsigned char)(0xe0 | cp >> 12);
+		*o++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (unsigned char)(0xf0 | cp >> 18);
+		*o++ = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		*o++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	*pp = p;
+	*out = o;
+	return true;
+}
+
+/* Copy string contents [p, end) to out (which may be p itself: decoding only
+ * shrinks), decoding escapes and adding a NUL; false when an escape is malformed. */
+static bool wire_unescape(const unsigned char *p, const unsigned char *end, unsigned char *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+
+	while (p < end) {
+		const unsigned char *bs = memchr(p, '\\', (size_t)(end - p));
+		size_t run = (size_t)((bs ? bs : end) - p);
+		memmove(out, p, run);
+		out += run;
+		p += run;
+		if (!bs)
+			break;
+		if (p[1] == 'u') {
+			if (!wire_unescape_u(&p, end, &out))
+				return false;
+			continue;
+		}
+		const char *k = p[1] ? strchr(from, p[1]) : NULL;
+		if (!k)
+			return false;
+		*out++ = (unsigned char)to[k - from];
+		p += 2;
+	}
+	*out = '\0';
+	return true;
+}
+
+/* The string at ps->p (its opening quote): decoded in place when text (the
+ * writable text being parsed) is given, the NUL going where the closing quote
+ * was; else newly allocated. NULL when malformed or out of memory. */
+static char *wire_parse_chars(struct wire_parser *ps, unsigned char *text)
+{
+	bool escaped;
+
+	ps->p++;
+	const unsigned char *end = wire_string_end(ps, &escaped);
+	if (!end)
+		return NULL;
+	size_t n = (size_t)(end - ps->p);
+	unsigned char *s = text ? text + (ps->p - ps->start) : cJSON_malloc(n + 1);
+	if (!s)
+		return NULL;
+	if (!escaped) {
+		if (!text)
+			memcpy(s, ps->p, n);
+		s[n] = '\0';
+	} else if (!wire_unescape(ps->p, end, s)) {
+		if (!text)
+			cJSON_free(s);
+		return NULL;
+	}
+	ps->p = end + 1;
+	return (char *)s;
+}
+
+/* A number too long or too precise for the exact path, through strtod (which
+ * reads the decimal point of the current locale, as cJSON arranges too). */
+static bool wire_strtod(const unsigned char *s, size_t n, double *ret)
+{
+	char small[64];
+	char *text = n < sizeof small ? small : malloc(n + 1);
+	char point = localeconv()->decimal_point[0];
+	char *end;
+
+	if (!text)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		text[i] = s[i] == '.' ? point : (char)s[i];
+	text[n] = '\0';
+	*ret = strtod(text, &end);
+	bool ok = end == text + n;
+	if (text != small)
+		free(text);
+	return ok;
+}
+
+/* A number (RFC 8259 grammar) at ps->p; integers of up to 15 digits are
+ * converted here, exactly. */
+static bool wire_parse_number(struct wire_parser *ps, double *ret)
+{
+	const unsigned char *s = ps->p, *p = s, *end = ps->end;
+	bool integer = true;
+	uint64_t mantissa = 0;
+	int digits = 0;
+
+	if (*p == '-')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	if (*p == '0')
+		p++;
+	else
+		for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+			mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+	if (p < end && *p == '.') {
+		integer = false;
+		if (++p == end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		integer = false;
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (integer && digits <= 15)
+		*ret = *s == '-' ? -(double)mantissa : (double)mantissa;
+	else if (!wire_strtod(s, (size_t)(p - s), ret))
+		return false;
+	ps->p = p;
+	return true;
+}
+
+/* null, true or false at ps->p: its type, or -1. */
+static int wire_parse_literal(struct wire_parser *ps)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		int type;
+	} literals[] = { { "null", 4, cJSON_NULL }, { "true", 4, cJSON_True }, { "false", 5, cJSON_False } };
+
+	for (size_t i = 0; i < sizeof literals / sizeof literals[0]; i++) {
+		if ((size_t)(ps->end - ps->p) >= literals[i].len &&
+		    memcmp(ps->p, literals[i].text, literals[i].len) == 0) {
+			ps->p += literals[i].len;
+			return literals[i].type;
+		}
+	}
+	return -1;
+}
+
+/* A string, number or literal at ps->p (not at the end) into n, which is
+ * zeroed first; strings as wire_parse_chars makes them. */
+static bool wire_parse_scalar(struct wire_parser *ps, unsigned char *text, cJSON *n)
+{
+	memset(n, 0, sizeof *n);
+	switch (*ps->p) {
+	case '"':
+		n->type = cJSON_String;
+		n->valuestring = wire_parse_chars(ps, text);
+		return n->valuestring != NULL;
+	case 'n':
+	case 't':
+	case 'f':
+		n->type = wire_parse_literal(ps);
+		return n->type >= 0;
+	default:
+		if (!wire_parse_number(ps, &n->valuedouble))
+			return false;
+		n->type = cJSON_Number;
+		n->valueint = n->valuedouble >= INT_MAX ? INT_MAX
+			    : n->valuedouble <= (double)INT_MIN ? INT_MIN : (int)n->valuedouble;
+		return true;
+	}
+}
+
+/* Append item to the children of parent; cJSON keeps the last child in the
+ * first child's prev. */
+static void wire_append(cJSON *parent, cJSON **tail, cJSON *item)
+{
+	if (*tail) {
+		(*tail)->next = item;
+		item->prev = *tail;
+	} else {
+		parent->child = item;
+	}
+	*tail = item;
+	parent->child->prev = item;
+}
+
+/* After an element of a container: true past a ',', false otherwise, with
+ * *ret_ok telling whether the closing bracket (then skipped) was there. */
+static bool wire_parse_more(struct wire_parser *ps, unsigned char close, bool *ret_ok)
+{
+	wire_parse_space(ps);
+	if (ps->p < ps->end && *ps->p == ',') {
+		ps->p++;
+		wire_parse_space(ps);
+		return true;
+	}
+	*ret_ok = ps->p < ps->end && *ps->p == close;
+	if (*ret_ok)
+		ps->p++;
+	return false;
+}
+
+/* One element of a container at ps->p, appended to c (with its key for an object). */
+static bool wire_parse_element(struct wire_parser *ps, cJSON *c, cJSON **tail)
+{
+	char *key = NULL;
+	cJSON *item;
+
+	if (cJSON_IsObject(c)) {
+		if (ps->p == ps->end || *ps->p != '"' || !(key = wire_parse_chars(ps, NULL)))
+			return false;
+		if (!wire_parse_colon(ps)) {
+			cJSON_free(key);
+			return false;
+		}
+	}
+	if (!(item = wire_parse_value(ps))) {
+		cJSON_free(key);
+		return false;
+	}
+	item->string = key;
+	wire_append(c, tail, item);
+	return true;
+}
+
+/* An array or an object at ps->p (its opening bracket). */
+static cJSON *wire_parse_container(struct wire_parser *ps, bool object)
+{
+	unsigned char close = object ? '}' : ']';
+	cJSON *c = cJSON_malloc(sizeof *c), *tail = NULL;
+	bool ok = false;
+
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->type = object ? cJSON_Object : cJSON_Array;
+	ps->p++;
+	if (++ps->depth <= WIRE_DEPTH_MAX) {
+		wire_parse_space(ps);
+		if (ps->p < ps->end && *ps->p == close) {
+			ps->p++;
+			ok = true;
+		} else {
+			while (wire_parse_element(ps, c, &tail) && wire_parse_more(ps, close, &ok))
+				;
+		}
+	}
+	ps->depth--;
+	if (!ok) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* One value at ps->p (no whitespace before it). */
+static cJSON *wire_parse_value(struct wire_parser *ps)
+{
+	if (ps->p == ps->end)
+		return NULL;
+	if (*ps->p == '{' || *ps->p == '[')
+		return wire_parse_container(ps, *ps->p == '{');
+	cJSON *n = cJSON_malloc(sizeof *n);
+	if (n && !wire_parse_scalar(ps, NULL, n)) {
+		cJSON_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* A parser at the first value of text: past a byte order mark (skipped, as
+ * cJSON does) and whitespace. */
+static void wire_parser_init(struct wire_parser *ps, const char *text, size_t len, bool utf8)
+{
+	*ps = (struct wire_parser){ (const unsigned char *)text, (const unsigned char *)text,
+				    (const unsigned char *)text + len, utf8, 0 };
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ps->p += 3;
+	wire_parse_space(ps);
+}
+
+cJSON *wire_parse(const char *text, size_t len, bool utf8)
+{
+	struct wire_parser ps;
+
+	wire_parser_init(&ps, text, len, utf8);
+	cJSON *root = wire_parse_value(&ps);
+	if (!root)
+		return NULL;
+	wire_parse_space(&ps);
+	if (ps.p != ps.end) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
 static const struct {
 	const char *name;
 	enum wire_type type;
@@ -266,74 +720,229 @@ static const struct {
 	{ "release", WIRE_RELEASE },
 };
 
-/* Optional request id: absent gives 0; present must be valid. */
-static bool wire_msg_id(const cJSON *root, uint64_t *ret)
+/* The members of a message the protocol defines, each the first of its name
+ * (the one a lookup by name would find); NULL when absent. */
+struct wire_members {
+	/* read by the parser itself: wire_msg_parse_frame keeps them out of the tree */
+	cJSON *t, *id, *version, *obj, *method, *fn, *count;
+	/* handed to receivers, who may detach them from the tree */
+	cJSON *args, *value, *error;
+};
+
+#define WIRE_SCALAR_MEMBERS 7
+
+/* Where a member called key goes (*ret_scalar: among the members read by the
+ * parser), or NULL for a member the protocol ignores. */
+static cJSON **wire_member_slot(struct wire_members *w, const char *key, bool *ret_scalar)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-	*ret = 0;
-	return !id || wire_get_id(id, ret);
+	*ret_scalar = true;
+	switch (key[0]) {
+	case 't':
+		return key[1] == '\0' ? &w->t : NULL;
+	case 'i':
+		return strcmp(key, "id") == 0 ? &w->id : NULL;
+	case 'o':
+		return strcmp(key, "obj") == 0 ? &w->obj : NULL;
+	case 'm':
+		return strcmp(key, "method") == 0 ? &w->method : NULL;
+	case 'f':
+		return strcmp(key, "fn") == 0 ? &w->fn : NULL;
+	case 'c':
+		return strcmp(key, "count") == 0 ? &w->count : NULL;
+	case 'v':
+		if (strcmp(key, "version") == 0)
+			return &w->version;
+		*ret_scalar = false;
+		return strcmp(key, "value") == 0 ? &w->value : NULL;
+	case 'a':
+		*ret_scalar = false;
+		return strcmp(key, "args") == 0 ? &w->args : NULL;
+	case 'e':
+		*ret_scalar = false;
+		return strcmp(key, "error") == 0 ? &w->error : NULL;
+	default:
+		return NULL;
+	}
 }
 
-int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why)
+/* Sort the members of a message tree in one pass. */
+static void wire_members_find(cJSON *root, struct wire_members *w)
+{
+	bool scalar;
+
+	memset(w, 0, sizeof *w);
+	for (cJSON *c = root->child; c; c = c->next) {
+		cJSON **slot = c->string ? wire_member_slot(w, c->string, &scalar) : NULL;
+		if (slot && !*slot)
+			*slot = c;
+	}
+}
+
+/* One member of the message object being parsed: a scalar member the parser
+ * reads goes into the next of scalars (strings decoded in place in text),
+ * any other member into root. */
+static bool wire_members_parse_one(struct wire_parser *ps, unsigned char *text, cJSON *root, cJSON **tail,
+				   struct wire_members *w, cJSON *scalars, unsigned *nscalars)
+{
+	bool scalar;
+	char *key = ps->p < ps->end && *ps->p == '"' ? wire_parse_chars(ps, text) : NULL;
+
+	if (!key || !wire_parse_colon(ps))
+		return false;
+	cJSON **slot = wire_member_slot(w, key, &scalar);
+	if (slot && *slot)
+		slot = NULL;	/* a repeated member is ignored, like any unknown one */
+	if (slot && scalar && *ps->p != '{' && *ps->p != '[') {
+		cJSON *n = &scalars[(*nscalars)++];
+		*slot = n;
+		return wire_parse_scalar(ps, text, n);
+	}
+	cJSON *item = wire_parse_value(ps);
+	if (!item)
+		return false;
+	if (!(item->string = wire_strdup(key))) {
+		cJSON_Delete(item);
+		return false;
+	}
+	wire_append(root, tail, item);
+	if (slot)
+		*slot = item;
+	return true;
+}
+
+/* The members of the message object at ps->p (its opening brace). */
+static bool wire_members_parse(struct wire_parser *ps, unsigned char *text, cJSON *root,
+			       struct wire_members *w, cJSON *scalars)
+{
+	unsigned nscalars = 0;
+	cJSON *tail = NULL;
+	bool ok = false;
+
+	memset(w, 0, sizeof *w);
+	ps->p++;
+	ps->depth = 1;
+	wire_parse_space(ps);
+	if (ps->p < ps->end && *ps->p == '}') {
+		ps->p++;
+		return true;
+	}
+	while (wire_members_parse_one(ps, text, root, &tail, w, scalars, &nscalars) &&
+	       wire_parse_more(ps, '}', &ok))
+		;
+	return ok;
+}
+
+/* The message type named by "t", or -1. */
+static int wire_msg_type(const cJSON *t)
+{
+	const char *name = cJSON_GetStringValue(t);
+
+	for (size_t i = 0; name && i < sizeof wire_types / sizeof wire_types[0]; i++)
+		if (strcmp(name, wire_types[i].name) == 0)
+			return (int)wire_types[i].type;
+	return -1;
+}
+
+/* The fields of an error message. */
+static int wire_msg_error(struct wire_msg *m, cJSON *error, const char **ret_why)
+{
+	m->error = error;
+	m->error_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "name"));
+	m->error_message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+	if (!cJSON_IsObject(error) || !m->error_name)
+		return *ret_why = "an error needs an object \"error\" with a string \"name\"", -EBADMSG;
+	if (!m->error_message)
+		m->error_message = "";
+	return 0;
+}
+
+/* Check the shape of a message from its members and fill m. */
+static int wire_msg_fill(cJSON *root, const struct wire_members *w, struct wire_msg *m, const char **ret_why)
 {
 	memset(m, 0, sizeof *m);
-	if (!cJSON_IsObject(root))
-		return *ret_why = "a message must be a JSON object", -EBADMSG;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "t"));
-	if (!t)
+	if (!cJSON_IsString(w->t))
 		return *ret_why = "a message needs a string field \"t\"", -EBADMSG;
-	size_t i;
-	for (i = 0; i < sizeof wire_types / sizeof wire_types[0]; i++)
-		if (strcmp(t, wire_types[i].name) == 0)
-			break;
-	if (i == sizeof wire_types / sizeof wire_types[0])
+	int type = wire_msg_type(w->t);
+	if (type < 0)
 		return *ret_why = "unknown message type", -EBADMSG;
-	m->type = wire_types[i].type;
-	if (!wire_msg_id(root, &m->id))
+	m->type = (enum wire_type)type;
+	if (w->id && !wire_get_id(w->id, &m->id))
 		return *ret_why = "\"id\" must be an integer from 1 to 2^53-1", -EBADMSG;
 
-	cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "args");
-	const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
 	switch (m->type) {
 	case WIRE_HELLO:
 	case WIRE_WELCOME:
-		if (!cJSON_IsNumber(version))
+		if (!cJSON_IsNumber(w->version))
 			return *ret_why = "\"version\" must be a number", -EBADMSG;
-		m->version = (long)version->valuedouble;
+		m->version = (long)w->version->valuedouble;
 		m->value = root;
 		return 0;
 	case WIRE_CALL:
-		m->obj = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "obj"));
-		m->method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "method"));
+		m->obj = cJSON_GetStringValue(w->obj);
+		m->method = cJSON_GetStringValue(w->method);
 		if (!m->id || !m->obj || !m->method)
 			return *ret_why = "a call needs \"id\", \"obj\" and \"method\"", -EBADMSG;
 		break;
 	case WIRE_INVOKE:
-		if (!wire_get_id(cJSON_GetObjectItemCaseSensitive(root, "fn"), &m->fn))
+		if (!wire_get_id(w->fn, &m->fn))
 			return *ret_why = "an invoke needs a token id \"fn\"", -EBADMSG;
 		break;
 	case WIRE_RESULT:
 		if (!m->id)
 			return *ret_why = "a result needs \"id\"", -EBADMSG;
-		m->value = cJSON_GetObjectItemCaseSensitive(root, "value");
+		m->value = w->value;
 		return 0;
 	case WIRE_ERROR:
-		m->error = cJSON_GetObjectItemCaseSensitive(root, "error");
-		m->error_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m->error, "name"));
-		m->error_message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m->error, "message"));
-		if (!cJSON_IsObject(m->error) || !m->error_name)
-			return *ret_why = "an error needs an object \"error\" with a string \"name\"", -EBADMSG;
-		if (!m->error_message)
-			m->error_message = "";
-		return 0;
+		return wire_msg_error(m, w->error, ret_why);
 	case WIRE_RELEASE:
-		if (!wire_get_id(cJSON_GetObjectItemCaseSensitive(root, "fn"), &m->fn) ||
-		    !wire_get_id(cJSON_GetObjectItemCaseSensitive(root, "count"), &m->count))
+		if (!wire_get_id(w->fn, &m->fn) || !wire_get_id(w->count, &m->count))
 			return *ret_why = "a release needs \"fn\" and a positive \"count\"", -EBADMSG;
 		return 0;
 	}
-	if (args && !cJSON_IsArray(args))
+	if (w->args && !cJSON_IsArray(w->args))
 		return *ret_why = "\"args\" must be an array", -EBADMSG;
-	m->args = args;
+	m->args = w->args;
+	return 0;
+}
+
+int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why)
+{
+	struct wire_members w;
+
+	memset(m, 0, sizeof *m);
+	if (!cJSON_IsObject(root))
+		return *ret_why = "a message must be a JSON object", -EBADMSG;
+	wire_members_find(root, &w);
+	return wire_msg_fill(root, &w, m, ret_why);
+}
+
+int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m, cJSON **ret_root,
+			 const char **ret_why)
+{
+	cJSON scalars[WIRE_SCALAR_MEMBERS];
+	struct wire_members w;
+	struct wire_parser ps;
+	cJSON *root;
+
+	memset(m, 0, sizeof *m);
+	wire_parser_init(&ps, frame, len, utf8);
+	if (ps.p == ps.end || *ps.p != '{')
+		return *ret_why = "a message must be a JSON object", -EBADMSG;
+	if (!(root = cJSON_CreateObject()))
+		return *ret_why = "out of memory", -ENOMEM;
+	bool ok = wire_members_parse(&ps, (unsigned char *)frame, root, &w, scalars);
+	if (ok)
+		wire_parse_space(&ps);
+	if (!ok || ps.p != ps.end) {
+		cJSON_Delete(root);
+		return *ret_why = utf8 ? "a frame must be one UTF-8 JSON object" : "a frame must be one JSON object",
+		       -EBADMSG;
+	}
+	int r = wire_msg_fill(root, &w, m, ret_why);
+	if (r < 0) {
+		cJSON_Delete(root);
+		return r;
+	}
+	*ret_root = root;
 	return 0;
 }

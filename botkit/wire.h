@@ -39,8 +39,16 @@ bool wire_has_functions(const cJSON *v);
 
 /* A JSON string literal, quoted and escaped. */
 int wire_write_string(struct buf *b, const char *s);
+/* A decimal integer (an id or a count). */
+int wire_write_u64(struct buf *b, uint64_t v);
 /* An error message; id 0 makes it a connection error. data may be NULL. */
 int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *message, const cJSON *data);
+
+/* Parse one JSON text of len bytes (whitespace around it allowed) into a tree
+ * that cJSON_Delete frees, as cJSON would but strictly by RFC 8259; with utf8
+ * set, strings must also be valid UTF-8. NULL when the text is malformed or
+ * memory runs out. */
+cJSON *wire_parse(const char *text, size_t len, bool utf8);
 
 enum wire_type {
 	WIRE_HELLO,
@@ -52,7 +60,8 @@ enum wire_type {
 	WIRE_RELEASE,
 };
 
-/* A parsed message; pointers borrow from the cJSON tree it came from. */
+/* A parsed message; pointers borrow from the tree (and for a parsed frame,
+ * the frame) it came from. */
 struct wire_msg {
 	enum wire_type type;
 	uint64_t id;		/* 0 when absent */
@@ -68,8 +77,17 @@ struct wire_msg {
 	const char *error_message;
 };
 
-/* Check a message's shape: 0, or -EBADMSG with *ret_why saying what is wrong. */
+/* Check the shape of a message held as a tree: 0, or -EBADMSG with *ret_why
+ * saying what is wrong. */
 int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why);
+/* Parse a frame (len bytes, changed in place) as a message, as wire_parse and
+ * wire_msg_parse would together but without building nodes for the members
+ * the protocol defines, except "args", "value" and "error": *ret_root (the
+ * caller frees it) holds those and every unknown member. m->obj and m->method
+ * point into the frame. 0, or -EBADMSG (malformed: *ret_why says how) or
+ * -ENOMEM; nothing is returned then. */
+int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m, cJSON **ret_root,
+			 const char **ret_why);
 /* Read an id-like number: 1..2^53-1. */
 bool wire_get_id(const cJSON *v, uint64_t *ret);
 

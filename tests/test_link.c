@@ -1,0 +1,1283 @@
+/* Tests of the IRC link (bothost/link.c) against the scripted fake server,
+ * small in-process servers and a private ngircd, and of the libircclient
+ * shim (bothost/ircshim.c) with Debian's libircclient. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "ircd.h"
+#include "irc_line.h"
+#include "ircshim.h"
+#include "later.h"
+#include "link.h"
+#include "log.h"
+
+#define MAX_REC 256
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- what the link reported ------------------------------------------------------ */
+
+struct rec_line {
+	char *untagged;
+	char *command;
+	char *tags;		/* "k=v;k2=v2" in order */
+	size_t last_len;	/* length of the parsed last parameter */
+};
+
+struct rec {
+	struct link *l;
+	int registered;
+	char nick[64];
+	uint64_t registered_at[MAX_REC];
+	struct rec_line lines[MAX_REC * 4];
+	size_t nlines;
+	char *sent[MAX_REC * 4];
+	size_t nsent;
+	char *lost[MAX_REC];
+	uint64_t lost_at[MAX_REC];
+	size_t nlost;
+	int done_ok, done_err;
+	bool in_send;		/* inside link_send: a completion now is a bug */
+	bool done_inside_send;
+	const char *free_on;	/* link_free from `line` when the command is this */
+	bool stop_on_registered;
+};
+
+static struct rec R;
+static ev_timer tick;
+
+/* Keep the loop waking up while tests poll their conditions. */
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
+/* Tags of msg as "k=v;k=v". */
+static char *tags_text(const struct irc_line *msg)
+{
+	char buf[9000] = "";
+	size_t n = irc_line_tag_count(msg), off = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k, *v;
+		irc_line_tag_at(msg, i, &k, &v);
+		off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=%s", i ? ";" : "", k, v);
+		if (off >= sizeof buf)
+			break;
+	}
+	return strdup(buf);
+}
+
+/* link callback: registered. */
+static void on_registered(struct link *l, const char *nick, void *userdata)
+{
+	ck_assert_ptr_eq(userdata, &R);
+	snprintf(R.nick, sizeof R.nick, "%s", nick);
+	R.registered_at[R.registered % MAX_REC] = now_ms();
+	R.registered++;
+	if (R.stop_on_registered)
+		link_stop(l, "stopping from a callback");
+}
+
+/* link callback: a line. */
+static void on_line(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata)
+{
+	struct rec_line *rl = &R.lines[R.nlines % (MAX_REC * 4)];
+	const char *last = irc_line_last_param(msg);
+
+	ck_assert_uint_le(strlen(untagged), IRC_LINE_MAX);
+	rl->untagged = strdup(untagged);
+	rl->command = strdup(irc_line_command(msg));
+	rl->tags = tags_text(msg);
+	rl->last_len = last ? strlen(last) : 0;
+	R.nlines++;
+	if (R.free_on && strcmp(irc_line_command(msg), R.free_on) == 0) {
+		link_free(l);
+		R.l = NULL;
+	}
+}
+
+/* link callback: a line was written. */
+static void on_sent(struct link *l, const char *line, void *userdata)
+{
+	if (R.nsent < MAX_REC * 4)
+		R.sent[R.nsent++] = strdup(line);
+}
+
+/* link callback: the connection ended. */
+static void on_lost(struct link *l, const char *reason, void *userdata)
+{
+	if (R.nlost < MAX_REC) {
+		R.lost_at[R.nlost] = now_ms();
+		R.lost[R.nlost++] = strdup(reason);
+	}
+}
+
+/* Completion of link_send. */
+static void on_done(struct link *l, int err, void *userdata)
+{
+	if (R.in_send)
+		R.done_inside_send = true;
+	if (err == 0)
+		R.done_ok++;
+	else
+		R.done_err++;
+}
+
+static const struct link_callbacks callbacks = {
+	.registered = on_registered,
+	.line = on_line,
+	.sent = on_sent,
+	.lost = on_lost,
+};
+
+/* One loop iteration (the tick bounds how long it blocks). */
+static void loop_once(void)
+{
+	ev_run(EV_DEFAULT, EVRUN_ONCE);
+}
+
+/* Run the loop until cond holds or ms pass; evaluates to cond. */
+#define RUN_UNTIL(cond, ms)                                                   \
+	({                                                                    \
+		uint64_t deadline_ = now_ms() + (uint64_t)(ms);              \
+		bool ok_;                                                     \
+		while (!(ok_ = (cond)) && now_ms() < deadline_)              \
+			loop_once();                                          \
+		ok_;                                                          \
+	})
+
+/* Run the loop for ms. */
+static void run_for(int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	while (now_ms() < deadline)
+		loop_once();
+}
+
+/* Index of the first recorded line whose untagged text matches needle, or -1. */
+static long rec_find(const char *needle)
+{
+	for (size_t i = 0; i < R.nlines && i < MAX_REC * 4; i++)
+		if (strstr(R.lines[i].untagged, needle))
+			return (long)i;
+	return -1;
+}
+
+/* Whether a line containing needle was reported as sent. */
+static bool rec_sent(const char *needle)
+{
+	for (size_t i = 0; i < R.nsent; i++)
+		if (strstr(R.sent[i], needle))
+			return true;
+	return false;
+}
+
+/* Each test runs in its own process: a clean loop, queue and recorder. */
+static void setup(void)
+{
+	enum log_level lvl;
+	const char *env = getenv("TEST_LINK_LOG");
+
+	log_set_level(env && log_level_from_string(env, &lvl) == 0 ? lvl : LOG_LEVEL_ERROR);
+	memset(&R, 0, sizeof R);
+	later_start();
+	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
+	ev_timer_start(EV_DEFAULT, &tick);
+}
+
+/* Free the link and what the recorder holds. */
+static void teardown(void)
+{
+	link_free(R.l);
+	R.l = NULL;
+	later_run();
+	ev_timer_stop(EV_DEFAULT, &tick);
+	later_stop();
+	for (size_t i = 0; i < R.nlines && i < MAX_REC * 4; i++) {
+		free(R.lines[i].untagged);
+		free(R.lines[i].command);
+		free(R.lines[i].tags);
+	}
+	for (size_t i = 0; i < R.nsent; i++)
+		free(R.sent[i]);
+	for (size_t i = 0; i < R.nlost; i++)
+		free(R.lost[i]);
+}
+
+/* ---- configuration -------------------------------------------------------------- */
+
+struct tconf {
+	struct conf_irc c;
+	struct conf_server servers[4];
+	char hosts[4][64];
+	char ports[4][8];
+	char *alts[4];
+};
+
+/* Short timeouts for tests; no server yet. */
+static void tconf_init(struct tconf *t)
+{
+	memset(t, 0, sizeof *t);
+	t->c.servers = t->servers;
+	t->c.nick = "bot";
+	t->c.username = "botuser";
+	t->c.realname = "Bot Real Name";
+	t->c.connect_timeout_ms = 2000;
+	t->c.register_timeout_ms = 5000;
+	t->c.ping_idle_ms = 30000;
+	t->c.ping_timeout_ms = 30000;
+	t->c.reconnect_min_ms = 200;
+	t->c.reconnect_max_ms = 1000;
+	t->c.stable_after_ms = 60000;
+}
+
+/* Add a server host:port. */
+static void tconf_server(struct tconf *t, const char *host, int port)
+{
+	size_t i = t->c.n_servers++;
+
+	snprintf(t->hosts[i], sizeof t->hosts[i], "%s", host);
+	snprintf(t->ports[i], sizeof t->ports[i], "%d", port);
+	t->servers[i].host = t->hosts[i];
+	t->servers[i].port = t->ports[i];
+}
+
+/* A link for t, started. */
+static struct link *start_link(struct tconf *t)
+{
+	R.l = link_new(&t->c, &callbacks, &R);
+	ck_assert_ptr_nonnull(R.l);
+	ck_assert_int_eq(link_get_state(R.l), LINK_DISCONNECTED);
+	ck_assert_int_eq(link_start(R.l), 0);
+	ck_assert_int_eq(link_start(R.l), -EALREADY);
+	return R.l;
+}
+
+/* A fake server with the script built by the caller, started on family. */
+static void fake_start(struct test_fake *f, int family)
+{
+	ck_assert_int_eq(test_fake_start(f, family), 0);
+}
+
+/* Stop the fake and fail with its report when a step failed. */
+static void fake_finish(struct test_fake *f)
+{
+	int r = test_fake_stop(f);
+
+	ck_assert_msg(r == 0 || r == -EINPROGRESS, "fake server: %s", test_fake_report(f));
+	test_fake_free(f);
+}
+
+/* A port on 127.0.0.1 where nothing listens. */
+static int closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* A listener on 127.0.0.1 (non-blocking; rcvbuf > 0 sets SO_RCVBUF). */
+static int local_listener(int *ret_port, int rcvbuf)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*ret_port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+START_TEST(link_registers_without_pass_and_sends)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+	char server[32];
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG #test :hello there$", 5000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^QUIT :bye now$", 5000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG #x :too early", on_done, NULL), -ENOTCONN);
+
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_str_eq(R.nick, "bot");
+	ck_assert_str_eq(link_get_nick(R.l), "bot");
+	ck_assert_int_eq(link_get_state(R.l), LINK_CONNECTED);
+	ck_assert_str_eq(link_state_name(link_get_state(R.l)), "connected");
+	snprintf(server, sizeof server, "127.0.0.1:%d", test_fake_port(f));
+	ck_assert_str_eq(link_get_server(R.l), server);
+	ck_assert(link_writable(R.l));
+	ck_assert_str_eq(test_fake_line(f, 0), "NICK bot");
+	ck_assert_str_eq(test_fake_line(f, 1), "USER botuser 0 * :Bot Real Name");
+	ck_assert(RUN_UNTIL(rec_find(" 376 bot ") >= 0, 2000));
+	/* Numerics before and after 001 go up, 001 itself too. */
+	ck_assert_int_ge(rec_find(" 001 bot "), 0);
+	ck_assert_int_ge(rec_find(" 005 bot CASEMAPPING=rfc1459"), 0);
+	ck_assert(rec_sent("NICK bot") && rec_sent("USER botuser 0 * :Bot Real Name"));
+
+	/* Refused lines, then one that goes out. */
+	ck_assert_int_eq(link_send(R.l, "", on_done, NULL), -EINVAL);
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG #x :a\r\nQUIT", on_done, NULL), -EINVAL);
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG #x :a\nQUIT", on_done, NULL), -EINVAL);
+	char big[IRC_LINE_MAX + 2];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ck_assert_int_eq(link_send(R.l, big, on_done, NULL), -EMSGSIZE);
+	R.in_send = true;
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG #test :hello there", on_done, NULL), 0);
+	R.in_send = false;
+	ck_assert_int_eq(R.done_ok, 0);
+	ck_assert(RUN_UNTIL(R.done_ok == 1, 2000));
+	ck_assert(!R.done_inside_send);
+	ck_assert(rec_sent("PRIVMSG #test :hello there"));
+	ck_assert_int_ge(test_fake_wait_line(f, "^PRIVMSG #test :hello there$", 0, 2000), 0);
+
+	link_stop(R.l, "bye now");
+	ck_assert_int_eq(link_get_state(R.l), LINK_DISCONNECTED);
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG #x :after", on_done, NULL), -ENOTCONN);
+	ck_assert_int_ge(test_fake_wait_line(f, "^QUIT :bye now$", 0, 2000), 0);
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	run_for(100);
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_registers_with_pass)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_expect(f, "^PASS sekrit$", 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.password = "sekrit";
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_str_eq(test_fake_line(f, 0), "PASS sekrit");
+	ck_assert_str_eq(test_fake_line(f, 1), "NICK bot");
+	ck_assert_str_eq(test_fake_line(f, 2), "USER botuser 0 * :Bot Real Name");
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	/* The password is not handed to the line event. */
+	ck_assert(RUN_UNTIL(rec_sent("PASS ***"), 1000));
+	ck_assert(!rec_sent("sekrit"));
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_nick_fallback_alternates_then_suffixes)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 433 * bot :Nickname is already in use"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot2$", 2000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 433 * bot2 :Nickname is already in use"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot3$", 2000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 432 * bot3 :Erroneous nickname"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot_$", 2000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 437 * bot_ :Nick temporarily unavailable"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot`$", 2000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 436 * bot` :Nickname collision"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^NICK bot-$", 2000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot- :Welcome bot-"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 500), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.alts[0] = "bot2";
+	t.alts[1] = "bot3";
+	t.c.alt_nicks = t.alts;
+	t.c.n_alt_nicks = 2;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_str_eq(R.nick, "bot-");
+	ck_assert_str_eq(link_get_nick(R.l), "bot-");
+	/* The refusals before 001 went up as numerics. */
+	ck_assert_int_ge(rec_find(" 433 * bot "), 0);
+	ck_assert_int_ge(rec_find(" 436 * bot` "), 0);
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_every_nick_refused_reconnects)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+	size_t nicks = 0, randoms = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_answer(f, "^NICK :?([^ ]+)$",
+					  ":irc.test.local 433 * $1 :Nickname is already in use"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 1500), 0);
+	ck_assert_int_eq(test_fake_answer_clear(f), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.alts[0] = "bot2";
+	t.c.alt_nicks = t.alts;
+	t.c.n_alt_nicks = 1;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.nlost == 1, 3000));
+	ck_assert_ptr_nonnull(strstr(R.lost[0], "nick"));
+	ck_assert_int_eq(R.registered, 0);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_str_eq(R.nick, "bot");
+	/* Backoff before the second connection. */
+	ck_assert_uint_ge(R.registered_at[0] - R.lost_at[0], 150);
+	ck_assert_int_eq(test_fake_connections(f), 2);
+	for (size_t i = 0; i < test_fake_nlines(f); i++) {
+		const char *line = test_fake_line(f, i);
+		if (strncmp(line, "NICK ", 5) != 0)
+			continue;
+		nicks++;
+		if (strlen(line) == 5 + 6 && strncmp(line, "NICK bot", 8) == 0 &&
+		    strspn(line + 8, "0123456789") == 3)
+			randoms++;
+	}
+	/* bot, bot2, bot_, bot`, bot-, three random, then bot again. */
+	ck_assert_uint_eq(nicks, 9);
+	ck_assert_uint_eq(randoms, 3);
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	fake_finish(f);
+}
+END_TEST
+
+/* ---- input ------------------------------------------------------------------------- */
+
+/* Register with a fake, then let it send what the caller scripted after. */
+static struct test_fake *fake_registered(void)
+{
+	struct test_fake *f = test_fake_new();
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	return f;
+}
+
+START_TEST(link_tags_parsed_and_removed)
+{
+	struct test_fake *f = fake_registered();
+	static const char nul_line[] = ":alice!a@h PRIVMSG #c :nu\0l\r\n";
+	struct tconf t;
+	long i;
+
+	ck_assert_int_eq(test_fake_send(f, "@time=2024-01-02T03:04:05.678Z;msgid=abc\\sdef;+vendor/x "
+					  ":alice!a@h PRIVMSG #c :hi there"), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, ":alice!a@h PRIVMSG #c :bare lf\n", 31), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, nul_line, sizeof nul_line - 1), 0);
+	ck_assert_int_eq(test_fake_send(f, ":alice!a@h PRIVMSG #c :last"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 2000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(rec_find("PRIVMSG #c :last") >= 0, 5000));
+	i = rec_find("PRIVMSG #c :hi there");
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(R.lines[i].untagged, ":alice!a@h PRIVMSG #c :hi there");
+	ck_assert_str_eq(R.lines[i].tags, "time=2024-01-02T03:04:05.678Z;msgid=abc def;+vendor/x=");
+	ck_assert_str_eq(R.lines[i].command, "PRIVMSG");
+	i = rec_find("PRIVMSG #c :bare lf");
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(R.lines[i].untagged, ":alice!a@h PRIVMSG #c :bare lf");
+	ck_assert_str_eq(R.lines[i].tags, "");
+	ck_assert_int_ge(rec_find(":alice!a@h PRIVMSG #c :nul"), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_long_lines_cut_or_discarded)
+{
+	struct test_fake *f = fake_registered();
+	char *cut = malloc(2001), *huge = malloc(9001), *tagged = malloc(8800);
+	struct tconf t;
+	size_t n;
+	long i;
+
+	/* 2000 bytes, with a 3-byte UTF-8 character across offset 510. */
+	n = (size_t)sprintf(cut, ":alice!a@h PRIVMSG #c :");
+	memset(cut + n, 'x', 2000 - n);
+	memcpy(cut + 509, "\xe2\x82\xac", 3);
+	cut[2000] = '\0';
+	n = (size_t)sprintf(huge, ":alice!a@h PRIVMSG #c :");
+	memset(huge + n, 'y', 9000 - n);
+	huge[9000] = '\0';
+	/* 8100 bytes of tags and a short message: accepted whole. */
+	n = (size_t)sprintf(tagged, "@big=");
+	memset(tagged + n, 'z', 8100);
+	sprintf(tagged + n + 8100, " :alice!a@h PRIVMSG #c :tagged");
+	ck_assert_int_eq(test_fake_send_raw(f, cut, 2000), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, "\r\n", 2), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, huge, 9000), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, "\r\n", 2), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, tagged, strlen(tagged)), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, "\r\n", 2), 0);
+	ck_assert_int_eq(test_fake_send(f, ":alice!a@h PRIVMSG #c :after"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 2000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(rec_find("PRIVMSG #c :after") >= 0, 5000));
+	i = rec_find("PRIVMSG #c :xxx");
+	ck_assert_int_ge(i, 0);
+	/* Cut before the euro sign, which would straddle byte 510. */
+	ck_assert_uint_eq(strlen(R.lines[i].untagged), 509);
+	ck_assert_uint_eq(R.lines[i].last_len, 2000 - strlen(":alice!a@h PRIVMSG #c :"));
+	ck_assert_int_lt(rec_find("PRIVMSG #c :yyy"), 0);
+	i = rec_find("PRIVMSG #c :tagged");
+	ck_assert_int_ge(i, 0);
+	ck_assert_uint_eq(strlen(R.lines[i].tags), 4 + 8100);
+	ck_assert_uint_eq(R.nlost, 0);
+	ck_assert_int_eq(link_get_state(R.l), LINK_CONNECTED);
+	free(cut);
+	free(huge);
+	free(tagged);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_ping_answered_at_once)
+{
+	struct test_fake *f = fake_registered();
+	struct tconf t;
+
+	ck_assert_int_eq(test_fake_send(f, "PING :tok123"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PONG :tok123$", 1000), 0);
+	ck_assert_int_eq(test_fake_send(f, "PING irc.test.local"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PONG :irc\\.test\\.local$", 1000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(test_fake_done(f, 0) != -ETIMEDOUT, 5000));
+	ck_assert_int_eq(test_fake_done(f, 0), 0);
+	/* PINGs go up too. */
+	ck_assert_int_ge(rec_find("PING :tok123"), 0);
+	ck_assert(rec_sent("PONG :tok123"));
+	fake_finish(f);
+}
+END_TEST
+
+/* ---- liveness ------------------------------------------------------------------------ */
+
+START_TEST(link_pings_an_idle_server_and_stays)
+{
+	struct test_fake *f = fake_registered();
+	struct tconf t;
+
+	ck_assert_int_eq(test_fake_wait(f, 3000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.ping_idle_ms = 200;
+	t.c.ping_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	run_for(1100);
+	/* The fake answers every PING: the link keeps the connection. */
+	ck_assert_int_ge(test_fake_wait_line(f, "^PING :bothost-", 0, 100), 0);
+	long first = test_fake_wait_line(f, "^PING :", 0, 100);
+	ck_assert_int_ge(test_fake_wait_line(f, "^PING :", (size_t)first + 1, 100), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+	ck_assert_int_eq(link_get_state(R.l), LINK_CONNECTED);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_silent_server_ping_then_reconnect)
+{
+	struct test_fake *f = fake_registered();
+	struct tconf t;
+	uint64_t dt;
+
+	ck_assert_int_eq(test_fake_silent(f, 0), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.ping_idle_ms = 300;
+	t.c.ping_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert(RUN_UNTIL(R.nlost == 1, 3000));
+	ck_assert_str_eq(R.lost[0], "ping timeout");
+	dt = R.lost_at[0] - R.registered_at[0];
+	ck_assert_msg(dt >= 550 && dt <= 1500, "lost %llu ms after registering",
+		      (unsigned long long)dt);
+	ck_assert_int_ge(test_fake_wait_line(f, "^PING :bothost-[0-9]+$", 0, 100), 0);
+	ck_assert(RUN_UNTIL(R.registered == 2, 5000));
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	fake_finish(f);
+}
+END_TEST
+
+/* ---- reconnecting ----------------------------------------------------------------------- */
+
+START_TEST(link_connect_refused_next_server)
+{
+	struct test_fake *f = fake_registered();
+	struct tconf t;
+	char server[32];
+	uint64_t t0 = now_ms();
+
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.reconnect_min_ms = 5000;
+	t.c.reconnect_max_ms = 5000;
+	tconf_server(&t, "127.0.0.1", closed_port());
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 3000));
+	/* No backoff between the two servers of one round. */
+	ck_assert_uint_lt(now_ms() - t0, 2000);
+	snprintf(server, sizeof server, "127.0.0.1:%d", test_fake_port(f));
+	ck_assert_str_eq(link_get_server(R.l), server);
+	/* Nothing was connected, so nothing was lost. */
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_connect_timeout_then_next_server)
+{
+	struct test_fake *f = fake_registered();
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[8];
+	struct tconf t;
+	uint64_t t0;
+
+	/* A listener whose backlog is full: further connects hang. */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lfd, 0), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	for (int i = 0; i < 8; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[i], (struct sockaddr *)&sa, sizeof sa);
+	}
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.connect_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", ntohs(sa.sin_port));
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	t0 = now_ms();
+	start_link(&t);
+	ck_assert(RUN_UNTIL(link_get_state(R.l) == LINK_CONNECTING, 1000));
+	ck_assert(RUN_UNTIL(R.registered == 1, 3000));
+	ck_assert_uint_ge(now_ms() - t0, 280);
+	ck_assert_uint_eq(R.nlost, 0);
+	for (int i = 0; i < 8; i++)
+		close(fill[i]);
+	close(lfd);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_registration_timeout)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_silent(f, 0), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.register_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.nlost == 1, 3000));
+	ck_assert_str_eq(R.lost[0], "registration timed out");
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_backoff_resets_after_a_stable_connection)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+	uint64_t wait1, wait2;
+
+	ck_assert_ptr_nonnull(f);
+	/* Refused at once (backoff grows), then stable, then short-lived. */
+	ck_assert_int_eq(test_fake_close(f), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	ck_assert_int_eq(test_fake_wait(f, 600), 0);
+	ck_assert_int_eq(test_fake_close(f), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	ck_assert_int_eq(test_fake_close(f), 0);
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	t.c.reconnect_min_ms = 200;
+	t.c.reconnect_max_ms = 5000;
+	t.c.stable_after_ms = 300;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 3, 8000));
+	ck_assert_uint_eq(R.nlost, 3);
+	/* lost[0]: refused (waits 200, next 400); lost[1]: stable, so back
+	 * to 200 (next 400); lost[2]: short-lived, so 400. */
+	wait1 = R.registered_at[1] - R.lost_at[1];
+	wait2 = R.registered_at[2] - R.lost_at[2];
+	ck_assert_msg(wait1 < 300, "after a stable connection: %llu ms", (unsigned long long)wait1);
+	ck_assert_msg(wait2 >= 310, "after a short one: %llu ms", (unsigned long long)wait2);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_backoff_grows_with_jitter)
+{
+	static const unsigned expected[] = { 100, 200, 400, 400, 400 };
+	uint64_t at[6];
+	size_t n = 0;
+	struct tconf t;
+	int port, lfd = local_listener(&port, 0);
+
+	tconf_init(&t);
+	t.c.reconnect_min_ms = 100;
+	t.c.reconnect_max_ms = 400;
+	tconf_server(&t, "127.0.0.1", port);
+	start_link(&t);
+	/* Accept and close at once: every attempt ends in registration. */
+	uint64_t last = now_ms();
+	while (n < 6) {
+		ck_assert_msg(now_ms() - last < 3000, "no connection attempt for 3 s");
+		loop_once();
+		int fd = accept(lfd, NULL, NULL);
+		if (fd >= 0) {
+			at[n++] = last = now_ms();
+			close(fd);
+		}
+	}
+	double spread_min = 1e9, spread_max = 0;
+	for (size_t i = 0; i < 5; i++) {
+		double gap = (double)(at[i + 1] - at[i]), e = expected[i];
+		ck_assert_msg(gap >= 0.8 * e - 5 && gap <= 1.2 * e + 80, "gap %zu: %.0f ms for %u", i, gap,
+			      expected[i]);
+		if (i >= 2) {
+			spread_min = gap < spread_min ? gap : spread_min;
+			spread_max = gap > spread_max ? gap : spread_max;
+		}
+	}
+	/* Three waits at the cap are not all the same length. */
+	ck_assert_msg(spread_max - spread_min >= 2, "capped waits %.0f..%.0f ms", spread_min,
+		      spread_max);
+	ck_assert(RUN_UNTIL(R.nlost >= 5, 1000));
+	ck_assert_int_eq(R.registered, 0);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(link_ipv6_and_resolved_names)
+{
+	struct test_fake *f6 = fake_registered(), *f4 = fake_registered();
+	struct tconf t6, t4;
+	char server[48];
+
+	fake_start(f6, AF_INET6);
+	fake_start(f4, AF_INET);
+	tconf_init(&t6);
+	tconf_server(&t6, "::1", test_fake_port(f6));
+	start_link(&t6);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	snprintf(server, sizeof server, "[::1]:%d", test_fake_port(f6));
+	ck_assert_str_eq(link_get_server(R.l), server);
+	link_free(R.l);
+	R.l = NULL;
+
+	/* A name goes through the resolver thread. */
+	tconf_init(&t4);
+	tconf_server(&t4, "localhost", test_fake_port(f4));
+	start_link(&t4);
+	ck_assert_int_eq(link_get_state(R.l), LINK_RESOLVING);
+	ck_assert(RUN_UNTIL(R.registered == 2, 5000));
+	snprintf(server, sizeof server, "localhost:%d", test_fake_port(f4));
+	ck_assert_str_eq(link_get_server(R.l), server);
+	fake_finish(f6);
+	fake_finish(f4);
+}
+END_TEST
+
+/* ---- output --------------------------------------------------------------------------- */
+
+/* An in-process server: accept the link and register it by hand. */
+static int manual_register(int lfd)
+{
+	char buf[4096];
+	size_t have = 0;
+	int fd = -1;
+
+	ck_assert(RUN_UNTIL((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0, 3000));
+	ck_assert(RUN_UNTIL(({
+		ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+		if (n > 0)
+			have += (size_t)n;
+		buf[have] = '\0';
+		strstr(buf, "USER ") && strstr(strstr(buf, "USER "), "\n");
+	}), 3000));
+	ck_assert_int_eq(write(fd, ":srv 001 bot :Welcome\r\n", 23), 23);
+	ck_assert(RUN_UNTIL(R.registered == 1, 3000));
+	return fd;
+}
+
+/* Queue numbered 400-byte lines until the link has to buffer, then more. */
+static int fill_output(void)
+{
+	char line[420];
+	int i;
+
+	for (i = 0; i < 100000 && link_writable(R.l); i++) {
+		snprintf(line, sizeof line, "PRIVMSG #t :%06d %0380d", i, 0);
+		ck_assert_int_eq(link_send(R.l, line, on_done, NULL), 0);
+	}
+	ck_assert_msg(!link_writable(R.l), "the kernel took %d lines", i);
+	for (int k = 0; k < 20; k++, i++) {
+		snprintf(line, sizeof line, "PRIVMSG #t :%06d %0380d", i, 0);
+		ck_assert_int_eq(link_send(R.l, line, on_done, NULL), 0);
+	}
+	return i;
+}
+
+START_TEST(link_pong_goes_ahead_of_buffered_output)
+{
+	struct tconf t;
+	int port, lfd = local_listener(&port, 4096), fd, total;
+	size_t cap, have = 0;
+	char *in, last[32];
+
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", port);
+	start_link(&t);
+	fd = manual_register(lfd);
+	total = fill_output();
+	cap = ((size_t)total + 100) * 420;
+	in = malloc(cap);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(write(fd, "PING :urgent\r\n", 14), 14);
+	run_for(100);
+	snprintf(last, sizeof last, "PRIVMSG #t :%06d ", total - 1);
+	ck_assert(RUN_UNTIL(({
+		size_t from = have > 64 ? have - 64 : 0;
+		ssize_t n = read(fd, in + have, cap - 1 - have);
+		if (n > 0)
+			have += (size_t)n;
+		in[have] = '\0';
+		n > 0 && strstr(in + from, last) != NULL;
+	}), 10000));
+	char *pong = strstr(in, "PONG :urgent\r\n");
+	ck_assert_ptr_nonnull(pong);
+	ck_assert(pong < strstr(in, last));
+	ck_assert(RUN_UNTIL(R.done_ok == total, 2000));
+	ck_assert_int_eq(R.done_err, 0);
+	ck_assert(link_writable(R.l));
+	free(in);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(link_server_not_reading_is_dropped)
+{
+	struct tconf t;
+	int port, lfd = local_listener(&port, 4096), fd, total;
+
+	tconf_init(&t);
+	t.c.ping_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", port);
+	start_link(&t);
+	fd = manual_register(lfd);
+	total = fill_output();
+	ck_assert(RUN_UNTIL(R.nlost == 1, 3000));
+	ck_assert_ptr_nonnull(strstr(R.lost[0], "write timeout"));
+	/* Every line completes once: written, or reset. */
+	ck_assert(RUN_UNTIL(R.done_ok + R.done_err == total, 1000));
+	ck_assert_int_gt(R.done_err, 0);
+	ck_assert_int_ne(link_get_state(R.l), LINK_CONNECTED);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* ---- freeing and stopping from callbacks ------------------------------------------------- */
+
+START_TEST(link_free_and_stop_inside_callbacks)
+{
+	struct test_fake *f = fake_registered();
+	struct test_fake *g = fake_registered();
+	struct tconf t, u;
+
+	fake_start(f, AF_INET);
+	fake_start(g, AF_INET);
+	/* Freed while the rest of the welcome burst is still buffered. */
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	R.free_on = "002";
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.l == NULL, 5000));
+	run_for(50);
+	ck_assert_int_lt(rec_find(" 003 "), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+
+	/* Stopped from `registered`: disconnected and no reconnect. */
+	R.free_on = NULL;
+	tconf_init(&u);
+	tconf_server(&u, "127.0.0.1", test_fake_port(g));
+	R.stop_on_registered = true;
+	int before = R.registered;
+	start_link(&u);
+	ck_assert(RUN_UNTIL(R.registered == before + 1, 5000));
+	run_for(400);
+	ck_assert_int_eq(link_get_state(R.l), LINK_DISCONNECTED);
+	ck_assert_int_eq(R.registered, before + 1);
+	ck_assert_int_eq(test_fake_connections(g), 1);
+	fake_finish(f);
+	fake_finish(g);
+}
+END_TEST
+
+/* ---- ngircd --------------------------------------------------------------------------------- */
+
+START_TEST(link_ngircd_register_send_restart)
+{
+	struct test_irc_user u;
+	struct test_ircd d;
+	struct tconf t;
+
+	ck_assert_int_eq(test_ircd_start(&d, NULL), 0);
+	ck_assert_int_eq(test_irc_user_connect(&u, d.port, "alice"), 0);
+	tconf_init(&t);
+	t.c.nick = "linkbot";
+	tconf_server(&t, "127.0.0.1", d.port);
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_str_eq(R.nick, "linkbot");
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG alice :hello from the link", on_done, NULL), 0);
+	ck_assert(RUN_UNTIL(R.done_ok == 1, 2000));
+	ck_assert_int_eq(test_irc_user_expect(&u, "^:linkbot![^ ]+ PRIVMSG alice :hello from the link$",
+					      3000, NULL), 0);
+	test_irc_user_close(&u);
+
+	ck_assert_int_eq(test_ircd_kill(&d), 0);
+	ck_assert(RUN_UNTIL(R.nlost == 1, 3000));
+	ck_assert_int_ne(link_get_state(R.l), LINK_CONNECTED);
+	ck_assert_int_eq(test_ircd_restart(&d), 0);
+	ck_assert(RUN_UNTIL(R.registered == 2, 10000));
+	ck_assert_int_eq(link_get_state(R.l), LINK_CONNECTED);
+	ck_assert_int_eq(test_irc_user_connect(&u, d.port, "alice"), 0);
+	ck_assert_int_eq(link_send(R.l, "PRIVMSG alice :back again", on_done, NULL), 0);
+	ck_assert_int_eq(test_irc_user_expect(&u, "PRIVMSG alice :back again$", 3000, NULL), 0);
+	test_irc_user_close(&u);
+	link_stop(R.l, "done");
+	test_ircd_stop(&d);
+}
+END_TEST
+
+/* ---- ircshim -------------------------------------------------------------------------------- */
+
+struct shim_rec {
+	int n;
+	char event[64][32];
+	char origin[64][128];
+	char params[64][600];
+	unsigned count[64];
+	bool free_self;
+};
+
+/* ircshim callback: record the event (params joined with '|'). */
+static void on_shim_event(struct ircshim *s, const char *event, const char *origin,
+			  const char **params, unsigned count, void *userdata)
+{
+	struct shim_rec *r = userdata;
+	int i = r->n++ % 64;
+	size_t off = 0;
+
+	snprintf(r->event[i], sizeof r->event[i], "%s", event);
+	snprintf(r->origin[i], sizeof r->origin[i], "%s", origin ? origin : "(null)");
+	r->params[i][0] = '\0';
+	for (unsigned k = 0; k < count && off < sizeof r->params[i]; k++)
+		off += (size_t)snprintf(r->params[i] + off, sizeof r->params[i] - off, "%s%s",
+					k ? "|" : "", params[k]);
+	r->count[i] = count;
+	if (r->free_self)
+		ircshim_free(s);
+}
+
+/* Feed line and check that exactly one event named event fired inside. */
+static void feed_one(struct ircshim *s, struct shim_rec *r, const char *line, const char *event,
+		     const char *params)
+{
+	int before = r->n;
+
+	ck_assert_int_eq(ircshim_feed(s, line), 0);
+	ck_assert_msg(r->n == before + 1, "%s: %d events", line, r->n - before);
+	ck_assert_str_eq(r->event[before % 64], event);
+	if (params)
+		ck_assert_str_eq(r->params[before % 64], params);
+}
+
+START_TEST(ircshim_events_fire_synchronously)
+{
+	struct shim_rec r = { 0 };
+	int err = 0;
+	struct ircshim *s = ircshim_new(on_shim_event, &r, &err);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_ge(ircshim_get_fd(s), 0);
+	ck_assert_int_lt(ircshim_get_fd(s), FD_SETSIZE);
+	ck_assert_int_eq(r.n, 0);
+	/* 001 is CONNECT for the library, and a numeric. */
+	ck_assert_int_eq(ircshim_feed(s, ":irc.test 001 bot :Welcome"), 0);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_str_eq(r.event[0], "CONNECT");
+	ck_assert_str_eq(r.event[1], "001");
+	ck_assert_str_eq(r.params[1], "bot|Welcome");
+	feed_one(s, &r, ":irc.test 433 * bot :Nickname is already in use", "433",
+		 "*|bot|Nickname is already in use");
+	feed_one(s, &r, ":alice!a@h PRIVMSG #chan :hello all", "CHANNEL", "#chan|hello all");
+	ck_assert_str_eq(r.origin[(r.n - 1) % 64], "alice!a@h");
+	feed_one(s, &r, ":alice!a@h PRIVMSG shim :psst", "PRIVMSG", "shim|psst");
+	feed_one(s, &r, ":alice!a@h JOIN #chan", "JOIN", "#chan");
+	feed_one(s, &r, ":alice!a@h JOIN :#other", "JOIN", "#other");
+	feed_one(s, &r, ":alice!a@h NICK :alicia", "NICK", "alicia");
+	feed_one(s, &r, ":alicia!a@h PART #chan :bye", "PART", "#chan|bye");
+	feed_one(s, &r, ":alicia!a@h QUIT :gone", "QUIT", "gone");
+	feed_one(s, &r, ":op!o@h KICK #chan bob :out", "KICK", "#chan|bob|out");
+	feed_one(s, &r, ":op!o@h TOPIC #chan :new topic", "TOPIC", "#chan|new topic");
+	feed_one(s, &r, ":op!o@h MODE #chan +o bob", "MODE", "#chan|+o|bob");
+	feed_one(s, &r, ":op!o@h INVITE bot :#secret", "INVITE", "bot|#secret");
+	feed_one(s, &r, ":op!o@h NOTICE #chan :heads up", "CHANNEL_NOTICE", "#chan|heads up");
+	feed_one(s, &r, ":op!o@h NOTICE shim :just you", "NOTICE", "shim|just you");
+	feed_one(s, &r, ":alice!a@h PRIVMSG shim :\001VERSION\001", "CTCP_REQ", "VERSION");
+	feed_one(s, &r, ":alice!a@h NOTICE shim :\001VERSION x 1\001", "CTCP_REP", "VERSION x 1");
+	feed_one(s, &r, ":alice!a@h PRIVMSG #chan :\001ACTION waves\001", "ACTION", "#chan|waves");
+	feed_one(s, &r, ":irc.test PONG irc.test :tok", "PONG", "irc.test|tok");
+	feed_one(s, &r, ":irc.test CAP * LS :sasl", "CAP", "*|LS|sasl");
+	/* PING is answered inside the library (the answer is discarded). */
+	int before = r.n;
+	ck_assert_int_eq(ircshim_feed(s, "PING :abc"), 0);
+	ck_assert_int_eq(r.n, before);
+	feed_one(s, &r, ":alice!a@h PRIVMSG #chan :still fine", "CHANNEL", "#chan|still fine");
+	ircshim_free(s);
+}
+END_TEST
+
+START_TEST(ircshim_line_of_510_bytes)
+{
+	struct shim_rec r = { 0 };
+	const char *prefix = ":alice!a@h PRIVMSG #chan :";
+	char line[IRC_LINE_MAX + 2];
+	int err = 0;
+	struct ircshim *s = ircshim_new(on_shim_event, &r, &err);
+
+	ck_assert_ptr_nonnull(s);
+	strcpy(line, prefix);
+	memset(line + strlen(prefix), 'w', IRC_LINE_MAX - strlen(prefix));
+	line[IRC_LINE_MAX] = '\0';
+	for (int k = 0; k < 3; k++) {
+		int before = r.n;
+		ck_assert_int_eq(ircshim_feed(s, line), 0);
+		ck_assert_int_eq(r.n, before + 1);
+		ck_assert_str_eq(r.event[before], "CHANNEL");
+		ck_assert_uint_eq(strlen(r.params[before]), strlen("#chan|") + IRC_LINE_MAX - strlen(prefix));
+	}
+	strcat(line, "w");
+	ck_assert_int_eq(ircshim_feed(s, line), -EMSGSIZE);
+	ircshim_free(s);
+}
+END_TEST
+
+START_TEST(ircshim_refuses_what_the_library_misreads)
+{
+	static const char *const bad[] = {
+		"", "@time=x :a!b@c PRIVMSG #c :hi", "NOTICE x", "NICK newnick", ":srv 001",
+		":srv 000 x :y", ":a!b@c PRIVMSG #c :", ":a!b@c PRIVMSG #c :\001",
+		":a!b@c  PRIVMSG #c :hi", ":a!b@c PRIVMSG  #c :hi", " PRIVMSG #c :hi", ":a!b@c",
+		"PRIVMSG #c :a\rb",
+	};
+	struct shim_rec r = { 0 };
+	int err = 0;
+	struct ircshim *s = ircshim_new(on_shim_event, &r, &err);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(ircshim_feed(s, bad[i]) == -EINVAL, "fed \"%s\"", bad[i]);
+	ck_assert_int_eq(r.n, 0);
+	feed_one(s, &r, ":a!b@c PRIVMSG #c :two  spaces  inside", "CHANNEL", "#c|two  spaces  inside");
+	ircshim_free(s);
+}
+END_TEST
+
+START_TEST(ircshim_free_inside_callback)
+{
+	struct shim_rec r = { .free_self = true };
+	int err = 0;
+	struct ircshim *s = ircshim_new(on_shim_event, &r, &err);
+
+	ck_assert_ptr_nonnull(s);
+	/* 001 fires two callbacks; the free waits until the feed returns. */
+	ck_assert_int_eq(ircshim_feed(s, ":irc.test 001 bot :Welcome"), 0);
+	ck_assert_int_eq(r.n, 1);
+}
+END_TEST
+
+START_TEST(ircshim_fd_stays_below_1024)
+{
+	struct rlimit rl;
+	struct shim_rec r = { 0 };
+	int fds[1200], nfds = 0, err = 0, low;
+	struct ircshim *s;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 2048) {
+		rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_int_ge(rl.rlim_cur, 1300);
+	ck_assert_int_eq(ircshim_reserve_fd(), 0);
+	while (nfds < 1100) {
+		fds[nfds] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(fds[nfds], 0);
+		nfds++;
+	}
+	ck_assert_int_gt(fds[nfds - 1], 1100);
+	for (int round = 0; round < 2; round++) {
+		s = ircshim_new(on_shim_event, &r, &err);
+		ck_assert_msg(s != NULL, "ircshim_new: %s", strerror(-err));
+		ck_assert_int_lt(ircshim_get_fd(s), FD_SETSIZE);
+		feed_one(s, &r, ":a!b@c PRIVMSG #c :many fds", "CHANNEL", "#c|many fds");
+		ircshim_free(s);
+	}
+	/* Without the reservation every low number is taken: refused, no abort. */
+	ircshim_release_fd();
+	low = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_lt(low, FD_SETSIZE);
+	s = ircshim_new(on_shim_event, &r, &err);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(err, -EMFILE);
+	/* Reserved again, the freed low number goes to the next session. */
+	close(low);
+	ck_assert_int_eq(ircshim_reserve_fd(), 0);
+	s = ircshim_new(on_shim_event, &r, &err);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(ircshim_get_fd(s), low);
+	ircshim_free(s);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* ---- suite ---------------------------------------------------------------------------------- */
+
+static Suite *link_suite(void)
+{
+	Suite *s = suite_create("link");
+	TCase *t = tcase_create("link");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, link_registers_without_pass_and_sends);
+	tcase_add_test(t, link_registers_with_pass);
+	tcase_add_test(t, link_nick_fallback_alternates_then_suffixes);
+	tcase_add_test(t, link_every_nick_refused_reconnects);
+	tcase_add_test(t, link_tags_parsed_and_removed);
+	tcase_add_test(t, link_long_lines_cut_or_discarded);
+	tcase_add_test(t, link_ping_answered_at_once);
+	tcase_add_test(t, link_pings_an_idle_server_and_stays);
+	tcase_add_test(t, link_silent_server_ping_then_reconnect);
+	tcase_add_test(t, link_connect_refused_next_server);
+	tcase_add_test(t, link_connect_timeout_then_next_server);
+	tcase_add_test(t, link_registration_timeout);
+	tcase_add_test(t, link_backoff_resets_after_a_stable_connection);
+	tcase_add_test(t, link_backoff_grows_with_jitter);
+	tcase_add_test(t, link_ipv6_and_resolved_names);
+	tcase_add_test(t, link_pong_goes_ahead_of_buffered_output);
+	tcase_add_test(t, link_server_not_reading_is_dropped);
+	tcase_add_test(t, link_free_and_stop_inside_callbacks);
+	tcase_add_test(t, link_ngircd_register_send_restart);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("ircshim");
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, ircshim_events_fire_synchronously);
+	tcase_add_test(t, ircshim_line_of_510_bytes);
+	tcase_add_test(t, ircshim_refuses_what_the_library_misreads);
+	tcase_add_test(t, ircshim_free_inside_callback);
+	tcase_add_test(t, ircshim_fd_stays_below_1024);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(link_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
