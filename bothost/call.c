@@ -153,12 +153,6 @@ unsigned call_arg_count(const struct call *call)
 	return (unsigned)cJSON_GetArraySize(value_json(call->args));
 }
 
-/* Argument i as a value of its own, moved out when possible. */
-struct value *call_take_arg(struct call *call, unsigned i)
-{
-	return value_take(call->args, cJSON_GetArrayItem(value_root(call->args), (int)i));
-}
-
 /* The function argument i stands for. */
 struct fn *call_get_fn_arg(const struct call *call, unsigned i)
 {
@@ -196,17 +190,23 @@ static void call_deliver_cb(void *userdata)
 	call_free(call);
 }
 
+/* Send a client's call its result: node, a node of v (which stays the caller's). */
+static void call_send_result(struct call *call, const struct value *v, const cJSON *node)
+{
+	if (!call->client || !call->id)
+		return;
+	int r = client_send_result_node(call->client, call->id, v, node);
+	if (r < 0)
+		client_send_error(call->client, call->id, r == -ENOBUFS ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
+				  r == -ENOBUFS ? "the result holds more functions than tokens_max allows"
+						: "the result could not be encoded", NULL);
+}
+
 /* Answer with a result (taken). */
 void call_return(struct call *call, struct value *result)
 {
 	if (call->target == CALL_TARGET_CLIENT) {
-		if (call->client && call->id) {
-			int r = client_send_result(call->client, call->id, result);
-			if (r < 0)
-				client_send_error(call->client, call->id, r == -ENOBUFS ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
-						  r == -ENOBUFS ? "the result holds more functions than tokens_max allows"
-								: "the result could not be encoded", NULL);
-		}
+		call_send_result(call, result, result ? value_json(result) : NULL);
 		value_free(result);
 		call_free(call);
 		return;
@@ -225,6 +225,24 @@ void call_return(struct call *call, struct value *result)
 	}
 	call->done(result, NULL, call->userdata);
 	call_free(call);
+}
+
+/* Answer with argument i; a client's call gets it encoded straight from the
+ * arguments, without a copy. */
+void call_return_arg(struct call *call, unsigned i)
+{
+	const cJSON *arg = call_get_arg(call, i);
+
+	if (call->target == CALL_TARGET_CLIENT) {
+		call_send_result(call, call->args, arg);
+		call_free(call);
+		return;
+	}
+	struct value *v = value_extract(call->args, arg);
+	if (!v)
+		call_fail(call, ERR_FAILED, "out of memory");
+	else
+		call_return(call, v);
 }
 
 /* Answer with a JSON result (taken) that holds no functions. */

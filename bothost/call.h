@@ -45,10 +45,6 @@ const struct value *call_get_args(const struct call *call);
 /* Argument i (NULL past the end) and the number of arguments. */
 const cJSON *call_get_arg(const struct call *call, unsigned i);
 unsigned call_arg_count(const struct call *call);
-/* Argument i (NULL past the end: JSON null) as a value of its own, moved out
- * of the call when it holds no functions: the call's argument i reads as null
- * afterwards. NULL when memory runs out. */
-struct value *call_take_arg(struct call *call, unsigned i);
 /* The function argument i stands for (borrowed), or NULL. */
 struct fn *call_get_fn_arg(const struct call *call, unsigned i);
 /* True when someone waits for the answer. */
@@ -57,6 +53,8 @@ bool call_wants_answer(const struct call *call);
 /* Answer: result taken (NULL means null). */
 void call_return(struct call *call, struct value *result);
 void call_return_json(struct call *call, cJSON *json);
+/* Answer with argument i (past the end: null), functions included. */
+void call_return_arg(struct call *call, unsigned i);
 void call_fail(struct call *call, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void call_fail_error(struct call *call, const struct fn_error *err);
 

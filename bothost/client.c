@@ -29,8 +29,12 @@
 
 #define CLIENT_READ_CHUNK 65536
 #define CLIENT_READS_PER_EVENT 8
-/* Queued output worth writing before a read batch ends. */
-#define CLIENT_EARLY_WRITE 262144
+/* While a read batch is handled, its answers are written once this many bytes
+ * are queued, the mark doubling after each such write up to the maximum: the
+ * peer starts on the first answers while the rest are computed, and a long
+ * batch costs only a few writes. */
+#define CLIENT_EARLY_WRITE_MIN 256
+#define CLIENT_EARLY_WRITE_MAX 262144
 /* How long a closing connection may take to flush its last error. */
 #define CLIENT_LINGER_SECONDS 1.0
 
@@ -56,8 +60,8 @@ struct client {
 	bool welcomed;		/* the handshake completed */
 	bool linger;		/* flush the output before closing */
 	bool eof;		/* the peer finished sending */
-	bool in_batch;		/* handling a read batch: output is written at its end */
-	size_t xnext; /*EXPERIMENT*/
+	bool in_batch;		/* handling a read batch: output waits for early_write or its end */
+	size_t early_write;	/* queued bytes that get written during the batch */
 	int io_events;
 	ev_io io;
 	ev_timer linger_timer;
@@ -103,6 +107,12 @@ void client_set_context(struct client *c, struct value *v)
 {
 	value_free(c->context);
 	c->context = v;
+}
+
+/* Grant or withdraw the privileged methods. */
+void client_set_privileged(struct client *c, bool privileged)
+{
+	c->privileged = privileged;
 }
 
 /* The client's context, or NULL. */
@@ -235,9 +245,9 @@ static void client_output_commit(struct client *c)
 	size_t queued = buf_pending(&c->out);
 
 	c->frames_out++;
-	static size_t xg; if (!xg) xg = getenv("XG") ? strtoul(getenv("XG"), 0, 10) : 1; /*EXPERIMENT*/
-	if (queued > client_config(c)->output_max || (c->in_batch && queued >= c->xnext)) {
-		c->xnext *= xg;
+	if (queued > client_config(c)->output_max || (c->in_batch && queued >= c->early_write)) {
+		if (c->early_write < CLIENT_EARLY_WRITE_MAX)
+			c->early_write *= 2;
 		int r = client_write(c);
 		if (r < 0 || buf_pending(&c->out) > client_config(c)->output_max) {
 			buf_clear(&c->out);
@@ -271,6 +281,12 @@ static int client_end_message(struct client *c, size_t mark, int r)
 /* {"t":"result","id":id,"value":v} */
 int client_send_result(struct client *c, uint64_t id, const struct value *v)
 {
+	return client_send_result_node(c, id, v, v ? value_json(v) : NULL);
+}
+
+/* {"t":"result","id":id,"value":node}, node being a node of v */
+int client_send_result_node(struct client *c, uint64_t id, const struct value *v, const cJSON *node)
+{
 	size_t mark = buf_pending(&c->out);
 	int r;
 
@@ -282,7 +298,7 @@ int client_send_result(struct client *c, uint64_t id, const struct value *v)
 	if (r == 0)
 		r = buf_append(&c->out, ",\"value\":", 9);
 	if (r == 0)
-		r = value_encode(&c->out, v, c);
+		r = value_encode_node(&c->out, v, node, c);
 	return client_end_message(c, mark, r);
 }
 
@@ -736,11 +752,12 @@ static int client_read(struct client *c)
 	return 1;
 }
 
-/* Readable socket: handle a batch of input, then write the answers at once. */
+/* Readable socket: handle a batch of input; its answers leave as early_write
+ * allows and at its end. */
 static void client_on_readable(struct client *c)
 {
 	c->in_batch = true;
-	{ static size_t xw; if (!xw) xw = getenv("XW") ? strtoul(getenv("XW"), 0, 10) : CLIENT_EARLY_WRITE; c->xnext = xw; } /*EXPERIMENT*/
+	c->early_write = CLIENT_EARLY_WRITE_MIN;
 	int r = client_read(c);
 	c->in_batch = false;
 	if (r <= 0 && c->state <= CLIENT_OPEN) {

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "list.h"
 
 struct client;
@@ -29,6 +31,9 @@ const char *client_get_name(const struct client *c);
 pid_t client_get_pid(const struct client *c);
 uid_t client_get_uid(const struct client *c);
 bool client_is_privileged(const struct client *c);
+/* Grant or withdraw the privileged methods (by default: peer uid 0 or the
+ * host's own uid). */
+void client_set_privileged(struct client *c, bool privileged);
 /* True once the handshake is done and until the client goes away. */
 bool client_is_open(const struct client *c);
 size_t client_queued_bytes(const struct client *c);
@@ -54,6 +59,8 @@ struct client *client_from_link(struct list *l);
  * -ENOBUFS means the client's tokens_max). A client that is going away
  * accepts and discards them. */
 int client_send_result(struct client *c, uint64_t id, const struct value *v);
+/* A result holding node, a node of v's tree (NULL: null), without copying it. */
+int client_send_result_node(struct client *c, uint64_t id, const struct value *v, const cJSON *node);
 int client_send_error(struct client *c, uint64_t id, const char *name, const char *message,
 		      const struct value *data);
 int client_send_invoke(struct client *c, uint64_t fn_id, uint64_t id, const struct value *args);

@@ -26,6 +26,7 @@
 #define CONF_FILE_MAX (1u << 20)	/* a configuration file larger than this is refused */
 #define CONF_HOST_MAX 253		/* a DNS name */
 #define CONF_DEFAULT_PORT "6667"
+#define CONF_NAME_MAX 32		/* a behaviour's name */
 
 #define SEC 1000ull
 #define MIN (60 * SEC)
@@ -47,23 +48,38 @@ enum conf_kind {
 	CONF_PASSWORD,
 	CONF_TEXT,
 	CONF_CHANNEL,		/* repeatable */
+	CONF_PREFIX,		/* the command prefix */
+	CONF_OWNER,		/* repeatable */
+	CONF_RATE,		/* "count/duration", count min..max */
+	CONF_EXEC,		/* an executable, resolved against the file's directory */
+	CONF_ARG,		/* repeatable */
+	CONF_AT,		/* repeatable "HH:MM" */
+	CONF_NOT_BOOL,		/* a boolean stored negated */
 };
 
 struct conf_key {
-	const char *section;
+	const char *section;	/* a behaviour's kind for the keys of its sections */
 	const char *name;
 	enum conf_kind kind;
+	bool behaviour;		/* offset is in struct conf_behaviour */
 	size_t offset;		/* of the field in struct conf (scalar kinds) */
 	unsigned long long min, max;
 };
 
 #define KEY(sec, name, kind, field, min, max) \
-	{ sec, name, kind, offsetof(struct conf, field), min, max }
+	{ sec, name, kind, false, offsetof(struct conf, field), min, max }
+#define BKEY(sec, name, kind, field, min, max) \
+	{ sec, name, kind, true, offsetof(struct conf_behaviour, field), min, max }
 
 static const struct conf_key conf_keys[] = {
 	KEY("bothost", "socket", CONF_PATH, socket_path, 0, 0),
 	KEY("bothost", "log_level", CONF_LOG_LEVEL, log_level, 0, 0),
 	KEY("bothost", "loopback", CONF_BOOL, loopback, 0, 0),
+	KEY("bothost", "command_prefix", CONF_PREFIX, command_prefix, 1, 8),
+	KEY("bothost", "owner", CONF_OWNER, owners, 0, 0),
+	KEY("bothost", "max_processes", CONF_COUNT, max_processes, 1, 10000),
+	KEY("bothost", "user_commands", CONF_RATE, user_commands, 1, 100),
+	KEY("bothost", "user_ignore", CONF_DURATION, user_ignore_ms, SEC, DAY),
 	KEY("limits", "frame_max", CONF_SIZE, limits.frame_max, 64, SIZE_MAX / 2),
 	KEY("limits", "output_max", CONF_SIZE, limits.output_max, 1, SIZE_MAX / 2),
 	KEY("limits", "tokens_max", CONF_SIZE, limits.tokens_max, 1, SIZE_MAX / 2),
@@ -95,6 +111,27 @@ static const struct conf_key conf_keys[] = {
 	KEY("irc", "queue_max_age", CONF_DURATION, irc.queue_max_age_ms, 0, DAY),
 	KEY("irc", "ctcp_version", CONF_TEXT, irc.ctcp_version, 0, 0),
 	KEY("irc", "ctcp_per_minute", CONF_COUNT, irc.ctcp_per_minute, 0, 600),
+	BKEY("command", "exec", CONF_EXEC, exec, 0, 0),
+	BKEY("command", "arg", CONF_ARG, args, 0, 0),
+	BKEY("command", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
+	BKEY("command", "max_running", CONF_COUNT, max_running, 1, 100),
+	BKEY("command", "channel_only", CONF_NOT_BOOL, private_ok, 0, 0),
+	BKEY("command", "private_ok", CONF_BOOL, private_ok, 0, 0),
+	BKEY("command", "owner_only", CONF_BOOL, owner_only, 0, 0),
+	BKEY("command", "help", CONF_TEXT, help, 0, 0),
+	BKEY("command", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("timer", "exec", CONF_EXEC, exec, 0, 0),
+	BKEY("timer", "arg", CONF_ARG, args, 0, 0),
+	BKEY("timer", "every", CONF_DURATION, every_ms, SEC, 7 * DAY),
+	BKEY("timer", "at", CONF_AT, at, 0, 0),
+	BKEY("timer", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
+	BKEY("timer", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("resident", "exec", CONF_EXEC, exec, 0, 0),
+	BKEY("resident", "arg", CONF_ARG, args, 0, 0),
+	BKEY("resident", "restart_min", CONF_DURATION, restart_min_ms, 100, DAY),
+	BKEY("resident", "restart_max", CONF_DURATION, restart_max_ms, 100, DAY),
+	BKEY("resident", "watch", CONF_BOOL, watch, 0, 0),
+	BKEY("resident", "privileged", CONF_BOOL, privileged, 0, 0),
 };
 
 #define CONF_NKEYS (sizeof conf_keys / sizeof conf_keys[0])
@@ -108,6 +145,9 @@ struct conf_parse {
 	unsigned line;			/* the line inih is working on */
 	bool section_has_key;		/* a key was read since the last section header */
 	unsigned seen[CONF_NKEYS];	/* line where each key was first given, 0: not yet */
+	long cur;			/* the behaviour whose section is being read, or -1 */
+	unsigned (*bseen)[CONF_NKEYS];	/* seen, for each behaviour */
+	unsigned *bline;		/* line of each behaviour's first header */
 	struct isupport *is;		/* RFC 1459 defaults, no nick length limit */
 	int r;				/* 0, or the first error */
 	char *error;			/* "PATH:LINE: problem" */
@@ -146,8 +186,11 @@ int conf_init(struct conf *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->loopback = false;
+	cfg->max_processes = 32;
+	cfg->user_commands = (struct conf_rate){ 12, 1 * MIN };
+	cfg->user_ignore_ms = 5 * MIN;
 	server_config_init(&cfg->limits);
-	if (conf_irc_init(&cfg->irc) < 0) {
+	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->command_prefix = strdup("!"))) {
 		conf_clear(cfg);
 		return -ENOMEM;
 	}
@@ -177,13 +220,120 @@ static void conf_irc_clear(struct conf_irc *irc)
 	free(irc->ctcp_version);
 }
 
+/* Free an array of n strings. */
+static void conf_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free what b holds and zero it. */
+void conf_behaviour_clear(struct conf_behaviour *b)
+{
+	free(b->name);
+	free(b->exec);
+	conf_strv_free(b->args, b->n_args);
+	free(b->help);
+	free(b->at);
+	memset(b, 0, sizeof *b);
+}
+
 /* Free everything cfg holds and zero it; clearing twice is harmless. */
 void conf_clear(struct conf *cfg)
 {
 	conf_irc_clear(&cfg->irc);
+	for (size_t i = 0; i < cfg->n_behaviours; i++)
+		conf_behaviour_clear(&cfg->behaviours[i]);
+	free(cfg->behaviours);
+	conf_strv_free(cfg->owners, cfg->n_owners);
+	free(cfg->command_prefix);
 	free(cfg->path);
 	free(cfg->socket_path);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- behaviour sections ---------------------------------------------------- */
+
+static const char *const conf_behaviour_kinds[] = { "command", "timer", "resident" };
+
+/* "command", "timer" or "resident". */
+const char *conf_behaviour_kind_name(enum conf_behaviour_kind kind)
+{
+	return conf_behaviour_kinds[kind];
+}
+
+/* The section named name (compared ignoring ASCII case), or NULL. */
+const struct conf_behaviour *conf_behaviour_find(const struct conf *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_behaviours; i++)
+		if (strcasecmp(cfg->behaviours[i].name, name) == 0)
+			return &cfg->behaviours[i];
+	return NULL;
+}
+
+/* A copy of an array of n strings (NULL when n is 0), or NULL with *ok false. */
+static char **conf_strv_dup(char *const *v, size_t n, bool *ok)
+{
+	char **copy;
+
+	if (n == 0)
+		return NULL;
+	if (!(copy = calloc(n, sizeof *copy)))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (!(copy[i] = strdup(v[i]))) {
+			conf_strv_free(copy, i);
+			goto fail;
+		}
+	}
+	return copy;
+fail:
+	*ok = false;
+	return NULL;
+}
+
+/* A deep copy of src into dst. */
+int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour *src)
+{
+	bool ok = true;
+
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->exec = src->exec ? strdup(src->exec) : NULL;
+	dst->help = src->help ? strdup(src->help) : NULL;
+	dst->args = conf_strv_dup(src->args, src->n_args, &ok);
+	dst->at = src->n_at ? malloc(src->n_at * sizeof *dst->at) : NULL;
+	if (dst->at)
+		memcpy(dst->at, src->at, src->n_at * sizeof *dst->at);
+	if (!ok || !dst->name || (src->exec && !dst->exec) || (src->help && !dst->help) || (src->n_at && !dst->at)) {
+		if (!ok)
+			dst->n_args = 0;
+		conf_behaviour_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Whether two strings, either of which may be NULL, are equal. */
+static bool conf_str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether two sections say the same. */
+bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b)
+{
+	if (a->kind != b->kind || strcmp(a->name, b->name) != 0 || !conf_str_equal(a->exec, b->exec) ||
+	    !conf_str_equal(a->help, b->help) || a->n_args != b->n_args || a->n_at != b->n_at ||
+	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
+	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
+	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch)
+		return false;
+	for (size_t i = 0; i < a->n_args; i++)
+		if (strcmp(a->args[i], b->args[i]) != 0)
+			return false;
+	return a->n_at == 0 || memcmp(a->at, b->at, a->n_at * sizeof *a->at) == 0;
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -581,6 +731,178 @@ static int conf_add_channel(struct conf_parse *p, const char *value)
 	return 0;
 }
 
+/* Append a copy of value to an array of strings. */
+static int conf_add_string(char ***array, size_t *n, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy || conf_grow((void **)array, n, sizeof **array) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	(*array)[*n - 1] = copy;
+	return 0;
+}
+
+/* Whether s has a control character or, when no_space, a space or a tab. */
+static bool conf_has_control(const char *s, bool no_space)
+{
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+		if (*q < 0x20 || *q == 0x7f || (no_space && *q == ' '))
+			return true;
+	return false;
+}
+
+/* command_prefix: min to max bytes without spaces or control characters. */
+static int conf_set_prefix(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n < k->min || n > k->max || conf_has_control(value, true))
+		return conf_fail(p, "invalid %s '%s': expected %llu to %llu characters without spaces", k->name,
+				 value, k->min, k->max);
+	return conf_set_string(field, value);
+}
+
+/* Whether s is a "nick!user@host" glob: three non-empty parts, no spaces. */
+static bool conf_mask_valid(const char *s)
+{
+	const char *bang = strchr(s, '!');
+	const char *at = bang ? strchr(bang + 1, '@') : NULL;
+
+	return bang && at && bang > s && at > bang + 1 && at[1] && !strchr(at + 1, '@') &&
+	       !strchr(at + 1, '!') && !conf_has_control(s, true);
+}
+
+/* owner: a hostmask glob or account:NAME, added to the owners. */
+static int conf_add_owner(struct conf_parse *p, const struct conf_key *k, const char *value)
+{
+	struct conf *cfg = p->cfg;
+	bool account = strncmp(value, "account:", 8) == 0;
+
+	if (account ? !value[8] || conf_has_control(value + 8, true) : !conf_mask_valid(value))
+		return conf_fail(p, "invalid %s '%s': expected a nick!user@host mask (* and ? match any "
+				 "characters and one character) or account:NAME", k->name, value);
+	return conf_add_string(&cfg->owners, &cfg->n_owners, value);
+}
+
+/* user_commands: "count/duration", at most count commands in duration. */
+static int conf_set_rate(struct conf_parse *p, const struct conf_key *k, struct conf_rate *field,
+			 const char *value)
+{
+	const char *slash = strchr(value, '/');
+	unsigned long long count;
+	unsigned ms;
+	char num[24];
+	int r, d;
+
+	if (!slash || (size_t)(slash - value) >= sizeof num)
+		goto invalid;
+	memcpy(num, value, (size_t)(slash - value));
+	num[slash - value] = '\0';
+	r = conf_parse_number(num, &count);
+	d = conf_parse_duration(slash + 1, &ms);
+	if (r == -EINVAL || d == -EINVAL)
+		goto invalid;
+	if (r < 0 || d < 0 || count < k->min || count > k->max || ms < SEC || ms > DAY)
+		return conf_fail(p, "%s %s is out of range (%llu to %llu commands per 1s to 1d)", k->name, value,
+				 k->min, k->max);
+	*field = (struct conf_rate){ (unsigned)count, ms };
+	return 0;
+invalid:
+	return conf_fail(p, "invalid %s '%s': expected a count and a duration such as 12/1m", k->name, value);
+}
+
+/* A relative path resolved against the directory of the configuration file
+ * (made absolute with the working directory when the file's path is
+ * relative), or NULL. */
+static char *conf_resolve(const char *conf_path, const char *rel)
+{
+	const char *slash = strrchr(conf_path, '/');
+	int dirlen = slash ? (int)(slash - conf_path) : 0;
+	char cwd[PATH_MAX], *out;
+
+	if (conf_path[0] == '/')
+		return asprintf(&out, "%.*s/%s", dirlen, conf_path, rel) < 0 ? NULL : out;
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	if (slash)
+		return asprintf(&out, "%s/%.*s/%s", cwd, dirlen, conf_path, rel) < 0 ? NULL : out;
+	return asprintf(&out, "%s/%s", cwd, rel) < 0 ? NULL : out;
+}
+
+/* exec: an executable regular file; a relative path is resolved against
+ * the file's directory. */
+static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	char *path = value[0] == '/' ? strdup(value) : conf_resolve(p->path, value);
+	struct stat st;
+	int r = 0;
+
+	if (!*value || conf_has_control(value, false)) {
+		free(path);
+		return conf_fail(p, "invalid %s: expected the path of an executable", k->name);
+	}
+	if (!path)
+		return -ENOMEM;
+	if (stat(path, &st) < 0)
+		r = conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		r = conf_fail(p, "invalid %s '%s': %s is not a regular file", k->name, value, path);
+	else if (access(path, X_OK) < 0)
+		r = conf_fail(p, "invalid %s '%s': %s is not executable", k->name, value, path);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	free(*field);
+	*field = path;
+	return 0;
+}
+
+/* arg: one more fixed argument. */
+static int conf_add_arg(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+			const char *value)
+{
+	if (!*value || conf_has_control(value, false))
+		return conf_fail(p, "invalid %s: expected some text without control characters", k->name);
+	return conf_add_string(&b->args, &b->n_args, value);
+}
+
+/* at: a time of day "HH:MM" (local time), added to the timer's times. */
+static int conf_add_at(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+		       const char *value)
+{
+	unsigned h = 0, m = 0;
+	size_t nh = strspn(value, "0123456789");
+	unsigned *at;
+
+	if (nh < 1 || nh > 2 || value[nh] != ':' || strspn(value + nh + 1, "0123456789") != 2 || value[nh + 3])
+		return conf_fail(p, "invalid %s '%s': expected a time of day HH:MM (00:00 to 23:59)", k->name, value);
+	for (size_t i = 0; i < nh; i++)
+		h = h * 10 + (unsigned)(value[i] - '0');
+	m = (unsigned)(value[nh + 1] - '0') * 10 + (unsigned)(value[nh + 2] - '0');
+	if (h > 23 || m > 59)
+		return conf_fail(p, "invalid %s '%s': expected a time of day HH:MM (00:00 to 23:59)", k->name, value);
+	at = realloc(b->at, (b->n_at + 1) * sizeof *at);
+	if (!at)
+		return -ENOMEM;
+	at[b->n_at++] = h * 60 + m;
+	b->at = at;
+	return 0;
+}
+
+/* A boolean stored negated (channel_only = yes sets private_ok to false). */
+static int conf_set_not_bool(struct conf_parse *p, const struct conf_key *k, bool *field, const char *value)
+{
+	bool v;
+	int r = conf_set_bool(p, k, &v, value);
+
+	if (r == 0)
+		*field = !v;
+	return r;
+}
+
 /* Store a number into a size_t or unsigned field. */
 static int conf_set_number(struct conf_parse *p, const struct conf_key *k, void *field, const char *value)
 {
@@ -596,10 +918,12 @@ static int conf_set_number(struct conf_parse *p, const struct conf_key *k, void 
 	return 0;
 }
 
-/* Parse value for key k into the configuration. */
+/* Parse value for key k into the configuration (or the behaviour whose
+ * section is being read). */
 static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *value)
 {
-	void *field = (char *)p->cfg + k->offset;
+	void *base = k->behaviour ? (void *)&p->cfg->behaviours[p->cur] : (void *)p->cfg;
+	void *field = (char *)base + k->offset;
 
 	switch (k->kind) {
 	case CONF_PATH: return conf_set_path(p, k, field, value);
@@ -615,6 +939,13 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 	case CONF_PASSWORD: return conf_set_password(p, k, field, value);
 	case CONF_TEXT: return conf_set_text(p, k, field, value);
 	case CONF_CHANNEL: return conf_add_channel(p, value);
+	case CONF_PREFIX: return conf_set_prefix(p, k, field, value);
+	case CONF_OWNER: return conf_add_owner(p, k, value);
+	case CONF_RATE: return conf_set_rate(p, k, field, value);
+	case CONF_EXEC: return conf_set_exec(p, k, field, value);
+	case CONF_ARG: return conf_add_arg(p, k, base, value);
+	case CONF_AT: return conf_add_at(p, k, base, value);
+	case CONF_NOT_BOOL: return conf_set_not_bool(p, k, field, value);
 	}
 	return -EINVAL;
 }
@@ -624,7 +955,8 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 /* Whether values of this kind add to a list instead of replacing a value. */
 static bool conf_kind_repeatable(enum conf_kind kind)
 {
-	return kind == CONF_SERVER || kind == CONF_ALT_NICK || kind == CONF_CHANNEL;
+	return kind == CONF_SERVER || kind == CONF_ALT_NICK || kind == CONF_CHANNEL || kind == CONF_OWNER ||
+	       kind == CONF_ARG || kind == CONF_AT;
 }
 
 /* The key named name in section (NULL section: in any section). */
@@ -637,25 +969,128 @@ static const struct conf_key *conf_key_find(const char *section, const char *nam
 	return NULL;
 }
 
-/* Whether name is a section of the schema. */
+/* Whether name is a section of the schema with a fixed name. */
 static bool conf_section_known(const char *name)
 {
 	return strcmp(name, "bothost") == 0 || strcmp(name, "limits") == 0 || strcmp(name, "irc") == 0;
+}
+
+/* The section a key belongs in, for messages: "irc" or "timer NAME". */
+static void conf_key_home(const struct conf_key *k, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", k->section, k->behaviour ? " NAME" : "");
 }
 
 /* Report a key that is not in its section, naming the section it belongs in. */
 static int conf_fail_unknown_key(struct conf_parse *p, const char *section, const char *name)
 {
 	const struct conf_key *other = conf_key_find(NULL, name);
+	char home[32], here[64];
 
-	if (!*section && other)
-		return conf_fail(p, "key '%s' before any section (it belongs in [%s])", name, other->section);
-	if (!*section)
+	if (other)
+		conf_key_home(other, home, sizeof home);
+	if (p->cur >= 0)
+		snprintf(here, sizeof here, "%s %s", conf_behaviour_kind_name(p->cfg->behaviours[p->cur].kind),
+			 p->cfg->behaviours[p->cur].name);
+	else
+		snprintf(here, sizeof here, "%s", section);
+	if (!*here && other)
+		return conf_fail(p, "key '%s' before any section (it belongs in [%s])", name, home);
+	if (!*here)
 		return conf_fail(p, "key '%s' before any section", name);
 	if (other)
-		return conf_fail(p, "unknown key '%s' in [%s] (it belongs in [%s])", name, section,
-				 other->section);
-	return conf_fail(p, "unknown key '%s' in [%s]", name, section);
+		return conf_fail(p, "unknown key '%s' in [%s] (it belongs in [%s])", name, here, home);
+	return conf_fail(p, "unknown key '%s' in [%s]", name, here);
+}
+
+/* Whether name is a behaviour's name: letters, digits, '-', '_', '.'. */
+static bool conf_behaviour_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= CONF_NAME_MAX &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* Whether name is a command the host answers itself. */
+static bool conf_command_builtin(const char *name)
+{
+	static const char *const builtins[] = { "help", "reload", "restart", "status" };
+
+	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+		if (strcasecmp(name, builtins[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Add a behaviour of kind named name, with the defaults; its index or -errno. */
+static long conf_behaviour_add(struct conf_parse *p, enum conf_behaviour_kind kind, const char *name)
+{
+	struct conf *cfg = p->cfg;
+	size_t n = cfg->n_behaviours;
+	unsigned (*bseen)[CONF_NKEYS] = realloc(p->bseen, (n + 1) * sizeof *bseen);
+	unsigned *bline = bseen ? realloc(p->bline, (n + 1) * sizeof *bline) : NULL;
+	char *copy = strdup(name);
+
+	if (bseen)
+		p->bseen = bseen;
+	if (bline)
+		p->bline = bline;
+	if (!bline || !copy || conf_grow((void **)&cfg->behaviours, &cfg->n_behaviours, sizeof *cfg->behaviours) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	memset(p->bseen[n], 0, sizeof p->bseen[n]);
+	p->bline[n] = p->line;
+	cfg->behaviours[n] = (struct conf_behaviour){
+		.kind = kind, .name = copy, .max_running = 2, .private_ok = true,
+		.timeout_ms = kind == CONF_BEHAVIOUR_RESIDENT ? 0 : 30 * SEC,
+		.restart_min_ms = 1 * SEC, .restart_max_ms = 5 * MIN,
+	};
+	return (long)n;
+}
+
+/* A [KIND NAME] header: start (or go on with) that behaviour's section. */
+static int conf_behaviour_section(struct conf_parse *p, enum conf_behaviour_kind kind, const char *name)
+{
+	const char *kname = conf_behaviour_kind_name(kind);
+	const struct conf_behaviour *other = conf_behaviour_find(p->cfg, name);
+	long i;
+
+	if (!*name)
+		return conf_fail(p, "section [%s] needs a name: [%s NAME]", kname, kname);
+	if (!conf_behaviour_name_valid(name))
+		return conf_fail(p, "invalid name '%s' in [%s %s]: expected 1 to %d letters, digits, '-', '_' or '.'",
+				 name, kname, name, CONF_NAME_MAX);
+	if (kind == CONF_BEHAVIOUR_COMMAND && conf_command_builtin(name))
+		return conf_fail(p, "[%s %s]: %s is a built-in command", kname, name, name);
+	if (other && (other->kind != kind || strcmp(other->name, name) != 0))
+		return conf_fail(p, "[%s %s]: the name is taken by [%s %s] on line %u", kname, name,
+				 conf_behaviour_kind_name(other->kind), other->name,
+				 p->bline[other - p->cfg->behaviours]);
+	i = other ? (long)(other - p->cfg->behaviours) : conf_behaviour_add(p, kind, name);
+	if (i < 0)
+		return p->r = (int)i;
+	p->cur = i;
+	return 0;
+}
+
+/* A section header's name: a fixed section, or "KIND NAME". */
+static int conf_section(struct conf_parse *p, const char *name, size_t n)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof buf, "%.*s", (int)n, name);
+	p->cur = -1;
+	if (conf_section_known(buf))
+		return 0;
+	for (size_t k = 0; k < sizeof conf_behaviour_kinds / sizeof conf_behaviour_kinds[0]; k++) {
+		size_t kn = strlen(conf_behaviour_kinds[k]);
+		if (strncmp(buf, conf_behaviour_kinds[k], kn) == 0 && (buf[kn] == ' ' || !buf[kn]))
+			return conf_behaviour_section(p, (enum conf_behaviour_kind)k, buf + kn + (buf[kn] == ' '));
+	}
+	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [command NAME], "
+			 "[timer NAME] or [resident NAME])", buf);
 }
 
 /* inih's handler: one "name = value" of section. Nonzero to go on. */
@@ -665,20 +1100,26 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	const struct conf_key *k;
 	size_t i;
 
+	unsigned *seen;
+
 	p->section_has_key = true;
 	if (p->r < 0)
 		return 0;
 	if (!*name)
 		return conf_fail(p, "expected 'key = value' (the key is missing)") == 0;
-	k = *section ? conf_key_find(section, name) : NULL;
+	if (p->cur >= 0)
+		k = conf_key_find(conf_behaviour_kind_name(p->cfg->behaviours[p->cur].kind), name);
+	else
+		k = *section ? conf_key_find(section, name) : NULL;
 	if (!k)
 		return conf_fail_unknown_key(p, section, name) == 0;
 	i = (size_t)(k - conf_keys);
-	if (p->seen[i] && !conf_kind_repeatable(k->kind))
-		return conf_fail(p, "%s is already set on line %u (only server, alt_nick and channel "
-				 "can be repeated)", name, p->seen[i]) == 0;
-	if (!p->seen[i])
-		p->seen[i] = p->line;
+	seen = p->cur >= 0 ? p->bseen[p->cur] : p->seen;
+	if (seen[i] && !conf_kind_repeatable(k->kind))
+		return conf_fail(p, "%s is already set on line %u (only server, alt_nick, channel, owner, arg "
+				 "and at can be repeated)", name, seen[i]) == 0;
+	if (!seen[i])
+		seen[i] = p->line;
 	if (conf_set(p, k, value) < 0 && p->r == 0)
 		p->r = -ENOMEM;
 	return p->r == 0;
@@ -690,8 +1131,6 @@ static int conf_handler(void *user, const char *section, const char *name, const
 static int conf_check_line(struct conf_parse *p, const char *line)
 {
 	const char *s = line, *end;
-	char name[16];
-	size_t n;
 
 	if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3;
@@ -704,18 +1143,11 @@ static int conf_check_line(struct conf_parse *p, const char *line)
 	if (*s != '[')
 		return 0;
 	p->section_has_key = false;
+	p->cur = -1;
 	end = strchr(s, ']');
 	if (!end)
 		return 0;	/* inih reports it */
-	n = (size_t)(end - s - 1);
-	if (n < sizeof name) {
-		memcpy(name, s + 1, n);
-		name[n] = '\0';
-		if (conf_section_known(name))
-			return 0;
-	}
-	return conf_fail(p, "unknown section [%.*s] (expected [bothost], [limits] or [irc])",
-			 (int)n, s + 1);
+	return conf_section(p, s + 1, (size_t)(end - s - 1));
 }
 
 /* inih's reader: the next line of the file, or NULL at the end or after an
@@ -798,7 +1230,47 @@ static int conf_read_file(struct conf_parse *p, char **ret_error)
 	return r;
 }
 
-/* The checks that need the whole file: nick with servers, backoff order. */
+/* The line where key (of behaviour i, or global when i < 0) was given, or 0. */
+static unsigned conf_seen(const struct conf_parse *p, long i, const char *section, const char *name)
+{
+	size_t k = (size_t)(conf_key_find(section, name) - conf_keys);
+
+	return i < 0 ? p->seen[k] : p->bseen[i][k];
+}
+
+/* The checks of one behaviour section that need all of it. */
+static int conf_check_behaviour(struct conf_parse *p, long i)
+{
+	const struct conf_behaviour *b = &p->cfg->behaviours[i];
+	const char *kname = conf_behaviour_kind_name(b->kind);
+	unsigned l1, l2;
+	char a[32], c[32];
+
+	p->line = p->bline[i];
+	if (!b->exec)
+		return conf_fail(p, "[%s %s] has no exec", kname, b->name);
+	if (b->kind == CONF_BEHAVIOUR_TIMER && !b->every_ms && !b->n_at)
+		return conf_fail(p, "[%s %s] needs every or at (or both)", kname, b->name);
+	l1 = conf_seen(p, i, "command", "channel_only");
+	l2 = conf_seen(p, i, "command", "private_ok");
+	if (b->kind == CONF_BEHAVIOUR_COMMAND && l1 && l2) {
+		p->line = l1 > l2 ? l1 : l2;
+		return conf_fail(p, "channel_only and private_ok are the same setting (private_ok is not "
+				 "channel_only): give one of them");
+	}
+	if (b->kind == CONF_BEHAVIOUR_RESIDENT && b->restart_min_ms > b->restart_max_ms) {
+		l1 = conf_seen(p, i, "resident", "restart_min");
+		l2 = conf_seen(p, i, "resident", "restart_max");
+		p->line = l1 > l2 ? l1 : l2;
+		conf_format_duration(b->restart_min_ms, a, sizeof a);
+		conf_format_duration(b->restart_max_ms, c, sizeof c);
+		return conf_fail(p, "restart_min (%s) is greater than restart_max (%s)", a, c);
+	}
+	return 0;
+}
+
+/* The checks that need the whole file: nick with servers, backoff order,
+ * complete behaviour sections. */
 static int conf_check(struct conf_parse *p)
 {
 	const struct conf_irc *irc = &p->cfg->irc;
@@ -817,6 +1289,9 @@ static int conf_check(struct conf_parse *p)
 		conf_format_duration(irc->reconnect_max_ms, b, sizeof b);
 		return conf_fail(p, "reconnect_min (%s) is greater than reconnect_max (%s)", a, b);
 	}
+	for (size_t i = 0; i < p->cfg->n_behaviours; i++)
+		if (conf_check_behaviour(p, (long)i) < 0)
+			return p->r;
 	return 0;
 }
 
@@ -837,7 +1312,7 @@ static int conf_parse_text(struct conf_parse *p)
 /* Read path over the defaults into cfg. */
 int conf_load(struct conf *cfg, const char *path, char **ret_error)
 {
-	struct conf_parse p = { .cfg = cfg, .path = path };
+	struct conf_parse p = { .cfg = cfg, .path = path, .cur = -1 };
 	int r;
 
 	*ret_error = NULL;
@@ -859,6 +1334,8 @@ int conf_load(struct conf *cfg, const char *path, char **ret_error)
 out:
 	free(p.error);
 	free(p.text);
+	free(p.bseen);
+	free(p.bline);
 	isupport_free(p.is);
 	if (r < 0)
 		conf_clear(cfg);
@@ -915,6 +1392,20 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 			fprintf(f, "%s%s", i ? ", " : "", cfg->irc.alt_nicks[i]);
 		break;
 	case CONF_CHANNEL: conf_format_channels(&cfg->irc, reveal, f); break;
+	case CONF_PREFIX: fputs(*s ? *s : "(none)", f); break;
+	case CONF_OWNER:
+		for (size_t i = 0; i < cfg->n_owners; i++)
+			fprintf(f, "%s%s", i ? ", " : "", cfg->owners[i]);
+		break;
+	case CONF_RATE:
+		conf_format_duration(((const struct conf_rate *)field)->window_ms, d, sizeof d);
+		fprintf(f, "%u/%s", ((const struct conf_rate *)field)->count, d);
+		break;
+	case CONF_EXEC:
+	case CONF_ARG:
+	case CONF_AT:
+	case CONF_NOT_BOOL:
+		break;		/* keys of behaviour sections, compared section by section */
 	}
 }
 
@@ -966,16 +1457,54 @@ static int conf_compare_key(const struct conf *old, const struct conf *cur, cons
 	return r;
 }
 
-/* Call fn with a description of each key whose value differs. */
+/* Report "[KIND NAME] what"; 1, or -ENOMEM. */
+static int conf_compare_report(const struct conf_behaviour *b, const char *what, conf_change_fn fn,
+			       void *userdata)
+{
+	char *line;
+
+	if (asprintf(&line, "[%s %s] %s", conf_behaviour_kind_name(b->kind), b->name, what) < 0)
+		return -ENOMEM;
+	fn(line, userdata);
+	free(line);
+	return 1;
+}
+
+/* Report the behaviour sections removed, then those added or changed. */
+static int conf_compare_behaviours(const struct conf *old, const struct conf *cur, conf_change_fn fn,
+				   void *userdata)
+{
+	int n = 0, r = 0;
+
+	for (size_t i = 0; i < old->n_behaviours && r >= 0; i++) {
+		const struct conf_behaviour *a = &old->behaviours[i], *b = conf_behaviour_find(cur, a->name);
+		if (!b || b->kind != a->kind || strcmp(a->name, b->name) != 0)
+			n += r = conf_compare_report(a, "removed", fn, userdata);
+	}
+	for (size_t i = 0; i < cur->n_behaviours && r >= 0; i++) {
+		const struct conf_behaviour *b = &cur->behaviours[i], *a = conf_behaviour_find(old, b->name);
+		if (!a || b->kind != a->kind || strcmp(a->name, b->name) != 0)
+			n += r = conf_compare_report(b, "added", fn, userdata);
+		else if (!conf_behaviour_equal(a, b))
+			n += r = conf_compare_report(b, "changed", fn, userdata);
+	}
+	return r < 0 ? r : n;
+}
+
+/* Call fn with a description of each key whose value differs, then of each
+ * behaviour section that differs. */
 int conf_compare(const struct conf *old, const struct conf *cur, conf_change_fn fn, void *userdata)
 {
-	int n = 0;
+	int n = 0, r;
 
 	for (size_t i = 0; i < CONF_NKEYS; i++) {
-		int r = conf_compare_key(old, cur, &conf_keys[i], fn, userdata);
+		if (conf_keys[i].behaviour)
+			continue;
+		r = conf_compare_key(old, cur, &conf_keys[i], fn, userdata);
 		if (r < 0)
 			return r;
 		n += r;
 	}
-	return n;
+	r = conf_compare_behaviours(old, cur, fn, userdata);
+	return r < 0 ? r : n + r;
 }

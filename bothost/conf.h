@@ -57,13 +57,63 @@ struct conf_irc {
 	unsigned ctcp_per_minute;	/* CTCP replies per minute at most (6) */
 };
 
+/* What starts a behaviour's process: a command typed on IRC, a timer, or
+ * the host itself, which keeps a resident running. */
+enum conf_behaviour_kind {
+	CONF_BEHAVIOUR_COMMAND,
+	CONF_BEHAVIOUR_TIMER,
+	CONF_BEHAVIOUR_RESIDENT,
+};
+
+/* A [command NAME], [timer NAME] or [resident NAME] section. */
+struct conf_behaviour {
+	enum conf_behaviour_kind kind;
+	char *name;
+	char *exec;			/* an absolute path (a relative one is resolved
+					 * against the file's directory) */
+	char **args;			/* fixed arguments, before the user's */
+	size_t n_args;
+	unsigned timeout_ms;		/* commands and timers (30 s); 0: none */
+	bool privileged;		/* may call privileged methods (no) */
+
+	/* [command NAME] */
+	unsigned max_running;		/* its processes at once (2) */
+	bool private_ok;		/* usable in a private message (yes); channel_only = yes: no */
+	bool owner_only;		/* (no) */
+	char *help;			/* the text of !help NAME, or NULL */
+
+	/* [timer NAME] */
+	unsigned every_ms;		/* 0: none */
+	unsigned *at;			/* daily, in minutes after local midnight */
+	size_t n_at;
+
+	/* [resident NAME] */
+	unsigned restart_min_ms;	/* first wait before a restart (1 s) */
+	unsigned restart_max_ms;	/* longest wait (5 min) */
+	bool watch;			/* restart when the executable changes on disk (no) */
+};
+
+/* At most count in window_ms. */
+struct conf_rate {
+	unsigned count;
+	unsigned window_ms;
+};
+
 struct conf {
 	char *path;			/* the file it came from, or NULL */
 	char *socket_path;		/* NULL: the default path */
 	enum log_level log_level;
 	bool loopback;
+	char *command_prefix;		/* before a command's name on IRC ("!") */
+	char **owners;			/* "nick!user@host" globs and "account:NAME" */
+	size_t n_owners;
+	unsigned max_processes;		/* behaviour processes at once (32) */
+	struct conf_rate user_commands;	/* commands per user (12 per minute) */
+	unsigned user_ignore_ms;	/* how long a user over the rate is ignored (5 min) */
 	struct server_config limits;
 	struct conf_irc irc;
+	struct conf_behaviour *behaviours;	/* in the order of the file */
+	size_t n_behaviours;
 };
 
 /* Fill cfg with the defaults (no IRC server). 0 or -ENOMEM. */
@@ -83,12 +133,24 @@ int conf_load(struct conf *cfg, const char *path, char **ret_error);
  * milliseconds than an unsigned holds). */
 int conf_parse_duration(const char *s, unsigned *ret_ms);
 
+/* "command", "timer" or "resident". */
+const char *conf_behaviour_kind_name(enum conf_behaviour_kind kind);
+/* The section named name, or NULL. */
+const struct conf_behaviour *conf_behaviour_find(const struct conf *cfg, const char *name);
+/* A deep copy of src into dst: 0 or -ENOMEM (dst is then cleared). */
+int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour *src);
+/* Free what b holds and zero it. */
+void conf_behaviour_clear(struct conf_behaviour *b);
+/* Whether two sections say the same (kind, name and every key). */
+bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b);
+
 /* Receives one change: "[limits] frame_max: 1048576 -> 65536", or
  * "[irc] password changed" for values not shown. */
 typedef void (*conf_change_fn)(const char *change, void *userdata);
 /* Call fn for each key whose value differs between old and cur, in schema
- * order; a password and channel keys are not shown. Returns the number of
- * changes or -ENOMEM. */
+ * order, then for each behaviour section removed ("[timer tick] removed"),
+ * added or changed; a password and channel keys are not shown. Returns the
+ * number of changes or -ENOMEM. */
 int conf_compare(const struct conf *old, const struct conf *cur, conf_change_fn fn, void *userdata);
 
 #endif

@@ -99,7 +99,7 @@ static void irc_shim_feed(struct irc *irc, const struct irc_line *msg, const cha
 	r = ircshim_feed(irc->shim, untagged);
 	irc->line = NULL;
 	if (r < 0)
-		log_warn("irc: libircclient refused a line: %s", strerror(-r));
+		log_debug("irc: libircclient was not given a line: %s", strerror(-r));
 }
 
 /* A line from the server. */
@@ -297,6 +297,12 @@ int irc_reconfigure(const struct conf_irc *cfg)
 	if (nick_changed)
 		irc_presence_regain(irc);
 	return 0;
+}
+
+/* The casemapping of the server, for comparing names from outside the object. */
+enum isupport_casemap irc_get_casemapping(void)
+{
+	return irc_instance ? irc_state_casemap(irc_instance->state) : ISUPPORT_CASEMAP_RFC1459;
 }
 
 /* Say goodbye to the server and unregister the object. */

@@ -5,6 +5,8 @@
 #ifndef BOTHOST_IRC_H
 #define BOTHOST_IRC_H
 
+#include "isupport.h"
+
 struct conf_irc;
 
 /* Register the `irc` object and start connecting (cfg is copied). 0 or -errno. */
@@ -15,5 +17,8 @@ int irc_start(const struct conf_irc *cfg);
 int irc_reconfigure(const struct conf_irc *cfg);
 /* Send QUIT, stop, fail queued lines with NotConnected, unregister the object. */
 void irc_stop(const char *quit_message);
+/* How the server compares names (RFC 1459's until it says, and without an
+ * IRC client). */
+enum isupport_casemap irc_get_casemapping(void);
 
 #endif

@@ -590,7 +590,8 @@ void irc_query_client_lost(struct irc_query *q, struct client *c)
 			call_fail(p->call, ERR_DISCONNECTED, "the client went away");
 			p->call = NULL;
 		}
-		if (p->fn && fn_get_client(p->fn) == c)
+		/* The client's imports are already cut loose (no client) by now. */
+		if (p->fn && fn_is_remote(p->fn) && (!fn_get_client(p->fn) || fn_get_client(p->fn) == c))
 			p->fn = fn_unref(p->fn);
 	}
 }

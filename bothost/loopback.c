@@ -98,12 +98,7 @@ static bool loopback_ms(struct call *call, unsigned i, double *ret)
 /* echo(value): value, functions included. */
 static void loopback_echo(struct object *obj, struct call *call)
 {
-	struct value *v = call_take_arg(call, 0);
-
-	if (!v)
-		call_fail(call, ERR_FAILED, "out of memory");
-	else
-		call_return(call, v);
+	call_return_arg(call, 0);
 }
 
 /* Pass the function's outcome on as the call's. */

@@ -12,6 +12,9 @@
 
 #include <ev.h>
 
+#include "behaviour.h"
+#include "bot_object.h"
+#include "commands.h"
 #include "conf.h"
 #include "irc.h"
 #include "later.h"
@@ -20,6 +23,7 @@
 #include "host_object.h"
 #include "object.h"
 #include "server.h"
+#include "spawn.h"
 
 struct options {
 	struct server_config limits;	/* the limits given on the command line */
@@ -244,19 +248,23 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Log one difference between the configuration in force and the new one. */
+/* Log one difference between the configuration in force and the new one,
+ * and add it to the array userdata (if any). */
 static void reload_change_cb(const char *change, void *userdata)
 {
 	log_info("configuration: %s", change);
+	if (userdata)
+		cJSON_AddItemToArray(userdata, cJSON_CreateString(change));
 }
 
-/* Apply a new configuration: log what changed, take the limits and the log
- * level at once; the socket and the loopback object stay until a restart. */
-static void reload_apply(struct bothost *b, struct conf *next)
+/* Apply a new configuration: log what changed (and add it to changes, if
+ * given), take the limits, the log level and the behaviours at once; the
+ * socket and the loopback object stay until a restart. */
+static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 {
 	const char *old_socket = b->conf.socket_path ? b->conf.socket_path : "(default)";
 	const char *new_socket = next->socket_path ? next->socket_path : "(default)";
-	int n = conf_compare(&b->conf, next, reload_change_cb, NULL);
+	int n = conf_compare(&b->conf, next, reload_change_cb, changes);
 
 	if (n == 0)
 		log_info("configuration: nothing changed");
@@ -275,6 +283,8 @@ static void reload_apply(struct bothost *b, struct conf *next)
 	log_set_level(next->log_level);
 	conf_clear(&b->conf);
 	b->conf = *next;
+	if (behaviours_server() && (commands_configure(&b->conf) < 0 || behaviours_configure(&b->conf) < 0))
+		log_error("configuration: out of memory: the behaviours may not follow every change");
 }
 
 /* Bring the IRC client in line with next: start, reconfigure or stop it.
@@ -284,44 +294,90 @@ static int reload_irc(const struct conf *old, const struct conf *next)
 	if (next->irc.n_servers == 0) {
 		if (old->irc.n_servers) {
 			log_info("configuration: no IRC server any more: stopping the IRC client");
+			commands_irc_detach();
 			irc_stop("configuration changed");
 		}
 		return 0;
 	}
 	if (old->irc.n_servers == 0) {
 		log_info("configuration: starting the IRC client");
-		return irc_start(&next->irc);
+		int r = irc_start(&next->irc);
+		if (r == 0)
+			commands_irc_attach();
+		return r;
 	}
 	return irc_reconfigure(&next->irc);
+}
+
+/* Read the configuration file again and apply it; an invalid one changes
+ * nothing. 0 (the changes appended to the array changes, if given), or
+ * -errno with *ret_error (allocated, may be NULL) saying why. */
+static int reload(struct bothost *b, char **ret_error, cJSON *changes)
+{
+	struct conf next;
+	int r;
+
+	*ret_error = NULL;
+	if (!b->opts.config_path)
+		return -ENOSYS;
+	r = config_build(&b->opts, &next, ret_error);
+	if (r < 0) {
+		log_error("%s; the configuration in force stays", *ret_error ? *ret_error : strerror(-r));
+		return r;
+	}
+	r = reload_irc(&b->conf, &next);
+	if (r < 0) {
+		if (asprintf(ret_error, "%s: the IRC client cannot take the [irc] settings (%s)",
+			     b->opts.config_path, strerror(-r)) < 0)
+			*ret_error = NULL;
+		log_error("%s; the configuration in force stays", *ret_error ? *ret_error : strerror(-r));
+		conf_clear(&next);
+		return r;
+	}
+	reload_apply(b, &next, changes);
+	return 0;
+}
+
+/* bot.reload() and !reload. */
+static int reload_behaviours_cb(char **ret_error, cJSON *changes, void *userdata)
+{
+	struct bothost *b = userdata;
+
+	log_info("reload asked for: reading %s", b->opts.config_path);
+	return reload(b, ret_error, changes);
 }
 
 /* SIGHUP: read the configuration file again; an invalid one changes nothing. */
 static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct bothost *b = w->data;
-	struct conf next;
 	char *error = NULL;
-	int r;
 
 	if (!b->opts.config_path) {
 		log_warn("SIGHUP: no configuration file to read (bothost started without --config)");
 		return;
 	}
 	log_info("SIGHUP: reading %s", b->opts.config_path);
-	r = config_build(&b->opts, &next, &error);
-	if (r < 0) {
-		log_error("%s; the configuration in force stays", error ? error : strerror(-r));
-		free(error);
-		return;
+	reload(b, &error, NULL);
+	free(error);
+}
+
+/* With a configuration file: the behaviours, IRC commands and the bot
+ * object. socket_path is what behaviours find in $BOTKIT_SOCKET (NULL: none). */
+static int start_behaviours(struct bothost *b, const char *socket_path)
+{
+	int r;
+
+	if (!b->opts.config_path)
+		return 0;
+	if ((r = commands_configure(&b->conf)) < 0 || (r = behaviours_start(b->server, socket_path, &b->conf)) < 0 ||
+	    (r = bot_object_register()) < 0) {
+		log_error("cannot start the behaviours: %s", strerror(-r));
+		return r;
 	}
-	r = reload_irc(&b->conf, &next);
-	if (r < 0) {
-		log_error("%s: the IRC client cannot take the [irc] settings (%s); the configuration "
-			  "in force stays", b->opts.config_path, strerror(-r));
-		conf_clear(&next);
-		return;
-	}
-	reload_apply(b, &next);
+	behaviours_set_reload(reload_behaviours_cb, b);
+	commands_irc_attach();
+	return 0;
 }
 
 /* Register the objects, start the IRC client if a server is configured,
@@ -347,7 +403,7 @@ static int start(struct bothost *b)
 	}
 	if (fd >= 0 && !socket_path) {
 		server_set_exit_when_idle(b->server, true);
-		return 0;
+		return start_behaviours(b, NULL);
 	}
 	if (!socket_path && !(path = server_default_path()))
 		return -ENOMEM;
@@ -355,6 +411,8 @@ static int start(struct bothost *b)
 	if (r < 0)
 		log_error("cannot listen on %s: %s", socket_path ? socket_path : path,
 			  r == -EADDRINUSE ? "another bothost is listening there" : strerror(-r));
+	else
+		r = start_behaviours(b, socket_path ? socket_path : path);
 	free(path);
 	return r;
 }
@@ -422,11 +480,16 @@ int main(int argc, char **argv)
 	if (r == 0)
 		ev_run(EV_DEFAULT, 0);
 	signals_stop(&b);
+	behaviours_stop();
+	commands_irc_detach();
 	irc_stop("bothost stopping");
+	spawn_stop_all();
 	server_free(b.server);
 	later_run();
 	object_free_all();
 	later_run();
+	commands_free();
+	behaviours_free();
 	later_stop();
 	ev_loop_destroy(EV_DEFAULT);
 	conf_clear(&b.conf);

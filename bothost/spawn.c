@@ -394,6 +394,15 @@ static __attribute__((noreturn)) void spawn_child_exec(const struct spawn_launch
 	_exit(127);
 }
 
+/* Reap a child that the loop will never watch, killing it first if asked. */
+static void spawn_reap_now(pid_t pid, bool kill_first)
+{
+	if (kill_first)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Fork and exec; wait until the child ran execve or reported why it could
  * not (then it is reaped here: -errno). The pid, or -errno. */
 static pid_t spawn_fork(struct spawn_launch *l)
@@ -420,8 +429,7 @@ static pid_t spawn_fork(struct spawn_launch *l)
 	if (n == 0)
 		return pid;
 	/* The child failed before execve and exits at once; libev has not seen it yet. */
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	spawn_reap_now(pid, false);
 	return n == (ssize_t)sizeof err && err > 0 ? -err : -EIO;
 }
 
@@ -539,9 +547,7 @@ int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done
 	sp->pid = pid;
 	if (o->connect && (r = spawn_connect(sp, &l, context)) < 0) {
 		context = NULL;
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		spawn_reap_now(pid, true);
 		goto fail;
 	}
 	spawn_watch(sp, &l);
@@ -652,27 +658,6 @@ static int spawn_pipe_read(struct spawn_pipe *p)
 	return 1;
 }
 
-/* Report and free once the child was reaped and its output closed. */
-static void spawn_check_done(struct spawn *sp)
-{
-	if (sp->state != SPAWN_DRAINING || sp->out.fd >= 0 || sp->err.fd >= 0)
-		return;
-	sp->state = SPAWN_DONE;
-	ev_timer_stop(EV_DEFAULT, &sp->grace);
-	later_schedule(&sp->done_later);
-}
-
-/* Output arrived, or the pipe reached end of file. */
-static void spawn_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct spawn_pipe *p = w->data;
-
-	if (spawn_pipe_read(p) == 0) {
-		spawn_pipe_close(p);
-		spawn_check_done(p->sp);
-	}
-}
-
 /* Log how the child ended. */
 static void spawn_log_exit(const struct spawn *sp)
 {
@@ -690,6 +675,28 @@ static void spawn_log_exit(const struct spawn *sp)
 			 (unsigned long long)h->runtime_ms, late);
 }
 
+/* Report and free once the child was reaped and its output closed. */
+static void spawn_check_done(struct spawn *sp)
+{
+	if (sp->state != SPAWN_DRAINING || sp->out.fd >= 0 || sp->err.fd >= 0)
+		return;
+	sp->state = SPAWN_DONE;
+	ev_timer_stop(EV_DEFAULT, &sp->grace);
+	spawn_log_exit(sp);
+	later_schedule(&sp->done_later);
+}
+
+/* Output arrived, or the pipe reached end of file. */
+static void spawn_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct spawn_pipe *p = w->data;
+
+	if (spawn_pipe_read(p) == 0) {
+		spawn_pipe_close(p);
+		spawn_check_done(p->sp);
+	}
+}
+
 /* libev reaped the child: record how it ended, then drain its output. */
 static void spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -702,7 +709,6 @@ static void spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	sp->how.runtime_ms = spawn_now_ms() - sp->started_ms;
 	sp->how.signaled = WIFSIGNALED(w->rstatus);
 	sp->how.code = sp->how.signaled ? WTERMSIG(w->rstatus) : WEXITSTATUS(w->rstatus);
-	spawn_log_exit(sp);
 	sp->state = SPAWN_DRAINING;
 	if (sp->out.fd >= 0 || sp->err.fd >= 0) {
 		ev_timer_set(&sp->grace, SPAWN_DRAIN_MS / 1000., 0.);

@@ -164,26 +164,6 @@ struct value *value_extract(const struct value *src, const cJSON *node)
 	return v;
 }
 
-/* Move node out of src's tree when that is safe, else copy it. */
-struct value *value_take(struct value *src, cJSON *node)
-{
-	if (!node || value_has_functions(src))
-		return value_extract(src, node);
-	cJSON *moved = cJSON_CreateNull();
-	if (!moved)
-		return NULL;
-	/* The contents move; the key and the flag saying who owns it stay. */
-	moved->type = node->type & ~cJSON_StringIsConst;
-	moved->valuestring = node->valuestring;
-	moved->valueint = node->valueint;
-	moved->valuedouble = node->valuedouble;
-	moved->child = node->child;
-	node->type = cJSON_NULL | (node->type & cJSON_StringIsConst);
-	node->valuestring = NULL;
-	node->child = NULL;
-	return value_new(moved);
-}
-
 struct value_codec {
 	struct value *v;
 	struct client *c;
@@ -285,12 +265,18 @@ static int value_encode_fn(struct buf *b, const cJSON *node, void *userdata)
 /* Encode v for c; exports are undone if the encoding fails. */
 int value_encode(struct buf *b, const struct value *v, struct client *c)
 {
+	return value_encode_node(b, v, v ? v->json : NULL, c);
+}
+
+/* Encode a node of v for c; exports are undone if the encoding fails. */
+int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c)
+{
 	struct value_codec k = { (struct value *)v, c, NULL, 0, 0 };
 	int r;
 
 	if (!value_has_functions(v))
-		return wire_encode(b, v ? v->json : NULL, NULL, NULL);
-	r = wire_encode(b, v->json, value_encode_fn, &k);
+		return wire_encode(b, node, NULL, NULL);
+	r = wire_encode(b, node, value_encode_fn, &k);
 	if (r < 0) {
 		for (size_t i = 0; i < k.nsent; i++)
 			tokens_export_undo(client_tokens(c), k.sent[i]);

@@ -37,10 +37,6 @@ bool value_has_functions(const struct value *v);
 cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node);
 /* A new value holding a copy of node of src (NULL node: JSON null). */
 struct value *value_extract(const struct value *src, const cJSON *node);
-/* The same, but node is moved out of src's tree when src holds no functions
- * (node stays in place as a JSON null); the cheap way to keep a part of a
- * value that is about to be freed. */
-struct value *value_take(struct value *src, cJSON *node);
 
 /* Decode json (taken) as received from c: 0, -EBADMSG (malformed $-object),
  * -EINVAL (unknown {"$yours":N}), -ENOBUFS (tokens_max) or -ENOMEM. */
@@ -48,5 +44,7 @@ int value_decode(struct value **ret, cJSON *json, struct client *c);
 /* Append v (NULL: null) as wire JSON for c, exporting functions as needed.
  * On failure nothing is appended and no export is counted. */
 int value_encode(struct buf *b, const struct value *v, struct client *c);
+/* The same for node, a node of v's tree (NULL: null). */
+int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c);
 
 #endif

@@ -149,6 +149,9 @@ static void call_complete(bk_conn *c, struct pending *p, const bk_error *err, cJ
 	free(p);
 }
 
+/* Append a string literal. */
+#define CALL_PUT_LITERAL(b, s) buf_append((b), (s), sizeof(s) - 1)
+
 /* Write a call or invoke message for request id (0: a notification). */
 static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 {
@@ -156,15 +159,15 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 	int r;
 
 	if (rq->kind == REQUEST_CALL) {
-		r = buf_puts(b, "{\"t\":\"call\",\"id\":");
+		r = CALL_PUT_LITERAL(b, "{\"t\":\"call\",\"id\":");
 		if (r == 0)
 			r = wire_write_u64(b, id);
 		if (r == 0)
-			r = buf_puts(b, ",\"obj\":");
+			r = CALL_PUT_LITERAL(b, ",\"obj\":");
 		if (r == 0)
 			r = wire_write_string(b, rq->obj);
 		if (r == 0)
-			r = buf_puts(b, ",\"method\":");
+			r = CALL_PUT_LITERAL(b, ",\"method\":");
 		if (r == 0)
 			r = wire_write_string(b, rq->method);
 	} else if (id) {
@@ -174,7 +177,7 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 		r = buf_printf(b, "{\"t\":\"invoke\",\"fn\":%llu", (unsigned long long)rq->fn->id);
 	}
 	if (r == 0)
-		r = buf_puts(b, ",\"args\":");
+		r = CALL_PUT_LITERAL(b, ",\"args\":");
 	if (r == 0)
 		r = json_write_args(c, b, rq->sig, rq->ap, rq->args);
 	if (r == 0)

@@ -106,12 +106,15 @@ uint64_t bk_conn_get_timeout(bk_conn *c)
 	return call_next_deadline(c);
 }
 
-/* Do everything possible without blocking. */
+/* Do everything possible without blocking. Queued requests are written first,
+ * so the host works on them while the input is dispatched. */
 int bk_conn_process(bk_conn *c)
 {
 	if (!c)
 		return -EINVAL;
 	bk_conn_ref(c);
+	if (conn_is_open(c) && buf_pending(&c->out) > 0)
+		conn_flush_some(c);
 	if (conn_is_open(c))
 		conn_dispatch_buffered(c);
 	if (conn_is_open(c))

@@ -17,7 +17,7 @@ bool wire_get_id(const cJSON *v, uint64_t *ret)
 	if (!cJSON_IsNumber(v))
 		return false;
 	double d = v->valuedouble;
-	if (!(d >= 1 && d <= (double)WIRE_ID_MAX) || d != floor(d))
+	if (!(d >= 1 && d <= (double)WIRE_ID_MAX) || (double)(uint64_t)d != d)
 		return false;
 	*ret = (uint64_t)d;
 	return true;
@@ -133,7 +133,16 @@ int wire_write_string(struct buf *b, const char *s)
 
 	if (r < 0)
 		return r;
-	buf_putc(b, '"');
+	/* Most strings need no escaping: copy them into the room just reserved. */
+	char *o = b->data + b->len;
+	*o++ = '"';
+	while (*p >= 0x20 && *p != '"' && *p != '\\')
+		*o++ = (char)*p++;
+	if (*p == '\0')
+		*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	if (*p == '\0')
+		return 0;
 	for (;;) {
 		/* Copy the longest run that needs no escaping in one go. */
 		const unsigned char *run = p;
@@ -183,13 +192,19 @@ static int wire_write_number(struct buf *b, double d)
 {
 	if (!isfinite(d))
 		return buf_puts(b, "null");
-	if (d == floor(d) && fabs(d) <= (double)WIRE_ID_MAX)
-		return buf_printf(b, "%lld", (long long)d);
+	if (d == floor(d) && fabs(d) <= (double)WIRE_ID_MAX) {
+		int r = d < 0 ? buf_putc(b, '-') : 0;
+		return r < 0 ? r : wire_write_u64(b, (uint64_t)fabs(d));
+	}
+	/* printf and strtod use the locale's decimal point; JSON uses '.'. */
+	char point = localeconv()->decimal_point[0];
 	char tmp[32];
 	snprintf(tmp, sizeof tmp, "%1.15g", d);
-	double back;
-	if (sscanf(tmp, "%lg", &back) != 1 || back != d)
+	if (strtod(tmp, NULL) != d)
 		snprintf(tmp, sizeof tmp, "%1.17g", d);
+	for (char *p = tmp; *p; p++)
+		if (*p == point)
+			*p = '.';
 	return buf_puts(b, tmp);
 }
 
@@ -346,7 +361,7 @@ static const unsigned char *wire_string_end(const struct wire_parser *ps, bool *
 
 	*ret_escaped = false;
 	for (;;) {
-		while (p < ps->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		while (p < ps->end && (unsigned)(*p - 0x20) < 0x60 && *p != '"' && *p != '\\')
 			p++;
 		if (p == ps->end || *p < 0x20)
 			return NULL;
@@ -838,7 +853,7 @@ static int wire_msg_type(const cJSON *t)
 	const char *name = cJSON_GetStringValue(t);
 
 	for (size_t i = 0; name && i < sizeof wire_types / sizeof wire_types[0]; i++)
-		if (strcmp(name, wire_types[i].name) == 0)
+		if (name[0] == wire_types[i].name[0] && strcmp(name, wire_types[i].name) == 0)
 			return (int)wire_types[i].type;
 	return -1;
 }

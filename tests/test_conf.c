@@ -42,7 +42,8 @@ static void setup(void)
 static void teardown(void)
 {
 	char p[PATH_MAX + 64];
-	const char *names[] = { "bothost.conf", "bothost.log", "file.sock" };
+	const char *names[] = { "bothost.conf", "bothost.log", "file.sock", "tool", "tool2", "noexec",
+				"sub/tool" };
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -148,6 +149,13 @@ static void check_defaults(const struct conf *c)
 	ck_assert_uint_eq(c->irc.queue_max_age_ms, 300000);
 	ck_assert_str_eq(c->irc.ctcp_version, PACKAGE_NAME " " PACKAGE_VERSION);
 	ck_assert_uint_eq(c->irc.ctcp_per_minute, 6);
+	ck_assert_str_eq(c->command_prefix, "!");
+	ck_assert_uint_eq(c->n_owners, 0);
+	ck_assert_uint_eq(c->max_processes, 32);
+	ck_assert_uint_eq(c->user_commands.count, 12);
+	ck_assert_uint_eq(c->user_commands.window_ms, 60000);
+	ck_assert_uint_eq(c->user_ignore_ms, 300000);
+	ck_assert_uint_eq(c->n_behaviours, 0);
 }
 
 START_TEST(defaults_of_conf_init)
@@ -184,6 +192,12 @@ START_TEST(every_key)
 		"socket = /tmp/somewhere/bothost.sock\n"
 		"log_level = debug\n"
 		"loopback = yes\n"
+		"command_prefix = bot:\n"
+		"owner = *!*@admin.example.org\n"
+		"owner = account:alice\n"
+		"max_processes = 5\n"
+		"user_commands = 3/10s\n"
+		"user_ignore = 1m\n"
 		"\n"
 		"[limits]\n"
 		"frame_max = 65536\n"
@@ -258,6 +272,193 @@ START_TEST(every_key)
 	ck_assert_uint_eq(c.irc.queue_max_age_ms, 600000);
 	ck_assert_str_eq(c.irc.ctcp_version, "mybot 1.0");
 	ck_assert_uint_eq(c.irc.ctcp_per_minute, 0);
+	ck_assert_str_eq(c.command_prefix, "bot:");
+	ck_assert_uint_eq(c.n_owners, 2);
+	ck_assert_str_eq(c.owners[0], "*!*@admin.example.org");
+	ck_assert_str_eq(c.owners[1], "account:alice");
+	ck_assert_uint_eq(c.max_processes, 5);
+	ck_assert_uint_eq(c.user_commands.count, 3);
+	ck_assert_uint_eq(c.user_commands.window_ms, 10000);
+	ck_assert_uint_eq(c.user_ignore_ms, 60000);
+	conf_clear(&c);
+}
+END_TEST
+
+/* ---- behaviour sections ------------------------------------------------------ */
+
+/* Create an executable (or, with mode 0644, a plain) file in the directory. */
+static void make_file(const char *name, mode_t mode)
+{
+	char p[PATH_MAX + 64];
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "#!/bin/sh\n", 10), 10);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+START_TEST(behaviour_sections)
+{
+	struct conf c;
+	const struct conf_behaviour *b;
+	char text[PATH_MAX + 1024], tool[PATH_MAX + 16];
+
+	make_file("tool", 0755);
+	snprintf(tool, sizeof tool, "%s/tool", dir);
+	snprintf(text, sizeof text,
+		 "[command weather]\nexec = tool\narg = --city\narg = Paris\ntimeout = 10s\nmax_running = 4\n"
+		 "channel_only = yes\nowner_only = yes\nhelp = the weather, today\nprivileged = yes\n"
+		 "[timer tick]\nexec = %s\nevery = 90s\nat = 7:05\nat = 23:59\ntimeout = 0\n"
+		 "[resident seen]\nexec = ./tool\nrestart_min = 2s\nrestart_max = 1m\nwatch = on\n"
+		 "[command plain]\nexec = tool\n"
+		 "[irc]\n[command weather]\narg = three\n", tool);
+	load_ok(text, &c);
+	ck_assert_uint_eq(c.n_behaviours, 4);
+	b = conf_behaviour_find(&c, "WEATHER");
+	ck_assert_ptr_eq(b, &c.behaviours[0]);
+	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_COMMAND);
+	ck_assert_str_eq(b->name, "weather");
+	ck_assert_str_eq(b->exec, tool);		/* relative to the file's directory */
+	ck_assert_uint_eq(b->n_args, 3);
+	ck_assert_str_eq(b->args[0], "--city");
+	ck_assert_str_eq(b->args[1], "Paris");
+	ck_assert_str_eq(b->args[2], "three");	/* a section given twice adds up */
+	ck_assert_uint_eq(b->timeout_ms, 10000);
+	ck_assert_uint_eq(b->max_running, 4);
+	ck_assert(!b->private_ok);
+	ck_assert(b->owner_only);
+	ck_assert_str_eq(b->help, "the weather, today");
+	ck_assert(b->privileged);
+	b = &c.behaviours[1];
+	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_TIMER);
+	ck_assert_str_eq(b->exec, tool);
+	ck_assert_uint_eq(b->every_ms, 90000);
+	ck_assert_uint_eq(b->n_at, 2);
+	ck_assert_uint_eq(b->at[0], 7 * 60 + 5);
+	ck_assert_uint_eq(b->at[1], 23 * 60 + 59);
+	ck_assert_uint_eq(b->timeout_ms, 0);
+	ck_assert(!b->privileged);
+	b = &c.behaviours[2];
+	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_RESIDENT);
+	ck_assert_uint_eq(b->restart_min_ms, 2000);
+	ck_assert_uint_eq(b->restart_max_ms, 60000);
+	ck_assert(b->watch);
+	ck_assert_uint_eq(b->timeout_ms, 0);
+	ck_assert_str_eq(conf_behaviour_kind_name(b->kind), "resident");
+	/* The defaults. */
+	b = &c.behaviours[3];
+	ck_assert_uint_eq(b->n_args, 0);
+	ck_assert_uint_eq(b->timeout_ms, 30000);
+	ck_assert_uint_eq(b->max_running, 2);
+	ck_assert(b->private_ok);
+	ck_assert(!b->owner_only);
+	ck_assert_ptr_null(b->help);
+	ck_assert(!b->privileged);
+	ck_assert_ptr_null(conf_behaviour_find(&c, "nothing"));
+	conf_clear(&c);
+
+	/* private_ok = no is channel_only = yes; copies compare equal. */
+	load_ok("[command a]\nexec = tool\nprivate_ok = no\n[resident r]\nexec = tool\n", &c);
+	ck_assert(!c.behaviours[0].private_ok);
+	ck_assert_uint_eq(c.behaviours[1].restart_min_ms, 1000);
+	ck_assert_uint_eq(c.behaviours[1].restart_max_ms, 300000);
+	ck_assert(!c.behaviours[1].watch);
+	{
+		struct conf_behaviour copy;
+		ck_assert_int_eq(conf_behaviour_copy(&copy, &c.behaviours[0]), 0);
+		ck_assert(conf_behaviour_equal(&copy, &c.behaviours[0]));
+		ck_assert(!conf_behaviour_equal(&copy, &c.behaviours[1]));
+		copy.max_running = 3;
+		ck_assert(!conf_behaviour_equal(&copy, &c.behaviours[0]));
+		conf_behaviour_clear(&copy);
+	}
+	conf_clear(&c);
+}
+END_TEST
+
+START_TEST(errors_behaviours)
+{
+	char text[PATH_MAX + 256];
+
+	make_file("tool", 0755);
+	make_file("noexec", 0644);
+	load_err("[command]\n", 1, "section [command] needs a name: [command NAME]");
+	load_err("[timer a/b]\n", 1, "invalid name 'a/b' in [timer a/b]: expected 1 to 32 letters, digits, '-', "
+		 "'_' or '.'");
+	load_err("[command help]\nexec = tool\n", 1, "[command help]: help is a built-in command");
+	load_err("[command Status]\n", 1, "[command Status]: Status is a built-in command");
+	load_err("[command w]\nexec = tool\n\n[timer W]\n", 4,
+		 "[timer W]: the name is taken by [command w] on line 1");
+	load_err("[command w]\n[bothost]\n", 1, "[command w] has no exec");
+	load_err("[command w]\nexec = tool\nevery = 1m\n", 3,
+		 "unknown key 'every' in [command w] (it belongs in [timer NAME])");
+	load_err("[resident r]\nexec = tool\nnick = bot\n", 3, "unknown key 'nick' in [resident r] (it belongs in [irc])");
+	load_err("[timer t]\nexec = tool\n", 1, "[timer t] needs every or at (or both)");
+	load_err("[timer t]\nexec = tool\nat = 24:00\n", 3,
+		 "invalid at '24:00': expected a time of day HH:MM (00:00 to 23:59)");
+	load_err("[timer t]\nexec = tool\nat = 7:5\n", 3,
+		 "invalid at '7:5': expected a time of day HH:MM (00:00 to 23:59)");
+	load_err("[timer t]\nexec = tool\nevery = 500ms\n", 3, "every 500ms is out of range (1s to 7d)");
+	load_err("[command c]\nexec = tool\nexec = tool\n", 3, "exec is already set on line 2 (only server, "
+		 "alt_nick, channel, owner, arg and at can be repeated)");
+	load_err("[command c]\nexec = tool\nmax_running = 0\n", 3, "max_running 0 is out of range (1 to 100)");
+	load_err("[command c]\nexec = tool\nchannel_only = yes\nprivate_ok = yes\n", 4,
+		 "channel_only and private_ok are the same setting (private_ok is not channel_only): give one of "
+		 "them");
+	load_err("[resident r]\nexec = tool\nrestart_max = 2s\nrestart_min = 3s\n", 4,
+		 "restart_min (3s) is greater than restart_max (2s)");
+	load_err("[command c]\narg =\nexec = tool\n", 2, "invalid arg: expected some text without control characters");
+	snprintf(text, sizeof text, "invalid exec 'missing': %s/missing: No such file or directory", dir);
+	load_err("[command c]\nexec = missing\n", 2, text);
+	snprintf(text, sizeof text, "invalid exec 'noexec': %s/noexec is not executable", dir);
+	if (geteuid() != 0)		/* root may run anything with an x bit, not a file without one either */
+		load_err("[command c]\nexec = noexec\n", 2, text);
+	load_err("[timer t]\nexec = /\n", 2, "invalid exec '/': / is not a regular file");
+}
+END_TEST
+
+START_TEST(errors_bothost_keys)
+{
+	load_err("[bothost]\ncommand_prefix = a b\n", 2,
+		 "invalid command_prefix 'a b': expected 1 to 8 characters without spaces");
+	load_err("[bothost]\ncommand_prefix = 123456789\n", 2,
+		 "invalid command_prefix '123456789': expected 1 to 8 characters without spaces");
+	load_err("[bothost]\nowner = alice\n", 2, "invalid owner 'alice': expected a nick!user@host mask "
+		 "(* and ? match any characters and one character) or account:NAME");
+	load_err("[bothost]\nowner = a!b\n", 2, "invalid owner 'a!b': expected a nick!user@host mask "
+		 "(* and ? match any characters and one character) or account:NAME");
+	load_err("[bothost]\nowner = account:\n", 2, "invalid owner 'account:': expected a nick!user@host mask "
+		 "(* and ? match any characters and one character) or account:NAME");
+	load_err("[bothost]\nmax_processes = 0\n", 2, "max_processes 0 is out of range (1 to 10000)");
+	load_err("[bothost]\nuser_commands = 12\n", 2,
+		 "invalid user_commands '12': expected a count and a duration such as 12/1m");
+	load_err("[bothost]\nuser_commands = x/1m\n", 2,
+		 "invalid user_commands 'x/1m': expected a count and a duration such as 12/1m");
+	load_err("[bothost]\nuser_commands = 0/1m\n", 2,
+		 "user_commands 0/1m is out of range (1 to 100 commands per 1s to 1d)");
+	load_err("[bothost]\nuser_commands = 5/2d\n", 2,
+		 "user_commands 5/2d is out of range (1 to 100 commands per 1s to 1d)");
+	load_err("[bothost]\nuser_ignore = 0\n", 2, "user_ignore 0 is out of range (1s to 1d)");
+}
+END_TEST
+
+/* A relative configuration path: exec is still found beside the file. */
+START_TEST(exec_beside_relative_file)
+{
+	struct conf c;
+	char *error = NULL, cwd[PATH_MAX], want[PATH_MAX + 16];
+
+	make_file("tool", 0755);
+	write_conf("[command c]\nexec = tool\n");
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	ck_assert_int_eq(chdir("/tmp"), 0);
+	ck_assert_int_eq(conf_load(&c, conf_path + strlen("/tmp/"), &error), 0);
+	ck_assert_int_eq(chdir(cwd), 0);
+	snprintf(want, sizeof want, "/tmp/%s/tool", dir + strlen("/tmp/"));
+	ck_assert_str_eq(c.behaviours[0].exec, want);
 	conf_clear(&c);
 }
 END_TEST
@@ -409,18 +610,17 @@ END_TEST
 
 START_TEST(errors_sections_and_keys)
 {
-	load_err("[bothost]\n[irc]\n[foo]\n", 3,
-		 "unknown section [foo] (expected [bothost], [limits] or [irc])");
-	load_err("[command greet]\nrun = /bin/true\n", 1,
-		 "unknown section [command greet] (expected [bothost], [limits] or [irc])");
-	load_err("[irc]\nnick = bot\n\n[timer tick]\n", 4,
-		 "unknown section [timer tick] (expected [bothost], [limits] or [irc])");
-	load_err("[resident weather]\n", 1,
-		 "unknown section [resident weather] (expected [bothost], [limits] or [irc])");
-	load_err("[owners]\nalice = *!*@example.org\n", 1,
-		 "unknown section [owners] (expected [bothost], [limits] or [irc])");
-	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits] or [irc])");
-	load_err("[ irc ]\n", 1, "unknown section [ irc ] (expected [bothost], [limits] or [irc])");
+	load_err("[bothost]\n[irc]\n[foo]\n", 3, "unknown section [foo] (expected [bothost], [limits], [irc], "
+		 "[command NAME], [timer NAME] or [resident NAME])");
+	load_err("[command greet]\nrun = /bin/true\n", 2, "unknown key 'run' in [command greet]");
+	load_err("[irc]\nnick = bot\n\n[timers tick]\n", 4, "unknown section [timers tick] (expected "
+		 "[bothost], [limits], [irc], [command NAME], [timer NAME] or [resident NAME])");
+	load_err("[owners]\nalice = *!*@example.org\n", 1, "unknown section [owners] (expected [bothost], "
+		 "[limits], [irc], [command NAME], [timer NAME] or [resident NAME])");
+	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits], [irc], [command NAME], "
+		 "[timer NAME] or [resident NAME])");
+	load_err("[ irc ]\n", 1, "unknown section [ irc ] (expected [bothost], [limits], [irc], "
+		 "[command NAME], [timer NAME] or [resident NAME])");
 	load_err("[bothost]\nowners = alice\n", 2, "unknown key 'owners' in [bothost]");
 	load_err("[irc]\nnick = bot\nnik = bot\n", 3, "unknown key 'nik' in [irc]");
 	load_err("[bothost]\nframe_max = 100\n", 2,
@@ -428,10 +628,10 @@ START_TEST(errors_sections_and_keys)
 	load_err("socket = /tmp/x.sock\n[bothost]\n", 1,
 		 "key 'socket' before any section (it belongs in [bothost])");
 	load_err("; comment\nfoo = 1\n", 2, "key 'foo' before any section");
-	load_err("[irc]\nnick = a\nusername = u\nnick = b\n", 4,
-		 "nick is already set on line 2 (only server, alt_nick and channel can be repeated)");
-	load_err("[limits]\nframe_max = 100\n[irc]\n[limits]\nframe_max = 100\n", 5,
-		 "frame_max is already set on line 2 (only server, alt_nick and channel can be repeated)");
+	load_err("[irc]\nnick = a\nusername = u\nnick = b\n", 4, "nick is already set on line 2 (only server, "
+		 "alt_nick, channel, owner, arg and at can be repeated)");
+	load_err("[limits]\nframe_max = 100\n[irc]\n[limits]\nframe_max = 100\n", 5, "frame_max is already set "
+		 "on line 2 (only server, alt_nick, channel, owner, arg and at can be repeated)");
 }
 END_TEST
 
@@ -629,6 +829,33 @@ START_TEST(compare)
 }
 END_TEST
 
+START_TEST(compare_behaviours)
+{
+	struct conf a, b;
+	char changes[4096] = "";
+
+	make_file("tool", 0755);
+	make_file("tool2", 0755);
+	load_ok("[bothost]\nowner = a!b@c\n[command one]\nexec = tool\n[timer two]\nexec = tool\nevery = 1m\n"
+		"[resident three]\nexec = tool\n[command four]\nexec = tool\n", &a);
+	load_ok("[bothost]\nowner = a!b@c\nowner = account:x\nuser_commands = 5/30s\n"
+		"[resident three]\nexec = tool2\n[command two]\nexec = tool\n[command one]\nexec = tool\n"
+		"[timer five]\nexec = tool\nat = 12:00\n", &b);
+	ck_assert_int_eq(conf_compare(&a, &a, collect_cb, changes), 0);
+	ck_assert_int_eq(conf_compare(&a, &b, collect_cb, changes), 7);
+	ck_assert_str_eq(changes,
+			 "[bothost] owner: a!b@c -> a!b@c, account:x\n"
+			 "[bothost] user_commands: 12/1m -> 5/30s\n"
+			 "[timer two] removed\n"
+			 "[command four] removed\n"
+			 "[resident three] changed\n"
+			 "[command two] added\n"
+			 "[timer five] added\n");
+	conf_clear(&a);
+	conf_clear(&b);
+}
+END_TEST
+
 /* ---- the example file ------------------------------------------------------------ */
 
 /* Copy bothost.conf.example to conf_path, uncommenting the lines that start
@@ -665,6 +892,7 @@ START_TEST(example_file)
 		"register_timeout", "ping_idle", "ping_timeout", "reconnect_min", "reconnect_max",
 		"stable_after", "join_retry", "regain_nick", "rejoin_on_kick", "rejoin_delay", "burst",
 		"line_interval", "queue_max", "queue_max_age", "ctcp_version", "ctcp_per_minute",
+		"command_prefix", "owner", "max_processes", "user_commands", "user_ignore",
 	};
 	struct conf defaults, c;
 	char text[65536], pat[64];
@@ -1043,6 +1271,10 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, defaults_of_conf_init);
 	tcase_add_test(t, empty_file_gives_defaults);
 	tcase_add_test(t, every_key);
+	tcase_add_test(t, behaviour_sections);
+	tcase_add_test(t, errors_behaviours);
+	tcase_add_test(t, errors_bothost_keys);
+	tcase_add_test(t, exec_beside_relative_file);
 	tcase_add_test(t, ini_syntax);
 	tcase_add_test(t, booleans);
 	tcase_add_test(t, durations);
@@ -1056,6 +1288,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, errors_whole_file);
 	tcase_add_test(t, errors_unreadable);
 	tcase_add_test(t, compare);
+	tcase_add_test(t, compare_behaviours);
 	tcase_add_test(t, example_file);
 	suite_add_tcase(s, t);
 

@@ -6,10 +6,12 @@
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "botkit.h"
@@ -318,12 +320,16 @@ static void env_start(struct env *e, bool penalties, const char *extra)
 /* Stop everything the test started. */
 static void env_stop(struct env *e)
 {
+	int status;
+
 	events_clear();
 	bk_conn_unref(e->c);
-	test_host_stop(&e->host);
+	status = test_host_stop(&e->host);
 	test_ircd_stop(&e->ircd);
 	unlink(e->conf);
 	rmdir(e->dir);
+	/* A clean exit: no crash, and no leak under the sanitizers. */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bothost exited with status %#x", status);
 }
 
 /* Fast pacing for tests that are not about pacing. */
@@ -649,7 +655,6 @@ START_TEST(irc_injection_is_refused_or_literal)
 	ck_assert_ptr_nonnull(res);
 	name = cJSON_GetStringValue(path_get(res, "error.name"));
 	nul_refused = name != NULL;
-	fprintf(stderr, "NULDEBUG %s\n", cJSON_PrintUnformatted(res));
 	ck_assert(name ? strcmp(name, "InvalidArguments") == 0 : strcmp(str_at(res, "t"), "result") == 0);
 	cJSON_Delete(res);
 	test_raw_close(&raw);
@@ -661,6 +666,20 @@ START_TEST(irc_injection_is_refused_or_literal)
 	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ (PRIVMSG|NOTICE) #inj :(second|x)"), 0);
 	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ (JOIN #evil|QUIT|JOIN #a|MODE)"), 0);
 	ck_assert(!bot_in(&e, "#evil"));
+
+	/* The other sending methods, as the user sees them. */
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "action", "ss", "#inj", "waves back"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG #inj :\001ACTION waves back\001$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "ctcp", "sss", "alice", "PING", "42"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG alice :\001PING 42\001$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "ctcpReply", "sss", "alice", "TIME", "noon"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ NOTICE alice :\001TIME noon\001$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "mode", "sss", "#inj", "+v", "alice"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ MODE #inj \\+v alice$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "raw", "s", "PRIVMSG #inj :a raw line"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG #inj :a raw line$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "invite", "ss", "alice", "#pct%s"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ INVITE alice :?#pct%s$", WAIT_MS, NULL), 0);
 
 	test_irc_user_close(&u);
 	env_stop(&e);
@@ -756,6 +775,45 @@ START_TEST(irc_burst_of_50_paced_without_disconnect)
 }
 END_TEST
 
+START_TEST(irc_full_queue_and_no_connection_fail)
+{
+	struct env e;
+	struct test_irc_user u;
+	struct answers ans = { 0, 0 };
+	const char *name = NULL;
+	size_t mark;
+	uint64_t t0;
+
+	env_start(&e, false, "channel = #test\nburst = 1\nline_interval = 2s\nqueue_max = 2\nqueue_max_age = 500ms\n");
+	user_start(&e, &u, "alice", "#test");
+	wait_bot_in(&e, "#test");
+
+	/* One line waits for the bucket; two more do not fit: nothing of them is queued. */
+	ck_assert_int_eq(bk_call(e.c, "irc", "say", count_answer, &ans, "ss", "#test", "first"), 0);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "say", "ss", "#test", "second\nthird"), 0);
+	ck_assert_str_eq(name, "LimitExceeded");
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG #test :first$", WAIT_MS, NULL), 0);
+	while (ans.ok + ans.failed == 0)
+		pump(&e, 20);
+	ck_assert_int_eq(ans.ok, 1);
+	ck_assert_ptr_null(test_irc_user_seen(&u, "PRIVMSG #test :(second|third)"));
+
+	/* No server: the line fails after queue_max_age. */
+	mark = nevents;
+	ck_assert_int_eq(test_ircd_kill(&e.ircd), 0);
+	ck_assert_ptr_nonnull(wait_event(&e, mark, "disconnect", NULL, NULL, WAIT_MS));
+	t0 = test_now_ms();
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "say", "ss", "#test", "nobody hears this"), 0);
+	ck_assert_str_eq(name, "NotConnected");
+	ck_assert_uint_ge(test_now_ms() - t0, 400);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "whois", "s", "alice"), 0);
+	ck_assert_str_eq(name, "NotConnected");
+
+	test_irc_user_close(&u);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- reconnects and nicks -------------------------------------------------------------- */
 
 START_TEST(irc_reconnect_rejoins_and_delivers_queued_lines)
@@ -801,7 +859,7 @@ START_TEST(irc_reconnect_rejoins_and_delivers_queued_lines)
 }
 END_TEST
 
-START_TEST(irc_nick_in_use_then_regained)
+START_TEST(irc_nick_regained_and_refused_join_retried)
 {
 	struct env e;
 	struct test_irc_user holder;
@@ -809,14 +867,23 @@ START_TEST(irc_nick_in_use_then_regained)
 	size_t mark;
 	char *nick;
 
-	/* The nick is taken before bothost starts. */
-	env_prepare(&e, false, FAST "channel = #test\nalt_nick = bot2\nregain_nick = 30s\n");
+	/* The nick is taken, and #locked needs a key, before bothost starts. */
+	env_prepare(&e, false, FAST "channel = #test\nchannel = #locked\nalt_nick = bot2\nregain_nick = 30s\n");
 	user_start(&e, &holder, "bot", "#test");
+	ck_assert_int_eq(test_irc_user_join(&holder, "#locked"), 0);
+	ck_assert_int_eq(test_irc_user_send(&holder, "MODE #locked +k sesame"), 0);
+	ck_assert_int_eq(test_irc_user_expect(&holder, "MODE #locked \\+k", WAIT_MS, NULL), 0);
 	env_host_start(&e);
 	wait_bot_in(&e, "#test");
 	nick = bot_nick(&e);
 	ck_assert_str_eq(nick, "bot2");
 	free(nick);
+
+	/* The refused join is retried every join_retry: it works once the key is gone. */
+	ck_assert_ptr_nonnull(wait_numeric(&e, 0, 475, WAIT_MS));
+	ck_assert(!bot_in(&e, "#locked"));
+	ck_assert_int_eq(test_irc_user_send(&holder, "MODE #locked -k sesame"), 0);
+	wait_bot_in(&e, "#locked");
 
 	/* The holder quits: the bot asks for its nick at once (not after 30 s). */
 	mark = nevents;
@@ -830,6 +897,40 @@ START_TEST(irc_nick_in_use_then_regained)
 	free(nick);
 
 	test_irc_user_close(&holder);
+	env_stop(&e);
+}
+END_TEST
+
+START_TEST(irc_reconfigure_on_sighup)
+{
+	struct env e;
+	struct test_irc_user u;
+	size_t mark;
+	FILE *f;
+	char *nick;
+
+	env_start(&e, false, FAST "channel = #test\n");
+	user_start(&e, &u, "alice", "#test");
+	wait_bot_in(&e, "#test");
+	/* A channel joined at run time stays; the configured ones follow the file. */
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "join", "s", "#runtime"), 0);
+
+	f = fopen(e.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[irc]\nserver = 127.0.0.1:%d\nnick = renamed\nchannel = #fresh\n" FAST, e.ircd.port);
+	fclose(f);
+	mark = nevents;
+	ck_assert_int_eq(kill(e.host.pid, SIGHUP), 0);
+	ck_assert_ptr_nonnull(wait_event(&e, mark, "part", "channel", "#test", WAIT_MS));
+	wait_bot_in(&e, "#fresh");
+	ck_assert_ptr_nonnull(wait_event(&e, mark, "nick", "nick", "renamed", WAIT_MS));
+	nick = bot_nick(&e);
+	ck_assert_str_eq(nick, "renamed");
+	free(nick);
+	ck_assert(bot_in(&e, "#runtime"));
+	ck_assert(!bot_in(&e, "#test"));
+
+	test_irc_user_close(&u);
 	env_stop(&e);
 }
 END_TEST
@@ -927,10 +1028,18 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 	ck_assert_int_eq(irc_call(&e, NULL, NULL, "join", "ss", "#locked", "sesame"), 0);
 	ck_assert(bot_in(&e, "#locked"));
 
+	/* nick: refused while in use, confirmed otherwise */
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "nick", "s", "alice"), 0);
+	ck_assert_str_eq(name, "IrcError");
+	data = bk_error_data(bk_conn_last_error(e.c));
+	ck_assert_int_eq(cJSON_GetObjectItem(data, "numeric")->valueint, 433);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "nick", "s", "newbot"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ NICK :?newbot$", WAIT_MS, NULL), 0);
+
 	/* state */
 	ck_assert_int_eq(irc_call(&e, &res, NULL, "getState", ""), 0);
 	ck_assert_str_eq(str_at(res, "state"), "connected");
-	ck_assert_str_eq(str_at(res, "nick"), "bot");
+	ck_assert_str_eq(str_at(res, "nick"), "newbot");
 	ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(res, "queued")));
 	bk_json_delete(res);
 	ck_assert_int_eq(irc_call(&e, &res, NULL, "getIsupport", ""), 0);
@@ -964,8 +1073,9 @@ static Suite *irc_suite(void)
 	irc_case(s, "events", irc_every_event_type, NULL);
 	irc_case(s, "injection", irc_injection_is_refused_or_literal, NULL);
 	irc_case(s, "text", irc_long_text_arrives_complete, NULL);
+	irc_case(s, "queue", irc_full_queue_and_no_connection_fail, NULL);
 	irc_case(s, "reconnect", irc_reconnect_rejoins_and_delivers_queued_lines, NULL);
-	irc_case(s, "nick", irc_nick_in_use_then_regained, NULL);
+	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup);
 	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL);
 	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL);
 	return s;

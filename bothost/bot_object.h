@@ -1,0 +1,12 @@
+/* The `bot` object: the behaviours as the proxy protocol exposes them
+ * (PROTOCOL.md, "The bot object"): reload() and restart(name), both
+ * privileged, list(), and the events `started` and `exited` of their
+ * processes. Present when bothost runs with a configuration file. */
+#ifndef BOTHOST_BOT_OBJECT_H
+#define BOTHOST_BOT_OBJECT_H
+
+/* Create and register the object and hear of the behaviours' processes
+ * (after behaviours_start). 0 or -errno. */
+int bot_object_register(void);
+
+#endif

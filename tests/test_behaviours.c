@@ -1,0 +1,813 @@
+/* Behaviours as processes, end to end: a private ngircd, scripted IRC users,
+ * bothost started with a configuration written by the test, and behaviours
+ * that are this very program run with --behaviour MODE (commands, timers,
+ * residents, owners, limits, reload, the bot object); and the pure parts
+ * (rate limits, owners, daily times) in-process. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "botkit.h"
+#include "harness.h"
+#include "ircd.h"
+#include "owners.h"
+#include "ratelimit.h"
+#include "timers.h"
+
+#define WAIT_MS 8000
+
+static char self_exe[PATH_MAX];
+
+/* ---- the behaviours (this program run by bothost) ------------------------------- */
+
+/* Reply text through the context's reply function. */
+static void behaviour_reply(bk_fn *reply, const char *text)
+{
+	if (reply)
+		bk_fn_call_sync(reply, NULL, "s", text);
+}
+
+/* echo: reply with the arguments after the mode, each in brackets. */
+static void mode_echo(bk_fn *reply, int argc, char **argv)
+{
+	char text[400] = "argv:";
+
+	for (int i = 3; i < argc; i++) {
+		size_t n = strlen(text);
+		snprintf(text + n, sizeof text - n, " [%s]", argv[i]);
+	}
+	behaviour_reply(reply, text);
+}
+
+/* An environment variable, or "(unset)". */
+static const char *env_or(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? v : "(unset)";
+}
+
+/* env: reply with the environment and the context the host gave. */
+static void mode_env(bk_fn *reply, const cJSON *ctx)
+{
+	char text[450];
+	const char *sock = getenv("BOTKIT_SOCKET");
+
+	snprintf(text, sizeof text,
+		 "env kind=%s name=%s args=%s nick=%s mask=%s channel=%s target=%s socket=%s | ctx %s %s "
+		 "text=%s args=%d private=%s",
+		 env_or("BOTKIT_KIND"), env_or("BOTKIT_NAME"), env_or("BOTKIT_ARGS"), env_or("BOTKIT_NICK"),
+		 env_or("BOTKIT_HOSTMASK"), env_or("BOTKIT_CHANNEL"), env_or("BOTKIT_TARGET"),
+		 sock && access(sock, F_OK) == 0 ? "yes" : "no",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "kind")),
+		 cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "name")),
+		 cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "text")),
+		 cJSON_GetArraySize(cJSON_GetObjectItem(ctx, "args")),
+		 cJSON_IsTrue(cJSON_GetObjectItem(ctx, "private")) ? "yes" : "no");
+	behaviour_reply(reply, text);
+}
+
+/* The error name of a failed call, or "ok". */
+static const char *call_outcome(bk_conn *c, int r)
+{
+	return r == 0 ? "ok" : bk_conn_last_error(c) ? bk_error_name(bk_conn_last_error(c)) : "?";
+}
+
+/* priv: try the privileged methods and say what the host answered. */
+static void mode_priv(bk_conn *c, bk_fn *reply)
+{
+	char text[200], raw[64], reload[64];
+
+	snprintf(raw, sizeof raw, "%s", call_outcome(c, bk_irc_raw(c, "PING :behaviour")));
+	snprintf(reload, sizeof reload, "%s", call_outcome(c, bk_call_sync(c, "bot", "reload", NULL, "")));
+	snprintf(text, sizeof text, "raw=%s reload=%s", raw, reload);
+	behaviour_reply(reply, text);
+}
+
+/* hang: say so, then sleep until killed (or 20 s). */
+static void mode_hang(bk_fn *reply)
+{
+	struct timespec ts = { 20, 0 };
+
+	behaviour_reply(reply, "hanging");
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A resident's handler: "rping" gets "rpong PID". */
+static void resident_message(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	const char *text = bk_irc_event_text(ev);
+
+	if (text && strcmp(text, "rping") == 0)
+		bk_irc_event_replyf(ev, "rpong %ld", (long)getpid());
+}
+
+/* A resident's second handler, so that handler counts say two. */
+static void resident_join(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+}
+
+/* resident: two handlers, then serve until the host goes away. */
+static int mode_resident(bk_conn *c)
+{
+	if (bk_irc_on_message(c, resident_message, NULL, NULL, NULL) < 0 ||
+	    bk_irc_on_join(c, resident_join, NULL, NULL, NULL) < 0)
+		return 1;
+	bk_run(c);
+	return 0;
+}
+
+/* say CHANNEL TEXT: say TEXT and the kind in CHANNEL (a timer). */
+static void mode_say(bk_conn *c, int argc, char **argv)
+{
+	if (argc >= 5)
+		bk_irc_sayf(c, argv[3], "%s %s", argv[4], env_or("BOTKIT_KIND"));
+}
+
+/* The program as a behaviour: argv[2] is the mode. */
+static int behaviour_main(int argc, char **argv)
+{
+	const char *mode = argc > 2 ? argv[2] : "";
+	cJSON *ctx = NULL;
+	bk_conn *c;
+	bk_fn *reply;
+	int r = 0;
+
+	if (bk_conn_new(&c, mode) < 0)
+		return 2;
+	if (bk_call_sync(c, "host", "context", &ctx, "") < 0)
+		return 3;
+	reply = bk_json_get_fn(cJSON_GetObjectItem(ctx, "reply"));
+	if (strcmp(mode, "echo") == 0)
+		mode_echo(reply, argc, argv);
+	else if (strcmp(mode, "env") == 0)
+		mode_env(reply, ctx);
+	else if (strcmp(mode, "priv") == 0)
+		mode_priv(c, reply);
+	else if (strcmp(mode, "hang") == 0)
+		mode_hang(reply);
+	else if (strcmp(mode, "say") == 0)
+		mode_say(c, argc, argv);
+	else if (strcmp(mode, "resident") == 0)
+		r = mode_resident(c);
+	bk_json_delete(ctx);
+	bk_conn_unref(c);
+	return r;
+}
+
+/* ---- the world --------------------------------------------------------------------- */
+
+struct env {
+	struct test_ircd ircd;
+	struct test_host host;
+	char dir[64];
+	char conf[128];
+	char bothost_keys[512];		/* extra [bothost] lines */
+	bk_conn *c;			/* the test's own client, connected when needed */
+	struct test_irc_user alice;
+	struct test_irc_user bob;
+	struct test_irc_user boss;
+};
+
+/* Write the configuration: [bothost] with the owner and keys, [irc] for the
+ * server, then sections, in which EXE stands for this program. */
+static void env_write_conf(struct env *e, const char *sections)
+{
+	char tmp[200];
+	FILE *f;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", e->conf);
+	f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[bothost]\nowner = boss!*@*\n%s\n[irc]\nserver = 127.0.0.1:%d\nnick = bhbot\n"
+		"channel = #test\nburst = 100\nline_interval = 0s\nreconnect_min = 300ms\nreconnect_max = 1s\n"
+		"join_retry = 1s\n\n", e->bothost_keys, e->ircd.port);
+	for (const char *s = sections; *s; ) {
+		const char *exe = strstr(s, "EXE");
+		size_t n = exe ? (size_t)(exe - s) : strlen(s);
+		fwrite(s, 1, n, f);
+		s += n;
+		if (exe) {
+			fputs(self_exe, f);
+			s += 3;
+		}
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, e->conf), 0);
+}
+
+/* Wait for a line matching re on u; dump the transcript on failure. */
+static const char *expect(struct test_irc_user *u, const char *re)
+{
+	const char *line = NULL;
+	int r = test_irc_user_expect(u, re, WAIT_MS, &line);
+
+	if (r < 0)
+		test_irc_user_dump(u, stderr);
+	ck_assert_msg(r == 0, "%s did not see /%s/ (%d)", u->nick, re, r);
+	return line;
+}
+
+/* Say text in #test as u. */
+static void say(struct test_irc_user *u, const char *text)
+{
+	ck_assert_int_eq(test_irc_user_privmsg(u, "#test", text), 0);
+}
+
+/* Start ngircd and alice in #test; make the test's directory. */
+static void env_prepare(struct env *e, const char *bothost_keys)
+{
+	memset(e, 0, sizeof *e);
+	snprintf(e->bothost_keys, sizeof e->bothost_keys, "%s", bothost_keys);
+	ck_assert_int_eq(test_ircd_start(&e->ircd, NULL), 0);
+	snprintf(e->dir, sizeof e->dir, "/tmp/test-behaviours.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(e->dir));
+	snprintf(e->conf, sizeof e->conf, "%s/bothost.conf", e->dir);
+	ck_assert_int_eq(test_irc_user_connect(&e->alice, e->ircd.port, "alice"), 0);
+	ck_assert_int_eq(test_irc_user_join(&e->alice, "#test"), 0);
+}
+
+/* Start bothost with the configuration and wait until the bot is in #test. */
+static void env_host(struct env *e, const char *sections)
+{
+	const char *args[] = { "--config", e->conf, NULL };
+
+	env_write_conf(e, sections);
+	ck_assert_int_eq(test_host_start(&e->host, args), 0);
+	expect(&e->alice, "^:bhbot!\\S+ JOIN :?#test$");
+}
+
+/* The whole world. */
+static void env_start(struct env *e, const char *bothost_keys, const char *sections)
+{
+	env_prepare(e, bothost_keys);
+	env_host(e, sections);
+}
+
+/* Another user, in #test. */
+static void env_user(struct env *e, struct test_irc_user *u, const char *nick)
+{
+	ck_assert_int_eq(test_irc_user_connect(u, e->ircd.port, nick), 0);
+	ck_assert_int_eq(test_irc_user_join(u, "#test"), 0);
+}
+
+/* The test's own client. */
+static bk_conn *env_conn(struct env *e)
+{
+	if (!e->c)
+		ck_assert_int_eq(bk_conn_new_path(&e->c, e->host.path, "test"), 0);
+	return e->c;
+}
+
+/* Remove the test's directory and what it holds. */
+static void env_remove_dir(struct env *e)
+{
+	const char *names[] = { "bothost.conf", "bothost.conf.tmp", "resident.bin", "new.bin" };
+	char p[256];
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", e->dir, names[i]);
+		unlink(p);
+	}
+	rmdir(e->dir);
+}
+
+/* Stop everything; bothost must exit cleanly. */
+static void env_stop(struct env *e)
+{
+	int status;
+
+	e->c = bk_conn_unref(e->c);
+	status = test_host_stop(&e->host);
+	test_irc_user_close(&e->alice);
+	test_irc_user_close(&e->bob);
+	test_irc_user_close(&e->boss);
+	test_ircd_stop(&e->ircd);
+	env_remove_dir(e);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bothost ended with status %#x", status);
+}
+
+/* bot.list() (caller frees). */
+static cJSON *bot_list(struct env *e)
+{
+	cJSON *list = NULL;
+
+	ck_assert_int_eq(bk_call_sync(env_conn(e), "bot", "list", &list, ""), 0);
+	return list;
+}
+
+/* The entry of bot.list() named name (in list), or NULL. */
+static const cJSON *list_entry_of(const cJSON *list, const char *name)
+{
+	const cJSON *b;
+
+	cJSON_ArrayForEach(b, list)
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")), name) == 0)
+			return b;
+	return NULL;
+}
+
+/* The pid of name's single running process, or 0. */
+static long running_pid(struct env *e, const char *name)
+{
+	cJSON *list = bot_list(e);
+	const cJSON *running = cJSON_GetObjectItem(list_entry_of(list, name), "running");
+	long pid = cJSON_GetArraySize(running) == 1 ? (long)cJSON_GetArrayItem(running, 0)->valuedouble : 0;
+
+	bk_json_delete(list);
+	return pid;
+}
+
+/* Wait until name runs one process other than not_pid; its pid. */
+static long wait_new_pid(struct env *e, const char *name, long not_pid)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	long pid;
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	while ((pid = running_pid(e, name)) == 0 || pid == not_pid) {
+		ck_assert_msg(test_now_ms() < deadline, "%s was not (re)started", name);
+		nanosleep(&ts, NULL);
+	}
+	return pid;
+}
+
+/* Wait until name has no process running and one has exited; bot.list()
+ * then (caller frees). */
+static cJSON *wait_exited(struct env *e, const char *name)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	for (;;) {
+		cJSON *list = bot_list(e);
+		const cJSON *b = list_entry_of(list, name);
+		if (cJSON_GetArraySize(cJSON_GetObjectItem(b, "running")) == 0 &&
+		    cJSON_IsObject(cJSON_GetObjectItem(b, "last_exit")))
+			return list;
+		bk_json_delete(list);
+		ck_assert_msg(test_now_ms() < deadline, "%s did not exit", name);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Wait until the host holds nothing for any client but the asking one. */
+static void assert_no_residue(struct env *e, long handlers)
+{
+	static const char *const zero[] = { "imports", "exports", "pending_in", "pending_out" };
+
+	e->c = bk_conn_unref(e->c);
+	ck_assert_int_eq(test_host_stat_wait(&e->host, "handlers", handlers, WAIT_MS), handlers);
+	for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+		ck_assert_msg(test_host_stat_wait(&e->host, zero[i], 0, WAIT_MS) == 0, "%s left over", zero[i]);
+}
+
+/* ---- commands ----------------------------------------------------------------------- */
+
+static const char commands_sections[] =
+	"[command echo]\nexec = EXE\narg = --behaviour\narg = echo\nhelp = repeats its arguments\n"
+	"[command env]\nexec = EXE\narg = --behaviour\narg = env\n"
+	"[command priv]\nexec = EXE\narg = --behaviour\narg = priv\n"
+	"[command privy]\nexec = EXE\narg = --behaviour\narg = priv\nprivileged = yes\n"
+	"[command chan]\nexec = EXE\narg = --behaviour\narg = echo\nchannel_only = yes\n"
+	"[command secret]\nexec = EXE\narg = --behaviour\narg = echo\nowner_only = yes\n";
+
+START_TEST(commands_reply_in_channel_and_privately)
+{
+	struct env e;
+
+	env_start(&e, "user_commands = 50/1m", commands_sections);
+	say(&e.alice, "!echo a b");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :argv: \\[a\\] \\[b\\]$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "bhbot", "!echo x"), 0);
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG alice :argv: \\[x\\]$");
+	/* Shell metacharacters are words like any others. */
+	say(&e.alice, "!echo $(id) ; rm -rf / \"x\" `w` | >f");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :argv: \\[\\$\\(id\\)\\] \\[;\\] \\[rm\\] \\[-rf\\] "
+		"\\[/\\] \\[\"x\"\\] \\[`w`\\] \\[\\|\\] \\[>f\\]$");
+	/* The environment and the context. */
+	say(&e.alice, "!env one  two");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :env kind=command name=env args=one  two nick=alice "
+		"mask=alice!\\S+@\\S+ channel=#test target=#test socket=yes \\| ctx command env text=one  two "
+		"args=2 private=no$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "bhbot", "!ENV"), 0);
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG alice :env kind=command name=env args= nick=alice \\S+ "
+		"channel= target=alice socket=yes \\| ctx command env text= args=0 private=yes$");
+	test_irc_user_close(&e.alice);
+	env_stop(&e);
+}
+END_TEST
+
+START_TEST(commands_refused_and_helped)
+{
+	struct env e;
+
+	env_start(&e, "user_commands = 50/1m", commands_sections);
+	env_user(&e, &e.bob, "bob");
+	/* An unknown command is answered once a minute per user. */
+	say(&e.alice, "!nope");
+	expect(&e.alice, "PRIVMSG #test :unknown command: nope \\(try !help\\)$");
+	say(&e.alice, "!nope2");
+	say(&e.alice, "! not a command");
+	say(&e.alice, "!echo done");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[done\\]$");
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command"), 1);
+	/* Help. */
+	say(&e.alice, "!help");
+	expect(&e.alice, "PRIVMSG #test :commands: !echo, !env, !priv, !privy, !chan, !help; owners only: "
+		"!secret, !reload, !restart, !status; !help NAME says more$");
+	say(&e.alice, "!help echo");
+	expect(&e.alice, "PRIVMSG #test :!echo: repeats its arguments$");
+	/* Where and by whom. */
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "bhbot", "!chan x"), 0);
+	expect(&e.alice, "PRIVMSG alice :chan works only in a channel$");
+	say(&e.bob, "!secret x");
+	expect(&e.bob, "PRIVMSG #test :only owners may use secret$");
+	say(&e.bob, "!reload");
+	say(&e.bob, "!echo after");
+	expect(&e.bob, "PRIVMSG #test :argv: \\[after\\]$");
+	ck_assert_uint_eq(test_irc_user_count(&e.bob, "only owners"), 1);
+	/* A behaviour is unprivileged unless its section says otherwise. */
+	say(&e.alice, "!priv");
+	expect(&e.alice, "PRIVMSG #test :raw=PermissionDenied reload=PermissionDenied$");
+	say(&e.alice, "!privy");
+	expect(&e.alice, "PRIVMSG #test :raw=ok reload=ok$");
+	assert_no_residue(&e, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- limits -------------------------------------------------------------------------- */
+
+START_TEST(limits_timeouts_caps_and_rate)
+{
+	struct env e;
+	cJSON *list;
+	const cJSON *last;
+
+	env_start(&e, "max_processes = 2\nuser_commands = 6/20s\nuser_ignore = 30s",
+		  "[command hang]\nexec = EXE\narg = --behaviour\narg = hang\nmax_running = 1\ntimeout = 3s\n"
+		  "[command hang2]\nexec = EXE\narg = --behaviour\narg = hang\nmax_running = 5\ntimeout = 3s\n"
+		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	env_user(&e, &e.bob, "bob");
+	say(&e.alice, "!hang");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	say(&e.alice, "!hang");
+	expect(&e.alice, "PRIVMSG #test :hang is busy, try again shortly$");
+	say(&e.alice, "!hang2");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	say(&e.alice, "!hang2");
+	expect(&e.alice, "PRIVMSG #test :too many behaviours are running, try again shortly$");
+	/* The runaways are stopped at their timeout. */
+	list = wait_exited(&e, "hang2");
+	bk_json_delete(list);
+	list = wait_exited(&e, "hang");
+	last = cJSON_GetObjectItem(list_entry_of(list, "hang"), "last_exit");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(last, "timed_out")));
+	ck_assert_int_eq(cJSON_GetObjectItem(last, "signal")->valueint, SIGTERM);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(last, "code")));
+	ck_assert_int_ge(cJSON_GetObjectItem(last, "runtime_ms")->valueint, 2900);
+	ck_assert_int_lt(cJSON_GetObjectItem(last, "runtime_ms")->valueint, 6000);
+	bk_json_delete(list);
+	/* Two more commands are allowed, the next one is one too many. */
+	say(&e.alice, "!echo 5");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[5\\]$");
+	say(&e.alice, "!echo 6");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[6\\]$");
+	say(&e.alice, "!echo 7");
+	expect(&e.alice, "PRIVMSG #test :alice: you give commands too fast; ignoring you for 30s$");
+	/* Ignored from now on, silently; others are not. */
+	say(&e.alice, "!help");
+	say(&e.bob, "!help");
+	expect(&e.alice, "PRIVMSG #test :commands: ");
+	{
+		struct timespec ts = { 0, 300 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	test_irc_user_expect(&e.alice, "PRIVMSG #test :commands: ", 0, NULL);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "PRIVMSG #test :commands: "), 1);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "argv: \\[7\\]"), 0);
+	assert_no_residue(&e, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- timers --------------------------------------------------------------------------- */
+
+START_TEST(timer_fires_and_again)
+{
+	struct env e;
+	uint64_t first;
+	cJSON *list;
+	const cJSON *tick;
+
+	env_start(&e, "", "[timer tick]\nexec = EXE\narg = --behaviour\narg = say\narg = #test\narg = tick\n"
+		  "every = 1s\n");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :tick timer$");
+	first = test_now_ms();
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :tick timer$");
+	ck_assert_uint_ge(test_now_ms() - first, 500);
+	list = bot_list(&e);
+	tick = list_entry_of(list, "tick");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(tick, "kind")), "timer");
+	ck_assert_int_ge(cJSON_GetObjectItem(tick, "runs")->valueint, 2);
+	ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(tick, "next_run")));
+	ck_assert_double_gt(cJSON_GetObjectItem(tick, "next_run")->valuedouble, (double)time(NULL) * 1000 - 1000);
+	ck_assert_double_lt(cJSON_GetObjectItem(tick, "next_run")->valuedouble, (double)time(NULL) * 1000 + 3000);
+	bk_json_delete(list);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- residents ---------------------------------------------------------------------------- */
+
+/* Copy this program to path (through a temporary file renamed over it). */
+static void copy_self(const char *dir, const char *path)
+{
+	char tmp[256], buf[65536];
+	int in = open(self_exe, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	snprintf(tmp, sizeof tmp, "%s/new.bin", dir);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(out, 0);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+/* Ask the resident for its pid over IRC and check the answer. */
+static void rping(struct env *e, long pid)
+{
+	char re[64];
+
+	say(&e->alice, "rping");
+	snprintf(re, sizeof re, "PRIVMSG #test :rpong %ld$", pid);
+	expect(&e->alice, re);
+}
+
+START_TEST(resident_restarts)
+{
+	struct env e;
+	char exe[128], sections[512];
+	long pid, pid2, pid3, pid4;
+	cJSON *res = NULL, *list;
+
+	/* The resident runs a copy of this program, replaced during the test. */
+	env_prepare(&e, "");
+	snprintf(exe, sizeof exe, "%s/resident.bin", e.dir);
+	copy_self(e.dir, exe);
+	snprintf(sections, sizeof sections, "[resident r]\nexec = %s\narg = --behaviour\narg = resident\n"
+		 "watch = yes\nrestart_min = 200ms\nrestart_max = 1s\n", exe);
+	env_host(&e, sections);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+	pid = wait_new_pid(&e, "r", 0);
+	rping(&e, pid);
+
+	/* Crash: restarted, with its handlers registered again by the new process. */
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	pid2 = wait_new_pid(&e, "r", pid);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+	rping(&e, pid2);
+
+	/* A new executable: restarted. */
+	copy_self(e.dir, exe);
+	pid3 = wait_new_pid(&e, "r", pid2);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+	rping(&e, pid3);
+
+	/* bot.restart. */
+	ck_assert_int_eq(bk_call_sync(env_conn(&e), "bot", "restart", &res, "s", "r"), 0);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(res, "kind")), "resident");
+	ck_assert_int_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(res, "stopped"), 0)->valueint, pid3);
+	bk_json_delete(res);
+	pid4 = wait_new_pid(&e, "r", pid3);
+	list = bot_list(&e);
+	ck_assert_int_ge(cJSON_GetObjectItem(list_entry_of(list, "r"), "restarts")->valueint, 3);
+	bk_json_delete(list);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+
+	/* Removed by a reload: stopped, and its handlers go with it. */
+	env_write_conf(&e, "");
+	res = NULL;
+	ck_assert_int_eq(bk_call_sync(env_conn(&e), "bot", "reload", &res, ""), 0);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(res, "changed"), 0)),
+			 "[resident r] removed");
+	bk_json_delete(res);
+	assert_no_residue(&e, 0);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "clients", 0, WAIT_MS), 0);
+	list = bot_list(&e);
+	ck_assert_int_eq(cJSON_GetArraySize(list), 0);
+	bk_json_delete(list);
+	ck_assert_int_ne(kill((pid_t)pid4, 0), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- owners and reload ----------------------------------------------------------------- */
+
+START_TEST(owners_and_reload)
+{
+	struct env e;
+	const char *echo = "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n";
+	cJSON *list;
+	int r;
+
+	env_start(&e, "", echo);
+	env_user(&e, &e.boss, "boss");
+	say(&e.alice, "!reload");
+	expect(&e.alice, "PRIVMSG #test :only owners may use reload$");
+	say(&e.boss, "!reload");
+	expect(&e.boss, "PRIVMSG #test :reloaded: nothing changed$");
+	say(&e.boss, "!status");
+	expect(&e.boss, "PRIVMSG #test :irc: connected to \\S+ as bhbot, [0-9]+ queued; processes: 0 of 32; "
+		"clients: [0-9]+$");
+
+	/* A broken file is refused, with the reason, and the old one stays. */
+	env_write_conf(&e, "[command echo]\nexec = /nonexistent/echo\n");
+	r = bk_call_sync(env_conn(&e), "bot", "reload", NULL, "");
+	ck_assert_int_lt(r, 0);
+	ck_assert_str_eq(bk_error_name(bk_conn_last_error(e.c)), "ConfigError");
+	ck_assert_msg(strstr(bk_error_message(bk_conn_last_error(e.c)), "bothost.conf:15: invalid exec "
+		      "'/nonexistent/echo'"), "%s", bk_error_message(bk_conn_last_error(e.c)));
+	say(&e.boss, "!reload");
+	expect(&e.boss, "PRIVMSG #test :reload refused: \\S+bothost.conf:15: invalid exec");
+	say(&e.alice, "!echo still");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[still\\]$");
+
+	/* SIGHUP applies a changed file without dropping IRC. */
+	env_write_conf(&e, "[command echo2]\nexec = EXE\narg = --behaviour\narg = echo\narg = two\n");
+	ck_assert_int_eq(kill(e.host.pid, SIGHUP), 0);
+	for (uint64_t deadline = test_now_ms() + WAIT_MS;;) {
+		list = bot_list(&e);
+		bool done = list_entry_of(list, "echo2") && !list_entry_of(list, "echo");
+		bk_json_delete(list);
+		if (done)
+			break;
+		ck_assert_msg(test_now_ms() < deadline, "the reload did not happen");
+		test_irc_user_expect(&e.boss, "never", 20, NULL);
+	}
+	say(&e.alice, "!echo2 x");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[two\\] \\[x\\]$");
+	say(&e.alice, "!echo y");
+	expect(&e.alice, "PRIVMSG #test :unknown command: echo \\(try !help\\)$");
+	say(&e.boss, "!restart echo2");
+	expect(&e.boss, "PRIVMSG #test :echo2: [01] process(es)? stopped$");
+	say(&e.boss, "!restart nothing");
+	expect(&e.boss, "PRIVMSG #test :there is no behaviour named nothing$");
+	ck_assert_ptr_null(test_irc_user_seen(&e.alice, "QUIT|ERROR"));
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ JOIN"), 1);
+	assert_no_residue(&e, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- pure parts ------------------------------------------------------------------------- */
+
+START_TEST(ratelimit_counts_and_ignores)
+{
+	struct ratelimit *rl = ratelimit_new();
+
+	ck_assert_ptr_nonnull(rl);
+	ratelimit_configure(rl, 3, 10000, 5000, 60000);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 0), RATELIMIT_OK);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 1000), RATELIMIT_OK);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 2000), RATELIMIT_OK);
+	ck_assert_int_eq(ratelimit_hit(rl, "b@h", 2000), RATELIMIT_OK);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 3000), RATELIMIT_EXCEEDED);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 4000), RATELIMIT_IGNORED);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 7999), RATELIMIT_IGNORED);
+	ck_assert_int_eq(ratelimit_hit(rl, "a@h", 8000), RATELIMIT_OK);
+	/* A sliding window: three in ten seconds are fine forever. */
+	for (uint64_t t = 20000; t < 80000; t += 3400)
+		ck_assert_int_eq(ratelimit_hit(rl, "c@h", t), RATELIMIT_OK);
+	/* Notices: once per interval, per kind and user. */
+	ck_assert(ratelimit_notice(rl, "a@h", RATELIMIT_NOTICE_UNKNOWN, 100000));
+	ck_assert(!ratelimit_notice(rl, "a@h", RATELIMIT_NOTICE_UNKNOWN, 159999));
+	ck_assert(ratelimit_notice(rl, "a@h", RATELIMIT_NOTICE_REFUSED, 110000));
+	ck_assert(ratelimit_notice(rl, "b@h", RATELIMIT_NOTICE_UNKNOWN, 110000));
+	ck_assert(ratelimit_notice(rl, "a@h", RATELIMIT_NOTICE_UNKNOWN, 160000));
+	/* Quiet users are forgotten. */
+	ck_assert_uint_ge(ratelimit_users(rl), 2);
+	ck_assert_int_eq(ratelimit_hit(rl, "d@h", 1000000), RATELIMIT_OK);
+	ck_assert_uint_eq(ratelimit_users(rl), 1);
+	/* Too many users: the least recently active goes. */
+	for (unsigned i = 0; i < RATELIMIT_USERS_MAX + 10; i++) {
+		char who[32];
+		snprintf(who, sizeof who, "u%u@h", i);
+		ratelimit_hit(rl, who, 2000000);
+	}
+	ck_assert_uint_eq(ratelimit_users(rl), RATELIMIT_USERS_MAX);
+	ratelimit_free(rl);
+}
+END_TEST
+
+START_TEST(owners_by_mask_and_account)
+{
+	char *owners[] = { "Boss[x]!*@*.example.org", "account:Carol", "d?ve!~d@host" };
+	struct owners_person boss = { "boss{X}", "u", "a.example.org", NULL };
+	struct owners_person other = { "boss{X}", "u", "a.example.com", NULL };
+	struct owners_person carol = { "whoever", "x", "y", "carol" };
+	struct owners_person dave = { "dave", "~d", "host", NULL };
+	struct owners_person nouser = { "dave", NULL, "host", NULL };
+	char *mask;
+
+	ck_assert(owners_match(owners, 3, ISUPPORT_CASEMAP_RFC1459, &boss));
+	ck_assert(!owners_match(owners, 3, ISUPPORT_CASEMAP_ASCII, &boss));
+	ck_assert(!owners_match(owners, 3, ISUPPORT_CASEMAP_RFC1459, &other));
+	ck_assert(owners_match(owners, 3, ISUPPORT_CASEMAP_RFC1459, &carol));
+	ck_assert(owners_match(owners, 3, ISUPPORT_CASEMAP_RFC1459, &dave));
+	ck_assert(!owners_match(owners, 3, ISUPPORT_CASEMAP_RFC1459, &nouser));
+	ck_assert(!owners_match(owners, 0, ISUPPORT_CASEMAP_RFC1459, &dave));
+	mask = owners_hostmask(&dave);
+	ck_assert_str_eq(mask, "dave!~d@host");
+	free(mask);
+}
+END_TEST
+
+/* A time in UTC. */
+static time_t utc(int y, int mo, int d, int h, int mi, int s)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi,
+			 .tm_sec = s };
+
+	return timegm(&tm);
+}
+
+START_TEST(timers_daily_times)
+{
+	unsigned at[] = { 12 * 60 + 30, 9 * 60 };
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	ck_assert_int_eq(timers_next_at(at, 2, utc(2024, 1, 1, 10, 0, 0)), utc(2024, 1, 1, 12, 30, 0));
+	ck_assert_int_eq(timers_next_at(at, 2, utc(2024, 1, 1, 12, 30, 0)), utc(2024, 1, 2, 9, 0, 0));
+	ck_assert_int_eq(timers_next_at(at, 2, utc(2024, 1, 1, 8, 59, 59)), utc(2024, 1, 1, 9, 0, 0));
+	ck_assert_int_eq(timers_next_at(at, 2, utc(2024, 12, 31, 23, 0, 0)), utc(2025, 1, 1, 9, 0, 0));
+	ck_assert_int_eq(timers_next_at(at, 0, utc(2024, 1, 1, 10, 0, 0)), 0);
+	/* Local time: 09:00 in Paris is 08:00 UTC in winter, 07:00 in summer. */
+	setenv("TZ", "Europe/Paris", 1);
+	tzset();
+	if (timers_next_at(at + 1, 1, utc(2024, 1, 1, 0, 0, 0)) != utc(2024, 1, 1, 9, 0, 0)) {
+		ck_assert_int_eq(timers_next_at(at + 1, 1, utc(2024, 1, 1, 0, 0, 0)), utc(2024, 1, 1, 8, 0, 0));
+		ck_assert_int_eq(timers_next_at(at + 1, 1, utc(2024, 7, 1, 0, 0, 0)), utc(2024, 7, 1, 7, 0, 0));
+	}
+	unsetenv("TZ");
+	tzset();
+}
+END_TEST
+
+static Suite *behaviours_suite(void)
+{
+	Suite *s = suite_create("behaviours");
+	TCase *pure = tcase_create("pure");
+	TCase *irc = tcase_create("irc");
+
+	tcase_add_test(pure, ratelimit_counts_and_ignores);
+	tcase_add_test(pure, owners_by_mask_and_account);
+	tcase_add_test(pure, timers_daily_times);
+	suite_add_tcase(s, pure);
+	tcase_set_timeout(irc, 60);
+	tcase_add_test(irc, commands_reply_in_channel_and_privately);
+	tcase_add_test(irc, commands_refused_and_helped);
+	tcase_add_test(irc, limits_timeouts_caps_and_rate);
+	tcase_add_test(irc, timer_fires_and_again);
+	tcase_add_test(irc, resident_restarts);
+	tcase_add_test(irc, owners_and_reload);
+	suite_add_tcase(s, irc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	SRunner *sr;
+	int failed;
+	ssize_t n;
+
+	if (argc > 1 && strcmp(argv[1], "--behaviour") == 0)
+		return behaviour_main(argc, argv);
+	n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+	if (n <= 0)
+		return EXIT_FAILURE;
+	self_exe[n] = '\0';
+	sr = srunner_create(behaviours_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
