@@ -614,7 +614,12 @@ START_TEST(resident_restarts)
 	list = bot_list(&e);
 	ck_assert_int_eq(cJSON_GetArraySize(list), 0);
 	bk_json_delete(list);
-	ck_assert_int_ne(kill((pid_t)pid4, 0), 0);
+	/* The process is gone, and reaped by bothost. */
+	for (uint64_t deadline = test_now_ms() + WAIT_MS; kill((pid_t)pid4, 0) == 0;) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		ck_assert_msg(test_now_ms() < deadline, "the resident was not stopped");
+		nanosleep(&ts, NULL);
+	}
 	env_stop(&e);
 }
 END_TEST
@@ -772,6 +777,7 @@ START_TEST(timers_daily_times)
 }
 END_TEST
 
+/* The pure tests, then those against ngircd. */
 static Suite *behaviours_suite(void)
 {
 	Suite *s = suite_create("behaviours");
@@ -793,6 +799,7 @@ static Suite *behaviours_suite(void)
 	return s;
 }
 
+/* Run the suite, or be a behaviour when bothost runs this program with --behaviour. */
 int main(int argc, char **argv)
 {
 	SRunner *sr;
