@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -859,6 +861,65 @@ START_TEST(irc_reconnect_rejoins_and_delivers_queued_lines)
 }
 END_TEST
 
+/* Open descriptors of process pid. */
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* libircclient aborts on a descriptor >= 1024 (FD_SET is fortified): with
+ * over a thousand clients connected, the bot must still reconnect and work. */
+START_TEST(irc_reconnect_with_over_1024_descriptors_open)
+{
+	enum { NCLIENTS = 1100 };
+	static struct test_raw raws[NCLIENTS];
+	struct env e;
+	struct test_irc_user u;
+	struct rlimit rl;
+	size_t mark;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_msg(rl.rlim_max >= NCLIENTS + 200, "the hard descriptor limit is too low");
+	rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+	env_start(&e, false, FAST "channel = #test\nreconnect_min = 300ms\nreconnect_max = 1s\n");
+	wait_bot_in(&e, "#test");
+	for (int i = 0; i < NCLIENTS; i++) {
+		cJSON *w = test_raw_hello(&raws[i], e.host.path, "idle");
+		ck_assert_msg(w != NULL, "client %d was not welcomed", i);
+		cJSON_Delete(w);
+	}
+	ck_assert_int_gt(count_fds(e.host.pid), 1024);
+
+	mark = nevents;
+	ck_assert_int_eq(test_ircd_kill(&e.ircd), 0);
+	ck_assert_ptr_nonnull(wait_event(&e, mark, "disconnect", NULL, NULL, WAIT_MS));
+	ck_assert_int_eq(test_ircd_restart(&e.ircd), 0);
+	ck_assert_ptr_nonnull(wait_event(&e, mark, "connect", "nick", "bot", 10000));
+	user_start(&e, &u, "alice", "#test");
+	wait_bot_in(&e, "#test");
+	ck_assert_int_eq(test_irc_user_privmsg(&u, "#test", "!ping"), 0);
+	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG #test :pong$", WAIT_MS, NULL), 0);
+	ck_assert_int_gt(count_fds(e.host.pid), 1024);
+
+	for (int i = 0; i < NCLIENTS; i++)
+		test_raw_close(&raws[i]);
+	test_irc_user_close(&u);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(irc_nick_regained_and_refused_join_retried)
 {
 	struct env e;
@@ -1075,6 +1136,7 @@ static Suite *irc_suite(void)
 	irc_case(s, "text", irc_long_text_arrives_complete, NULL);
 	irc_case(s, "queue", irc_full_queue_and_no_connection_fail, NULL);
 	irc_case(s, "reconnect", irc_reconnect_rejoins_and_delivers_queued_lines, NULL);
+	irc_case(s, "descriptors", irc_reconnect_with_over_1024_descriptors_open, NULL);
 	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup);
 	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL);
 	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL);
