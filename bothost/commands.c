@@ -322,17 +322,35 @@ static void commands_configured(const struct command_msg *m)
 	commands_run(b, m);
 }
 
+/* The section of the resident that claims the command word, or NULL. */
+static const struct conf_behaviour *commands_claimer(const char *word)
+{
+	for (const struct behaviour *b = behaviours_next(NULL); b; b = behaviours_next(b))
+		if (conf_behaviour_claims(behaviour_conf(b), word))
+			return behaviour_conf(b);
+	return NULL;
+}
+
 /* ---- built-in commands ---------------------------------------------------------------- */
 
-/* Append "!name" to the stream for each configured command whose owner_only is owners. */
+/* Append ", !word" (or "!word" first) to the stream. */
+static void commands_help_word(FILE *f, const char *word, bool *first)
+{
+	fprintf(f, "%s%s%s", *first ? "" : ", ", commands_state.prefix, word);
+	*first = false;
+}
+
+/* Append "!name" to the stream for each configured command whose owner_only
+ * is owners, and (for everyone) each word a resident claims, in the order
+ * of the configuration. */
 static void commands_help_list(FILE *f, bool owners, bool *first)
 {
 	for (const struct behaviour *b = behaviours_next(NULL); b; b = behaviours_next(b)) {
 		const struct conf_behaviour *c = behaviour_conf(b);
-		if (c->kind != CONF_BEHAVIOUR_COMMAND || c->owner_only != owners)
-			continue;
-		fprintf(f, "%s%s%s", *first ? "" : ", ", commands_state.prefix, c->name);
-		*first = false;
+		if (c->kind == CONF_BEHAVIOUR_COMMAND && c->owner_only == owners)
+			commands_help_word(f, c->name, first);
+		for (size_t i = 0; !owners && i < c->n_commands; i++)
+			commands_help_word(f, c->commands[i], first);
 	}
 }
 
@@ -385,7 +403,7 @@ static void commands_help(const struct command_msg *m)
 	size_t len = strcspn(m->rest, " \t");
 	char name[COMMANDS_WORD_MAX + 1];
 	const struct behaviour *b;
-	const struct conf_behaviour *c;
+	const struct conf_behaviour *c, *claimer;
 	char *all;
 
 	if (len == 0) {
@@ -398,8 +416,12 @@ static void commands_help(const struct command_msg *m)
 	snprintf(name, sizeof name, "%.*s", (int)len, m->rest);
 	b = behaviours_find(name);
 	c = b ? behaviour_conf(b) : NULL;
+	claimer = commands_claimer(name);
 	if (commands_builtin_help(name))
 		commands_reply(m->reply, "%s%s: %s", commands_state.prefix, name, commands_builtin_help(name));
+	else if (claimer)
+		commands_reply(m->reply, "%s%s: %s", commands_state.prefix, name,
+			       claimer->help ? claimer->help : "no help given");
 	else if (!c || c->kind != CONF_BEHAVIOUR_COMMAND)
 		commands_reply(m->reply, "unknown command: %s (try %shelp)", name, commands_state.prefix);
 	else
@@ -543,12 +565,19 @@ static void commands_builtin(const struct command_msg *m, enum commands_builtin 
 
 /* ---- the message handler ------------------------------------------------------------- */
 
-/* One command: the rate limit first, then a built-in or a configured command. */
+/* One command: nothing for a word a resident claims (it answers itself, and
+ * at its own pace); else the rate limit first, then a built-in or a
+ * configured command. */
 static void commands_handle(const struct command_msg *m)
 {
+	const struct conf_behaviour *claimer = commands_claimer(m->word);
 	enum commands_builtin which;
 	char d[32];
 
+	if (claimer) {
+		log_debug("command %s from %s: left to resident %s", m->word, m->hostmask, claimer->name);
+		return;
+	}
 	switch (ratelimit_hit(commands_state.rl, m->who, commands_now_ms())) {
 	case RATELIMIT_EXCEEDED:
 		commands_duration(commands_state.ignore_ms, d, sizeof d);

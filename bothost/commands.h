@@ -5,7 +5,9 @@
  * owners' !reload, !restart NAME and !status, refuses what a user may not
  * do (owner_only, channel_only, max_running, max_processes, unknown names)
  * with a short reply, and ignores a user who gives commands faster than
- * user_commands allows.
+ * user_commands allows. A word a [resident NAME] claims (its `commands`)
+ * is left to that resident, which hears the message itself: the host
+ * neither answers it nor counts it, and lists it in !help.
  *
  * The module listens to the `message` event of the irc object: attach it
  * after the irc object starts and detach it before it stops. */

@@ -22,10 +22,12 @@
 
 #include "irc_text.h"
 #include "isupport.h"
+#include "transport_tls.h"
 
 #define CONF_FILE_MAX (1u << 20)	/* a configuration file larger than this is refused */
 #define CONF_HOST_MAX 253		/* a DNS name */
 #define CONF_DEFAULT_PORT "6667"
+#define CONF_DEFAULT_TLS_PORT "6697"
 #define CONF_NAME_MAX 32		/* a behaviour's name */
 
 #define SEC 1000ull
@@ -55,6 +57,11 @@ enum conf_kind {
 	CONF_ARG,		/* repeatable */
 	CONF_AT,		/* repeatable "HH:MM" */
 	CONF_NOT_BOOL,		/* a boolean stored negated */
+	CONF_FILE,		/* a readable file, resolved against the file's directory */
+	CONF_FINGERPRINT,	/* a SHA-256 fingerprint */
+	CONF_SASL_MECH,		/* none, plain or external */
+	CONF_SECRET,		/* text, spaces allowed, never shown */
+	CONF_WORDS,		/* command words, separated by spaces */
 };
 
 struct conf_key {
@@ -111,6 +118,18 @@ static const struct conf_key conf_keys[] = {
 	KEY("irc", "queue_max_age", CONF_DURATION, irc.queue_max_age_ms, 0, DAY),
 	KEY("irc", "ctcp_version", CONF_TEXT, irc.ctcp_version, 0, 0),
 	KEY("irc", "ctcp_per_minute", CONF_COUNT, irc.ctcp_per_minute, 0, 600),
+	KEY("irc", "tls", CONF_BOOL, irc.tls, 0, 0),
+	KEY("irc", "tls_insecure", CONF_BOOL, irc.tls_insecure, 0, 0),
+	KEY("irc", "tls_fingerprint", CONF_FINGERPRINT, irc.tls_fingerprint, 0, 0),
+	KEY("irc", "tls_ca_file", CONF_FILE, irc.tls_ca_file, 0, 0),
+	KEY("irc", "tls_cert", CONF_FILE, irc.tls_cert, 0, 0),
+	KEY("irc", "tls_key", CONF_FILE, irc.tls_key, 0, 0),
+	KEY("irc", "sasl_mechanism", CONF_SASL_MECH, irc.sasl_mechanism, 0, 0),
+	KEY("irc", "sasl_user", CONF_TEXT, irc.sasl_user, 0, 0),
+	KEY("irc", "sasl_password", CONF_SECRET, irc.sasl_password, 0, 0),
+	KEY("irc", "sasl_required", CONF_BOOL, irc.sasl_required, 0, 0),
+	KEY("irc", "cap_timeout", CONF_DURATION, irc.cap_timeout_ms, 100, HOUR),
+	KEY("irc", "sasl_timeout", CONF_DURATION, irc.sasl_timeout_ms, 100, HOUR),
 	BKEY("command", "exec", CONF_EXEC, exec, 0, 0),
 	BKEY("command", "arg", CONF_ARG, args, 0, 0),
 	BKEY("command", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
@@ -131,6 +150,8 @@ static const struct conf_key conf_keys[] = {
 	BKEY("resident", "restart_min", CONF_DURATION, restart_min_ms, 100, DAY),
 	BKEY("resident", "restart_max", CONF_DURATION, restart_max_ms, 100, DAY),
 	BKEY("resident", "watch", CONF_BOOL, watch, 0, 0),
+	BKEY("resident", "commands", CONF_WORDS, commands, 0, 0),
+	BKEY("resident", "help", CONF_TEXT, help, 0, 0),
 	BKEY("resident", "privileged", CONF_BOOL, privileged, 0, 0),
 };
 
@@ -177,6 +198,9 @@ static int conf_irc_init(struct conf_irc *irc)
 	irc->queue_max = 300;
 	irc->queue_max_age_ms = 300 * SEC;
 	irc->ctcp_per_minute = 6;
+	irc->sasl_required = true;
+	irc->cap_timeout_ms = 15 * SEC;
+	irc->sasl_timeout_ms = 15 * SEC;
 	return irc->username && irc->realname && irc->ctcp_version ? 0 : -ENOMEM;
 }
 
@@ -218,6 +242,14 @@ static void conf_irc_clear(struct conf_irc *irc)
 	free(irc->realname);
 	free(irc->password);
 	free(irc->ctcp_version);
+	free(irc->tls_fingerprint);
+	free(irc->tls_ca_file);
+	free(irc->tls_cert);
+	free(irc->tls_key);
+	free(irc->sasl_user);
+	if (irc->sasl_password)
+		explicit_bzero(irc->sasl_password, strlen(irc->sasl_password));
+	free(irc->sasl_password);
 }
 
 /* Free an array of n strings. */
@@ -236,6 +268,7 @@ void conf_behaviour_clear(struct conf_behaviour *b)
 	conf_strv_free(b->args, b->n_args);
 	free(b->help);
 	free(b->at);
+	conf_strv_free(b->commands, b->n_commands);
 	memset(b, 0, sizeof *b);
 }
 
@@ -303,12 +336,15 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 	dst->exec = src->exec ? strdup(src->exec) : NULL;
 	dst->help = src->help ? strdup(src->help) : NULL;
 	dst->args = conf_strv_dup(src->args, src->n_args, &ok);
+	if (!ok)
+		dst->n_args = 0;
+	dst->commands = conf_strv_dup(src->commands, src->n_commands, &ok);
+	if (!dst->commands)
+		dst->n_commands = 0;
 	dst->at = src->n_at ? malloc(src->n_at * sizeof *dst->at) : NULL;
 	if (dst->at)
 		memcpy(dst->at, src->at, src->n_at * sizeof *dst->at);
 	if (!ok || !dst->name || (src->exec && !dst->exec) || (src->help && !dst->help) || (src->n_at && !dst->at)) {
-		if (!ok)
-			dst->n_args = 0;
 		conf_behaviour_clear(dst);
 		return -ENOMEM;
 	}
@@ -321,6 +357,15 @@ static bool conf_str_equal(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* Whether two arrays of n strings are equal. */
+static bool conf_strv_equal(char *const *a, char *const *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
 /* Whether two sections say the same. */
 bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b)
 {
@@ -328,12 +373,21 @@ bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_beha
 	    !conf_str_equal(a->help, b->help) || a->n_args != b->n_args || a->n_at != b->n_at ||
 	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
 	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
-	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch)
+	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch ||
+	    a->n_commands != b->n_commands)
 		return false;
-	for (size_t i = 0; i < a->n_args; i++)
-		if (strcmp(a->args[i], b->args[i]) != 0)
-			return false;
+	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands))
+		return false;
 	return a->n_at == 0 || memcmp(a->at, b->at, a->n_at * sizeof *a->at) == 0;
+}
+
+/* Whether b claims the command word. */
+bool conf_behaviour_claims(const struct conf_behaviour *b, const char *word)
+{
+	for (size_t i = 0; i < b->n_commands; i++)
+		if (strcasecmp(b->commands[i], word) == 0)
+			return true;
+	return false;
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -604,21 +658,24 @@ static int conf_server_check(struct conf_parse *p, const char *value, const char
 	return 0;
 }
 
-/* server: "host", "host:port" or "[v6]:port", added to the rotation. */
+/* server: "host", "host:port" or "[v6]:port", optionally after irc:// or
+ * ircs://, added to the rotation (the port and, without a scheme, TLS are
+ * settled by conf_check_servers once tls is known). */
 static int conf_add_server(struct conf_parse *p, const char *value)
 {
 	struct conf_irc *irc = &p->cfg->irc;
+	bool tls = strncasecmp(value, "ircs://", 7) == 0;
+	bool scheme = tls || strncasecmp(value, "irc://", 6) == 0;
+	const char *rest = value + (tls ? 7 : scheme ? 6 : 0);
 	char *host = NULL, *port = NULL;
-	int r = conf_server_split(value, &host, &port);
+	int r = conf_server_split(rest, &host, &port);
 
 	if (r == -EINVAL)
 		return conf_fail(p, "invalid server '%s': expected host, host:port or [IPv6 address]:port",
 				 value);
 	if (r < 0)
 		return r;
-	r = conf_server_check(p, value, host, port, value[0] == '[');
-	if (r == 0 && !port && !(port = strdup(CONF_DEFAULT_PORT)))
-		r = -ENOMEM;
+	r = conf_server_check(p, rest, host, port, rest[0] == '[');
 	if (r == 0)
 		r = conf_grow((void **)&irc->servers, &irc->n_servers, sizeof *irc->servers);
 	if (r < 0) {
@@ -626,7 +683,7 @@ static int conf_add_server(struct conf_parse *p, const char *value)
 		free(port);
 		return r;
 	}
-	irc->servers[irc->n_servers - 1] = (struct conf_server){ host, port };
+	irc->servers[irc->n_servers - 1] = (struct conf_server){ host, port, tls, scheme };
 	return 0;
 }
 
@@ -860,6 +917,71 @@ static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **
 	return 0;
 }
 
+/* tls_ca_file, tls_cert, tls_key: a readable regular file; a relative
+ * path is resolved against the file's directory. */
+static int conf_set_file(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	char *path;
+	struct stat st;
+	int r = 0;
+
+	if (!*value || conf_has_control(value, false))
+		return conf_fail(p, "invalid %s: expected the path of a file", k->name);
+	path = value[0] == '/' ? strdup(value) : conf_resolve(p->path, value);
+	if (!path)
+		return -ENOMEM;
+	if (stat(path, &st) < 0)
+		r = conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		r = conf_fail(p, "invalid %s '%s': %s is not a regular file", k->name, value, path);
+	else if (access(path, R_OK) < 0)
+		r = conf_fail(p, "invalid %s '%s': %s is not readable", k->name, value, path);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	free(*field);
+	*field = path;
+	return 0;
+}
+
+/* tls_fingerprint: 64 hex digits, in pairs separated by ':' or not. */
+static int conf_set_fingerprint(struct conf_parse *p, const struct conf_key *k, char **field,
+				const char *value)
+{
+	unsigned char pin[TRANSPORT_TLS_PIN_LEN];
+
+	if (transport_tls_parse_pin(value, pin) < 0)
+		return conf_fail(p, "invalid %s '%s': expected a SHA-256 fingerprint, 64 hex digits (pairs may "
+				 "be separated by ':', as `openssl x509 -noout -fingerprint -sha256` prints them)",
+				 k->name, value);
+	return conf_set_string(field, value);
+}
+
+/* sasl_mechanism: none, plain or external (any case). */
+static int conf_set_sasl_mech(struct conf_parse *p, const struct conf_key *k, enum conf_sasl *field,
+			      const char *value)
+{
+	static const char *const names[] = { "none", "plain", "external" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*field = (enum conf_sasl)i;
+			return 0;
+		}
+	}
+	return conf_fail(p, "invalid %s '%s': expected none, plain or external", k->name, value);
+}
+
+/* sasl_password: non-empty text without control characters (spaces are
+ * allowed: it travels base64-encoded). */
+static int conf_set_secret(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	if (!*value || conf_has_control(value, false))
+		return conf_fail(p, "invalid %s: expected some text without control characters", k->name);
+	return conf_set_string(field, value);
+}
+
 /* arg: one more fixed argument. */
 static int conf_add_arg(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
 			const char *value)
@@ -867,6 +989,62 @@ static int conf_add_arg(struct conf_parse *p, const struct conf_key *k, struct c
 	if (!*value || conf_has_control(value, false))
 		return conf_fail(p, "invalid %s: expected some text without control characters", k->name);
 	return conf_add_string(&b->args, &b->n_args, value);
+}
+
+/* Whether name is a command the host answers itself. */
+static bool conf_command_builtin(const char *name)
+{
+	static const char *const builtins[] = { "help", "reload", "restart", "status" };
+
+	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+		if (strcasecmp(name, builtins[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the n bytes at s are a command word as typed after the prefix:
+ * a letter or digit, then letters, digits, '-', '_' or '.'. */
+static bool conf_command_word_valid(const char *s, size_t n)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+	return n >= 1 && n <= CONF_NAME_MAX && memchr(alnum, s[0], sizeof alnum - 1) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") >= n;
+}
+
+/* Check one word of commands and add it to the resident's claims. */
+static int conf_add_command_word(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+				 const char *word, size_t n)
+{
+	char w[CONF_NAME_MAX + 1];
+
+	if (!conf_command_word_valid(word, n))
+		return conf_fail(p, "invalid %s word '%.*s': expected 1 to %d letters, digits, '-', '_' or '.', "
+				 "starting with a letter or a digit", k->name, (int)n, word, CONF_NAME_MAX);
+	snprintf(w, sizeof w, "%.*s", (int)n, word);
+	if (conf_command_builtin(w))
+		return conf_fail(p, "invalid %s word '%s': %s is a built-in command", k->name, w, w);
+	if (conf_behaviour_claims(b, w))
+		return conf_fail(p, "invalid %s: '%s' is listed twice", k->name, w);
+	return conf_add_string(&b->commands, &b->n_commands, w);
+}
+
+/* commands: the command words a resident answers itself, separated by spaces. */
+static int conf_set_words(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+			  const char *value)
+{
+	const char *s = value + strspn(value, " \t");
+	int r = 0;
+
+	if (!*s)
+		return conf_fail(p, "invalid %s: expected one or more command words", k->name);
+	while (*s && r == 0) {
+		size_t n = strcspn(s, " \t");
+		r = conf_add_command_word(p, k, b, s, n);
+		s += n;
+		s += strspn(s, " \t");
+	}
+	return r;
 }
 
 /* at: a time of day "HH:MM" (local time), added to the timer's times. */
@@ -946,6 +1124,11 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 	case CONF_ARG: return conf_add_arg(p, k, base, value);
 	case CONF_AT: return conf_add_at(p, k, base, value);
 	case CONF_NOT_BOOL: return conf_set_not_bool(p, k, field, value);
+	case CONF_WORDS: return conf_set_words(p, k, base, value);
+	case CONF_FILE: return conf_set_file(p, k, field, value);
+	case CONF_FINGERPRINT: return conf_set_fingerprint(p, k, field, value);
+	case CONF_SASL_MECH: return conf_set_sasl_mech(p, k, field, value);
+	case CONF_SECRET: return conf_set_secret(p, k, field, value);
 	}
 	return -EINVAL;
 }
@@ -1010,17 +1193,6 @@ static bool conf_behaviour_name_valid(const char *name)
 
 	return n >= 1 && n <= CONF_NAME_MAX &&
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
-}
-
-/* Whether name is a command the host answers itself. */
-static bool conf_command_builtin(const char *name)
-{
-	static const char *const builtins[] = { "help", "reload", "restart", "status" };
-
-	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
-		if (strcasecmp(name, builtins[i]) == 0)
-			return true;
-	return false;
 }
 
 /* Add a behaviour of kind named name, with the defaults; its index or -errno. */
@@ -1269,8 +1441,100 @@ static int conf_check_behaviour(struct conf_parse *p, long i)
 	return 0;
 }
 
+/* Whether word, claimed by resident i, is also a command's name or claimed by
+ * an earlier resident; the error names the later of the two lines. */
+static int conf_check_claim(struct conf_parse *p, long i, const char *word)
+{
+	const struct conf *cfg = p->cfg;
+	const struct conf_behaviour *b = &cfg->behaviours[i], *other = conf_behaviour_find(cfg, word);
+	unsigned line = conf_seen(p, i, "resident", "commands"), l2;
+
+	if (other && other->kind == CONF_BEHAVIOUR_COMMAND) {
+		p->line = line;
+		return conf_fail(p, "[resident %s] claims the command word '%s', which is [command %s] on line %u",
+				 b->name, word, other->name, p->bline[other - cfg->behaviours]);
+	}
+	for (long j = 0; j < i; j++) {
+		other = &cfg->behaviours[j];
+		if (other->kind != CONF_BEHAVIOUR_RESIDENT || !conf_behaviour_claims(other, word))
+			continue;
+		l2 = conf_seen(p, j, "resident", "commands");
+		p->line = line > l2 ? line : l2;
+		return conf_fail(p, "the command word '%s' is claimed by both [resident %s] (line %u) and "
+				 "[resident %s] (line %u)", word, other->name, l2, b->name, line);
+	}
+	return 0;
+}
+
+/* The command words residents claim: each by one resident, none a command. */
+static int conf_check_claims(struct conf_parse *p)
+{
+	const struct conf *cfg = p->cfg;
+
+	for (size_t i = 0; i < cfg->n_behaviours; i++)
+		for (size_t w = 0; w < cfg->behaviours[i].n_commands; w++)
+			if (conf_check_claim(p, (long)i, cfg->behaviours[i].commands[w]) < 0)
+				return p->r;
+	return 0;
+}
+
+/* The line where an [irc] key was given, or 0. */
+static unsigned conf_irc_seen(const struct conf_parse *p, const char *name)
+{
+	return p->seen[conf_key_find("irc", name) - conf_keys];
+}
+
+/* Servers written without a scheme use TLS when tls = yes; a server
+ * without a port gets 6697 with TLS, 6667 without. */
+static int conf_check_servers(struct conf_parse *p)
+{
+	struct conf_irc *irc = &p->cfg->irc;
+
+	for (size_t i = 0; i < irc->n_servers; i++) {
+		struct conf_server *s = &irc->servers[i];
+		if (!s->scheme)
+			s->tls = irc->tls;
+		if (!s->port && !(s->port = strdup(s->tls ? CONF_DEFAULT_TLS_PORT : CONF_DEFAULT_PORT)))
+			return p->r = -ENOMEM;
+	}
+	return 0;
+}
+
+/* The later of two lines, 0 (not given) counting for none. */
+static unsigned conf_line_of(unsigned a, unsigned b)
+{
+	return a && b ? (a > b ? a : b) : a ? a : b;
+}
+
+/* TLS and SASL keys that only make sense together. */
+static int conf_check_tls_sasl(struct conf_parse *p)
+{
+	struct conf_irc *irc = &p->cfg->irc;
+	unsigned mech = conf_irc_seen(p, "sasl_mechanism"), user = conf_irc_seen(p, "sasl_user");
+	unsigned pass = conf_irc_seen(p, "sasl_password");
+
+	if (!mech && (irc->sasl_user || irc->sasl_password))
+		irc->sasl_mechanism = CONF_SASL_PLAIN;
+	p->line = conf_line_of(conf_irc_seen(p, "tls_insecure"), conf_irc_seen(p, "tls_fingerprint"));
+	if (irc->tls_insecure && irc->tls_fingerprint)
+		return conf_fail(p, "tls_insecure and tls_fingerprint both set: a pinned certificate is "
+				 "checked, an insecure one is not (give one of them)");
+	p->line = conf_irc_seen(p, "tls_key");
+	if (irc->tls_key && !irc->tls_cert)
+		return conf_fail(p, "tls_key is set but tls_cert is not (the key belongs to a client certificate)");
+	p->line = conf_line_of(mech, conf_line_of(user, pass));
+	if (irc->sasl_mechanism == CONF_SASL_NONE && (irc->sasl_user || irc->sasl_password))
+		return conf_fail(p, "sasl_user or sasl_password is set but sasl_mechanism is none");
+	if (irc->sasl_mechanism == CONF_SASL_PLAIN && (!irc->sasl_user || !irc->sasl_password))
+		return conf_fail(p, "SASL PLAIN needs both sasl_user and sasl_password");
+	if (irc->sasl_mechanism == CONF_SASL_EXTERNAL && !irc->tls_cert)
+		return conf_fail(p, "SASL EXTERNAL needs a client certificate (tls_cert) on a TLS connection");
+	return 0;
+}
+
 /* The checks that need the whole file: nick with servers, backoff order,
- * complete behaviour sections. */
+ * TLS and SASL settings, complete behaviour sections, command words claimed
+ * once. */
 static int conf_check(struct conf_parse *p)
 {
 	const struct conf_irc *irc = &p->cfg->irc;
@@ -1289,10 +1553,12 @@ static int conf_check(struct conf_parse *p)
 		conf_format_duration(irc->reconnect_max_ms, b, sizeof b);
 		return conf_fail(p, "reconnect_min (%s) is greater than reconnect_max (%s)", a, b);
 	}
+	if (conf_check_servers(p) < 0 || conf_check_tls_sasl(p) < 0)
+		return p->r;
 	for (size_t i = 0; i < p->cfg->n_behaviours; i++)
 		if (conf_check_behaviour(p, (long)i) < 0)
 			return p->r;
-	return 0;
+	return conf_check_claims(p);
 }
 
 /* Run inih over the text and settle which error came first. */
@@ -1344,13 +1610,14 @@ out:
 
 /* ---- comparing ------------------------------------------------------------- */
 
-/* The servers as "host:port, [v6]:port". */
+/* The servers as "host:port, [v6]:port, ircs://host:port". */
 static void conf_format_servers(const struct conf_irc *irc, FILE *f)
 {
 	for (size_t i = 0; i < irc->n_servers; i++) {
 		const struct conf_server *s = &irc->servers[i];
 		bool v6 = strchr(s->host, ':') != NULL;
-		fprintf(f, "%s%s%s%s:%s", i ? ", " : "", v6 ? "[" : "", s->host, v6 ? "]" : "", s->port);
+		fprintf(f, "%s%s%s%s%s:%s", i ? ", " : "", s->tls ? "ircs://" : "", v6 ? "[" : "", s->host,
+			v6 ? "]" : "", s->port);
 	}
 }
 
@@ -1375,8 +1642,13 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_PATH:
 	case CONF_NICK:
 	case CONF_USER:
-	case CONF_TEXT: fputs(*s ? *s : "(none)", f); break;
-	case CONF_PASSWORD: fputs(!*s ? "(none)" : reveal ? *s : "(set)", f); break;
+	case CONF_TEXT:
+	case CONF_FILE:
+	case CONF_FINGERPRINT: fputs(*s ? *s : "(none)", f); break;
+	case CONF_PASSWORD:
+	case CONF_SECRET: fputs(!*s ? "(none)" : reveal ? *s : "(set)", f); break;
+	case CONF_SASL_MECH: fputs((const char *[]){ "none", "plain", "external" }
+				   [*(const enum conf_sasl *)field], f); break;
 	case CONF_LOG_LEVEL: fputs((const char *[]){ "error", "warn", "info", "debug" }
 				   [*(const enum log_level *)field], f); break;
 	case CONF_BOOL: fputs(*(const bool *)field ? "yes" : "no", f); break;
@@ -1405,6 +1677,7 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_ARG:
 	case CONF_AT:
 	case CONF_NOT_BOOL:
+	case CONF_WORDS:
 		break;		/* keys of behaviour sections, compared section by section */
 	}
 }

@@ -10,10 +10,20 @@
 #include "log.h"
 #include "server.h"
 
-/* One IRC server: "host", "host:port", "[v6addr]:port". */
+/* One IRC server: "host", "host:port", "[v6addr]:port", each optionally
+ * after "irc://" (plain) or "ircs://" (TLS). */
 struct conf_server {
 	char *host;
-	char *port;		/* a decimal port, default "6667" */
+	char *port;		/* a decimal port, default "6697" with TLS, else "6667" */
+	bool tls;		/* ircs://, or no scheme and tls = yes */
+	bool scheme;		/* written with irc:// or ircs:// (then tls = does not apply) */
+};
+
+/* The SASL mechanism to log in with. */
+enum conf_sasl {
+	CONF_SASL_NONE,
+	CONF_SASL_PLAIN,	/* sasl_user and sasl_password */
+	CONF_SASL_EXTERNAL,	/* the TLS client certificate (tls_cert) */
 };
 
 /* A channel to be in, with its key (NULL for none). */
@@ -55,6 +65,22 @@ struct conf_irc {
 
 	char *ctcp_version;		/* answer to CTCP VERSION (default "bothost VERSION") */
 	unsigned ctcp_per_minute;	/* CTCP replies per minute at most (6) */
+
+	/* TLS, for the servers that use it. */
+	bool tls;			/* servers without a scheme use TLS (no) */
+	bool tls_insecure;		/* accept any certificate: tests only (no) */
+	char *tls_fingerprint;		/* a SHA-256 pin as written, or NULL */
+	char *tls_ca_file;		/* CA certificates (PEM); NULL: the system's */
+	char *tls_cert;			/* client certificate (PEM), or NULL */
+	char *tls_key;			/* its key (PEM); NULL: inside tls_cert */
+
+	/* IRCv3 capabilities and SASL. */
+	enum conf_sasl sasl_mechanism;	/* (none; plain when sasl_user is given) */
+	char *sasl_user;
+	char *sasl_password;
+	bool sasl_required;		/* a failed SASL drops the connection (yes) */
+	unsigned cap_timeout_ms;	/* wait for each CAP answer (15 s) */
+	unsigned sasl_timeout_ms;	/* wait for the SASL outcome (15 s) */
 };
 
 /* What starts a behaviour's process: a command typed on IRC, a timer, or
@@ -80,7 +106,7 @@ struct conf_behaviour {
 	unsigned max_running;		/* its processes at once (2) */
 	bool private_ok;		/* usable in a private message (yes); channel_only = yes: no */
 	bool owner_only;		/* (no) */
-	char *help;			/* the text of !help NAME, or NULL */
+	char *help;			/* the text of !help NAME (commands, residents), or NULL */
 
 	/* [timer NAME] */
 	unsigned every_ms;		/* 0: none */
@@ -91,6 +117,9 @@ struct conf_behaviour {
 	unsigned restart_min_ms;	/* first wait before a restart (1 s) */
 	unsigned restart_max_ms;	/* longest wait (5 min) */
 	bool watch;			/* restart when the executable changes on disk (no) */
+	char **commands;		/* command words it answers itself: the host
+					 * neither answers nor runs anything for them */
+	size_t n_commands;
 };
 
 /* At most count in window_ms. */
@@ -143,6 +172,8 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 void conf_behaviour_clear(struct conf_behaviour *b);
 /* Whether two sections say the same (kind, name and every key). */
 bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b);
+/* Whether b (a resident) claims the command word (compared ignoring ASCII case). */
+bool conf_behaviour_claims(const struct conf_behaviour *b, const char *word);
 
 /* Receives one change: "[limits] frame_max: 1048576 -> 65536", or
  * "[irc] password changed" for values not shown. */

@@ -25,10 +25,13 @@ static int irc_conf_copy_servers(struct conf_irc *dst, const struct conf_irc *sr
 	if (!dst->servers)
 		return -ENOMEM;
 	dst->n_servers = src->n_servers;
-	for (size_t i = 0; i < src->n_servers; i++)
+	for (size_t i = 0; i < src->n_servers; i++) {
+		dst->servers[i].tls = src->servers[i].tls;
+		dst->servers[i].scheme = src->servers[i].scheme;
 		if (!irc_conf_dup(&dst->servers[i].host, src->servers[i].host) ||
 		    !irc_conf_dup(&dst->servers[i].port, src->servers[i].port))
 			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -74,11 +77,17 @@ int irc_conf_copy(struct conf_irc *dst, const struct conf_irc *src)
 	dst->channels = NULL;
 	dst->n_channels = 0;
 	dst->nick = dst->username = dst->realname = dst->password = dst->ctcp_version = NULL;
+	dst->tls_fingerprint = dst->tls_ca_file = dst->tls_cert = dst->tls_key = NULL;
+	dst->sasl_user = dst->sasl_password = NULL;
 	if (irc_conf_copy_servers(dst, src) < 0 || irc_conf_copy_alt_nicks(dst, src) < 0 ||
 	    irc_conf_copy_channels(dst, src) < 0 || !irc_conf_dup(&dst->nick, src->nick) ||
 	    !irc_conf_dup(&dst->username, src->username) || !irc_conf_dup(&dst->realname, src->realname) ||
 	    !irc_conf_dup(&dst->password, src->password) ||
-	    !irc_conf_dup(&dst->ctcp_version, src->ctcp_version)) {
+	    !irc_conf_dup(&dst->ctcp_version, src->ctcp_version) ||
+	    !irc_conf_dup(&dst->tls_fingerprint, src->tls_fingerprint) ||
+	    !irc_conf_dup(&dst->tls_ca_file, src->tls_ca_file) || !irc_conf_dup(&dst->tls_cert, src->tls_cert) ||
+	    !irc_conf_dup(&dst->tls_key, src->tls_key) || !irc_conf_dup(&dst->sasl_user, src->sasl_user) ||
+	    !irc_conf_dup(&dst->sasl_password, src->sasl_password)) {
 		irc_conf_clear(dst);
 		return -ENOMEM;
 	}
@@ -106,6 +115,14 @@ void irc_conf_clear(struct conf_irc *c)
 	free(c->realname);
 	free(c->password);
 	free(c->ctcp_version);
+	free(c->tls_fingerprint);
+	free(c->tls_ca_file);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->sasl_user);
+	if (c->sasl_password)
+		explicit_bzero(c->sasl_password, strlen(c->sasl_password));
+	free(c->sasl_password);
 	memset(c, 0, sizeof *c);
 }
 

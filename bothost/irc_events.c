@@ -124,13 +124,17 @@ static void irc_events_emit_if(struct irc *irc, const char *name, cJSON *o, bool
 	irc_events_emit(irc, name, NULL, o);
 }
 
-/* {"nick","user","host","account"} of the line's source. */
+/* {"nick","user","host","account"} of the line's source: the account from
+ * the account tag, an extended JOIN, or what the state learnt before. */
 static cJSON *irc_events_person(struct irc *irc, const struct irc_line *l)
 {
 	const char *nick = irc_line_nick(l);
 	const char *account = irc_line_tag(l, "account");
 	cJSON *o = cJSON_CreateObject();
 
+	/* extended-join: JOIN #channel account :realname ("*": none). */
+	if (!account && strcmp(irc_line_command(l), "JOIN") == 0 && irc_line_param_count(l) >= 3)
+		account = irc_line_param(l, 1);
 	if (!account)
 		account = irc_state_account(irc->state, nick);
 	else if (strcmp(account, "*") == 0)

@@ -447,6 +447,8 @@ int irc_line_build(const char *verb, const struct irc_str *params, size_t n, uns
 
 	if (!irc_line_verb_valid(verb))
 		return -EINVAL;
+	if (len > IRC_LINE_MAX)
+		return -EMSGSIZE;
 	for (size_t i = 0; i < n; i++) {
 		int r = irc_line_param_check(&params[i], i + 1 == n, flags, &colon);
 		if (r < 0)

@@ -459,7 +459,9 @@ int ircshim_get_fd(const struct ircshim *s)
  * parameters (it reads past the line); NICK without a source (NULL
  * dereference); NOTICE with fewer than two parameters (strlen(NULL));
  * PRIVMSG or NOTICE text that is empty or a lone \001 (reads before or past
- * it). */
+ * it). Returns 1 for a word command without parameters that ends the line,
+ * which must reach the library with a space after it (see ircshim_write),
+ * else 0 or -errno. */
 static int ircshim_check(const char *line)
 {
 	struct irc_line *msg;
@@ -487,17 +489,21 @@ static int ircshim_check(const char *line)
 		if (!text || text[0] == '\0' || strcmp(text, "\001") == 0)
 			goto out;
 	}
-	r = 0;
+	r = irc_line_param_count(msg) == 0 && line[strlen(line) - 1] != ' ';
 out:
 	irc_line_free(msg);
 	return r;
 }
 
-/* Write line and CR LF to the library's side. */
-static int ircshim_write(struct ircshim *s, const char *line)
+/* Write line and CR LF to the library's side; space puts a space before
+ * them. The library looks for parameters one byte past the end of a command
+ * that ends its line (reading what an earlier line left in its buffer), and
+ * compares such a command with its own names only for the command's length
+ * ("N" is taken for NICK, "NO" for NOTICE): a space after it avoids both. */
+static int ircshim_write(struct ircshim *s, const char *line, bool space)
 {
-	char buf[IRC_LINE_MAX + 3];
-	size_t len = (size_t)snprintf(buf, sizeof buf, "%s\r\n", line), off = 0;
+	char buf[IRC_LINE_MAX + 4];
+	size_t len = (size_t)snprintf(buf, sizeof buf, "%s%s\r\n", line, space ? " " : ""), off = 0;
 
 	while (off < len) {
 		ssize_t n = write(s->fd, buf + off, len - off);
@@ -521,7 +527,7 @@ int ircshim_feed(struct ircshim *s, const char *line)
 		return -EIO;
 	if ((r = ircshim_check(line)) < 0)
 		return r;
-	if ((r = ircshim_write(s, line)) < 0)
+	if ((r = ircshim_write(s, line, r == 1)) < 0)
 		return r;
 	s->depth++;
 	r = ircshim_pump(s);

@@ -22,18 +22,17 @@
 
 #include <ev.h>
 
+#include "capneg.h"
 #include "conf.h"
+#include "irc_input.h"
 #include "irc_line.h"
 #include "later.h"
 #include "list.h"
 #include "log.h"
 #include "resolve.h"
 #include "transport.h"
+#include "transport_tls.h"
 
-/* Longest line accepted from the server, tags included, CR LF excluded. */
-#define LINK_LINE_MAX (IRC_LINE_TAGS_MAX + IRC_LINE_MAX)
-/* The input buffer: a whole longest line with CR LF, and room to read. */
-#define LINK_IN_CAP (LINK_LINE_MAX + 2 + 4096)
 /* Bytes link_send may leave buffered behind a slow server. */
 #define LINK_OUTPUT_MAX (256 * 1024)
 /* Random-digit nicks tried after the alternates and the suffixes. */
@@ -79,6 +78,8 @@ struct link {
 	size_t server;		/* index in cfg->servers of the current attempt */
 	size_t round_left;	/* servers left to try before backing off */
 	char *server_name;
+	char *host;		/* the current server's host, for TLS */
+	bool tls;		/* the current server wants TLS */
 	struct resolve *resolve;
 	struct addrinfo *addrs, *addr;
 	int connect_fd;
@@ -86,11 +87,12 @@ struct link {
 	ev_io io;
 	ev_timer phase;
 	ev_timer stall;		/* output buffered and not moving */
+	struct capneg *cap;	/* CAP and SASL of the connection */
+	enum capneg_state cap_state;	/* when the negotiation deadline was last armed */
+	ev_timer nego;		/* that deadline */
 
-	char *in;
-	size_t in_len;
-	bool discarding;	/* inside an over-long line, until its LF */
-	uint64_t discarded;
+	struct irc_input in;
+	uint64_t discarded;	/* lines too long, dropped */
 
 	struct list out;
 	size_t out_bytes;
@@ -115,6 +117,7 @@ struct link {
 static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void link_phase_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void link_stall_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void link_nego_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void link_later_cb(void *userdata);
 static void link_attempt(struct link *l);
 static void link_connect_next(struct link *l);
@@ -147,8 +150,7 @@ struct link *link_new(const struct conf_irc *cfg, const struct link_callbacks *c
 
 	if (!l)
 		return NULL;
-	l->in = malloc(LINK_IN_CAP);
-	if (!l->in) {
+	if (irc_input_init(&l->in) < 0) {
 		free(l);
 		return NULL;
 	}
@@ -170,14 +172,17 @@ struct link *link_new(const struct conf_irc *cfg, const struct link_callbacks *c
 	l->phase.data = l;
 	ev_init(&l->stall, link_stall_cb);
 	l->stall.data = l;
+	ev_init(&l->nego, link_nego_cb);
+	l->nego.data = l;
 	return l;
 }
 
 /* Free the memory of a link whose watchers are all stopped. */
 static void link_destroy(struct link *l)
 {
-	free(l->in);
+	irc_input_free(&l->in);
 	free(l->server_name);
+	free(l->host);
 	free(l->nick);
 	free(l->error_text);
 	free(l->lost_reason);
@@ -283,13 +288,20 @@ static void link_out_drop_list(struct list *head)
 	}
 }
 
-/* Watch for writability only while output waits, and give a server that
- * stops reading ping_timeout to take some of it. */
+/* libev's events for transport events. */
+static int link_ev_events(unsigned events)
+{
+	return (events & TRANSPORT_READABLE ? EV_READ : 0) | (events & TRANSPORT_WRITABLE ? EV_WRITE : 0);
+}
+
+/* Watch for writability only while output waits (or the transport needs
+ * it), and give a server that stops reading ping_timeout to take some. */
 static void link_out_watch(struct link *l, bool progress)
 {
-	bool pending = !list_empty(&l->out);
+	bool queued = !list_empty(&l->out);
+	bool pending = queued || l->tr->write_needs;
 
-	link_io_set(l, l->tr->fd, EV_READ | (pending ? EV_WRITE : 0));
+	link_io_set(l, l->tr->fd, link_ev_events(transport_events(l->tr, queued)));
 	if (!pending) {
 		ev_timer_stop(EV_DEFAULT, &l->stall);
 		return;
@@ -304,9 +316,13 @@ static void link_out_watch(struct link *l, bool progress)
  * connection is then broken). */
 static int link_flush(struct link *l)
 {
-	bool progress = false;
+	bool held = l->tr->write_needs != 0;
+	int r = transport_flush(l->tr);
+	bool progress = held && r == 0;
 
-	while (!list_empty(&l->out)) {
+	if (r < 0 && r != -EAGAIN)
+		return r;
+	while (r == 0 && !list_empty(&l->out)) {
 		struct link_out *o = list_entry(l->out.next, struct link_out, node);
 		ssize_t n = transport_write(l->tr, o->data + o->off, o->len - o->off);
 		if (n == -EAGAIN)
@@ -326,8 +342,8 @@ static int link_flush(struct link *l)
 /* Flush, and drop the connection when writing fails. */
 static void link_flush_or_lose(struct link *l)
 {
-	int r = link_flush(l);
 	char reason[128];
+	int r = l->tr ? link_flush(l) : 0;
 
 	if (r < 0) {
 		snprintf(reason, sizeof reason, "write error: %s", strerror(-r));
@@ -336,8 +352,8 @@ static void link_flush_or_lose(struct link *l)
 }
 
 /* Queue one of the link's own lines (first: ahead of everything not yet
- * started) and write. 0 or -errno. */
-static int link_send_own(struct link *l, char *line, bool first, const char *shown)
+ * started) without writing it yet. 0 or -errno. */
+static int link_queue_own(struct link *l, char *line, bool first, const char *shown)
 {
 	struct link_out *o;
 	struct list *at = &l->out;
@@ -360,8 +376,17 @@ static int link_send_own(struct link *l, char *line, bool first, const char *sho
 	}
 	list_add_tail(at, &o->node);
 	l->out_bytes += o->len;
-	link_flush_or_lose(l);
 	return 0;
+}
+
+/* Queue one of the link's own lines and write. 0 or -errno. */
+static int link_send_own(struct link *l, char *line, bool first, const char *shown)
+{
+	int r = link_queue_own(l, line, first, shown);
+
+	if (r == 0)
+		link_flush_or_lose(l);
+	return r;
 }
 
 /* Build an own line from a verb and parameters and send it. */
@@ -479,13 +504,14 @@ static void link_close(struct link *l)
 	ev_io_stop(EV_DEFAULT, &l->io);
 	ev_timer_stop(EV_DEFAULT, &l->phase);
 	ev_timer_stop(EV_DEFAULT, &l->stall);
+	ev_timer_stop(EV_DEFAULT, &l->nego);
+	l->cap = capneg_free(l->cap);
 	if (l->connect_fd >= 0)
 		close(l->connect_fd);
 	l->connect_fd = -1;
 	l->tr = transport_close(l->tr);
 	link_out_fail_all(l);
-	l->in_len = 0;
-	l->discarding = false;
+	irc_input_clear(&l->in);
 	l->ping_out = false;
 	free(l->error_text);
 	l->error_text = NULL;
@@ -540,9 +566,10 @@ static void link_lost(struct link *l, const char *reason, bool wait)
 	bool registered = l->state == LINK_CONNECTED;
 
 	log_warn("irc: connection to %s lost: %s", l->server_name ? l->server_name : "?", reason);
-	link_close(l);
+	/* reason may live in what link_close frees. */
 	if (!l->lost_reason)
 		l->lost_reason = strdup(reason);
+	link_close(l);
 	later_schedule(&l->later);
 	if (registered && link_now_ms() - l->registered_at >= l->cfg->stable_after_ms)
 		l->backoff_ms = l->cfg->reconnect_min_ms;
@@ -597,13 +624,113 @@ static int link_send_nick(struct link *l)
 	return r;
 }
 
-/* PASS when configured, then NICK and USER. */
+/* ---- capabilities and SASL ---------------------------------------------------------- */
+
+/* capneg's lines: queued as the link's own; whoever made capneg act
+ * writes them (link_cap_after), so capneg is never freed under itself. */
+static int link_cap_send(const char *line, const char *shown, void *userdata)
+{
+	struct link *l = userdata;
+	char *copy = strdup(line);
+
+	if (!copy)
+		return -ENOMEM;
+	return link_queue_own(l, copy, false, shown);
+}
+
+/* Keep the negotiation's deadline: cap_timeout for CAP answers,
+ * sasl_timeout for SASL (0: none; register_timeout still applies), none
+ * once it is over. */
+static void link_cap_arm(struct link *l)
+{
+	enum capneg_state s = capneg_get_state(l->cap);
+	unsigned ms = capneg_in_sasl(l->cap) ? l->cfg->sasl_timeout_ms : l->cfg->cap_timeout_ms;
+
+	if (s == CAPNEG_DONE || s == CAPNEG_FAILED || ms == 0) {
+		ev_timer_stop(EV_DEFAULT, &l->nego);
+	} else if (s != l->cap_state) {
+		ev_timer_stop(EV_DEFAULT, &l->nego);
+		ev_timer_set(&l->nego, ms / 1000., 0.);
+		ev_timer_start(EV_DEFAULT, &l->nego);
+	}
+	l->cap_state = s;
+}
+
+/* After capneg acted (r: what it returned): write its lines, give the
+ * connection up when SASL failed and was required, keep the deadline.
+ * false when the connection ended. */
+static bool link_cap_after(struct link *l, int r)
+{
+	uint64_t gen = l->gen;
+	char reason[320];
+
+	if (r < 0) {
+		snprintf(reason, sizeof reason, "cannot send the capability negotiation: %s", strerror(-r));
+		link_lost(l, reason, true);
+		return false;
+	}
+	link_flush_or_lose(l);
+	if (l->dead || gen != l->gen)
+		return false;
+	if (capneg_get_state(l->cap) == CAPNEG_FAILED) {
+		snprintf(reason, sizeof reason, "%s",
+			 capneg_get_error(l->cap) ? capneg_get_error(l->cap) : "SASL authentication failed");
+		link_lost(l, reason, true);
+		return false;
+	}
+	link_cap_arm(l);
+	return true;
+}
+
+/* A negotiation for the new connection, CAP LS 302 queued. 0 or -errno. */
+static int link_cap_start(struct link *l)
+{
+	const struct conf_irc *c = l->cfg;
+	struct capneg_opts o = {
+		.server = l->server_name,
+		.mech = c->sasl_mechanism == CONF_SASL_PLAIN	   ? CAPNEG_MECH_PLAIN
+			: c->sasl_mechanism == CONF_SASL_EXTERNAL ? CAPNEG_MECH_EXTERNAL
+								   : CAPNEG_MECH_NONE,
+		.user = c->sasl_user,
+		.password = c->sasl_password,
+		.sasl_required = c->sasl_required,
+	};
+	int r;
+
+	l->cap = capneg_new(&o, link_cap_send, l);
+	if (!l->cap)
+		return -ENOMEM;
+	l->cap_state = CAPNEG_IDLE;
+	r = capneg_start(l->cap);
+	if (r == 0)
+		link_cap_arm(l);
+	return r;
+}
+
+/* The negotiation's deadline passed. */
+static void link_nego_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct link *l = w->data;
+
+	link_hold(l);
+	if (l->cap) {
+		l->cap_state = CAPNEG_IDLE;
+		link_cap_after(l, capneg_timeout(l->cap));
+	}
+	link_release(l);
+}
+
+/* ---- registration, continued ------------------------------------------------------- */
+
+/* CAP LS 302, PASS when configured, NICK and USER, all at once: a server
+ * without CAP registers the bot as they arrive, one with CAP waits for
+ * CAP END. */
 static int link_register(struct link *l)
 {
 	const struct conf_irc *c = l->cfg;
-	int r = 0;
+	int r = link_cap_start(l);
 
-	if (c->password && c->password[0])
+	if (r == 0 && c->password && c->password[0])
 		r = link_send_built(l, false, "PASS ***", 0, "PASS", c->password, NULL, NULL, NULL);
 	if (r == 0)
 		r = link_send_nick(l);
@@ -614,26 +741,14 @@ static int link_register(struct link *l)
 	return r;
 }
 
-/* The TCP connection is up on fd: wrap it and register. */
-static void link_established(struct link *l, int fd)
+/* The transport is ready: register within register_timeout. */
+static void link_registering(struct link *l)
 {
 	uint64_t gen;
 	int r;
 
-	l->connect_fd = -1;
-	l->tr = transport_tcp_new(fd);
-	if (!l->tr) {
-		close(fd);
-		log_error("irc: out of memory");
-		link_next(l, true);
-		return;
-	}
-	if (l->addrs)
-		freeaddrinfo(l->addrs);
-	l->addrs = l->addr = NULL;
-	log_info("irc: connected to %s, registering", l->server_name);
 	link_set_state(l, LINK_REGISTERING);
-	link_io_set(l, fd, EV_READ);
+	link_io_set(l, l->tr->fd, EV_READ);
 	link_phase_arm(l, l->cfg->register_timeout_ms / 1000.);
 	l->nick_try = 0;
 	gen = l->gen;
@@ -641,6 +756,91 @@ static void link_established(struct link *l, int fd)
 	if (r < 0 && gen == l->gen)
 		link_lost(l, "cannot build the registration lines (check nick, username, realname, password)",
 			  true);
+}
+
+/* The TLS handshake failed (or took too long): the next server. */
+static void link_tls_failed(struct link *l, const char *why)
+{
+	log_warn("irc: TLS with %s failed: %s", l->server_name, why);
+	link_close(l);
+	link_next(l, false);
+}
+
+/* Go on with the TLS handshake; register once it is complete. */
+static void link_handshake(struct link *l)
+{
+	char why[400], desc[200];
+	int r = transport_tls_handshake(l->tr, why, sizeof why);
+
+	if (r == -EAGAIN) {
+		link_io_set(l, l->tr->fd, l->tr->read_needs == TRANSPORT_WRITABLE ? EV_WRITE : EV_READ);
+		return;
+	}
+	if (r < 0) {
+		link_tls_failed(l, why);
+		return;
+	}
+	log_info("irc: connected to %s with %s, registering", l->server_name,
+		 transport_tls_describe(l->tr, desc, sizeof desc));
+	link_registering(l);
+}
+
+/* Put TLS on the connected socket fd and start the handshake. */
+static void link_tls_start(struct link *l, int fd)
+{
+	const struct conf_irc *c = l->cfg;
+	unsigned char pin[TRANSPORT_TLS_PIN_LEN];
+	struct transport_tls_config tc = {
+		.host = l->host,
+		.insecure = c->tls_insecure,
+		.ca_file = c->tls_ca_file,
+		.cert_file = c->tls_cert,
+		.key_file = c->tls_key,
+	};
+	char why[400];
+	int r = 0;
+
+	if (c->tls_fingerprint && (r = transport_tls_parse_pin(c->tls_fingerprint, pin)) == 0)
+		tc.pin = pin;
+	if (r == 0)
+		r = transport_tls_new(fd, &tc, &l->tr, why, sizeof why);
+	else
+		snprintf(why, sizeof why, "tls_fingerprint is not a SHA-256 fingerprint");
+	if (r < 0) {
+		close(fd);
+		log_error("irc: TLS for %s: %s", l->server_name, why);
+		link_next(l, true);
+		return;
+	}
+	if (c->tls_insecure && !tc.pin)
+		log_warn("irc: the TLS certificate of %s is NOT verified (tls_insecure = yes): anyone on the way "
+			 "can read and change this connection; meant for tests only", l->server_name);
+	link_set_state(l, LINK_HANDSHAKING);
+	link_phase_arm(l, c->connect_timeout_ms / 1000.);
+	link_handshake(l);
+}
+
+/* The TCP connection is up on fd: TLS first when the server wants it,
+ * then registration. */
+static void link_established(struct link *l, int fd)
+{
+	l->connect_fd = -1;
+	if (l->addrs)
+		freeaddrinfo(l->addrs);
+	l->addrs = l->addr = NULL;
+	if (l->tls) {
+		link_tls_start(l, fd);
+		return;
+	}
+	l->tr = transport_tcp_new(fd);
+	if (!l->tr) {
+		close(fd);
+		log_error("irc: out of memory");
+		link_next(l, true);
+		return;
+	}
+	log_info("irc: connected to %s, registering", l->server_name);
+	link_registering(l);
 }
 
 /* 432/433/436/437 while registering: try the next nick, or give up. */
@@ -669,6 +869,13 @@ static void link_registered(struct link *l, const struct irc_line *msg)
 	if (!copy) {
 		link_lost(l, "out of memory", true);
 		return;
+	}
+	if (l->cap) {
+		capneg_registered(l->cap);
+		if (!link_cap_after(l, 0)) {
+			free(copy);
+			return;
+		}
 	}
 	free(l->nick);
 	l->nick = copy;
@@ -716,7 +923,10 @@ static bool link_handle(struct link *l, const struct irc_line *msg)
 {
 	const char *cmd = irc_line_command(msg);
 	uint64_t gen = l->gen;
+	int r = l->cap ? capneg_line(l->cap, msg) : 0;
 
+	if (r != 0 && !link_cap_after(l, r < 0 ? r : 0))
+		return false;
 	switch (irc_line_numeric(msg)) {
 	case 1:
 		if (l->state == LINK_REGISTERING)
@@ -744,21 +954,6 @@ static bool link_handle(struct link *l, const struct irc_line *msg)
 	return !l->dead && gen == l->gen;
 }
 
-/* Cut an untagged line over 510 bytes at a UTF-8 boundary at or before 510. */
-static void link_cut_untagged(char *s)
-{
-	size_t n = IRC_LINE_MAX;
-
-	if (!irc_line_too_long(s, IRC_LINE_MAX))
-		return;
-	/* Back over at most three continuation bytes to a sequence start. */
-	while (n > IRC_LINE_MAX - 3 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	if (((unsigned char)s[n] & 0xC0) == 0x80)
-		n = IRC_LINE_MAX;
-	s[n] = '\0';
-}
-
 /* One complete line (no CR LF, no NUL); false when the connection ended. */
 static bool link_line(struct link *l, char *line)
 {
@@ -777,24 +972,11 @@ static bool link_line(struct link *l, char *line)
 	pass = l->state == LINK_CONNECTED || irc_line_numeric(msg) >= 0 ||
 	       strcmp(irc_line_command(msg), "PING") == 0;
 	untagged = (char *)irc_line_strip_tags(line);
-	link_cut_untagged(untagged);
+	irc_input_cut(untagged);
 	if (link_handle(l, msg) && pass && l->cb.line)
 		l->cb.line(l, msg, untagged, l->userdata);
 	irc_line_free(msg);
 	return !l->dead && gen == l->gen;
-}
-
-/* Remove the NUL bytes of p[0..n); returns the new length. */
-static size_t link_drop_nuls(char *p, size_t n)
-{
-	char *w = memchr(p, '\0', n);
-
-	if (!w)
-		return n;
-	for (const char *r = w; r < p + n; r++)
-		if (*r != '\0')
-			*w++ = *r;
-	return (size_t)(w - p);
 }
 
 /* Count and log a line too long to keep. */
@@ -805,52 +987,33 @@ static void link_discard(struct link *l, size_t len, bool whole)
 		 len, l->server_name, (unsigned long long)l->discarded);
 }
 
-/* Split the input buffer into lines; false when the connection ended. */
+/* Handle the whole lines read so far; false when the connection ended. */
 static bool link_lines(struct link *l)
 {
-	size_t start = 0, rest;
+	char *line;
+	size_t len;
+	int r;
 
-	for (;;) {
-		char *p = l->in + start;
-		char *lf = memchr(p, '\n', l->in_len - start);
-		if (!lf)
-			break;
-		size_t n = (size_t)(lf - p);
-		start += n + 1;
-		*lf = '\0';
-		l->last_rx = ev_now(EV_DEFAULT);
-		l->ping_out = false;
-		if (l->discarding) {
-			l->discarding = false;
-			continue;
-		}
-		if (n > 0 && p[n - 1] == '\r')
-			p[--n] = '\0';
-		if (n > LINK_LINE_MAX)
-			link_discard(l, n, true);
-		else if (n > 0 && !link_line(l, p))
+	while ((r = irc_input_next(&l->in, &line, &len)) != 0) {
+		if (r < 0)
+			link_discard(l, len, !l->in.discarding);
+		else if (!link_line(l, line))
 			return false;
 	}
-	rest = l->in_len - start;
-	if (!l->discarding && rest > LINK_LINE_MAX + 1) {
-		link_discard(l, rest, false);
-		l->discarding = true;
-	}
-	if (l->discarding)
-		rest = 0;
-	memmove(l->in, l->in + start, rest);
-	l->in_len = rest;
 	return true;
 }
 
-/* Read what the server sent and handle its lines. */
-static void link_read(struct link *l)
+/* Read once and handle the lines: true when bytes came and the
+ * connection goes on. */
+static bool link_read_once(struct link *l)
 {
-	ssize_t n = transport_read(l->tr, l->in + l->in_len, LINK_IN_CAP - l->in_len);
+	size_t room;
+	char *space = irc_input_space(&l->in, &room);
+	ssize_t n = transport_read(l->tr, space, room);
 	char reason[192];
 
 	if (n == -EAGAIN)
-		return;
+		return false;
 	if (n <= 0) {
 		if (n < 0)
 			snprintf(reason, sizeof reason, "read error: %s", strerror((int)-n));
@@ -859,10 +1022,26 @@ static void link_read(struct link *l)
 		else
 			snprintf(reason, sizeof reason, "closed by the server");
 		link_lost(l, reason, false);
-		return;
+		return false;
 	}
-	l->in_len += link_drop_nuls(l->in + l->in_len, (size_t)n);
-	link_lines(l);
+	if (irc_input_commit(&l->in, (size_t)n)) {
+		l->last_rx = ev_now(EV_DEFAULT);
+		l->ping_out = false;
+	}
+	return link_lines(l);
+}
+
+/* Read what the server sent and handle its lines, until the transport
+ * holds nothing more (TLS may have decrypted more than one read took);
+ * then watch what the transport needs next. */
+static void link_read(struct link *l)
+{
+	uint64_t gen = l->gen;
+
+	while (link_read_once(l) && transport_pending(l->tr) > 0)
+		;
+	if (!l->dead && gen == l->gen && l->tr)
+		link_out_watch(l, false);
 }
 
 /* ---- connecting ------------------------------------------------------------------ */
@@ -979,7 +1158,10 @@ static void link_attempt(struct link *l)
 	if (l->server >= l->cfg->n_servers)
 		l->server = 0;
 	s = &l->cfg->servers[l->server];
-	if (link_name_server(l, s) < 0) {
+	free(l->host);
+	l->host = strdup(s->host);
+	l->tls = s->tls;
+	if (!l->host || link_name_server(l, s) < 0) {
 		link_wait(l);
 		return;
 	}
@@ -1039,6 +1221,9 @@ static void link_phase_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case LINK_CONNECTING:
 		link_connect_failed(l, "timed out");
 		break;
+	case LINK_HANDSHAKING:
+		link_tls_failed(l, "the handshake timed out");
+		break;
 	case LINK_REGISTERING:
 		link_lost(l, "registration timed out", false);
 		break;
@@ -1059,14 +1244,18 @@ static void link_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct link *l = w->data;
 	uint64_t gen = l->gen;
+	unsigned ready = (revents & EV_READ ? TRANSPORT_READABLE : 0) |
+			 (revents & EV_WRITE ? TRANSPORT_WRITABLE : 0);
 
 	link_hold(l);
 	if (l->state == LINK_CONNECTING) {
 		link_connect_ready(l);
+	} else if (l->state == LINK_HANDSHAKING) {
+		link_handshake(l);
 	} else if (l->tr) {
-		if (revents & EV_WRITE)
+		if (transport_wants_write(l->tr, ready))
 			link_flush_or_lose(l);
-		if ((revents & EV_READ) && !l->dead && gen == l->gen)
+		if (!l->dead && gen == l->gen && transport_wants_read(l->tr, ready))
 			link_read(l);
 	}
 	link_release(l);
@@ -1092,6 +1281,8 @@ static void link_linger_free(struct link_linger *g)
  * false when the connection failed (g is freed). */
 static bool link_linger_write(struct link_linger *g)
 {
+	int r = 0;
+
 	while (g->off < g->len) {
 		ssize_t n = transport_write(g->tr, g->buf + g->off, g->len - g->off);
 		if (n == -EAGAIN)
@@ -1102,8 +1293,12 @@ static bool link_linger_write(struct link_linger *g)
 		}
 		g->off += (size_t)n;
 	}
+	if (g->off == g->len && (r = transport_flush(g->tr)) < 0 && r != -EAGAIN) {
+		link_linger_free(g);
+		return false;
+	}
 	ev_io_stop(EV_DEFAULT, &g->io);
-	ev_io_set(&g->io, g->tr->fd, g->off < g->len ? EV_WRITE : EV_READ);
+	ev_io_set(&g->io, g->tr->fd, link_ev_events(transport_events(g->tr, g->off < g->len)));
 	ev_io_start(EV_DEFAULT, &g->io);
 	return true;
 }
@@ -1115,10 +1310,10 @@ static void link_linger_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	char sink[4096];
 	ssize_t n;
 
-	if (g->off < g->len) {
-		link_linger_write(g);
+	if ((g->off < g->len || g->tr->write_needs) && !link_linger_write(g))
 		return;
-	}
+	if (!(revents & EV_READ))
+		return;
 	n = transport_read(g->tr, sink, sizeof sink);
 	if (n == 0 || (n < 0 && n != -EAGAIN))
 		link_linger_free(g);
@@ -1256,6 +1451,7 @@ const char *link_state_name(enum link_state s)
 	case LINK_RESOLVING:
 		return "resolving";
 	case LINK_CONNECTING:
+	case LINK_HANDSHAKING:
 		return "connecting";
 	case LINK_REGISTERING:
 		return "registering";
@@ -1283,4 +1479,16 @@ uint64_t link_get_since(const struct link *l)
 const char *link_get_nick(const struct link *l)
 {
 	return l->nick;
+}
+
+/* Whether the server enabled a capability on this connection. */
+bool link_has_cap(const struct link *l, const char *name)
+{
+	return l->cap && capneg_enabled(l->cap, name);
+}
+
+/* The account SASL logged in as on this connection. */
+const char *link_get_account(const struct link *l)
+{
+	return l->cap ? capneg_get_account(l->cap) : NULL;
 }

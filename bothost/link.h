@@ -2,14 +2,16 @@
  *
  * Every byte to and from the server passes through here, never through
  * libircclient: name resolution off the loop, non-blocking connect trying
- * each address, registration (PASS, NICK, USER; later CAP and SASL), nick
- * fallback while registering, liveness (PING after idle, reconnect after
- * silence), reconnect with backoff, jitter and server rotation, IRCv3 tags
- * removed and kept aside, over-long lines cut. The layer above (irc.c)
- * receives parsed lines and sends whole, validated lines; pacing is its job.
+ * each address, TLS (transport_tls.h) with a non-blocking handshake,
+ * registration (CAP LS 302, PASS, NICK, USER, then the capabilities and
+ * SASL of capneg.h until CAP END), nick fallback while registering,
+ * liveness (PING after idle, reconnect after silence), reconnect with
+ * backoff, jitter and server rotation, IRCv3 tags removed and kept aside,
+ * over-long lines cut. The layer above (irc.c) receives parsed lines and
+ * sends whole, validated lines; pacing is its job.
  *
- * The transport (plain TCP now, TLS later) sits behind two functions so TLS
- * slots in without touching the rest. */
+ * The byte stream (plain TCP or TLS) sits behind transport.h, so the rest
+ * of the link does not know which one it has. */
 #ifndef BOTHOST_LINK_H
 #define BOTHOST_LINK_H
 
@@ -25,7 +27,8 @@ enum link_state {
 	LINK_DISCONNECTED,	/* not started, or stopped */
 	LINK_RESOLVING,
 	LINK_CONNECTING,
-	LINK_REGISTERING,	/* connected, waiting for 001 */
+	LINK_HANDSHAKING,	/* TLS handshake (named "connecting" too) */
+	LINK_REGISTERING,	/* connected, waiting for 001 (CAP and SASL included) */
 	LINK_CONNECTED,		/* registered */
 	LINK_WAITING,		/* backing off before the next attempt */
 };
@@ -85,5 +88,10 @@ const char *link_get_server(const struct link *l);
 uint64_t link_get_since(const struct link *l);
 /* The nick the bot registered with (valid once registered). */
 const char *link_get_nick(const struct link *l);
+/* Whether the server enabled the IRCv3 capability name on the current
+ * connection (false without one). */
+bool link_has_cap(const struct link *l, const char *name);
+/* The account SASL logged in as on the current connection, or NULL. */
+const char *link_get_account(const struct link *l);
 
 #endif

@@ -1,4 +1,5 @@
-/* Non-blocking TCP connect and the plain TCP transport. */
+/* Non-blocking TCP connect, the plain TCP transport, and what every
+ * transport shares. */
 #include "config.h"
 
 #include "transport.h"
@@ -108,6 +109,45 @@ ssize_t transport_read(struct transport *t, void *buf, size_t len)
 ssize_t transport_write(struct transport *t, const void *buf, size_t len)
 {
 	return t->ops->write(t, buf, len);
+}
+
+/* Send what the transport holds back. */
+int transport_flush(struct transport *t)
+{
+	return t->ops->flush ? t->ops->flush(t) : 0;
+}
+
+/* Decrypted bytes waiting for a read. */
+size_t transport_pending(const struct transport *t)
+{
+	return t->ops->pending ? t->ops->pending(t) : 0;
+}
+
+/* The socket events worth watching. */
+unsigned transport_events(const struct transport *t, bool queued)
+{
+	unsigned ev = TRANSPORT_READABLE;
+
+	if ((queued && t->write_needs != TRANSPORT_READABLE) || t->write_needs == TRANSPORT_WRITABLE ||
+	    t->read_needs == TRANSPORT_WRITABLE)
+		ev |= TRANSPORT_WRITABLE;
+	return ev;
+}
+
+/* Whether a read can make progress after revents. */
+bool transport_wants_read(const struct transport *t, unsigned revents)
+{
+	if (t->read_needs == TRANSPORT_WRITABLE)
+		return revents & TRANSPORT_WRITABLE;
+	return revents & TRANSPORT_READABLE;
+}
+
+/* Whether a write can make progress after revents. */
+bool transport_wants_write(const struct transport *t, unsigned revents)
+{
+	if (t->write_needs == TRANSPORT_READABLE)
+		return revents & TRANSPORT_READABLE;
+	return revents & TRANSPORT_WRITABLE;
 }
 
 /* Close through the transport's ops. */

@@ -301,7 +301,9 @@ static void conn_dispatch_msg(bk_conn *c, const struct wire_msg *m, cJSON *root,
 }
 
 /* Parse and handle one frame. The frame's bytes may move while it is handled
- * (a handler may read more input), so nothing looks at them afterwards. */
+ * (a handler may read more input), so nothing looks at them afterwards: of
+ * the message, only obj and method point into them, and a client is never
+ * sent a message that has those. */
 static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 {
 	struct wire_msg m;

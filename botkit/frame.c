@@ -44,9 +44,13 @@ int frame_reader_next(struct frame_reader *r, char **ret_frame, size_t *ret_len)
 	if (r->in.off == r->in.len)
 		buf_clear(&r->in);
 	for (;;) {
-		char *head = buf_head(&r->in);
 		size_t avail = buf_pending(&r->in);
-		/* An empty reader has no buffer yet: memchr must not see NULL. */
+		/* An empty reader may have no buffer yet: no pointer into it then. */
+		if (avail == 0) {
+			r->scanned = 0;
+			return 0;
+		}
+		char *head = buf_head(&r->in);
 		char *nl = avail > r->scanned ? memchr(head + r->scanned, '\n', avail - r->scanned) : NULL;
 
 		if (!nl) {

@@ -298,6 +298,7 @@ struct wire_parser {
 	const unsigned char *end;
 	bool utf8;		/* strings must be valid UTF-8 */
 	unsigned depth;		/* arrays and objects open around p */
+	const char *why;	/* a specific reason for a failure, or NULL */
 };
 
 static cJSON *wire_parse_value(struct wire_parser *ps);
@@ -398,14 +399,18 @@ static long wire_hex4(const unsigned char *p)
 }
 
 /* Decode the \u escape (or surrogate pair of them) at *pp, before end, as
- * UTF-8 at *out; false when it is malformed. */
-static bool wire_unescape_u(const unsigned char **pp, const unsigned char *end, unsigned char **out)
+ * UTF-8 at *out; false when it is malformed. \u0000 counts as malformed: both
+ * sides hold strings as C strings, so a NUL would silently cut them short. */
+static bool wire_unescape_u(const unsigned char **pp, const unsigned char *end, unsigned char **out,
+			    const char **ret_why)
 {
 	const unsigned char *p = *pp;
 	long cp = end - p >= 6 ? wire_hex4(p + 2) : -1;
 	unsigned char *o = *out;
 
-	if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+	if (cp == 0)
+		*ret_why = "strings may not contain \\u0000";
+	if (cp <= 0 || (cp >= 0xdc00 && cp <= 0xdfff))
 		return false;
 	p += 6;
 	if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -437,7 +442,8 @@ static bool wire_unescape_u(const unsigned char **pp, const unsigned char *end, 
 
 /* Copy string contents [p, end) to out (which may be p itself: decoding only
  * shrinks), decoding escapes and adding a NUL; false when an escape is malformed. */
-static bool wire_unescape(const unsigned char *p, const unsigned char *end, unsigned char *out)
+static bool wire_unescape(const unsigned char *p, const unsigned char *end, unsigned char *out,
+			  const char **ret_why)
 {
 	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 
@@ -450,7 +456,7 @@ static bool wire_unescape(const unsigned char *p, const unsigned char *end, unsi
 		if (!bs)
 			break;
 		if (p[1] == 'u') {
-			if (!wire_unescape_u(&p, end, &out))
+			if (!wire_unescape_u(&p, end, &out, ret_why))
 				return false;
 			continue;
 		}
@@ -483,7 +489,7 @@ static char *wire_parse_chars(struct wire_parser *ps, unsigned char *text)
 		if (!text)
 			memcpy(s, ps->p, n);
 		s[n] = '\0';
-	} else if (!wire_unescape(ps->p, end, s)) {
+	} else if (!wire_unescape(ps->p, end, s, &ps->why)) {
 		if (!text)
 			cJSON_free(s);
 		return NULL;
@@ -702,7 +708,7 @@ static cJSON *wire_parse_value(struct wire_parser *ps)
 static void wire_parser_init(struct wire_parser *ps, const char *text, size_t len, bool utf8)
 {
 	*ps = (struct wire_parser){ (const unsigned char *)text, (const unsigned char *)text,
-				    (const unsigned char *)text + len, utf8, 0 };
+				    (const unsigned char *)text + len, utf8, 0, NULL };
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		ps->p += 3;
 	wire_parse_space(ps);
@@ -950,6 +956,8 @@ int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m,
 		wire_parse_space(&ps);
 	if (!ok || ps.p != ps.end) {
 		cJSON_Delete(root);
+		if (ps.why)
+			return *ret_why = ps.why, -EBADMSG;
 		return *ret_why = utf8 ? "a frame must be one UTF-8 JSON object" : "a frame must be one JSON object",
 		       -EBADMSG;
 	}

@@ -1,6 +1,11 @@
 /* Benchmark: round trips and throughput through bothost, each beside its floor
- * (a raw socketpair ping-pong of the same bytes) measured in the same run.
- * Prints key=value lines. Usage: bench [--quick] */
+ * (a raw socketpair ping-pong of the same bytes) measured in the same run;
+ * then fan-out and memory (bench_fanout.c), IRC round trips (bench_irc.c),
+ * the soak (bench_soak.c), the goals, and the plot (bench_plot.c).
+ * Prints key=value lines.
+ * Usage: bench [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak] */
+#include "config.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,34 +18,8 @@
 #include <unistd.h>
 
 #include "botkit.h"
+#include "bench.h"
 #include "harness.h"
-
-struct bench_opts {
-	int rtt_samples;
-	int pipelined_calls;
-	int window;
-};
-
-static uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int bench_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The p-th percentile (0..100) of n samples, sorting them in place. */
-static double bench_percentile_us(uint64_t *ns, int n, double p)
-{
-	qsort(ns, (size_t)n, sizeof *ns, bench_cmp_u64);
-	int i = (int)(p / 100.0 * (n - 1) + 0.5);
-	return (double)ns[i] / 1000.0;
-}
 
 /* Read exactly n bytes. */
 static int bench_read_full(int fd, char *p, size_t n)
@@ -58,6 +37,7 @@ static int bench_read_full(int fd, char *p, size_t n)
 	return 0;
 }
 
+/* Write all n bytes. */
 static int bench_write_full(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -94,6 +74,7 @@ static pid_t bench_raw_echo_start(int *ret_fd)
 	return pid;
 }
 
+/* Close the socket and reap the echoing child. */
 static void bench_raw_echo_stop(pid_t pid, int fd)
 {
 	close(fd);
@@ -122,6 +103,7 @@ static void bench_raw_rtt(const struct bench_opts *o, double *ret_p50, double *r
 	}
 	*ret_p50 = bench_percentile_us(ns, o->rtt_samples, 50);
 	*ret_p99 = bench_percentile_us(ns, o->rtt_samples, 99);
+	bench_plot_add(0, "raw socketpair ping-pong (floor)", ns, o->rtt_samples);
 	free(ns);
 	bench_raw_echo_stop(pid, fd);
 }
@@ -166,6 +148,7 @@ static void bench_host_rtt(bk_conn *c, const struct bench_opts *o, double *ret_p
 	}
 	*ret_p50 = bench_percentile_us(ns, o->rtt_samples, 50);
 	*ret_p99 = bench_percentile_us(ns, o->rtt_samples, 99);
+	bench_plot_add(0, "loopback.echo through bothost", ns, o->rtt_samples);
 	free(ns);
 }
 
@@ -173,6 +156,7 @@ struct bench_pipe {
 	int sent, done, failed, total, window;
 };
 
+/* A pipelined call's completion: count it. */
 static void bench_pipe_reply(bk_conn *c, const bk_error *err, const cJSON *result, void *userdata)
 {
 	struct bench_pipe *p = userdata;
@@ -205,49 +189,155 @@ static double bench_host_pipelined(bk_conn *c, const struct bench_opts *o)
 	return p.total / secs;
 }
 
+/* The parts named in a comma-separated list, or 0 for an unknown name. */
+static unsigned bench_parts_parse(const char *list)
+{
+	static const char *const names[] = { "calls", "fanout", "irc", "soak" };
+	unsigned parts = 0;
+
+	for (const char *p = list; *p; p += *p == ',') {
+		size_t n = strcspn(p, ",");
+		size_t i = 0;
+		while (i < sizeof names / sizeof names[0] && (strlen(names[i]) != n || strncmp(names[i], p, n) != 0))
+			i++;
+		if (i == sizeof names / sizeof names[0])
+			return 0;
+		parts |= 1u << i;
+		p += n;
+	}
+	return parts;
+}
+
+/* The options: --quick for a short run (CI), --plot FILE for the SVG,
+ * --only for some of the parts. */
+static int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
+{
+	*o = (struct bench_opts){ .rtt_samples = 20000, .pipelined_calls = 200000, .window = 64,
+				  .fanout_rounds = 50, .irc_samples = 400, .irc_spacing_ms = 20,
+				  .soak_cycles = 10000, .soak_warmup = 500, .parts = BENCH_PART_ALL };
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			o->quick = true;
+		} else if (strcmp(argv[i], "--plot") == 0 && i + 1 < argc) {
+			o->plot = *argv[++i] ? argv[i] : NULL;
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && (o->parts = bench_parts_parse(argv[++i]))) {
+			continue;
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak]\n",
+				argv[0]);
+			return -EINVAL;
+		}
+	}
+	if (o->quick) {
+		o->rtt_samples = 2000;
+		o->pipelined_calls = 20000;
+		o->fanout_rounds = 5;
+		o->irc_samples = 30;
+		o->soak_cycles = 300;
+		o->soak_warmup = 30;
+	}
+	return 0;
+}
+
+/* Round trips and pipelined calls through the host, beside the raw floor. */
+static void bench_calls_run(const struct bench_opts *o, const struct test_host *host)
+{
+	double raw50, raw99, rtt50, rtt99;
+	bk_conn *c = NULL;
+	int r = bk_conn_new_path(&c, host->path, "bench");
+
+	if (r < 0) {
+		bench_fail("calls", "cannot connect: %s", strerror(-r));
+		return;
+	}
+	bench_raw_rtt(o, &raw50, &raw99);
+	bench_host_rtt(c, o, &rtt50, &rtt99);
+	double raw_pipe = bench_raw_pipelined(o);
+	double pipe = bench_host_pipelined(c, o);
+
+	bench_put("rtt_samples", 0, o->rtt_samples);
+	bench_put("raw_rtt_p50_us", 1, raw50);
+	bench_put("raw_rtt_p99_us", 1, raw99);
+	bench_put("rtt_p50_us", 1, rtt50);
+	bench_put("rtt_p99_us", 1, rtt99);
+	bench_put("rtt_ratio", 2, rtt50 / raw50);
+	bench_put("raw_pipelined_per_s", 0, raw_pipe);
+	bench_put("pipelined_calls_per_s", 0, pipe);
+	bench_put("pipelined_ratio", 2, pipe / raw_pipe);
+	bk_conn_unref(c);
+}
+
+/* Everything that needs bothost --loopback: idle memory, calls, fan-out. */
+static void bench_loopback_run(const struct bench_opts *o)
+{
+	const char *const args[] = { "--loopback", "--log-level", "warn", NULL };
+	struct test_host host;
+	int r = test_host_start(&host, args);
+
+	if (r < 0) {
+		bench_fail("bothost", "cannot start $BOTHOST: %s", strerror(-r));
+		return;
+	}
+	bench_put("rss_idle_kib", 0, (double)bench_rss_kib(host.pid));
+	if (o->parts & BENCH_PART_CALLS)
+		bench_calls_run(o, &host);
+	if (o->parts & BENCH_PART_FANOUT)
+		bench_fanout_run(o, host.path, host.pid);
+	test_host_stop(&host);
+}
+
+/* Everything that needs ngircd: the IRC round trips and the soak. */
+static void bench_ircd_run(const struct bench_opts *o)
+{
+	const char *ngircd = getenv("NGIRCD");
+	struct test_ircd ircd;
+	int r;
+
+	if (access(ngircd && *ngircd ? ngircd : "/usr/sbin/ngircd", X_OK) < 0) {
+		fprintf(stderr, "bench: no ngircd ($NGIRCD, /usr/sbin/ngircd): IRC figures and soak skipped\n");
+		return;
+	}
+	if ((r = test_ircd_start(&ircd, NULL)) < 0) {
+		bench_fail("ngircd", "cannot start: %s", strerror(-r));
+		return;
+	}
+	if (o->parts & BENCH_PART_IRC)
+		bench_irc_run(o, &ircd);
+	if (o->parts & BENCH_PART_SOAK)
+		bench_soak_run(o, &ircd);
+	test_ircd_stop(&ircd);
+}
+
+/* One goal_ line per goal of the issue. */
+static void bench_goals_print(void)
+{
+	bench_goal("rtt_ratio", 1.5, true);
+	bench_goal("pipelined_ratio", 0.5, false);
+	bench_goal("fanout_1000_ms", 10, true);
+	bench_goal("spawn_reply_p50_ms", 1.5, true);
+	bench_goal("resident_reply_p50_ms", 0.5, true);
+	bench_goal("rss_idle_kib", 4096, true);
+	bench_goal("rss_1000_clients_kib", 32768, true);
+	bench_goal("soak_rss_growth_kib", 1024, true);
+	bench_goal("soak_residue", 0, true);
+}
+
+/* Every part, then the goals and the plot; 1 when a part failed. */
 int main(int argc, char **argv)
 {
-	struct bench_opts o = { .rtt_samples = 20000, .pipelined_calls = 200000, .window = 64 };
-	struct test_host host;
-	const char *const args[] = { "--loopback", "--log-level", "warn", NULL };
-	bk_conn *c = NULL;
+	struct bench_opts o;
 
-	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
-		o.rtt_samples = 2000;
-		o.pipelined_calls = 20000;
-	} else if (argc > 1) {
-		fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+	if (bench_opts_parse(&o, argc, argv) < 0)
 		return 2;
-	}
 	signal(SIGPIPE, SIG_IGN);
-	if (test_host_start(&host, args) < 0) {
-		fprintf(stderr, "bench: cannot start bothost ($BOTHOST)\n");
-		return 1;
-	}
-	int r = bk_conn_new_path(&c, host.path, "bench");
-	if (r < 0) {
-		fprintf(stderr, "bench: cannot connect: %s\n", strerror(-r));
-		test_host_stop(&host);
-		return 1;
-	}
-
-	double raw50, raw99, rtt50, rtt99;
-	bench_raw_rtt(&o, &raw50, &raw99);
-	bench_host_rtt(c, &o, &rtt50, &rtt99);
-	double raw_pipe = bench_raw_pipelined(&o);
-	double pipe = bench_host_pipelined(c, &o);
-
-	printf("rtt_samples=%d\n", o.rtt_samples);
-	printf("raw_rtt_p50_us=%.1f\n", raw50);
-	printf("raw_rtt_p99_us=%.1f\n", raw99);
-	printf("rtt_p50_us=%.1f\n", rtt50);
-	printf("rtt_p99_us=%.1f\n", rtt99);
-	printf("rtt_ratio=%.2f\n", rtt50 / raw50);
-	printf("raw_pipelined_per_s=%.0f\n", raw_pipe);
-	printf("pipelined_calls_per_s=%.0f\n", pipe);
-	printf("pipelined_ratio=%.2f\n", pipe / raw_pipe);
-
-	bk_conn_unref(c);
-	test_host_stop(&host);
-	return 0;
+	bench_put("loadavg_start", 2, bench_loadavg());
+	if (o.parts & (BENCH_PART_CALLS | BENCH_PART_FANOUT))
+		bench_loopback_run(&o);
+	if (o.parts & (BENCH_PART_IRC | BENCH_PART_SOAK))
+		bench_ircd_run(&o);
+	bench_put("loadavg_end", 2, bench_loadavg());
+	bench_goals_print();
+	if (o.plot)
+		bench_plot_write(o.plot);
+	return bench_failed() ? 1 : 0;
 }

@@ -41,6 +41,7 @@
 #define FAKE_SHARED_SIZE (16u << 20)
 #define FAKE_GROUPS 10
 #define LIVE_MAX 16
+#define OPENSSL_DEADLINE_MS 10000
 
 /* ---- time, processes, files ------------------------------------------------- */
 
@@ -316,6 +317,103 @@ static const char *irc_line_command(const char *line)
 	return line;
 }
 
+/* ---- certificates -------------------------------------------------------------- */
+
+/* Run argv (argv[0] found in PATH) with no input or output and wait for it
+ * (deadline OPENSSL_DEADLINE_MS). 0 when it succeeded, -ECHILD when it
+ * failed, -ETIMEDOUT, or another -errno. A child reaped elsewhere (by
+ * libev) counts as succeeded: the caller checks what it made. */
+static int ircd_run(char *const argv[])
+{
+	pid_t parent = getpid(), pid;
+	int status = 0;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+			_exit(126);
+		proc_child_setup(parent, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (!proc_reap(pid, ircd_now_ms() + OPENSSL_DEADLINE_MS, &status)) {
+		kill(pid, SIGKILL);
+		proc_reap(pid, UINT64_MAX, &status);
+		return -ETIMEDOUT;
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+}
+
+/* Whether path is a non-empty file. */
+static bool ircd_file_made(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+/* The openssl program. */
+static const char *ircd_openssl(void)
+{
+	const char *bin = getenv("OPENSSL");
+
+	return bin && *bin ? bin : "openssl";
+}
+
+/* A self-signed certificate and its key, made by openssl req. */
+int test_tls_make_cert(const char *cert, const char *key, const char *cn, const char *san)
+{
+	char subj[300], ext[600];
+	char *argv[24];
+	int n = 0, r;
+
+	snprintf(subj, sizeof subj, "/CN=%s", cn);
+	snprintf(ext, sizeof ext, "subjectAltName=%s", san ? san : "");
+	unlink(cert);
+	unlink(key);
+	argv[n++] = (char *)ircd_openssl();
+	argv[n++] = "req";
+	argv[n++] = "-x509";
+	argv[n++] = "-newkey";
+	argv[n++] = "ec";
+	argv[n++] = "-pkeyopt";
+	argv[n++] = "ec_paramgen_curve:prime256v1";
+	argv[n++] = "-nodes";
+	argv[n++] = "-days";
+	argv[n++] = "2";
+	argv[n++] = "-subj";
+	argv[n++] = subj;
+	if (san) {
+		argv[n++] = "-addext";
+		argv[n++] = ext;
+	}
+	argv[n++] = "-keyout";
+	argv[n++] = (char *)key;
+	argv[n++] = "-out";
+	argv[n++] = (char *)cert;
+	argv[n] = NULL;
+	r = ircd_run(argv);
+	if (r == 0 && (!ircd_file_made(cert) || !ircd_file_made(key)))
+		r = -ECHILD;
+	if (r == 0 && chmod(cert, 0644) < 0)
+		r = -errno;
+	return r;
+}
+
+/* Diffie-Hellman parameters for ngircd (RFC 7919 ffdhe2048: nothing to
+ * compute; without them ngircd spends a second or more making its own). */
+static int ircd_make_dh(const char *path)
+{
+	char *argv[] = { (char *)ircd_openssl(), "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+			 "group:ffdhe2048", "-out", (char *)path, NULL };
+	int r = ircd_run(argv);
+
+	return r == 0 && !ircd_file_made(path) ? -ECHILD : r;
+}
+
 /* ---- ngircd ------------------------------------------------------------------ */
 
 /* The ids ngircd runs as: ours, or nobody's when we are root (ngircd refuses
@@ -344,16 +442,19 @@ static int ircd_write_conf(const struct test_ircd *d, uid_t uid, gid_t gid)
 		return -errno;
 	fprintf(f, "[Global]\n\tName = irc.test.local\n\tInfo = bothost test server\n"
 		"\tAdminInfo1 = bothost tests\n\tAdminInfo2 = loopback\n"
-		"\tAdminEMail = root@localhost\n\tListen = 127.0.0.1\n\tPorts = %d\n"
+		"\tAdminEMail = root@localhost\n\tListen = 127.0.0.1%s\n\tPorts = %d\n"
 		"\tServerUID = %lu\n\tServerGID = %lu\n"
 		"\tPidFile = %s/ngircd.pid\n\tMotdFile = %s/ngircd.motd\n",
-		d->port, (unsigned long)uid, (unsigned long)gid, d->dir, d->dir);
+		d->opts.ipv6 ? ",::1" : "", d->port, (unsigned long)uid, (unsigned long)gid, d->dir, d->dir);
 	fprintf(f, "[Limits]\n\tMaxConnectionsIP = 0\n\tMaxJoins = 0\n"
 		"\tMaxNickLength = 30\n\tPingTimeout = %d\n\tPongTimeout = %d\n",
 		ping, pong);
 	if (!d->opts.penalties)
 		fprintf(f, "\tMaxPenaltyTime = 0\n");
 	fprintf(f, "[Options]\n\tPAM = no\n\tDNS = no\n\tIdent = no\n");
+	if (d->opts.tls)
+		fprintf(f, "[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tDHFile = %s/dh.pem\n\tPorts = %d\n",
+			d->cert, d->key, d->dir, d->tls_port);
 	if (fclose(f) != 0)
 		return -errno;
 	return 0;
@@ -371,6 +472,28 @@ static int ircd_write_motd(const struct test_ircd *d)
 		return -errno;
 	fprintf(f, "bothost test server on loopback.\n");
 	return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* The TLS port, certificate, key and DH parameters, readable by the user
+ * ngircd runs as. 0 or -errno. */
+static int ircd_prepare_tls(struct test_ircd *d, uid_t uid, gid_t gid)
+{
+	char dh[PATH_MAX];
+	int fd = sock_bind_free(AF_INET, false, &d->tls_port), r;
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	snprintf(d->cert, sizeof d->cert, "%s/cert.pem", d->dir);
+	snprintf(d->key, sizeof d->key, "%s/key.pem", d->dir);
+	snprintf(dh, sizeof dh, "%s/dh.pem", d->dir);
+	r = test_tls_make_cert(d->cert, d->key, "irc.test.local",
+			       d->opts.tls_names ? d->opts.tls_names : "DNS:localhost,IP:::1");
+	if (r == 0)
+		r = ircd_make_dh(dh);
+	if (r == 0 && getuid() == 0 && (chown(d->key, uid, gid) < 0 || chown(dh, uid, gid) < 0))
+		r = -errno;
+	return r;
 }
 
 /* A fresh 0700 directory with config and MOTD for a new free port, owned by
@@ -394,7 +517,9 @@ static int ircd_prepare(struct test_ircd *d)
 		return fd;
 	close(fd);
 	ircd_server_ids(&uid, &gid);
-	r = ircd_write_conf(d, uid, gid);
+	r = d->opts.tls ? ircd_prepare_tls(d, uid, gid) : 0;
+	if (r == 0)
+		r = ircd_write_conf(d, uid, gid);
 	if (r == 0)
 		r = ircd_write_motd(d);
 	/* The PID file is written after ngircd changed its user. */
@@ -452,16 +577,17 @@ static bool ircd_log_has(const struct test_ircd *d, off_t from, const char *need
 static int ircd_wait_ready(struct test_ircd *d, off_t log_from)
 {
 	uint64_t deadline = ircd_now_ms() + IRCD_START_DEADLINE_MS;
-	char listening[64];
+	char listening[64], tls[64];
 	int status, fd;
 
 	snprintf(listening, sizeof listening, "Now listening on [127.0.0.1]:%d ", d->port);
+	snprintf(tls, sizeof tls, "Now listening on [127.0.0.1]:%d ", d->tls_port);
 	for (;;) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = 0;
 			return -ECHILD;
 		}
-		if (ircd_log_has(d, log_from, listening)) {
+		if (ircd_log_has(d, log_from, listening) && (!d->opts.tls || ircd_log_has(d, log_from, tls))) {
 			fd = sock_connect(AF_INET, d->port);
 			if (fd >= 0) {
 				close(fd);

@@ -21,15 +21,22 @@ struct test_ircd_opts {
 	bool penalties;		/* keep ngircd's flood penalties; false: MaxPenaltyTime = 0 */
 	int ping_timeout;	/* seconds of silence before the server PINGs; 0: 120 (min 5) */
 	int pong_timeout;	/* seconds to wait for the PONG; 0: 20 (min 5) */
+	bool tls;		/* also a TLS port, with a self-signed certificate made
+				 * by test_tls_make_cert; the certificate is its own CA */
+	const char *tls_names;	/* its subjectAltName; NULL: "DNS:localhost,IP:::1" */
+	bool ipv6;		/* listen on ::1 too (same ports) */
 };
 
 struct test_ircd {
 	pid_t pid;		/* ngircd itself; 0 when not running */
 	int port;		/* on 127.0.0.1, kept across restarts */
+	int tls_port;		/* the TLS port when opts.tls, else 0 */
 	struct test_ircd_opts opts;
 	char dir[256];		/* private 0700 directory, removed by test_ircd_stop */
 	char conf[300];		/* ngircd.conf inside dir */
 	char log[300];		/* ngircd's stdout and stderr */
+	char cert[300];		/* opts.tls: the server's certificate (PEM), also the CA to trust */
+	char key[300];		/* opts.tls: its key */
 };
 
 /* Write a config for a free port in a fresh directory and start `ngircd -n -f
@@ -50,6 +57,13 @@ int test_ircd_kill(struct test_ircd *d);
 int test_ircd_restart(struct test_ircd *d);
 /* Copy the server's log to out (for failure diagnostics). */
 void test_ircd_dump_log(const struct test_ircd *d, FILE *out);
+
+/* Make a self-signed certificate (CA:TRUE, so it can be trusted as its own
+ * CA) for common name cn with the subjectAltName san ("DNS:localhost,IP:::1";
+ * NULL for none) and its P-256 key, as the PEM files cert and key (mode
+ * 0644 and 0600), with `openssl req` ($OPENSSL, else openssl from PATH).
+ * 0 or -errno (-ECHILD when openssl failed). */
+int test_tls_make_cert(const char *cert, const char *key, const char *cn, const char *san);
 
 /* ---- a scripted IRC user ----------------------------------------------------- */
 

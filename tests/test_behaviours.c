@@ -105,13 +105,16 @@ static void mode_hang(bk_fn *reply)
 		;
 }
 
-/* A resident's handler: "rping" gets "rpong PID". */
+/* A resident's handler: "rping" gets "rpong PID", "!ask WORDS" (a command
+ * word the resident claims) "answer PID: WORDS". */
 static void resident_message(bk_conn *c, const bk_irc_event *ev, void *userdata)
 {
 	const char *text = bk_irc_event_text(ev);
 
 	if (text && strcmp(text, "rping") == 0)
 		bk_irc_event_replyf(ev, "rpong %ld", (long)getpid());
+	else if (text && strncmp(text, "!ask ", 5) == 0)
+		bk_irc_event_replyf(ev, "answer %ld: %s", (long)getpid(), text + 5);
 }
 
 /* A resident's second handler, so that handler counts say two. */
@@ -624,6 +627,41 @@ START_TEST(resident_restarts)
 }
 END_TEST
 
+START_TEST(resident_claims_command_words)
+{
+	struct env e;
+	char text[32], re[64];
+
+	env_start(&e, "user_commands = 4/1m",
+		  "[resident r]\nexec = EXE\narg = --behaviour\narg = resident\ncommands = ask\nhelp = answers at once\n"
+		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+	/* More than user_commands allows: the host neither counts nor answers
+	 * them, and runs nothing; the resident answers each once. */
+	for (int i = 1; i <= 5; i++) {
+		snprintf(text, sizeof text, "!ask %d", i);
+		say(&e.alice, text);
+	}
+	for (int i = 1; i <= 5; i++) {
+		snprintf(re, sizeof re, "^:bhbot!\\S+ PRIVMSG #test :answer [0-9]+: %d$", i);
+		expect(&e.alice, re);
+	}
+	/* !help lists the word, with the resident's help. */
+	say(&e.alice, "!help");
+	expect(&e.alice, "PRIVMSG #test :commands: !ask, !echo, !help; owners only: !reload, !restart, !status; "
+		"!help NAME says more$");
+	say(&e.alice, "!help ask");
+	expect(&e.alice, "PRIVMSG #test :!ask: answers at once$");
+	/* Whatever the host said about !ask it said before running this. */
+	say(&e.alice, "!echo sync");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[sync\\]$");
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG #test :answer "), 5);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG"), 5 + 3);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command|too fast"), 0);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- owners and reload ----------------------------------------------------------------- */
 
 START_TEST(owners_and_reload)
@@ -794,6 +832,7 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, limits_timeouts_caps_and_rate);
 	tcase_add_test(irc, timer_fires_and_again);
 	tcase_add_test(irc, resident_restarts);
+	tcase_add_test(irc, resident_claims_command_words);
 	tcase_add_test(irc, owners_and_reload);
 	suite_add_tcase(s, irc);
 	return s;

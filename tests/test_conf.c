@@ -420,6 +420,60 @@ START_TEST(errors_behaviours)
 }
 END_TEST
 
+START_TEST(resident_commands)
+{
+	struct conf c;
+	const struct conf_behaviour *b;
+	struct conf_behaviour copy;
+
+	make_file("tool", 0755);
+	load_ok("[resident seen]\nexec = tool\ncommands = seen  Last.seen\thi-2\nhelp = when a nick was last seen\n"
+		"[resident other]\nexec = tool\n[command last]\nexec = tool\n", &c);
+	b = &c.behaviours[0];
+	ck_assert_uint_eq(b->n_commands, 3);
+	ck_assert_str_eq(b->commands[0], "seen");
+	ck_assert_str_eq(b->commands[1], "Last.seen");
+	ck_assert_str_eq(b->commands[2], "hi-2");
+	ck_assert_str_eq(b->help, "when a nick was last seen");
+	/* Words compare as command names do, ignoring case. */
+	ck_assert(conf_behaviour_claims(b, "SEEN"));
+	ck_assert(conf_behaviour_claims(b, "last.seen"));
+	ck_assert(!conf_behaviour_claims(b, "last"));
+	ck_assert(!conf_behaviour_claims(&c.behaviours[1], "seen"));
+	ck_assert_uint_eq(c.behaviours[1].n_commands, 0);
+	ck_assert_ptr_null(c.behaviours[1].help);
+	/* A copy says the same; another word does not. */
+	ck_assert_int_eq(conf_behaviour_copy(&copy, b), 0);
+	ck_assert(conf_behaviour_equal(&copy, b));
+	free(copy.commands[2]);
+	copy.commands[2] = strdup("hi-3");
+	ck_assert_ptr_nonnull(copy.commands[2]);
+	ck_assert(!conf_behaviour_equal(&copy, b));
+	conf_behaviour_clear(&copy);
+	conf_clear(&c);
+
+	load_err("[resident r]\nexec = tool\ncommands =\n", 3, "invalid commands: expected one or more command words");
+	load_err("[resident r]\nexec = tool\ncommands = seen a/b\n", 3, "invalid commands word 'a/b': expected 1 to "
+		 "32 letters, digits, '-', '_' or '.', starting with a letter or a digit");
+	load_err("[resident r]\nexec = tool\ncommands = -seen\n", 3, "invalid commands word '-seen': expected 1 to "
+		 "32 letters, digits, '-', '_' or '.', starting with a letter or a digit");
+	load_err("[resident r]\nexec = tool\ncommands = seen Help\n", 3,
+		 "invalid commands word 'Help': Help is a built-in command");
+	load_err("[resident r]\nexec = tool\ncommands = seen SEEN\n", 3, "invalid commands: 'SEEN' is listed twice");
+	load_err("[resident r]\nexec = tool\ncommands = a\ncommands = b\n", 4, "commands is already set on line 3 "
+		 "(only server, alt_nick, channel, owner, arg and at can be repeated)");
+	load_err("[command c]\nexec = tool\ncommands = c\n", 3,
+		 "unknown key 'commands' in [command c] (it belongs in [resident NAME])");
+	/* Claimed twice, or a command's name: the whole file is looked at. */
+	load_err("[resident a]\nexec = tool\ncommands = seen last\n\n[resident b]\nexec = tool\ncommands = LAST\n", 7,
+		 "the command word 'LAST' is claimed by both [resident a] (line 3) and [resident b] (line 7)");
+	load_err("[resident a]\nexec = tool\ncommands = seen\n[command seen]\nexec = tool\n", 3,
+		 "[resident a] claims the command word 'seen', which is [command seen] on line 4");
+	load_err("[command seen]\nexec = tool\n[resident a]\nexec = tool\ncommands = x Seen\n", 5,
+		 "[resident a] claims the command word 'Seen', which is [command seen] on line 1");
+}
+END_TEST
+
 START_TEST(errors_bothost_keys)
 {
 	load_err("[bothost]\ncommand_prefix = a b\n", 2,
@@ -1273,6 +1327,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, every_key);
 	tcase_add_test(t, behaviour_sections);
 	tcase_add_test(t, errors_behaviours);
+	tcase_add_test(t, resident_commands);
 	tcase_add_test(t, errors_bothost_keys);
 	tcase_add_test(t, exec_beside_relative_file);
 	tcase_add_test(t, ini_syntax);

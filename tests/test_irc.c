@@ -609,7 +609,6 @@ START_TEST(irc_injection_is_refused_or_literal)
 	struct test_raw raw;
 	cJSON *welcome, *res;
 	const char *name;
-	bool nul_refused;
 
 	env_start(&e, false, FAST);
 	wait_connected(&e);
@@ -649,22 +648,27 @@ START_TEST(irc_injection_is_refused_or_literal)
 	ck_assert_int_eq(irc_call(&e, NULL, NULL, "join", "s", "#pct%s"), 0);
 	ck_assert(bot_in(&e, "#pct%s"));
 
-	/* NUL through the raw protocol: refused, or cut there, never a second command */
+	/* NUL through the raw protocol: a ProtocolError naming it, then the
+	 * connection closes; nothing reaches IRC (PROTOCOL.md section 1). */
 	welcome = test_raw_hello(&raw, e.host.path, "raw");
 	ck_assert_ptr_nonnull(welcome);
 	cJSON_Delete(welcome);
-	res = test_raw_call(&raw, "irc", "say", "[\"#inj\",\"nul\\u0000PRIVMSG #inj :second\"]", NULL);
+	ck_assert_int_eq(test_raw_send(&raw, "{\"t\":\"call\",\"id\":1,\"obj\":\"irc\",\"method\":\"say\","
+					    "\"args\":[\"#inj\",\"nul\\u0000PRIVMSG #inj :second\"]}"), 0);
+	res = test_raw_recv(&raw, WAIT_MS);
 	ck_assert_ptr_nonnull(res);
 	name = cJSON_GetStringValue(path_get(res, "error.name"));
-	nul_refused = name != NULL;
-	ck_assert(name ? strcmp(name, "InvalidArguments") == 0 : strcmp(str_at(res, "t"), "result") == 0);
+	ck_assert_str_eq(name, "ProtocolError");
+	ck_assert_ptr_null(cJSON_GetObjectItem(res, "id"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetStringValue(path_get(res, "error.message")), "\\u0000"));
 	cJSON_Delete(res);
+	ck_assert(test_raw_closed(&raw, WAIT_MS));
 	test_raw_close(&raw);
 	ck_assert_int_eq(irc_call(&e, NULL, NULL, "say", "ss", "#inj", "end of test"), 0);
 	ck_assert_int_eq(expect_line(&e, &u, "^:bot![^ ]+ PRIVMSG #inj :end of test$", WAIT_MS, NULL), 0);
 
 	/* Exactly the intended lines came from the bot. */
-	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ PRIVMSG #inj :"), nul_refused ? 4 : 5);
+	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ PRIVMSG #inj :"), 4);
 	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ (PRIVMSG|NOTICE) #inj :(second|x)"), 0);
 	ck_assert_uint_eq(test_irc_user_count(&u, "^:bot![^ ]+ (JOIN #evil|QUIT|JOIN #a|MODE)"), 0);
 	ck_assert(!bot_in(&e, "#evil"));

@@ -20,6 +20,7 @@
 
 #include <ev.h>
 
+#include "capneg.h"
 #include "conf.h"
 #include "ircd.h"
 #include "irc_line.h"
@@ -254,6 +255,8 @@ static void tconf_init(struct tconf *t)
 	t->c.reconnect_min_ms = 200;
 	t->c.reconnect_max_ms = 1000;
 	t->c.stable_after_ms = 60000;
+	t->c.cap_timeout_ms = 5000;
+	t->c.sasl_timeout_ms = 5000;
 }
 
 /* Add a server host:port. */
@@ -351,8 +354,10 @@ START_TEST(link_registers_without_pass_and_sends)
 	snprintf(server, sizeof server, "127.0.0.1:%d", test_fake_port(f));
 	ck_assert_str_eq(link_get_server(R.l), server);
 	ck_assert(link_writable(R.l));
-	ck_assert_str_eq(test_fake_line(f, 0), "NICK bot");
-	ck_assert_str_eq(test_fake_line(f, 1), "USER botuser 0 * :Bot Real Name");
+	/* CAP LS 302 first; the fake knows no CAP and registers the bot anyway. */
+	ck_assert_str_eq(test_fake_line(f, 0), "CAP LS 302");
+	ck_assert_str_eq(test_fake_line(f, 1), "NICK bot");
+	ck_assert_str_eq(test_fake_line(f, 2), "USER botuser 0 * :Bot Real Name");
 	ck_assert(RUN_UNTIL(rec_find(" 376 bot ") >= 0, 2000));
 	/* Numerics before and after 001 go up, 001 itself too. */
 	ck_assert_int_ge(rec_find(" 001 bot "), 0);
@@ -401,9 +406,10 @@ START_TEST(link_registers_with_pass)
 	tconf_server(&t, "127.0.0.1", test_fake_port(f));
 	start_link(&t);
 	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
-	ck_assert_str_eq(test_fake_line(f, 0), "PASS sekrit");
-	ck_assert_str_eq(test_fake_line(f, 1), "NICK bot");
-	ck_assert_str_eq(test_fake_line(f, 2), "USER botuser 0 * :Bot Real Name");
+	ck_assert_str_eq(test_fake_line(f, 0), "CAP LS 302");
+	ck_assert_str_eq(test_fake_line(f, 1), "PASS sekrit");
+	ck_assert_str_eq(test_fake_line(f, 2), "NICK bot");
+	ck_assert_str_eq(test_fake_line(f, 3), "USER botuser 0 * :Bot Real Name");
 	ck_assert_int_eq(test_fake_done(f, 2000), 0);
 	/* The password is not handed to the line event. */
 	ck_assert(RUN_UNTIL(rec_sent("PASS ***"), 1000));
@@ -1036,6 +1042,487 @@ START_TEST(link_ngircd_register_send_restart)
 }
 END_TEST
 
+/* ---- capabilities and SASL ------------------------------------------------------------------ */
+
+/* The fake's lines to a SASL-capable server up to AUTHENTICATE PLAIN: LS in
+ * two lines, the request answered with ACK. */
+static void fake_cap_sasl_start(struct test_fake *f)
+{
+	ck_assert_int_eq(test_fake_expect(f, "^CAP LS 302$", 5000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^USER ", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * LS * :multi-prefix sasl=PLAIN,EXTERNAL "
+					  "extended-join away-notify"), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * LS :account-tag server-time "
+					  "account-notify chghost"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP REQ :(.*)$", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * ACK :$1"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE PLAIN$", 3000), 0);
+}
+
+/* SASL PLAIN credentials for alice / sesame. */
+static void tconf_sasl(struct tconf *t, bool required)
+{
+	t->c.sasl_mechanism = CONF_SASL_PLAIN;
+	t->c.sasl_user = "alice";
+	t->c.sasl_password = "sesame";
+	t->c.sasl_required = required;
+}
+
+/* Index of the first line the fake received that matches exactly, or -1. */
+static long fake_find(const struct test_fake *f, const char *line)
+{
+	for (size_t i = 0; i < test_fake_nlines(f); i++)
+		if (strcmp(test_fake_line(f, i), line) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* How many lines the fake received that match exactly. */
+static size_t fake_count(const struct test_fake *f, const char *line)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < test_fake_nlines(f); i++)
+		n += strcmp(test_fake_line(f, i), line) == 0;
+	return n;
+}
+
+START_TEST(link_cap_and_sasl_plain_succeed)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	fake_cap_sasl_start(f);
+	ck_assert_int_eq(test_fake_send(f, "AUTHENTICATE +"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE YWxpY2UAYWxpY2UAc2VzYW1l$", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 900 bot bot!botuser@127.0.0.1 alice "
+					  ":You are now logged in as alice\n"
+					  ":irc.test.local 903 bot :SASL authentication successful"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP END$", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot :Welcome bot"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 300), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_sasl(&t, true);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	/* CAP LS goes first; NICK and USER follow without waiting for it. */
+	ck_assert_str_eq(test_fake_line(f, 0), "CAP LS 302");
+	ck_assert_str_eq(test_fake_line(f, 1), "NICK bot");
+	ck_assert_str_eq(test_fake_line(f, 2), "USER botuser 0 * :Bot Real Name");
+	/* Only what bothost handles, from both LS lines. */
+	ck_assert_str_eq(test_fake_line(f, 3),
+			 "CAP REQ :sasl multi-prefix extended-join account-notify account-tag server-time");
+	ck_assert_str_eq(test_fake_line(f, 4), "AUTHENTICATE PLAIN");
+	ck_assert_int_lt(fake_find(f, "AUTHENTICATE YWxpY2UAYWxpY2UAc2VzYW1l"), fake_find(f, "CAP END"));
+	ck_assert(link_has_cap(R.l, "sasl") && link_has_cap(R.l, "account-tag") &&
+		  link_has_cap(R.l, "server-time") && link_has_cap(R.l, "extended-join"));
+	ck_assert(!link_has_cap(R.l, "away-notify") && !link_has_cap(R.l, "message-tags"));
+	ck_assert_str_eq(link_get_account(R.l), "alice");
+	/* The credentials never reach the line event; the SASL numerics do. */
+	ck_assert(RUN_UNTIL(rec_sent("CAP END"), 1000));
+	ck_assert(rec_sent("AUTHENTICATE ***") && !rec_sent("YWxpY2U"));
+	ck_assert_int_ge(rec_find(" 903 bot "), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_sasl_failure_required_drops_the_connection)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	fake_cap_sasl_start(f);
+	ck_assert_int_eq(test_fake_send(f, "AUTHENTICATE +"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE ", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 904 bot :SASL authentication failed"), 0);
+	/* The link gives up and comes back after the backoff. */
+	ck_assert_int_eq(test_fake_accept(f, 5000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP LS 302$", 5000), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_sasl(&t, true);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.nlost == 1, 5000));
+	ck_assert_ptr_nonnull(strstr(R.lost[0], "SASL PLAIN authentication failed: 904 SASL authentication failed"));
+	ck_assert_int_eq(R.registered, 0);
+	ck_assert(RUN_UNTIL(test_fake_connections(f) == 2 && fake_count(f, "CAP LS 302") == 2, 5000));
+	ck_assert_msg(test_fake_done(f, 2000) == 0, "fake server: %s", test_fake_report(f));
+	ck_assert_int_lt(fake_find(f, "CAP END"), 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_sasl_failure_not_required_goes_on)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f);
+	fake_cap_sasl_start(f);
+	ck_assert_int_eq(test_fake_send(f, "AUTHENTICATE +"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE ", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 908 bot EXTERNAL :are available SASL mechanisms\n"
+					  ":irc.test.local 904 bot :SASL authentication failed"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP END$", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot :Welcome bot"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 300), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_sasl(&t, false);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_ptr_null(link_get_account(R.l));
+	ck_assert(link_has_cap(R.l, "sasl"));
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_sasl_timeout_aborts)
+{
+	struct test_fake *f = test_fake_new();
+	struct tconf t;
+	uint64_t t0;
+	long i;
+
+	ck_assert_ptr_nonnull(f);
+	/* The server never answers AUTHENTICATE PLAIN. */
+	fake_cap_sasl_start(f);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE \\*$", 5000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP END$", 3000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot :Welcome bot"), 0);
+	ck_assert_int_eq(test_fake_wait(f, 300), 0);
+	fake_start(f, AF_INET);
+	tconf_init(&t);
+	tconf_sasl(&t, false);
+	t.c.sasl_timeout_ms = 400;
+	tconf_server(&t, "127.0.0.1", test_fake_port(f));
+	t0 = now_ms();
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_uint_ge(R.registered_at[0] - t0, 350);
+	ck_assert_int_eq(test_fake_done(f, 2000), 0);
+	i = fake_find(f, "AUTHENTICATE *");
+	ck_assert_int_gt(i, fake_find(f, "AUTHENTICATE PLAIN"));
+	ck_assert_int_lt(i, fake_find(f, "CAP END"));
+	fake_finish(f);
+}
+END_TEST
+
+START_TEST(link_server_without_cap)
+{
+	struct test_fake *f421 = test_fake_new(), *fsilent = test_fake_new();
+	struct tconf t;
+
+	ck_assert_ptr_nonnull(f421);
+	ck_assert_ptr_nonnull(fsilent);
+	/* One server refuses CAP (421) and registers the bot. */
+	ck_assert_int_eq(test_fake_expect(f421, "^CAP LS 302$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f421, ":irc.test.local 421 * CAP :Unknown command"), 0);
+	ck_assert_int_eq(test_fake_register(f421), 0);
+	ck_assert_int_eq(test_fake_wait(f421, 300), 0);
+	fake_start(f421, AF_INET);
+	tconf_init(&t);
+	tconf_server(&t, "127.0.0.1", test_fake_port(f421));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 1, 5000));
+	ck_assert_int_eq(test_fake_done(f421, 2000), 0);
+	ck_assert_int_lt(fake_find(f421, "CAP END"), 0);
+	ck_assert(!link_has_cap(R.l, "multi-prefix"));
+	fake_finish(f421);
+	link_free(R.l);
+	R.l = NULL;
+
+	/* Another says nothing to CAP LS and waits for CAP END, which comes
+	 * after cap_timeout. */
+	ck_assert_int_eq(test_fake_expect(fsilent, "^CAP END$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(fsilent, ":irc.test.local 001 bot :Welcome bot"), 0);
+	ck_assert_int_eq(test_fake_wait(fsilent, 300), 0);
+	fake_start(fsilent, AF_INET);
+	tconf_init(&t);
+	t.c.cap_timeout_ms = 300;
+	tconf_server(&t, "127.0.0.1", test_fake_port(fsilent));
+	start_link(&t);
+	ck_assert(RUN_UNTIL(R.registered == 2, 5000));
+	ck_assert_int_eq(test_fake_done(fsilent, 2000), 0);
+	ck_assert_int_gt(fake_find(fsilent, "CAP END"), fake_find(fsilent, "USER botuser 0 * :Bot Real Name"));
+	ck_assert_uint_eq(R.nlost, 0);
+	fake_finish(fsilent);
+}
+END_TEST
+
+/* ---- capneg, without a server ----------------------------------------------------------------- */
+
+struct cap_rec {
+	char lines[16][600];
+	char shown[16][64];
+	int n;
+};
+
+/* capneg's send function: record the line and what stands for it. */
+static int cap_rec_send(const char *line, const char *shown, void *userdata)
+{
+	struct cap_rec *r = userdata;
+
+	ck_assert_int_lt(r->n, 16);
+	snprintf(r->lines[r->n], sizeof r->lines[r->n], "%s", line);
+	snprintf(r->shown[r->n], sizeof r->shown[r->n], "%s", shown ? shown : "");
+	r->n++;
+	return 0;
+}
+
+/* Give capneg one server line; its result. */
+static int cap_feed(struct capneg *c, const char *line)
+{
+	struct irc_line *msg;
+	int r;
+
+	ck_assert_int_eq(irc_line_parse(line, &msg), 0);
+	r = capneg_line(c, msg);
+	irc_line_free(msg);
+	return r;
+}
+
+/* A started machine with mechanism mech (user alice, password pw). */
+static struct capneg *cap_start(struct cap_rec *rec, enum capneg_mech mech, const char *pw, bool required)
+{
+	struct capneg_opts o = { "test.server:6697", mech, "alice", pw, required };
+	struct capneg *c;
+
+	memset(rec, 0, sizeof *rec);
+	c = capneg_new(&o, cap_rec_send, rec);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_IDLE);
+	ck_assert_int_eq(capneg_start(c), 0);
+	ck_assert_int_eq(rec->n, 1);
+	ck_assert_str_eq(rec->lines[0], "CAP LS 302");
+	return c;
+}
+
+/* Through LS and ACK of sasl to AUTHENTICATE <mech>. */
+static void cap_to_authenticate(struct capneg *c, struct cap_rec *rec, const char *ls)
+{
+	ck_assert_int_eq(cap_feed(c, ls), 1);
+	ck_assert_str_eq(rec->lines[1], "CAP REQ :sasl");
+	ck_assert_int_eq(cap_feed(c, ":s CAP * ACK :sasl"), 1);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_SASL_START);
+	ck_assert(capneg_in_sasl(c));
+}
+
+START_TEST(capneg_base64_vectors)
+{
+	static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+
+	for (size_t i = 0; i < 7; i++) {
+		char *b = capneg_base64(in[i], strlen(in[i]));
+		ck_assert_str_eq(b, out[i]);
+		free(b);
+	}
+}
+END_TEST
+
+START_TEST(capneg_ls_req_ack_new_del)
+{
+	struct cap_rec rec;
+	struct capneg *c = cap_start(&rec, CAPNEG_MECH_NONE, NULL, false);
+
+	ck_assert_int_eq(cap_feed(c, ":s NOTICE * :*** Looking up your hostname"), 0);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * LS * :multi-prefix sasl=PLAIN foo=bar"), 1);
+	ck_assert_int_eq(rec.n, 1);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * LS :server-time account-tag"), 1);
+	/* No sasl without a mechanism. */
+	ck_assert_str_eq(rec.lines[1], "CAP REQ :multi-prefix account-tag server-time");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_REQ);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * ACK :multi-prefix account-tag server-time"), 1);
+	ck_assert_str_eq(rec.lines[2], "CAP END");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	ck_assert(capneg_enabled(c, "server-time") && !capneg_enabled(c, "sasl") && !capneg_enabled(c, "foo"));
+	/* After registration (cap-notify comes with 302). */
+	capneg_registered(c);
+	ck_assert_int_eq(cap_feed(c, ":s CAP bot DEL :server-time"), 1);
+	ck_assert(!capneg_enabled(c, "server-time"));
+	ck_assert_int_eq(cap_feed(c, ":s CAP bot NEW :extended-join sasl unknown-cap"), 1);
+	ck_assert_str_eq(rec.lines[3], "CAP REQ :extended-join");
+	ck_assert_int_eq(cap_feed(c, ":s CAP bot ACK :extended-join"), 1);
+	ck_assert(capneg_enabled(c, "extended-join"));
+	ck_assert_int_eq(rec.n, 4);
+	capneg_free(c);
+}
+END_TEST
+
+START_TEST(capneg_plain_in_400_byte_pieces)
+{
+	char pw[401], *b64, joined[800] = "";
+	char blob[5 + 1 + 5 + 1 + 400];
+	struct cap_rec rec;
+	struct capneg *c;
+
+	/* 412 bytes: 552 of base64, as 400 + 152. */
+	memset(pw, 'p', 400);
+	pw[400] = '\0';
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, pw, true);
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl=PLAIN,EXTERNAL");
+	ck_assert_str_eq(rec.lines[2], "AUTHENTICATE PLAIN");
+	ck_assert_int_eq(cap_feed(c, "AUTHENTICATE +"), 1);
+	ck_assert_int_eq(rec.n, 5);
+	ck_assert_uint_eq(strlen(rec.lines[3]), 13 + 400);
+	ck_assert_uint_eq(strlen(rec.lines[4]), 13 + 152);
+	ck_assert_str_eq(rec.shown[3], "AUTHENTICATE ***");
+	ck_assert_str_eq(rec.shown[4], "AUTHENTICATE ***");
+	strcat(joined, rec.lines[3] + 13);
+	strcat(joined, rec.lines[4] + 13);
+	memcpy(blob, "alice\0alice\0", 12);
+	memset(blob + 12, 'p', 400);
+	b64 = capneg_base64(blob, sizeof blob);
+	ck_assert_str_eq(joined, b64);
+	free(b64);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_SASL_RESULT);
+	ck_assert_int_eq(cap_feed(c, ":s 900 bot bot!u@h alice :You are now logged in as alice"), 1);
+	ck_assert_int_eq(cap_feed(c, ":s 903 bot :SASL authentication successful"), 1);
+	ck_assert_str_eq(rec.lines[5], "CAP END");
+	ck_assert_str_eq(capneg_get_account(c), "alice");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	capneg_free(c);
+
+	/* 300 bytes: exactly 400 of base64, then "+". */
+	pw[288] = '\0';
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, pw, true);
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl");
+	ck_assert_int_eq(cap_feed(c, "AUTHENTICATE +"), 1);
+	ck_assert_int_eq(rec.n, 5);
+	ck_assert_uint_eq(strlen(rec.lines[3]), 13 + 400);
+	ck_assert_str_eq(rec.lines[4], "AUTHENTICATE +");
+	/* 907: logged in already counts as success. */
+	ck_assert_int_eq(cap_feed(c, ":s 907 bot :You have already authenticated"), 1);
+	ck_assert_str_eq(rec.lines[5], "CAP END");
+	capneg_free(c);
+}
+END_TEST
+
+START_TEST(capneg_external)
+{
+	struct cap_rec rec;
+	struct capneg *c = cap_start(&rec, CAPNEG_MECH_EXTERNAL, NULL, true);
+
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl");
+	ck_assert_str_eq(rec.lines[2], "AUTHENTICATE EXTERNAL");
+	ck_assert_int_eq(cap_feed(c, "AUTHENTICATE +"), 1);
+	ck_assert_str_eq(rec.lines[3], "AUTHENTICATE +");
+	ck_assert_str_eq(rec.shown[3], "");
+	ck_assert_int_eq(cap_feed(c, ":s 903 bot :SASL authentication successful"), 1);
+	ck_assert_str_eq(rec.lines[4], "CAP END");
+	capneg_free(c);
+}
+END_TEST
+
+START_TEST(capneg_sasl_failures)
+{
+	struct cap_rec rec;
+	struct capneg *c;
+
+	/* The server's mechanisms do not include ours: no AUTHENTICATE at all. */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", true);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * LS :sasl=EXTERNAL,SCRAM-SHA-256 multi-prefix"), 1);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * ACK :sasl multi-prefix"), 1);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_FAILED);
+	ck_assert_ptr_nonnull(strstr(capneg_get_error(c), "EXTERNAL,SCRAM-SHA-256, not PLAIN"));
+	ck_assert_int_eq(rec.n, 2);
+	capneg_free(c);
+
+	/* NAK: no sasl; not required, so CAP END. */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", false);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * LS :sasl"), 1);
+	ck_assert_int_eq(cap_feed(c, ":s CAP * NAK :sasl"), 1);
+	ck_assert_str_eq(rec.lines[2], "CAP END");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	ck_assert_ptr_nonnull(strstr(capneg_get_error(c), "does not offer SASL"));
+	capneg_free(c);
+
+	/* 908 then 904, required. */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", true);
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl");
+	ck_assert_int_eq(cap_feed(c, "AUTHENTICATE +"), 1);
+	ck_assert_int_eq(cap_feed(c, ":s 908 bot EXTERNAL :are available SASL mechanisms"), 1);
+	ck_assert_int_eq(cap_feed(c, ":s 904 bot :SASL authentication failed"), 1);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_FAILED);
+	ck_assert_str_eq(capneg_get_error(c),
+			 "SASL PLAIN authentication failed: 904 SASL authentication failed (the server offers EXTERNAL)");
+	ck_assert_int_eq(rec.n, 4);
+	capneg_free(c);
+
+	/* An unexpected challenge is aborted. */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", false);
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl");
+	ck_assert_int_eq(cap_feed(c, "AUTHENTICATE Y2hhbGxlbmdl"), 1);
+	ck_assert_str_eq(rec.lines[3], "AUTHENTICATE *");
+	ck_assert_str_eq(rec.lines[4], "CAP END");
+	capneg_free(c);
+}
+END_TEST
+
+START_TEST(capneg_without_cap_and_timeouts)
+{
+	struct cap_rec rec;
+	struct capneg *c;
+
+	/* 421: no CAP END to a server that does not know CAP. */
+	c = cap_start(&rec, CAPNEG_MECH_NONE, NULL, false);
+	ck_assert_int_eq(cap_feed(c, ":s 421 * CAP :Unknown command"), 1);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	ck_assert_int_eq(rec.n, 1);
+	/* A later 421 for another command is not capneg's. */
+	ck_assert_int_eq(cap_feed(c, ":s 421 bot FOO :Unknown command"), 0);
+	ck_assert_int_eq(rec.n, 1);
+	capneg_free(c);
+
+	/* 421 with SASL required: give up. */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", true);
+	ck_assert_int_eq(cap_feed(c, ":s 421 * CAP :Unknown command"), 1);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_FAILED);
+	capneg_free(c);
+
+	/* 001 without any CAP answer. */
+	c = cap_start(&rec, CAPNEG_MECH_NONE, NULL, false);
+	capneg_registered(c);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	ck_assert_int_eq(rec.n, 1);
+	capneg_free(c);
+	c = cap_start(&rec, CAPNEG_MECH_EXTERNAL, NULL, true);
+	capneg_registered(c);
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_FAILED);
+	capneg_free(c);
+
+	/* No answer to LS: CAP END. */
+	c = cap_start(&rec, CAPNEG_MECH_NONE, NULL, false);
+	ck_assert_int_eq(capneg_timeout(c), 0);
+	ck_assert_str_eq(rec.lines[1], "CAP END");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	/* A late LS changes nothing. */
+	ck_assert_int_eq(cap_feed(c, ":s CAP * LS :multi-prefix"), 1);
+	ck_assert_int_eq(rec.n, 2);
+	capneg_free(c);
+
+	/* No answer to AUTHENTICATE: abort, then CAP END (not required). */
+	c = cap_start(&rec, CAPNEG_MECH_PLAIN, "pw", false);
+	cap_to_authenticate(c, &rec, ":s CAP * LS :sasl");
+	ck_assert_int_eq(capneg_timeout(c), 0);
+	ck_assert_str_eq(rec.lines[3], "AUTHENTICATE *");
+	ck_assert_str_eq(rec.lines[4], "CAP END");
+	ck_assert_int_eq(capneg_get_state(c), CAPNEG_DONE);
+	capneg_free(c);
+}
+END_TEST
+
 /* ---- ircshim -------------------------------------------------------------------------------- */
 
 struct shim_rec {
@@ -1258,6 +1745,21 @@ static Suite *link_suite(void)
 	tcase_add_test(t, link_server_not_reading_is_dropped);
 	tcase_add_test(t, link_free_and_stop_inside_callbacks);
 	tcase_add_test(t, link_ngircd_register_send_restart);
+	tcase_add_test(t, link_cap_and_sasl_plain_succeed);
+	tcase_add_test(t, link_sasl_failure_required_drops_the_connection);
+	tcase_add_test(t, link_sasl_failure_not_required_goes_on);
+	tcase_add_test(t, link_sasl_timeout_aborts);
+	tcase_add_test(t, link_server_without_cap);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("capneg");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, capneg_base64_vectors);
+	tcase_add_test(t, capneg_ls_req_ack_new_del);
+	tcase_add_test(t, capneg_plain_in_400_byte_pieces);
+	tcase_add_test(t, capneg_external);
+	tcase_add_test(t, capneg_sasl_failures);
+	tcase_add_test(t, capneg_without_cap_and_timeouts);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("ircshim");

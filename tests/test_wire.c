@@ -406,6 +406,63 @@ START_TEST(wire_error_message)
 }
 END_TEST
 
+/* ---- strict parsing -------------------------------------------------------- */
+
+START_TEST(wire_parse_matches_cjson_on_valid_text)
+{
+	const char *ok[] = {
+		"{}", "[]", " {\"a\" : [1, -2.5e3, true, false, null, \"x\\ty\\u00e9\\ud83d\\ude00\"]} ",
+		"\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "0", "-0.5", "1E+2", "{\"a\":{\"b\":{\"c\":[[]]}}}",
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cJSON *a = wire_parse(ok[i], strlen(ok[i]), true);
+		cJSON *b = cJSON_Parse(ok[i]);
+		ck_assert_msg(a != NULL, "refused %s", ok[i]);
+		ck_assert_msg(cJSON_Compare(a, b, 1), "differs from cJSON: %s", ok[i]);
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
+}
+END_TEST
+
+START_TEST(wire_parse_is_strict)
+{
+	const char *bad[] = {
+		"01", "1.", ".5", "+1", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "\"tab\there\"",
+		"\"\\x\"", "\"\\u12\"", "\"\\udc00\"", "\"\\ud800\"", "\"nul\\u0000cut\"",
+		"{\"a\":\"\\u0000\"}", "{} x", "[1] [2]", "nul", "\"\xff\"", "\"\xc3\"", "",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cJSON *v = wire_parse(bad[i], strlen(bad[i]), true);
+		ck_assert_msg(v == NULL, "accepted %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(wire_msg_parse_frame_reads_fields_in_place)
+{
+	char frame[] = "{\"t\":\"call\",\"id\":7,\"obj\":\"lo\\u006fp\",\"method\":\"echo\",\"args\":[{\"$fn\":2}],\"extra\":1}";
+	struct wire_msg m;
+	cJSON *root = NULL;
+	const char *why = NULL;
+
+	ck_assert_int_eq(wire_msg_parse_frame(frame, strlen(frame), true, &m, &root, &why), 0);
+	ck_assert_int_eq(m.type, WIRE_CALL);
+	ck_assert_uint_eq(m.id, 7);
+	ck_assert_str_eq(m.obj, "loop");
+	ck_assert_str_eq(m.method, "echo");
+	ck_assert_int_eq(cJSON_GetArraySize(m.args), 1);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(root, "extra"));
+	cJSON_Delete(root);
+
+	char nul[] = "{\"t\":\"call\",\"id\":1,\"obj\":\"o\\u0000x\",\"method\":\"m\"}";
+	root = NULL;
+	ck_assert_int_eq(wire_msg_parse_frame(nul, strlen(nul), true, &m, &root, &why), -EBADMSG);
+	ck_assert_ptr_null(root);
+	ck_assert_str_eq(why, "strings may not contain \\u0000");
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -426,6 +483,11 @@ static Suite *wire_suite(void)
 	tcase_add_test(t, wire_root_token);
 	tcase_add_test(t, wire_malformed_tokens);
 	tcase_add_test(t, wire_numbers_and_strings);
+	suite_add_tcase(s, t);
+	t = tcase_create("parse");
+	tcase_add_test(t, wire_parse_matches_cjson_on_valid_text);
+	tcase_add_test(t, wire_parse_is_strict);
+	tcase_add_test(t, wire_msg_parse_frame_reads_fields_in_place);
 	suite_add_tcase(s, t);
 	t = tcase_create("messages");
 	tcase_add_test(t, wire_msg_shapes);

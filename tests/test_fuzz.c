@@ -1,0 +1,364 @@
+/* The fuzz targets of tests/fuzz/ in the normal suite: each replays its seed
+ * corpus and every input that once made it fail (tests/fuzz/regress/NAME/),
+ * with all of its property checks, under whatever sanitizers the build has.
+ * Then the bugs fuzzing found, one named test each, and the splitting of the
+ * server's byte stream into lines (bothost/irc_input.c), which was taken out
+ * of the link so that it could be fuzzed. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "fuzz.h"
+#include "irc_input.h"
+#include "irc_line.h"
+#include "ircshim.h"
+
+typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
+
+/* The whole file at path, in a buffer of exactly its size (NULL for 0 bytes). */
+static uint8_t *replay_read(const char *path, size_t *ret_size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data = NULL;
+	long n;
+
+	ck_assert_msg(f, "cannot open %s", path);
+	ck_assert(fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0);
+	if (n > 0) {
+		data = malloc((size_t)n);
+		ck_assert_ptr_nonnull(data);
+		ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+	}
+	fclose(f);
+	*ret_size = (size_t)n;
+	return data;
+}
+
+/* Run fn on every file of dir; the number of files, or -1 when dir is absent. */
+static long replay_dir(const char *dir, fuzz_fn fn)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	long n = 0;
+	char path[4096];
+
+	if (!d) {
+		ck_assert_msg(errno == ENOENT, "cannot read %s", dir);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		size_t size;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		uint8_t *data = replay_read(path, &size);
+		fprintf(stderr, "replay %s (%zu bytes)\n", path, size);
+		ck_assert_int_eq(fn(data, size), 0);
+		free(data);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Replay the corpus (which must not be empty) and the regressions of a target. */
+static void replay(const char *name, fuzz_fn fn)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof dir, "%s/corpus/%s", FUZZ_DIR, name);
+	ck_assert_int_gt(replay_dir(dir, fn), 0);
+	snprintf(dir, sizeof dir, "%s/regress/%s", FUZZ_DIR, name);
+	replay_dir(dir, fn);
+	/* The empty input and a lone byte reach every early return. */
+	ck_assert_int_eq(fn(NULL, 0), 0);
+	ck_assert_int_eq(fn((const uint8_t *)"\n", 1), 0);
+}
+
+START_TEST(replay_frame)
+{
+	replay("frame", fuzz_frame);
+}
+END_TEST
+
+START_TEST(replay_msg)
+{
+	replay("msg", fuzz_msg);
+}
+END_TEST
+
+START_TEST(replay_irc_line)
+{
+	replay("irc_line", fuzz_irc_line);
+}
+END_TEST
+
+START_TEST(replay_ircshim)
+{
+	replay("ircshim", fuzz_ircshim);
+}
+END_TEST
+
+START_TEST(replay_irc_text)
+{
+	replay("irc_text", fuzz_irc_text);
+}
+END_TEST
+
+START_TEST(replay_conf)
+{
+	replay("conf", fuzz_conf);
+}
+END_TEST
+
+/* ---- bugs found by fuzzing ------------------------------------------------- */
+
+/* frame_reader_next on a reader that never got a byte computed a pointer
+ * into its buffer before there was one (NULL + 0, undefined behaviour). */
+START_TEST(frame_reader_next_before_any_byte)
+{
+	struct frame_reader r;
+	char *frame;
+	size_t len;
+
+	frame_reader_init(&r, 16);
+	ck_assert_int_eq(frame_reader_next(&r, &frame, &len), 0);
+	ck_assert_uint_eq(frame_reader_pending(&r), 0);
+	ck_assert_int_eq(frame_reader_feed(&r, "{}\n", 3), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &frame, &len), 1);
+	ck_assert_str_eq(frame, "{}");
+	ck_assert_int_eq(frame_reader_next(&r, &frame, &len), 0);
+	frame_reader_free(&r);
+}
+END_TEST
+
+/* irc_line_build checked the length only when adding parameters: a long
+ * verb alone made a line over 510 bytes. */
+START_TEST(irc_line_build_long_verb_alone)
+{
+	char verb[IRC_LINE_MAX + 2], *line = NULL;
+	size_t len = 0;
+
+	memset(verb, 'A', sizeof verb - 1);
+	verb[sizeof verb - 1] = '\0';
+	ck_assert_int_eq(irc_line_build(verb, NULL, 0, 0, &line, &len), -EMSGSIZE);
+	ck_assert_ptr_null(line);
+	verb[IRC_LINE_MAX] = '\0';
+	ck_assert_int_eq(irc_line_build(verb, NULL, 0, 0, &line, &len), 0);
+	ck_assert_uint_eq(len, IRC_LINE_MAX);
+	free(line);
+}
+END_TEST
+
+/* The last event ircshim reported. */
+struct shim_seen {
+	char event[32];
+	char params[4][64];
+	unsigned count;
+	unsigned events;
+};
+
+/* Record an event. */
+static void shim_seen_cb(struct ircshim *s, const char *event, const char *origin, const char **params,
+			 unsigned count, void *userdata)
+{
+	struct shim_seen *seen = userdata;
+
+	snprintf(seen->event, sizeof seen->event, "%s", event);
+	seen->count = count;
+	for (unsigned i = 0; i < count && i < 4; i++)
+		snprintf(seen->params[i], sizeof seen->params[i], "%s", params[i]);
+	seen->events++;
+}
+
+/* A command without parameters at the end of its line made libircclient
+ * read parameters past the line (what an earlier line left in its buffer)
+ * and take the command for the first of its own names it begins: "N"
+ * without a source was NICK and crashed it, "NO" was NOTICE. */
+START_TEST(ircshim_command_without_parameters)
+{
+	struct shim_seen seen = { 0 };
+	int err = 0;
+	struct ircshim *s = ircshim_new(shim_seen_cb, &seen, &err);
+
+	ck_assert_msg(s, "no session: %d", err);
+	ck_assert_int_eq(ircshim_feed(s, ":a!b@c PRIVMSG #chan :hello there everyone"), 0);
+	ck_assert_str_eq(seen.event, "CHANNEL");
+	ck_assert_uint_eq(seen.count, 2);
+	ck_assert_int_eq(ircshim_feed(s, ":a!b@c QUIT"), 0);
+	ck_assert_str_eq(seen.event, "QUIT");
+	ck_assert_uint_eq(seen.count, 0);
+	ck_assert_int_eq(ircshim_feed(s, ":a!b@c PART #chan"), 0);
+	ck_assert_str_eq(seen.event, "PART");
+	ck_assert_uint_eq(seen.count, 1);
+	ck_assert_str_eq(seen.params[0], "#chan");
+	ck_assert_int_eq(ircshim_feed(s, "N"), 0);
+	ck_assert_str_eq(seen.event, "N");
+	ck_assert_uint_eq(seen.count, 0);
+	ck_assert_int_eq(ircshim_feed(s, ":a NO"), 0);
+	ck_assert_str_eq(seen.event, "NO");
+	ck_assert_int_eq(ircshim_feed(s, "NOTIC "), 0);
+	ck_assert_str_eq(seen.event, "NOTIC");
+	/* The session is still whole. */
+	ck_assert_int_eq(ircshim_feed(s, ":a!b@c JOIN #chan"), 0);
+	ck_assert_str_eq(seen.event, "JOIN");
+	ck_assert_str_eq(seen.params[0], "#chan");
+	ircshim_free(s);
+}
+END_TEST
+
+/* ---- irc_input: the server's byte stream cut into lines -------------------- */
+
+/* Put text into the input as one read. */
+static void input_put(struct irc_input *in, const char *text, size_t n)
+{
+	size_t room;
+	char *p = irc_input_space(in, &room);
+
+	ck_assert_uint_ge(room, n);
+	memcpy(p, text, n);
+	irc_input_commit(in, n);
+}
+
+START_TEST(input_lines_cr_nul_empty)
+{
+	static const char stream[] = "PING :a\r\n\r\n\nPRIV\0MSG #c :x\ny\r\r\nhalf";
+	struct irc_input in;
+	char *line;
+	size_t len;
+
+	ck_assert_int_eq(irc_input_init(&in), 0);
+	input_put(&in, stream, sizeof stream - 1);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "PING :a");
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "PRIVMSG #c :x");
+	ck_assert_uint_eq(len, 13);
+	/* Only the CR right before the LF goes. */
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "y\r");
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 0);
+	input_put(&in, "way\n", 4);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "halfway");
+	irc_input_free(&in);
+}
+END_TEST
+
+START_TEST(input_commit_reports_line_feeds)
+{
+	struct irc_input in;
+
+	ck_assert_int_eq(irc_input_init(&in), 0);
+	size_t room;
+	char *p = irc_input_space(&in, &room);
+	memcpy(p, "abc", 3);
+	ck_assert(!irc_input_commit(&in, 3));
+	p = irc_input_space(&in, &room);
+	memcpy(p, "\0\n", 2);
+	ck_assert(irc_input_commit(&in, 2));
+	irc_input_free(&in);
+}
+END_TEST
+
+START_TEST(input_too_long_whole_and_partial)
+{
+	struct irc_input in;
+	char *big = malloc(IRC_INPUT_LINE_MAX + 16), *line;
+	size_t len, fill = IRC_INPUT_LINE_MAX + 1;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(irc_input_init(&in), 0);
+	/* The longest line kept, with its CR LF. */
+	memset(big, 'a', IRC_INPUT_LINE_MAX);
+	memcpy(big + IRC_INPUT_LINE_MAX, "\r\n", 2);
+	input_put(&in, big, IRC_INPUT_LINE_MAX + 2);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_uint_eq(len, IRC_INPUT_LINE_MAX);
+	/* One byte more, arriving whole: dropped, and its length told. */
+	big[IRC_INPUT_LINE_MAX] = 'a';
+	memcpy(big + IRC_INPUT_LINE_MAX + 1, "\r\nPING :x\r\n", 11);
+	input_put(&in, big, IRC_INPUT_LINE_MAX + 12);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), -EMSGSIZE);
+	ck_assert_uint_eq(len, IRC_INPUT_LINE_MAX + 1);
+	ck_assert(!in.discarding);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "PING :x");
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 0);
+	/* A line too long without its end yet: dropped as it arrives, until its LF. */
+	memset(big, 'b', fill + 1);
+	input_put(&in, big, fill + 1);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), -EMSGSIZE);
+	ck_assert_uint_eq(len, fill + 1);
+	ck_assert(in.discarding);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 0);
+	size_t room;
+	irc_input_space(&in, &room);
+	ck_assert_uint_eq(room, IRC_INPUT_CAP);
+	input_put(&in, "more bytes of it\r\nPONG :y\r\n", 27);
+	ck_assert_int_eq(irc_input_next(&in, &line, &len), 1);
+	ck_assert_str_eq(line, "PONG :y");
+	ck_assert(!in.discarding);
+	irc_input_free(&in);
+	free(big);
+}
+END_TEST
+
+START_TEST(input_cut_at_utf8_boundary)
+{
+	char line[IRC_LINE_MAX + 16];
+
+	/* 509 ASCII bytes, then a 3-byte sequence across the 510th byte. */
+	memset(line, 'x', 509);
+	memcpy(line + 509, "\xe2\x98\x83tail", 8);
+	irc_input_cut(line);
+	ck_assert_uint_eq(strlen(line), 509);
+	/* Exactly 510 bytes stay as they are. */
+	memset(line, 'y', IRC_LINE_MAX);
+	line[IRC_LINE_MAX] = '\0';
+	irc_input_cut(line);
+	ck_assert_uint_eq(strlen(line), IRC_LINE_MAX);
+	/* Continuation bytes without a start are cut at 510. */
+	memset(line, '\x80', IRC_LINE_MAX + 4);
+	line[IRC_LINE_MAX + 4] = '\0';
+	irc_input_cut(line);
+	ck_assert_uint_eq(strlen(line), IRC_LINE_MAX);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fuzz");
+	TCase *t = tcase_create("replay");
+
+	tcase_add_test(t, replay_frame);
+	tcase_add_test(t, replay_msg);
+	tcase_add_test(t, replay_irc_line);
+	tcase_add_test(t, replay_ircshim);
+	tcase_add_test(t, replay_irc_text);
+	tcase_add_test(t, replay_conf);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("regressions");
+	tcase_add_test(t, frame_reader_next_before_any_byte);
+	tcase_add_test(t, irc_line_build_long_verb_alone);
+	tcase_add_test(t, ircshim_command_without_parameters);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("irc_input");
+	tcase_add_test(t, input_lines_cr_nul_empty);
+	tcase_add_test(t, input_commit_reports_line_feeds);
+	tcase_add_test(t, input_too_long_whole_and_partial);
+	tcase_add_test(t, input_cut_at_utf8_boundary);
+	suite_add_tcase(s, t);
+
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
