@@ -13,6 +13,7 @@
 #include "list.h"
 #include "log.h"
 #include "residents.h"
+#include "server.h"
 #include "spawn.h"
 #include "timers.h"
 #include "value.h"
@@ -40,7 +41,8 @@ struct behaviour {
 
 struct behaviours {
 	struct server *server;
-	char *socket_path;	/* $BOTKIT_SOCKET, or NULL */
+	char *socket_path;	/* the host's socket: $BOTKIT_SOCKET of privileged behaviours, or NULL */
+	char *untrusted_path;	/* its untrusted companion: $BOTKIT_SOCKET of the others */
 	unsigned max_processes;
 	unsigned running;	/* processes of every behaviour */
 	bool stopping;
@@ -173,9 +175,13 @@ static void behaviour_env_free(char **env)
 		free(env[i]);
 }
 
-/* The BOTKIT_* environment of a process with context (an object). 0 or -ENOMEM. */
-static int behaviour_env(const struct behaviours *bs, const cJSON *context, char **env)
+/* The BOTKIT_* environment of a process with context (an object). A
+ * behaviour without `privileged = yes` gets the untrusted socket, so that a
+ * botctl it runs is no more privileged than the behaviour itself. 0 or -ENOMEM. */
+static int behaviour_env(const struct behaviours *bs, const struct behaviour *b, const cJSON *context,
+			 char **env)
 {
+	const char *socket_path = b->cfg.privileged ? bs->socket_path : bs->untrusted_path;
 	size_t k = 0;
 
 	memset(env, 0, BEHAVIOUR_ENV_MAX * sizeof *env);
@@ -184,7 +190,7 @@ static int behaviour_env(const struct behaviours *bs, const cJSON *context, char
 		if (asprintf(&env[k++], "%s=%s", behaviour_env_keys[i].var, v ? v : "") < 0)
 			goto fail;
 	}
-	if (bs->socket_path && asprintf(&env[k++], "BOTKIT_SOCKET=%s", bs->socket_path) < 0)
+	if (socket_path && asprintf(&env[k++], "BOTKIT_SOCKET=%s", socket_path) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -276,7 +282,7 @@ int behaviour_run(struct behaviour *b, struct value *context, char *const *user_
 		goto out;
 	env[0] = NULL;
 	if (!(argv = behaviour_argv(b, user_args, n)) || !(run = calloc(1, sizeof *run)) ||
-	    (r = behaviour_env(bs, value_json(context), env)) < 0) {
+	    (r = behaviour_env(bs, b, value_json(context), env)) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -402,7 +408,10 @@ int behaviours_start(struct server *s, const char *socket_path, const struct con
 	if (behaviours_state)
 		return -EALREADY;
 	bs = calloc(1, sizeof *bs);
-	if (!bs || (socket_path && !(bs->socket_path = strdup(socket_path)))) {
+	if (!bs || (socket_path && (!(bs->socket_path = strdup(socket_path)) ||
+				    !(bs->untrusted_path = server_behaviours_path(socket_path))))) {
+		if (bs)
+			free(bs->socket_path);
 		free(bs);
 		return -ENOMEM;
 	}
@@ -488,6 +497,7 @@ void behaviours_free(void)
 		}
 	}
 	free(bs->socket_path);
+	free(bs->untrusted_path);
 	free(bs);
 	behaviours_state = NULL;
 }

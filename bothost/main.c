@@ -363,7 +363,8 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /* With a configuration file: the behaviours, IRC commands and the bot
- * object. socket_path is what behaviours find in $BOTKIT_SOCKET (NULL: none). */
+ * object. socket_path is the host's socket (NULL: none); behaviours find it,
+ * or its untrusted companion, in $BOTKIT_SOCKET. */
 static int start_behaviours(struct bothost *b, const char *socket_path)
 {
 	int r;
@@ -378,6 +379,17 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 	behaviours_set_reload(reload_behaviours_cb, b);
 	commands_irc_attach();
 	return 0;
+}
+
+/* Listen on path, saying why not. */
+static int listen_on(struct server *s, const char *path, bool trusted)
+{
+	int r = server_listen(s, path, trusted);
+
+	if (r < 0)
+		log_error("cannot listen on %s: %s", path,
+			  r == -EADDRINUSE ? "another bothost is listening there" : strerror(-r));
+	return r;
 }
 
 /* Register the objects, start the IRC client if a server is configured,
@@ -407,12 +419,16 @@ static int start(struct bothost *b)
 	}
 	if (!socket_path && !(path = server_default_path()))
 		return -ENOMEM;
-	r = server_listen(b->server, socket_path ? socket_path : path);
-	if (r < 0)
-		log_error("cannot listen on %s: %s", socket_path ? socket_path : path,
-			  r == -EADDRINUSE ? "another bothost is listening there" : strerror(-r));
-	else
-		r = start_behaviours(b, socket_path ? socket_path : path);
+	if (!socket_path)
+		socket_path = path;
+	r = listen_on(b->server, socket_path, true);
+	if (r == 0 && b->opts.config_path) {
+		char *untrusted = server_behaviours_path(socket_path);
+		r = untrusted ? listen_on(b->server, untrusted, false) : -ENOMEM;
+		free(untrusted);
+	}
+	if (r == 0)
+		r = start_behaviours(b, socket_path);
 	free(path);
 	return r;
 }

@@ -22,11 +22,22 @@
 
 #define SERVER_ACCEPT_BACKOFF_SECONDS 1.0
 
+/* A listening socket; clients accepted on an untrusted one never get the
+ * privileged methods, whatever their uid. */
+struct listener {
+	struct server *server;
+	int fd;			/* -1: not listening */
+	char *path;
+	bool trusted;
+	ev_io io;
+};
+
+#define SERVER_LISTENERS_MAX 2
+
 struct server {
 	struct server_config cfg;
-	int listen_fd;
-	char *path;
-	ev_io accept_io;
+	struct listener listeners[SERVER_LISTENERS_MAX];
+	size_t nlisteners;
 	ev_timer accept_backoff;
 	struct list clients;
 	size_t nclients;
@@ -60,7 +71,6 @@ struct server *server_new(const struct server_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
-	s->listen_fd = -1;
 	list_init(&s->clients);
 	list_init(&s->lingering);
 	ev_timer_init(&s->accept_backoff, server_backoff_cb, SERVER_ACCEPT_BACKOFF_SECONDS, 0.);
@@ -73,19 +83,20 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	if (s->listen_fd >= 0) {
-		ev_io_stop(EV_DEFAULT, &s->accept_io);
-		ev_timer_stop(EV_DEFAULT, &s->accept_backoff);
-		close(s->listen_fd);
-		if (s->path)
-			unlink(s->path);
+	ev_timer_stop(EV_DEFAULT, &s->accept_backoff);
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		struct listener *l = &s->listeners[i];
+		ev_io_stop(EV_DEFAULT, &l->io);
+		close(l->fd);
+		unlink(l->path);
+		free(l->path);
 	}
+	s->nlisteners = 0;
 	s->exit_when_idle = false;
 	while (!list_empty(&s->clients))
 		client_lost(client_from_link(s->clients.next));
 	while (!list_empty(&s->lingering))
 		client_lost(client_from_link(s->lingering.next));
-	free(s->path);
 	free(s);
 }
 
@@ -101,6 +112,14 @@ char *server_default_path(void)
 		return path;
 	}
 	return strdup("/run/bothost/bothost.sock");
+}
+
+/* The untrusted socket beside the socket at path. */
+char *server_behaviours_path(const char *path)
+{
+	char *p = NULL;
+
+	return asprintf(&p, "%s.behaviours", path) < 0 ? NULL : p;
 }
 
 /* Create the socket's directory (0700) if it does not exist. */
@@ -170,12 +189,13 @@ static int server_bind(const struct sockaddr_un *sa)
 }
 
 /* Listen on path and start accepting. */
-int server_listen(struct server *s, const char *path)
+int server_listen(struct server *s, const char *path, bool trusted)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct listener *l = &s->listeners[s->nlisteners];
 	int r, fd;
 
-	if (s->listen_fd >= 0)
+	if (s->nlisteners == SERVER_LISTENERS_MAX)
 		return -EALREADY;
 	if (strlen(path) >= sizeof sa.sun_path)
 		return -ENAMETOOLONG;
@@ -185,17 +205,20 @@ int server_listen(struct server *s, const char *path)
 	fd = server_bind(&sa);
 	if (fd < 0)
 		return fd;
-	s->path = strdup(path);
-	if (!s->path) {
+	l->path = strdup(path);
+	if (!l->path) {
 		close(fd);
 		unlink(path);
 		return -ENOMEM;
 	}
-	s->listen_fd = fd;
-	ev_io_init(&s->accept_io, server_accept_cb, fd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(EV_DEFAULT, &s->accept_io);
-	log_info("listening on %s", path);
+	l->server = s;
+	l->fd = fd;
+	l->trusted = trusted;
+	ev_io_init(&l->io, server_accept_cb, fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(EV_DEFAULT, &l->io);
+	s->nlisteners++;
+	log_info("listening on %s%s", path, trusted ? "" : " (unprivileged clients)");
 	return 0;
 }
 
@@ -240,17 +263,20 @@ void server_set_exit_when_idle(struct server *s, bool on)
 /* Accept every waiting connection; back off when out of descriptors. */
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct server *s = w->data;
+	struct listener *l = w->data;
+	struct server *s = l->server;
+	struct client *c;
 	char message[96];
 
 	for (;;) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
 				log_warn("accept: %s; pausing for a second", strerror(errno));
-				ev_io_stop(loop, &s->accept_io);
+				for (size_t i = 0; i < s->nlisteners; i++)
+					ev_io_stop(loop, &s->listeners[i].io);
 				ev_timer_start(loop, &s->accept_backoff);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				log_error("accept: %s", strerror(errno));
@@ -262,7 +288,9 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_refuse(s, fd, ERR_LIMIT_EXCEEDED, message);
 			continue;
 		}
-		client_new(s, fd);
+		c = client_new(s, fd);
+		if (c && !l->trusted)
+			client_set_privileged(c, false);
 	}
 }
 
@@ -271,7 +299,8 @@ static void server_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct server *s = w->data;
 
-	ev_io_start(loop, &s->accept_io);
+	for (size_t i = 0; i < s->nlisteners; i++)
+		ev_io_start(loop, &s->listeners[i].io);
 }
 
 /* The limits and deadlines. */
@@ -299,7 +328,7 @@ void server_client_remove(struct server *s, struct client *c)
 {
 	list_remove(client_link(c));
 	s->nclients--;
-	if (s->exit_when_idle && s->nclients == 0 && s->listen_fd < 0) {
+	if (s->exit_when_idle && s->nclients == 0 && s->nlisteners == 0) {
 		log_info("last client gone; exiting");
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
 	}

@@ -34,8 +34,13 @@ void server_free(struct server *s);
  * else /run/bothost/bothost.sock. */
 char *server_default_path(void);
 /* Listen on path: creates the directory 0700 if missing, the socket 0600;
- * replaces a stale socket file, -EADDRINUSE if a host answers there. */
-int server_listen(struct server *s, const char *path);
+ * replaces a stale socket file, -EADDRINUSE if a host answers there. On a
+ * trusted socket a client's uid decides whether it is privileged (root or the
+ * host's own uid); on an untrusted one no client ever is. At most two. */
+int server_listen(struct server *s, const char *path, bool trusted);
+/* The path of the untrusted socket that accompanies the socket at path
+ * (allocated): "PATH.behaviours". */
+char *server_behaviours_path(const char *path);
 /* Serve an already connected socket (taken: closed on failure). 0 or -errno. */
 int server_adopt_fd(struct server *s, int fd);
 /* The same, answering the client that serves it. */

@@ -84,14 +84,23 @@ static const char *call_outcome(bk_conn *c, int r)
 	return r == 0 ? "ok" : bk_conn_last_error(c) ? bk_error_name(bk_conn_last_error(c)) : "?";
 }
 
-/* priv: try the privileged methods and say what the host answered. */
+/* priv: try the privileged methods, on the behaviour's own connection and on
+ * a new one to $BOTKIT_SOCKET (as a botctl it ran would), and say what the
+ * host answered. */
 static void mode_priv(bk_conn *c, bk_fn *reply)
 {
-	char text[200], raw[64], reload[64];
+	char text[200], raw[64], reload[64], viasocket[64] = "noconnect";
+	const char *path = getenv("BOTKIT_SOCKET");
+	bk_conn *other = NULL;
 
 	snprintf(raw, sizeof raw, "%s", call_outcome(c, bk_irc_raw(c, "PING :behaviour")));
 	snprintf(reload, sizeof reload, "%s", call_outcome(c, bk_call_sync(c, "bot", "reload", NULL, "")));
-	snprintf(text, sizeof text, "raw=%s reload=%s", raw, reload);
+	if (path && bk_conn_new_path(&other, path, "viasocket") == 0) {
+		snprintf(viasocket, sizeof viasocket, "%s",
+			 call_outcome(other, bk_call_sync(other, "bot", "reload", NULL, "")));
+		bk_conn_unref(other);
+	}
+	snprintf(text, sizeof text, "raw=%s reload=%s socket=%s", raw, reload, viasocket);
 	behaviour_reply(reply, text);
 }
 
@@ -444,9 +453,9 @@ START_TEST(commands_refused_and_helped)
 	ck_assert_uint_eq(test_irc_user_count(&e.bob, "only owners"), 1);
 	/* A behaviour is unprivileged unless its section says otherwise. */
 	say(&e.alice, "!priv");
-	expect(&e.alice, "PRIVMSG #test :raw=PermissionDenied reload=PermissionDenied$");
+	expect(&e.alice, "PRIVMSG #test :raw=PermissionDenied reload=PermissionDenied socket=PermissionDenied$");
 	say(&e.alice, "!privy");
-	expect(&e.alice, "PRIVMSG #test :raw=ok reload=ok$");
+	expect(&e.alice, "PRIVMSG #test :raw=ok reload=ok socket=ok$");
 	assert_no_residue(&e, 0);
 	env_stop(&e);
 }
