@@ -45,12 +45,6 @@ struct capneg {
 	char *error;
 };
 
-/* The capabilities asked for. */
-const char *const *capneg_wanted(void)
-{
-	return capneg_caps;
-}
-
 /* The bit of a capability name, or 0 when it is not one bothost handles. */
 static unsigned capneg_bit(const char *name, size_t len)
 {
@@ -222,29 +216,36 @@ static int capneg_request(struct capneg *c)
 	return capneg_sendv(c, NULL, IRC_LINE_COLON_ALWAYS, "CAP", "REQ", list, NULL);
 }
 
+/* PLAIN's message (RFC 4616): authzid \0 authcid \0 password, the account
+ * name as both, in base64 (NULL when memory ran out). */
+static char *capneg_plain_message(const struct capneg *c)
+{
+	const char *user = c->user ? c->user : "", *password = c->password ? c->password : "";
+	size_t ulen = strlen(user), plen = strlen(password), blen = 2 * ulen + plen + 2;
+	char *blob = malloc(blen), *b64;
+
+	if (!blob)
+		return NULL;
+	memcpy(blob, user, ulen + 1);
+	memcpy(blob + ulen + 1, user, ulen + 1);
+	memcpy(blob + 2 * ulen + 2, password, plen);
+	b64 = capneg_base64(blob, blen);
+	explicit_bzero(blob, blen);
+	free(blob);
+	return b64;
+}
+
 /* Send the PLAIN credentials, or EXTERNAL's empty answer, in pieces. */
 static int capneg_sasl_credentials(struct capneg *c)
 {
-	size_t ulen = c->user ? strlen(c->user) : 0, plen = c->password ? strlen(c->password) : 0;
-	size_t blen = 2 * ulen + plen + 2, len;
-	char *blob, *b64;
+	char *b64;
+	size_t len;
 	int r = 0;
 
 	c->state = CAPNEG_SASL_RESULT;
 	if (c->mech == CAPNEG_MECH_EXTERNAL)
 		return capneg_sendv(c, NULL, 0, "AUTHENTICATE", "+", NULL);
-	blob = malloc(blen);
-	if (!blob)
-		return -ENOMEM;
-	/* authzid \0 authcid \0 password, the account name as both. */
-	memcpy(blob, c->user ? c->user : "", ulen);
-	blob[ulen] = '\0';
-	memcpy(blob + ulen + 1, c->user ? c->user : "", ulen);
-	blob[2 * ulen + 1] = '\0';
-	memcpy(blob + 2 * ulen + 2, c->password ? c->password : "", plen);
-	b64 = capneg_base64(blob, blen);
-	explicit_bzero(blob, blen);
-	free(blob);
+	b64 = capneg_plain_message(c);
 	if (!b64)
 		return -ENOMEM;
 	len = strlen(b64);

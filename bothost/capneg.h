@@ -5,8 +5,9 @@
  * CAP LS 302 goes out first (NICK and USER follow at once, so a server
  * without CAP registers the bot as before; one that has CAP holds the
  * registration until CAP END). From the server's list only the
- * capabilities bothost handles are requested (capneg_wanted), sasl only
- * when a mechanism is configured. With sasl acknowledged, AUTHENTICATE
+ * capabilities bothost handles are requested (multi-prefix,
+ * userhost-in-names, extended-join, account-notify, account-tag,
+ * server-time, message-tags), and sasl when a mechanism is configured. With sasl acknowledged, AUTHENTICATE
  * PLAIN (base64 "user\0user\0password" in 400-byte pieces) or EXTERNAL
  * (the TLS client certificate) runs; then CAP END. A SASL failure (904,
  * 905, 906, 902, the server offering no SASL or not the mechanism, no
@@ -83,9 +84,6 @@ const char *capneg_get_account(const struct capneg *c);
 /* Whether the server enabled capability name. */
 bool capneg_enabled(const struct capneg *c, const char *name);
 
-/* The capabilities bothost asks for, NULL-terminated (sasl among them; it
- * is asked for only with a mechanism). */
-const char *const *capneg_wanted(void);
 /* Standard base64 of len bytes at p, NUL-terminated, in a new string
  * (NULL when memory ran out). */
 char *capneg_base64(const void *p, size_t len);

@@ -252,9 +252,11 @@ static struct link_out *link_out_new(const char *line, size_t len)
 	return o;
 }
 
-/* Free a queued line. */
+/* Free a queued line (one shown otherwise held a secret: wipe it). */
 static void link_out_free(struct link_out *o)
 {
+	if (o->shown)
+		explicit_bzero(o->data, o->len);
 	free(o->data);
 	free(o);
 }

@@ -24,6 +24,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+/* The most plaintext one TLS record carries: a longer write is taken in parts. */
+#define TRANSPORT_TLS_RECORD_MAX 16384
+
 struct transport_tls {
 	struct transport base;
 	SSL_CTX *ctx;
@@ -164,7 +167,7 @@ static int transport_tls_flush(struct transport *base)
 static ssize_t transport_tls_write(struct transport *base, const void *buf, size_t len)
 {
 	struct transport_tls *t = (struct transport_tls *)base;
-	size_t n = len > 16384 ? 16384 : len;
+	size_t n = len > TRANSPORT_TLS_RECORD_MAX ? TRANSPORT_TLS_RECORD_MAX : len;
 	unsigned needs;
 	char *copy;
 	int r = transport_tls_flush(base);

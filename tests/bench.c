@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #include "botkit.h"
 #include "bench.h"
 #include "harness.h"
+
+/* The CPUs this process may run on, kept while the round trips are pinned. */
+static cpu_set_t bench_affinity;
 
 /* Read exactly n bytes. */
 static int bench_read_full(int fd, char *p, size_t n)
@@ -239,6 +243,36 @@ static int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* Put this process (and so the echoing child it forks) and the host on the
+ * CPU this process runs on, so that the round trips of the host and of the
+ * floor both go through one CPU: whether the scheduler keeps two peers on one
+ * CPU or wakes an idle one decides a round trip's cost (about 10 us against
+ * 40 us in a VM) and would otherwise differ between the two from run to run.
+ * False when it cannot be done (the run then goes as it comes). */
+static bool bench_pin(pid_t host)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof bench_affinity, &bench_affinity) < 0)
+		return false;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof one, &one) < 0)
+		return false;
+	if (sched_setaffinity(host, sizeof one, &one) == 0)
+		return true;
+	sched_setaffinity(0, sizeof bench_affinity, &bench_affinity);
+	return false;
+}
+
+/* Give this process and the host back the CPUs they had. */
+static void bench_unpin(pid_t host)
+{
+	sched_setaffinity(0, sizeof bench_affinity, &bench_affinity);
+	sched_setaffinity(host, sizeof bench_affinity, &bench_affinity);
+}
+
 /* Round trips and pipelined calls through the host, beside the raw floor. */
 static void bench_calls_run(const struct bench_opts *o, const struct test_host *host)
 {
@@ -250,8 +284,11 @@ static void bench_calls_run(const struct bench_opts *o, const struct test_host *
 		bench_fail("calls", "cannot connect: %s", strerror(-r));
 		return;
 	}
+	bool pinned = bench_pin(host->pid);
 	bench_raw_rtt(o, &raw50, &raw99);
 	bench_host_rtt(c, o, &rtt50, &rtt99);
+	if (pinned)
+		bench_unpin(host->pid);
 	double raw_pipe = bench_raw_pipelined(o);
 	double pipe = bench_host_pipelined(c, o);
 

@@ -38,7 +38,8 @@ static void conf_write(const uint8_t *data, size_t size)
 		log_set_level(LOG_LEVEL_ERROR);
 	}
 	FILE *f = fopen(conf_path, "wb");
-	FUZZ_CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0, "cannot write %s", conf_path);
+	FUZZ_CHECK(f && (size == 0 || fwrite(data, 1, size, f) == size) && fclose(f) == 0, "cannot write %s",
+		   conf_path);
 }
 
 /* Count the changes conf_compare reports. */
@@ -85,6 +86,7 @@ static void conf_check_duration(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ERANGE, "duration gave %d", r);
 }
 
+/* One configuration file. */
 FUZZ_ENTRY(conf)
 {
 	static const struct conf zero;

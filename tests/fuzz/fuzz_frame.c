@@ -93,6 +93,7 @@ static bool frame_drain(struct frame_reader *r, struct frame_expect *e)
 	}
 }
 
+/* One stream through the reader in reads of varying sizes. */
 FUZZ_ENTRY(frame)
 {
 	struct frame_reader r;

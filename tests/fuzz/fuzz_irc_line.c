@@ -268,6 +268,7 @@ static void line_drain(struct irc_input *in, struct line_expect *e, struct line_
 	}
 }
 
+/* One connection's byte stream from a server. */
 FUZZ_ENTRY(irc_line)
 {
 	struct irc_input in;

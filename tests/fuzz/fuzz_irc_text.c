@@ -195,6 +195,7 @@ static void text_check_ctcp(const struct text_fields *f)
 	}
 }
 
+/* One text, token, name, mask and CTCP to check. */
 FUZZ_ENTRY(irc_text)
 {
 	struct text_fields f;

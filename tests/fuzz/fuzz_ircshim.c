@@ -51,6 +51,7 @@ static char *shim_shape(char *line, const uint8_t *p, size_t n)
 	return untagged;
 }
 
+/* One session of lines handed to libircclient. */
 FUZZ_ENTRY(ircshim)
 {
 	static bool started;

@@ -377,6 +377,7 @@ static void msg_release_all(struct msg_tables *t)
 		   t->receipts_total, t->released);
 }
 
+/* One session of frames from a client. */
 FUZZ_ENTRY(msg)
 {
 	struct msg_tables t = { MAP_INIT, MAP_INIT, 0, 0, 0, 0 };
