@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -865,6 +867,50 @@ START_TEST(link_ipv6_and_resolved_names)
 	ck_assert_str_eq(link_get_server(R.l), server);
 	fake_finish(f6);
 	fake_finish(f4);
+}
+END_TEST
+
+/* Give this process (a test's own child) a hosts file of its own: a private
+ * mount namespace with path bind-mounted over /etc/hosts. As root a mount
+ * namespace is enough; otherwise a user namespace comes first. */
+static void private_hosts(const char *path)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		ck_assert_msg(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0,
+			      "cannot create a mount namespace (%s): run the test as root", strerror(errno));
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_msg(mount(path, "/etc/hosts", NULL, MS_BIND, NULL) == 0, "bind mount: %s", strerror(errno));
+}
+
+/* A name with an IPv6 and an IPv4 address and a server on only one of them:
+ * whichever address the resolver gives first, the link ends up registered,
+ * so when the first is refused it tries the next. */
+START_TEST(link_tries_the_next_address)
+{
+	char hosts[] = "/tmp/test-link-hosts.XXXXXX";
+	int fd = mkstemp(hosts);
+	const char *text = "::1 dual.test\n127.0.0.1 dual.test\n";
+	int families[] = { AF_INET, AF_INET6 };
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	private_hosts(hosts);
+	for (int i = 0; i < 2; i++) {
+		struct test_fake *f = fake_registered();
+		struct tconf t;
+
+		fake_start(f, families[i]);
+		tconf_init(&t);
+		tconf_server(&t, "dual.test", test_fake_port(f));
+		start_link(&t);
+		ck_assert_msg(RUN_UNTIL(R.registered == i + 1, 5000), "not registered with the server on %s",
+			      families[i] == AF_INET ? "127.0.0.1" : "::1");
+		link_free(R.l);
+		R.l = NULL;
+		fake_finish(f);
+	}
+	unlink(hosts);
 }
 END_TEST
 
@@ -1741,6 +1787,7 @@ static Suite *link_suite(void)
 	tcase_add_test(t, link_backoff_resets_after_a_stable_connection);
 	tcase_add_test(t, link_backoff_grows_with_jitter);
 	tcase_add_test(t, link_ipv6_and_resolved_names);
+	tcase_add_test(t, link_tries_the_next_address);
 	tcase_add_test(t, link_pong_goes_ahead_of_buffered_output);
 	tcase_add_test(t, link_server_not_reading_is_dropped);
 	tcase_add_test(t, link_free_and_stop_inside_callbacks);
