@@ -1,4 +1,4 @@
-/* Behaviour processes: fork and execve, output logged line by line,
+/* Behaviour processes: posix_spawn, output logged line by line,
  * timeouts, reaping through libev. */
 #include "config.h"
 
@@ -8,10 +8,10 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,14 +83,13 @@ struct spawn_strv {
 	size_t n, cap;
 };
 
-/* What a start prepares before forking: the descriptors the child gets, its
+/* What a start prepares before spawning: the descriptors the child gets, its
  * environment and the executables to try; and the parent's ends. */
 struct spawn_launch {
 	int child_fds[4];	/* become 0 (/dev/null), 1, 2 (pipes) and 3 (socket) */
 	int nfds;
 	int out_fd, err_fd;	/* read ends of stdout and stderr */
 	int sock_fd;		/* the host's end of the connection, or -1 */
-	int report[2];		/* the child writes its errno here if execve fails */
 	struct spawn_strv env;
 	struct spawn_strv exe;
 	const char *cwd;
@@ -257,6 +256,21 @@ static void spawn_close(int *fd)
 	*fd = -1;
 }
 
+/* Move a descriptor below min (one the child's dup2s could overwrite) to
+ * min or above, still closing on exec. 0 or -errno. */
+static int spawn_fd_raise(int *fd, int min)
+{
+	int high;
+
+	if (*fd >= min)
+		return 0;
+	if ((high = fcntl(*fd, F_DUPFD_CLOEXEC, min)) < 0)
+		return -errno;
+	close(*fd);
+	*fd = high;
+	return 0;
+}
+
 /* Everything unset, so that spawn_launch_free is always safe. */
 static void spawn_launch_init(struct spawn_launch *l, const struct spawn_opts *o)
 {
@@ -265,7 +279,6 @@ static void spawn_launch_init(struct spawn_launch *l, const struct spawn_opts *o
 		l->child_fds[i] = -1;
 	l->nfds = o->connect ? 4 : 3;
 	l->out_fd = l->err_fd = l->sock_fd = -1;
-	l->report[0] = l->report[1] = -1;
 	l->cwd = o->cwd;
 	l->argv = o->argv;
 }
@@ -283,14 +296,15 @@ static int spawn_launch_prepare(struct spawn_launch *l, const struct spawn_opts 
 	if ((r = spawn_launch_pipe(&l->out_fd, &l->child_fds[1])) < 0 ||
 	    (r = spawn_launch_pipe(&l->err_fd, &l->child_fds[2])) < 0)
 		return r;
-	if (pipe2(l->report, O_CLOEXEC) < 0)
-		return -errno;
 	if (o->connect) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 			return -errno;
 		l->sock_fd = sv[0];
 		l->child_fds[3] = sv[1];
 	}
+	for (int i = 0; i < l->nfds; i++)
+		if ((r = spawn_fd_raise(&l->child_fds[i], l->nfds)) < 0)
+			return r;
 	return 0;
 }
 
@@ -302,135 +316,91 @@ static void spawn_launch_free(struct spawn_launch *l)
 	spawn_close(&l->out_fd);
 	spawn_close(&l->err_fd);
 	spawn_close(&l->sock_fd);
-	spawn_close(&l->report[0]);
-	spawn_close(&l->report[1]);
 	spawn_strv_free(&l->env);
 	spawn_strv_free(&l->exe);
 }
 
-/* In the child: close every descriptor from first on, except keep. */
-static void spawn_child_close_from(int first, int keep)
+/* What the child does before execve: the descriptors 0 to nfds - 1 from
+ * their sources (all above them), every other one closed, the working
+ * directory. 0 or -errno. */
+static int spawn_actions_build(posix_spawn_file_actions_t *fa, const struct spawn_launch *l)
 {
-	struct rlimit rl;
+	int r = 0;
 
-	if ((keep <= first || close_range((unsigned)first, (unsigned)keep - 1, 0) == 0) &&
-	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
-		return;
-	/* No close_range (kernels before 5.9): close them one by one. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		rl.rlim_cur = 65536;
-	for (int fd = first; fd < (int)rl.rlim_cur; fd++)
-		if (fd != keep)
-			close(fd);
+	for (int i = 0; i < l->nfds && r == 0; i++)
+		r = posix_spawn_file_actions_adddup2(fa, l->child_fds[i], i);
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(fa, l->nfds);
+	if (r == 0 && l->cwd)
+		r = posix_spawn_file_actions_addchdir_np(fa, l->cwd);
+	return -r;
 }
 
-/* In the child: default dispositions for every signal. */
-static void spawn_child_reset_signals(void)
+/* The child's own process group, no blocked signal, default dispositions. */
+static int spawn_attr_build(posix_spawnattr_t *attr)
 {
-	struct sigaction sa;
+	sigset_t none, all;
+	int r;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);	/* fails harmlessly for reserved signals */
-}
-
-/* In the child: put the descriptors in place (0-2, and 3 with connect) and
- * close every other one except the report pipe, moved above them (it closes
- * on exec). 0, or -1 with errno set. */
-static int spawn_child_fds(const struct spawn_launch *l, int *report)
-{
-	int high[4], fd;
-
-	/* Copies above the targets first, so that no dup2 overwrites a source. */
-	if ((fd = fcntl(l->report[1], F_DUPFD_CLOEXEC, l->nfds)) < 0)
-		return -1;
-	*report = fd;
-	for (int i = 0; i < l->nfds; i++)
-		if ((high[i] = fcntl(l->child_fds[i], F_DUPFD_CLOEXEC, l->nfds)) < 0)
-			return -1;
-	for (int i = 0; i < l->nfds; i++)
-		if (dup2(high[i], i) < 0)
-			return -1;
-	spawn_child_close_from(l->nfds, *report);
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	    (r = posix_spawnattr_setpgroup(attr, 0)) != 0 || (r = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
+	    (r = posix_spawnattr_setsigdefault(attr, &all)) != 0)
+		return -r;
 	return 0;
 }
 
-/* In the child: execve each candidate; the most telling errno if none ran. */
-static int spawn_child_try(const struct spawn_launch *l)
+/* posix_spawn each candidate until one runs; as with execvp, EACCES is
+ * reported over ENOENT. 0 or -errno. */
+static int spawn_try(const struct spawn_launch *l, const posix_spawn_file_actions_t *fa,
+		     const posix_spawnattr_t *attr, pid_t *pid)
 {
 	int err = ENOENT;
 	bool denied = false;
 
 	for (size_t i = 0; i < l->exe.n; i++) {
-		execve(l->exe.v[i], l->argv, l->env.v);
-		err = errno;
+		err = posix_spawn(pid, l->exe.v[i], fa, attr, l->argv, l->env.v);
+		if (err == 0)
+			return 0;
 		if (err == EACCES)
 			denied = true;
 		else if (err != ENOENT && err != ENOTDIR)
 			break;
 	}
-	return denied && (err == ENOENT || err == ENOTDIR) ? EACCES : err;
+	return -(denied && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
 }
 
-/* In the child, after fork: only async-signal-safe calls until execve. */
-static __attribute__((noreturn)) void spawn_child_exec(const struct spawn_launch *l)
+/* Start the child; the C library creates it vfork-style and reports a
+ * failure before or in execve as the result. The pid, or -errno. */
+static pid_t spawn_launch_run(const struct spawn_launch *l)
 {
-	sigset_t none;
-	int report = l->report[1], err;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	pid_t pid = 0;
+	int r;
 
-	spawn_child_reset_signals();
-	if (setpgid(0, 0) < 0 || spawn_child_fds(l, &report) < 0 || (l->cwd && chdir(l->cwd) < 0)) {
-		err = errno;
-	} else {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		err = spawn_child_try(l);
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return -r;
+	if ((r = posix_spawnattr_init(&attr)) != 0) {
+		r = -r;
+		goto out_actions;
 	}
-	if (report >= 0 && write(report, &err, sizeof err) < 0)
-		_exit(127);
-	_exit(127);
+	if ((r = spawn_actions_build(&fa, l)) == 0 && (r = spawn_attr_build(&attr)) == 0)
+		r = spawn_try(l, &fa, &attr, &pid);
+	posix_spawnattr_destroy(&attr);
+out_actions:
+	posix_spawn_file_actions_destroy(&fa);
+	return r < 0 ? r : pid;
 }
 
-/* Reap a child that the loop will never watch, killing it first if asked. */
-static void spawn_reap_now(pid_t pid, bool kill_first)
+/* Reap a child that the loop will never watch, killing it first. */
+static void spawn_reap_now(pid_t pid)
 {
-	if (kill_first)
-		kill(pid, SIGKILL);
+	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-}
-
-/* Fork and exec; wait until the child ran execve or reported why it could
- * not (then it is reaped here: -errno). The pid, or -errno. */
-static pid_t spawn_fork(struct spawn_launch *l)
-{
-	sigset_t all, old;
-	pid_t pid;
-	int err = 0;
-	ssize_t n;
-
-	/* No handler of the host may run in the child before it resets them. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child_exec(l);
-	err = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
-		return -err;
-	spawn_close(&l->report[1]);
-	do
-		n = read(l->report[0], &err, sizeof err);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return pid;
-	/* The child failed before execve and exits at once; libev has not seen it yet. */
-	spawn_reap_now(pid, false);
-	return n == (ssize_t)sizeof err && err > 0 ? -err : -EIO;
 }
 
 /* A spawn with its name and watchers set up, not yet started. */
@@ -486,7 +456,7 @@ static void spawn_watch(struct spawn *sp, struct spawn_launch *l)
 {
 	sp->started_ms = spawn_now_ms();
 	sp->state = SPAWN_RUNNING;
-	/* The loop's clock is stale after fork and exec: time the deadline from now. */
+	/* The loop's clock may be stale: time the deadline from now. */
 	ev_now_update(EV_DEFAULT);
 	/* Before the loop runs again, so the exit cannot be missed. */
 	ev_child_init(&sp->child, spawn_child_cb, sp->pid, 0);
@@ -542,12 +512,12 @@ int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = spawn_launch_prepare(&l, o)) < 0 || (r = pid = spawn_fork(&l)) < 0)
+	if ((r = spawn_launch_prepare(&l, o)) < 0 || (r = pid = spawn_launch_run(&l)) < 0)
 		goto fail;
 	sp->pid = pid;
 	if (o->connect && (r = spawn_connect(sp, &l, context)) < 0) {
 		context = NULL;
-		spawn_reap_now(pid, true);
+		spawn_reap_now(pid);
 		goto fail;
 	}
 	spawn_watch(sp, &l);

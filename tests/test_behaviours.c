@@ -389,7 +389,8 @@ static void assert_no_residue(struct env *e, long handlers)
 /* ---- commands ----------------------------------------------------------------------- */
 
 static const char commands_sections[] =
-	"[command echo]\nexec = EXE\narg = --behaviour\narg = echo\nhelp = repeats its arguments\n"
+	/* Room for the echoes still exiting after their replies. */
+	"[command echo]\nexec = EXE\narg = --behaviour\narg = echo\nhelp = repeats its arguments\nmax_running = 10\n"
 	"[command env]\nexec = EXE\narg = --behaviour\narg = env\n"
 	"[command priv]\nexec = EXE\narg = --behaviour\narg = priv\n"
 	"[command privy]\nexec = EXE\narg = --behaviour\narg = priv\nprivileged = yes\n"
