@@ -877,6 +877,17 @@ static int wire_msg_error(struct wire_msg *m, cJSON *error, const char **ret_why
 	return 0;
 }
 
+/* A version number as a long; one out of its range is clamped (a cast
+ * would be undefined), so that it still mismatches. */
+static long wire_version(double v)
+{
+	if (v >= (double)LONG_MAX)
+		return LONG_MAX;
+	if (v <= (double)LONG_MIN)
+		return LONG_MIN;
+	return (long)v;
+}
+
 /* Check the shape of a message from its members and fill m. */
 static int wire_msg_fill(cJSON *root, const struct wire_members *w, struct wire_msg *m, const char **ret_why)
 {
@@ -895,7 +906,7 @@ static int wire_msg_fill(cJSON *root, const struct wire_members *w, struct wire_
 	case WIRE_WELCOME:
 		if (!cJSON_IsNumber(w->version))
 			return *ret_why = "\"version\" must be a number", -EBADMSG;
-		m->version = (long)w->version->valuedouble;
+		m->version = wire_version(w->version->valuedouble);
 		m->value = root;
 		return 0;
 	case WIRE_CALL:

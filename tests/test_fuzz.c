@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "irc_input.h"
 #include "irc_line.h"
 #include "ircshim.h"
+#include "wire.h"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 
@@ -151,6 +153,38 @@ START_TEST(irc_line_build_long_verb_alone)
 	ck_assert_int_eq(irc_line_build(verb, NULL, 0, 0, &line, &len), 0);
 	ck_assert_uint_eq(len, IRC_LINE_MAX);
 	free(line);
+}
+END_TEST
+
+/* The version of a hello, parsed both ways. */
+static long version_of(const char *text)
+{
+	char frame[128];
+	struct wire_msg m, m2;
+	const char *why = NULL;
+	cJSON *root = NULL, *tree = wire_parse(text, strlen(text), true);
+
+	snprintf(frame, sizeof frame, "%s", text);
+	ck_assert_int_eq(wire_msg_parse_frame(frame, strlen(frame), true, &m, &root, &why), 0);
+	ck_assert_ptr_nonnull(tree);
+	ck_assert_int_eq(wire_msg_parse(tree, &m2, &why), 0);
+	ck_assert_int_eq(m.version, m2.version);
+	cJSON_Delete(root);
+	cJSON_Delete(tree);
+	return m.version;
+}
+
+/* A version out of the range of a long was cast to one (undefined
+ * behaviour; on x86 1e50 became LONG_MIN): it is clamped, and still a
+ * mismatch. */
+START_TEST(wire_hello_version_out_of_range)
+{
+	ck_assert_int_eq(version_of("{\"t\":\"hello\",\"version\":77777777777777777777777777777777777777777777777771}"),
+			 LONG_MAX);
+	ck_assert_int_eq(version_of("{\"t\":\"hello\",\"version\":1e300}"), LONG_MAX);
+	ck_assert_int_eq(version_of("{\"t\":\"welcome\",\"version\":-1e300}"), LONG_MIN);
+	ck_assert_int_eq(version_of("{\"t\":\"hello\",\"version\":1}"), 1);
+	ck_assert_int_eq(version_of("{\"t\":\"hello\",\"version\":-2}"), -2);
 }
 END_TEST
 
@@ -346,6 +380,7 @@ int main(void)
 	t = tcase_create("regressions");
 	tcase_add_test(t, frame_reader_next_before_any_byte);
 	tcase_add_test(t, irc_line_build_long_verb_alone);
+	tcase_add_test(t, wire_hello_version_out_of_range);
 	tcase_add_test(t, ircshim_command_without_parameters);
 	suite_add_tcase(s, t);
 
