@@ -76,10 +76,12 @@ typedef void (*bk_disconnect_fn)(bk_conn *c, const bk_error *err, void *userdata
 /* --- Connections ------------------------------------------------------- */
 
 /* Connect to bothost and complete the handshake (blocking, at most the
- * connection's call timeout). Uses the socket in $BOTKIT_FD if set, else the
- * path in $BOTKIT_SOCKET, else $XDG_RUNTIME_DIR/bothost/bothost.sock, else
- * /run/bothost/bothost.sock. `name` labels the client in host logs and stats
- * (NULL: the program name). */
+ * connection's call timeout). Uses the socket in $BOTKIT_FD if set (taking
+ * BOTKIT_FD out of the environment and marking the descriptor close-on-exec,
+ * so programs this one runs do not inherit the connection), else the path in
+ * $BOTKIT_SOCKET, else $XDG_RUNTIME_DIR/bothost/bothost.sock (when
+ * XDG_RUNTIME_DIR is an absolute path), else /run/bothost/bothost.sock.
+ * `name` labels the client in host logs and stats (NULL: the program name). */
 int bk_conn_new(bk_conn **ret, const char *name);
 /* The same on a given socket path, or on an already connected socket (the
  * connection takes ownership of fd, also on failure). */

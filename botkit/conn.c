@@ -470,11 +470,16 @@ int bk_conn_new(bk_conn **ret, const char *name)
 		long fd = strtol(env, &end, 10);
 		if (errno || *end || fd < 0 || fd > INT_MAX)
 			return -EBADF;
+		/* The inherited socket is this process's alone: a second
+		 * connection, or a program this one runs, must not try it. */
+		unsetenv("BOTKIT_FD");
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+			return -errno;
 		return bk_conn_new_fd(ret, (int)fd, name);
 	}
 	if ((env = getenv("BOTKIT_SOCKET")) && *env)
 		return bk_conn_new_path(ret, env, name);
-	if ((env = getenv("XDG_RUNTIME_DIR")) && *env) {
+	if ((env = getenv("XDG_RUNTIME_DIR")) && env[0] == '/') {
 		if (snprintf(path, sizeof path, "%s/bothost/bothost.sock", env) >= (int)sizeof path)
 			return -ENAMETOOLONG;
 		return bk_conn_new_path(ret, path, name);

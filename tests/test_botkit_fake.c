@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -395,6 +396,34 @@ START_TEST(version_mismatch_in_welcome)
 	ck_assert_ptr_nonnull(fk.hello);
 	/* the client closes, perhaps after saying why */
 	ck_assert(fake_closed(&fk, NULL, 2000, "VersionMismatch"));
+	fake_free(&fk);
+}
+END_TEST
+
+/* bk_conn_new adopts $BOTKIT_FD, takes it out of the environment and keeps
+ * the descriptor from the programs it runs. */
+START_TEST(botkit_fd_adopted_once)
+{
+	int sv[2];
+	pthread_t t;
+	bk_conn *c = NULL;
+	char num[16];
+
+	memset(&fk, 0, sizeof fk);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fk.fd = sv[1];
+	frame_reader_init(&fk.in, 1 << 20);
+	snprintf(fk.welcome, sizeof fk.welcome, WELCOME_FMT, 1);
+	snprintf(num, sizeof num, "%d", sv[0]);
+	ck_assert_int_eq(setenv("BOTKIT_FD", num, 1), 0);
+	ck_assert_int_eq(fcntl(sv[0], F_GETFD) & FD_CLOEXEC, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, fake_handshake, &fk), 0);
+	ck_assert_int_eq(bk_conn_new(&c, "fake-test"), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_ptr_null(getenv("BOTKIT_FD"));
+	ck_assert_int_eq(fcntl(sv[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert(bk_conn_is_connected(c));
+	bk_conn_unref(c);
 	fake_free(&fk);
 }
 END_TEST
@@ -815,6 +844,7 @@ static Suite *fake_suite(void)
 
 	tcase_set_timeout(hs, 20);
 	tcase_add_test(hs, version_mismatch_in_welcome);
+	tcase_add_test(hs, botkit_fd_adopted_once);
 	tcase_add_test(hs, version_mismatch_error_from_host);
 	tcase_add_test(hs, host_closes_during_handshake);
 	suite_add_tcase(s, hs);
