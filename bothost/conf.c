@@ -888,26 +888,27 @@ static char *conf_resolve(const char *conf_path, const char *rel)
 	return asprintf(&out, "%s/%s", cwd, rel) < 0 ? NULL : out;
 }
 
-/* exec: an executable regular file; a relative path is resolved against
- * the file's directory. */
-static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+/* A regular file that access(2) allows for mode (X_OK or R_OK); a relative
+ * path is resolved against the configuration file's directory. `kind` and
+ * `lacking` name what is expected and what is missing in the messages. */
+static int conf_set_file_mode(struct conf_parse *p, const struct conf_key *k, char **field, const char *value,
+			     int mode, const char *kind, const char *lacking)
 {
-	char *path = value[0] == '/' ? strdup(value) : conf_resolve(p->path, value);
+	char *path;
 	struct stat st;
 	int r = 0;
 
-	if (!*value || conf_has_control(value, false)) {
-		free(path);
-		return conf_fail(p, "invalid %s: expected the path of an executable", k->name);
-	}
+	if (!*value || conf_has_control(value, false))
+		return conf_fail(p, "invalid %s: expected the path of %s", k->name, kind);
+	path = value[0] == '/' ? strdup(value) : conf_resolve(p->path, value);
 	if (!path)
 		return -ENOMEM;
 	if (stat(path, &st) < 0)
 		r = conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		r = conf_fail(p, "invalid %s '%s': %s is not a regular file", k->name, value, path);
-	else if (access(path, X_OK) < 0)
-		r = conf_fail(p, "invalid %s '%s': %s is not executable", k->name, value, path);
+	else if (access(path, mode) < 0)
+		r = conf_fail(p, "invalid %s '%s': %s is not %s", k->name, value, path, lacking);
 	if (r < 0) {
 		free(path);
 		return r;
@@ -917,32 +918,16 @@ static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **
 	return 0;
 }
 
-/* tls_ca_file, tls_cert, tls_key: a readable regular file; a relative
- * path is resolved against the file's directory. */
+/* exec: an executable regular file. */
+static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	return conf_set_file_mode(p, k, field, value, X_OK, "an executable", "executable");
+}
+
+/* tls_ca_file, tls_cert, tls_key: a readable regular file. */
 static int conf_set_file(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
 {
-	char *path;
-	struct stat st;
-	int r = 0;
-
-	if (!*value || conf_has_control(value, false))
-		return conf_fail(p, "invalid %s: expected the path of a file", k->name);
-	path = value[0] == '/' ? strdup(value) : conf_resolve(p->path, value);
-	if (!path)
-		return -ENOMEM;
-	if (stat(path, &st) < 0)
-		r = conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		r = conf_fail(p, "invalid %s '%s': %s is not a regular file", k->name, value, path);
-	else if (access(path, R_OK) < 0)
-		r = conf_fail(p, "invalid %s '%s': %s is not readable", k->name, value, path);
-	if (r < 0) {
-		free(path);
-		return r;
-	}
-	free(*field);
-	*field = path;
-	return 0;
+	return conf_set_file_mode(p, k, field, value, R_OK, "a file", "readable");
 }
 
 /* tls_fingerprint: 64 hex digits, in pairs separated by ':' or not. */
