@@ -44,6 +44,7 @@ struct behaviours {
 	char *socket_path;	/* the host's socket: $BOTKIT_SOCKET of privileged behaviours, or NULL */
 	char *untrusted_path;	/* its untrusted companion: $BOTKIT_SOCKET of the others */
 	unsigned max_processes;
+	char prefix[16];	/* command_prefix (at most 8 bytes): $BOTKIT_PREFIX */
 	unsigned running;	/* processes of every behaviour */
 	bool stopping;
 	struct list live;	/* in the order of the configuration */
@@ -64,7 +65,8 @@ static const struct {
 	{ "BOTKIT_TARGET", "target" },
 };
 
-#define BEHAVIOUR_ENV_MAX (sizeof behaviour_env_keys / sizeof behaviour_env_keys[0] + 2)
+/* The keys' variables, BOTKIT_PREFIX, BOTKIT_SOCKET and the NULL. */
+#define BEHAVIOUR_ENV_MAX (sizeof behaviour_env_keys / sizeof behaviour_env_keys[0] + 3)
 
 /* The registry, between behaviours_start and behaviours_free. */
 static struct behaviours *behaviours_state;
@@ -190,6 +192,8 @@ static int behaviour_env(const struct behaviours *bs, const struct behaviour *b,
 		if (asprintf(&env[k++], "%s=%s", behaviour_env_keys[i].var, v ? v : "") < 0)
 			goto fail;
 	}
+	if (asprintf(&env[k++], "BOTKIT_PREFIX=%s", bs->prefix) < 0)
+		goto fail;
 	if (socket_path && asprintf(&env[k++], "BOTKIT_SOCKET=%s", socket_path) < 0)
 		goto fail;
 	return 0;
@@ -240,6 +244,7 @@ static int behaviour_spawn(struct behaviour_run *run, char **argv, char **env, c
 		.timeout_ms = b->cfg.kind == CONF_BEHAVIOUR_RESIDENT ? 0 : b->cfg.timeout_ms,
 		.connect = true,
 		.context = context,
+		.limits = &b->cfg.limits,
 	};
 	struct client *c;
 	int r = spawn_start(behaviours_state->server, &o, behaviour_exit_cb, run, &run->sp);
@@ -431,6 +436,7 @@ int behaviours_configure(const struct conf *cfg)
 	if (bs->stopping)
 		return 0;
 	bs->max_processes = cfg->max_processes;
+	snprintf(bs->prefix, sizeof bs->prefix, "%s", cfg->command_prefix ? cfg->command_prefix : "!");
 	/* Removals first, so that a name can pass from one kind to another. */
 	for (struct list *l = bs->live.next, *next; l != &bs->live; l = next) {
 		struct behaviour *b = list_entry(l, struct behaviour, link);
@@ -547,6 +553,32 @@ unsigned behaviours_running(void)
 unsigned behaviours_max_processes(void)
 {
 	return behaviours_state ? behaviours_state->max_processes : 0;
+}
+
+/* Whether a behaviour of list started pid: its behaviour, or NULL. */
+static const struct behaviour *behaviours_pid_in(const struct list *list, pid_t pid)
+{
+	for (const struct list *l = list->next; l != list; l = l->next) {
+		const struct behaviour *b = list_entry(l, struct behaviour, link);
+		for (const struct list *r = b->runs.next; r != &b->runs; r = r->next)
+			if (list_entry(r, struct behaviour_run, link)->pid == pid)
+				return b;
+	}
+	return NULL;
+}
+
+/* Whether pid is a behaviour's process, and whether that one is privileged. */
+bool behaviours_pid_privileged(pid_t pid, bool *ret_privileged)
+{
+	struct behaviours *bs = behaviours_state;
+	const struct behaviour *b;
+
+	if (!bs || pid <= 0)
+		return false;
+	if (!(b = behaviours_pid_in(&bs->live, pid)) && !(b = behaviours_pid_in(&bs->removed, pid)))
+		return false;
+	*ret_privileged = b->cfg.privileged;
+	return true;
 }
 
 /* The behaviour named name. */

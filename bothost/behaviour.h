@@ -63,6 +63,9 @@ struct server *behaviours_server(void);
 /* Behaviour processes running now, and the most allowed. */
 unsigned behaviours_running(void);
 unsigned behaviours_max_processes(void);
+/* Whether pid is a process the registry started and has not reaped yet:
+ * true with *ret_privileged what its behaviour's section says now. */
+bool behaviours_pid_privileged(pid_t pid, bool *ret_privileged);
 /* The behaviour named name (compared ignoring ASCII case), or NULL. */
 struct behaviour *behaviours_find(const char *name);
 /* The behaviours in the order of the configuration: the first after prev

@@ -424,7 +424,11 @@ static void client_fail(struct client *c, const char *name, const char *message,
 {
 	if (c->state >= CLIENT_CLOSING)
 		return;
-	log_info("client %" PRIu64 ": %s: %s", c->id, name, message);
+	/* A refused connection (no id) is logged by the server, without a flood. */
+	if (c->id)
+		log_info("client %" PRIu64 ": %s: %s", c->id, name, message);
+	else
+		log_debug("refused connection: %s: %s", name, message);
 	if (wire_write_error(&c->out, 0, name, message, data) == 0)
 		c->frames_out++;
 	c->linger = true;

@@ -7,7 +7,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +64,11 @@ enum conf_kind {
 	CONF_SASL_MECH,		/* none, plain or external */
 	CONF_SECRET,		/* text, spaces allowed, never shown */
 	CONF_WORDS,		/* command words, separated by spaces */
+	CONF_ALLOW_USER,	/* repeatable: a user name or uid */
+	CONF_ALLOW_GROUP,	/* repeatable: a group name or gid */
+	CONF_LIMIT_SIZE,	/* uint64_t bytes "512M", min..max, or unlimited */
+	CONF_LIMIT_COUNT,	/* uint64_t, min..max, or unlimited */
+	CONF_LIMIT_CPU,		/* uint64_t seconds written as a duration, min..max, or unlimited */
 };
 
 struct conf_key {
@@ -78,6 +85,15 @@ struct conf_key {
 #define BKEY(sec, name, kind, field, min, max) \
 	{ sec, name, kind, true, offsetof(struct conf_behaviour, field), min, max }
 
+/* The resource limits of behaviours: in [behaviours] and in each section. */
+#define LIMIT_KEYS(key, sec, field) \
+	key(sec, "limit_memory", CONF_LIMIT_SIZE, field.memory, 1ull << 20, 1ull << 50), \
+	key(sec, "limit_cpu", CONF_LIMIT_CPU, field.cpu_s, 1, 30 * 24 * 3600), \
+	key(sec, "limit_processes", CONF_LIMIT_COUNT, field.processes, 1, 1u << 22), \
+	key(sec, "limit_files", CONF_LIMIT_COUNT, field.files, 4, 1u << 20), \
+	key(sec, "limit_file_size", CONF_LIMIT_SIZE, field.file_size, 0, 1ull << 50), \
+	key(sec, "limit_core", CONF_LIMIT_SIZE, field.core, 0, 1ull << 50)
+
 static const struct conf_key conf_keys[] = {
 	KEY("bothost", "socket", CONF_PATH, socket_path, 0, 0),
 	KEY("bothost", "log_level", CONF_LOG_LEVEL, log_level, 0, 0),
@@ -87,12 +103,15 @@ static const struct conf_key conf_keys[] = {
 	KEY("bothost", "max_processes", CONF_COUNT, max_processes, 1, 10000),
 	KEY("bothost", "user_commands", CONF_RATE, user_commands, 1, 100),
 	KEY("bothost", "user_ignore", CONF_DURATION, user_ignore_ms, SEC, DAY),
+	KEY("bothost", "allow_user", CONF_ALLOW_USER, allow_uids, 0, 0),
+	KEY("bothost", "allow_group", CONF_ALLOW_GROUP, allow_gids, 0, 0),
 	KEY("limits", "frame_max", CONF_SIZE, limits.frame_max, 64, SIZE_MAX / 2),
 	KEY("limits", "output_max", CONF_SIZE, limits.output_max, 1, SIZE_MAX / 2),
 	KEY("limits", "tokens_max", CONF_SIZE, limits.tokens_max, 1, SIZE_MAX / 2),
 	KEY("limits", "handlers_max", CONF_SIZE, limits.handlers_max, 1, SIZE_MAX / 2),
 	KEY("limits", "pending_max", CONF_SIZE, limits.pending_max, 1, SIZE_MAX / 2),
 	KEY("limits", "clients_max", CONF_SIZE, limits.clients_max, 1, SIZE_MAX / 2),
+	KEY("limits", "clients_per_user", CONF_SIZE, limits.clients_per_user, 1, SIZE_MAX / 2),
 	KEY("limits", "call_timeout", CONF_DURATION, limits.call_timeout_ms, 0, DAY),
 	KEY("irc", "server", CONF_SERVER, irc.servers, 0, 0),
 	KEY("irc", "nick", CONF_NICK, irc.nick, 0, 0),
@@ -153,6 +172,10 @@ static const struct conf_key conf_keys[] = {
 	BKEY("resident", "commands", CONF_WORDS, commands, 0, 0),
 	BKEY("resident", "help", CONF_TEXT, help, 0, 0),
 	BKEY("resident", "privileged", CONF_BOOL, privileged, 0, 0),
+	LIMIT_KEYS(KEY, "behaviours", behaviour_limits),
+	LIMIT_KEYS(BKEY, "command", limits),
+	LIMIT_KEYS(BKEY, "timer", limits),
+	LIMIT_KEYS(BKEY, "resident", limits),
 };
 
 #define CONF_NKEYS (sizeof conf_keys / sizeof conf_keys[0])
@@ -214,6 +237,7 @@ int conf_init(struct conf *cfg)
 	cfg->user_commands = (struct conf_rate){ 12, 1 * MIN };
 	cfg->user_ignore_ms = 5 * MIN;
 	server_config_init(&cfg->limits);
+	spawn_limits_init(&cfg->behaviour_limits);
 	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->command_prefix = strdup("!"))) {
 		conf_clear(cfg);
 		return -ENOMEM;
@@ -280,6 +304,8 @@ void conf_clear(struct conf *cfg)
 		conf_behaviour_clear(&cfg->behaviours[i]);
 	free(cfg->behaviours);
 	conf_strv_free(cfg->owners, cfg->n_owners);
+	free(cfg->allow_uids);
+	free(cfg->allow_gids);
 	free(cfg->command_prefix);
 	free(cfg->path);
 	free(cfg->socket_path);
@@ -374,7 +400,7 @@ bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_beha
 	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
 	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
 	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch ||
-	    a->n_commands != b->n_commands)
+	    a->n_commands != b->n_commands || memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
 		return false;
 	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands))
 		return false;
@@ -843,6 +869,64 @@ static int conf_add_owner(struct conf_parse *p, const struct conf_key *k, const 
 	return conf_add_string(&cfg->owners, &cfg->n_owners, value);
 }
 
+/* A uid or gid written as decimal digits: 0, or -EINVAL (not a number, or
+ * out of range: (id_t)-1 is no id). */
+static int conf_parse_id(const char *value, unsigned long *ret)
+{
+	unsigned long long v;
+
+	if (conf_parse_number(value, &v) < 0 || v >= (id_t)-1)
+		return -EINVAL;
+	*ret = (unsigned long)v;
+	return 0;
+}
+
+/* allow_user: a user name (resolved now) or a uid, added to the allowed uids. */
+static int conf_add_allow_user(struct conf_parse *p, const struct conf_key *k, const char *value)
+{
+	struct conf *cfg = p->cfg;
+	unsigned long id;
+	struct passwd *pw;
+
+	if (value[0] >= '0' && value[0] <= '9') {
+		if (conf_parse_id(value, &id) < 0)
+			return conf_fail(p, "invalid %s '%s': expected a user name or a uid", k->name, value);
+	} else {
+		errno = 0;
+		if (!(pw = getpwnam(value)))
+			return conf_fail(p, "invalid %s '%s': %s", k->name, value,
+					 errno && errno != ENOENT ? strerror(errno) : "no such user");
+		id = pw->pw_uid;
+	}
+	if (conf_grow((void **)&cfg->allow_uids, &cfg->n_allow_uids, sizeof *cfg->allow_uids) < 0)
+		return -ENOMEM;
+	cfg->allow_uids[cfg->n_allow_uids - 1] = (uid_t)id;
+	return 0;
+}
+
+/* allow_group: a group name (resolved now) or a gid, added to the allowed gids. */
+static int conf_add_allow_group(struct conf_parse *p, const struct conf_key *k, const char *value)
+{
+	struct conf *cfg = p->cfg;
+	unsigned long id;
+	struct group *gr;
+
+	if (value[0] >= '0' && value[0] <= '9') {
+		if (conf_parse_id(value, &id) < 0)
+			return conf_fail(p, "invalid %s '%s': expected a group name or a gid", k->name, value);
+	} else {
+		errno = 0;
+		if (!(gr = getgrnam(value)))
+			return conf_fail(p, "invalid %s '%s': %s", k->name, value,
+					 errno && errno != ENOENT ? strerror(errno) : "no such group");
+		id = gr->gr_gid;
+	}
+	if (conf_grow((void **)&cfg->allow_gids, &cfg->n_allow_gids, sizeof *cfg->allow_gids) < 0)
+		return -ENOMEM;
+	cfg->allow_gids[cfg->n_allow_gids - 1] = (gid_t)id;
+	return 0;
+}
+
 /* user_commands: "count/duration", at most count commands in duration. */
 static int conf_set_rate(struct conf_parse *p, const struct conf_key *k, struct conf_rate *field,
 			 const char *value)
@@ -1081,6 +1165,102 @@ static int conf_set_number(struct conf_parse *p, const struct conf_key *k, void 
 	return 0;
 }
 
+/* A size: digits, then nothing (bytes) or K, M, G or T (any case: powers
+ * of 1024). 0, -EINVAL or -ERANGE. */
+static int conf_parse_size(const char *s, unsigned long long *ret)
+{
+	static const char units[] = "KMGTkmgt";
+	size_t n = strspn(s, "0123456789");
+	unsigned long long v;
+	unsigned shift = 0;
+	const char *u = s[n] ? strchr(units, s[n]) : NULL;
+	char num[24];
+	int r;
+
+	if (n == 0 || (s[n] && (s[n + 1] || !u)))
+		return -EINVAL;
+	if (n >= sizeof num)
+		return -ERANGE;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if ((r = conf_parse_number(num, &v)) < 0)
+		return r;
+	if (u)
+		shift = 10 * (unsigned)((u - units) % 4 + 1);
+	if (v > (ULLONG_MAX >> shift))
+		return -ERANGE;
+	*ret = v << shift;
+	return 0;
+}
+
+/* Write a limit as it is written in the file: "512M", "256", "30s", "unlimited". */
+static void conf_format_limit(enum conf_kind kind, uint64_t v, char *buf, size_t size)
+{
+	static const char units[] = "KMGT";
+	unsigned i = 0;
+
+	if (v == SPAWN_UNLIMITED) {
+		snprintf(buf, size, "unlimited");
+		return;
+	}
+	if (kind == CONF_LIMIT_CPU) {
+		conf_format_duration(v * SEC, buf, size);
+		return;
+	}
+	while (kind == CONF_LIMIT_SIZE && v && v % 1024 == 0 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, size, "%llu%.*s", (unsigned long long)v, i ? 1 : 0, i ? units + i - 1 : "");
+}
+
+/* Parse a limit's value, not "unlimited": 0, -EINVAL or -ERANGE. */
+static int conf_parse_limit(enum conf_kind kind, const char *value, unsigned long long *ret)
+{
+	unsigned ms;
+	int r;
+
+	if (kind == CONF_LIMIT_SIZE)
+		return conf_parse_size(value, ret);
+	if (kind == CONF_LIMIT_COUNT)
+		return conf_parse_number(value, ret);
+	if ((r = conf_parse_duration(value, &ms)) < 0)
+		return r;
+	if (ms % SEC)
+		return -EINVAL;
+	*ret = ms / SEC;
+	return 0;
+}
+
+/* limit_*: a size, a count or whole seconds within the key's range, or
+ * unlimited (the host's own limit is kept). */
+static int conf_set_limit(struct conf_parse *p, const struct conf_key *k, uint64_t *field, const char *value)
+{
+	static const char *const expected[] = {
+		"a size such as 512K, 256M or 1G (a bare number is bytes)", "a whole number",
+		"a duration in whole seconds such as 30s, 5m or 1h",
+	};
+	unsigned long long v;
+	char lo[32], hi[32];
+	int r;
+
+	if (strcmp(value, "unlimited") == 0) {
+		*field = SPAWN_UNLIMITED;
+		return 0;
+	}
+	r = conf_parse_limit(k->kind, value, &v);
+	if (r == -EINVAL)
+		return conf_fail(p, "invalid %s '%s': expected %s, or unlimited", k->name, value,
+				 expected[k->kind - CONF_LIMIT_SIZE]);
+	if (r < 0 || v < k->min || v > k->max) {
+		conf_format_limit(k->kind, k->min, lo, sizeof lo);
+		conf_format_limit(k->kind, k->max, hi, sizeof hi);
+		return conf_fail(p, "%s %s is out of range (%s to %s, or unlimited)", k->name, value, lo, hi);
+	}
+	*field = v;
+	return 0;
+}
+
 /* Parse value for key k into the configuration (or the behaviour whose
  * section is being read). */
 static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *value)
@@ -1114,6 +1294,11 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 	case CONF_FINGERPRINT: return conf_set_fingerprint(p, k, field, value);
 	case CONF_SASL_MECH: return conf_set_sasl_mech(p, k, field, value);
 	case CONF_SECRET: return conf_set_secret(p, k, field, value);
+	case CONF_ALLOW_USER: return conf_add_allow_user(p, k, value);
+	case CONF_ALLOW_GROUP: return conf_add_allow_group(p, k, value);
+	case CONF_LIMIT_SIZE:
+	case CONF_LIMIT_COUNT:
+	case CONF_LIMIT_CPU: return conf_set_limit(p, k, field, value);
 	}
 	return -EINVAL;
 }
@@ -1124,7 +1309,7 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 static bool conf_kind_repeatable(enum conf_kind kind)
 {
 	return kind == CONF_SERVER || kind == CONF_ALT_NICK || kind == CONF_CHANNEL || kind == CONF_OWNER ||
-	       kind == CONF_ARG || kind == CONF_AT;
+	       kind == CONF_ARG || kind == CONF_AT || kind == CONF_ALLOW_USER || kind == CONF_ALLOW_GROUP;
 }
 
 /* The key named name in section (NULL section: in any section). */
@@ -1140,7 +1325,8 @@ static const struct conf_key *conf_key_find(const char *section, const char *nam
 /* Whether name is a section of the schema with a fixed name. */
 static bool conf_section_known(const char *name)
 {
-	return strcmp(name, "bothost") == 0 || strcmp(name, "limits") == 0 || strcmp(name, "irc") == 0;
+	return strcmp(name, "bothost") == 0 || strcmp(name, "limits") == 0 || strcmp(name, "irc") == 0 ||
+	       strcmp(name, "behaviours") == 0;
 }
 
 /* The section a key belongs in, for messages: "irc" or "timer NAME". */
@@ -1246,8 +1432,8 @@ static int conf_section(struct conf_parse *p, const char *name, size_t n)
 		if (strncmp(buf, conf_behaviour_kinds[k], kn) == 0 && (buf[kn] == ' ' || !buf[kn]))
 			return conf_behaviour_section(p, (enum conf_behaviour_kind)k, buf + kn + (buf[kn] == ' '));
 	}
-	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [command NAME], "
-			 "[timer NAME] or [resident NAME])", buf);
+	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [behaviours], "
+			 "[command NAME], [timer NAME] or [resident NAME])", buf);
 }
 
 /* inih's handler: one "name = value" of section. Nonzero to go on. */
@@ -1395,6 +1581,22 @@ static unsigned conf_seen(const struct conf_parse *p, long i, const char *sectio
 	return i < 0 ? p->seen[k] : p->bseen[i][k];
 }
 
+/* The limit_* keys behaviour i does not give take the values of [behaviours]. */
+static void conf_behaviour_inherit(struct conf_parse *p, long i)
+{
+	struct conf_behaviour *b = &p->cfg->behaviours[i];
+	const char *kname = conf_behaviour_kind_name(b->kind);
+	const struct conf_key *dflt;
+
+	for (size_t k = 0; k < CONF_NKEYS; k++) {
+		const struct conf_key *key = &conf_keys[k];
+		if (!key->behaviour || p->bseen[i][k] || strcmp(key->section, kname) != 0 ||
+		    !(dflt = conf_key_find("behaviours", key->name)))
+			continue;
+		*(uint64_t *)((char *)b + key->offset) = *(const uint64_t *)((const char *)p->cfg + dflt->offset);
+	}
+}
+
 /* The checks of one behaviour section that need all of it. */
 static int conf_check_behaviour(struct conf_parse *p, long i)
 {
@@ -1403,6 +1605,7 @@ static int conf_check_behaviour(struct conf_parse *p, long i)
 	unsigned l1, l2;
 	char a[32], c[32];
 
+	conf_behaviour_inherit(p, i);
 	p->line = p->bline[i];
 	if (!b->exec)
 		return conf_fail(p, "[%s %s] has no exec", kname, b->name);
@@ -1517,6 +1720,20 @@ static int conf_check_tls_sasl(struct conf_parse *p)
 	return 0;
 }
 
+/* clients_per_user, when given, is at most clients_max. */
+static int conf_check_clients(struct conf_parse *p)
+{
+	const struct server_config *l = &p->cfg->limits;
+	unsigned lmax = p->seen[conf_key_find("limits", "clients_max") - conf_keys];
+	unsigned luser = p->seen[conf_key_find("limits", "clients_per_user") - conf_keys];
+
+	if (!luser || l->clients_per_user <= l->clients_max)
+		return 0;
+	p->line = luser > lmax ? luser : lmax;
+	return conf_fail(p, "clients_per_user (%zu) is greater than clients_max (%zu)", l->clients_per_user,
+			 l->clients_max);
+}
+
 /* The checks that need the whole file: nick with servers, backoff order,
  * TLS and SASL settings, complete behaviour sections, command words claimed
  * once. */
@@ -1538,7 +1755,7 @@ static int conf_check(struct conf_parse *p)
 		conf_format_duration(irc->reconnect_max_ms, b, sizeof b);
 		return conf_fail(p, "reconnect_min (%s) is greater than reconnect_max (%s)", a, b);
 	}
-	if (conf_check_servers(p) < 0 || conf_check_tls_sasl(p) < 0)
+	if (conf_check_servers(p) < 0 || conf_check_tls_sasl(p) < 0 || conf_check_clients(p) < 0)
 		return p->r;
 	for (size_t i = 0; i < p->cfg->n_behaviours; i++)
 		if (conf_check_behaviour(p, (long)i) < 0)
@@ -1657,6 +1874,20 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_RATE:
 		conf_format_duration(((const struct conf_rate *)field)->window_ms, d, sizeof d);
 		fprintf(f, "%u/%s", ((const struct conf_rate *)field)->count, d);
+		break;
+	case CONF_ALLOW_USER:
+		for (size_t i = 0; i < cfg->n_allow_uids; i++)
+			fprintf(f, "%s%lu", i ? ", " : "", (unsigned long)cfg->allow_uids[i]);
+		break;
+	case CONF_ALLOW_GROUP:
+		for (size_t i = 0; i < cfg->n_allow_gids; i++)
+			fprintf(f, "%s%lu", i ? ", " : "", (unsigned long)cfg->allow_gids[i]);
+		break;
+	case CONF_LIMIT_SIZE:
+	case CONF_LIMIT_COUNT:
+	case CONF_LIMIT_CPU:
+		conf_format_limit(k->kind, *(const uint64_t *)field, d, sizeof d);
+		fputs(d, f);
 		break;
 	case CONF_EXEC:
 	case CONF_ARG:

@@ -6,9 +6,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "log.h"
 #include "server.h"
+#include "spawn.h"
 
 /* One IRC server: "host", "host:port", "[v6addr]:port", each optionally
  * after "irc://" (plain) or "ircs://" (TLS). */
@@ -101,6 +103,7 @@ struct conf_behaviour {
 	size_t n_args;
 	unsigned timeout_ms;		/* commands and timers (30 s); 0: none */
 	bool privileged;		/* may call privileged methods (no) */
+	struct spawn_limits limits;	/* limit_* keys; those not given come from [behaviours] */
 
 	/* [command NAME] */
 	unsigned max_running;		/* its processes at once (2) */
@@ -136,10 +139,15 @@ struct conf {
 	char *command_prefix;		/* before a command's name on IRC ("!") */
 	char **owners;			/* "nick!user@host" globs and "account:NAME" */
 	size_t n_owners;
+	uid_t *allow_uids;		/* allow_user: uids served besides root and the host's */
+	size_t n_allow_uids;
+	gid_t *allow_gids;		/* allow_group: gids whose members are served */
+	size_t n_allow_gids;
 	unsigned max_processes;		/* behaviour processes at once (32) */
 	struct conf_rate user_commands;	/* commands per user (12 per minute) */
 	unsigned user_ignore_ms;	/* how long a user over the rate is ignored (5 min) */
 	struct server_config limits;
+	struct spawn_limits behaviour_limits;	/* [behaviours]: the limit_* defaults of every behaviour */
 	struct conf_irc irc;
 	struct conf_behaviour *behaviours;	/* in the order of the file */
 	size_t n_behaviours;

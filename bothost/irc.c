@@ -61,7 +61,6 @@ static void irc_link_registered_cb(struct link *l, const char *nick, void *userd
 	irc->registered = true;
 	if (irc_state_set_nick(irc->state, nick) < 0)
 		log_warn("irc: out of memory: own nick unknown");
-	log_info("irc: registered on %s as %s", link_get_server(l) ? link_get_server(l) : "?", nick);
 	irc_send_start(irc->send);
 	irc_events_connect(irc);
 	irc_presence_registered(irc);

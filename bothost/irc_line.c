@@ -86,15 +86,9 @@ static void irc_line_tag_unescape(char *v)
 	*out = '\0';
 }
 
-/* Add or replace the tag key (the last value of a repeated key wins). */
+/* Append the tag key (repeats are merged once the section is parsed). */
 static int irc_line_tag_add(struct irc_line *l, char *key, char *value)
 {
-	for (size_t i = 0; i < l->ntags; i++) {
-		if (strcmp(l->tags[i].key, key) == 0) {
-			l->tags[i].value = value;
-			return 0;
-		}
-	}
 	if (l->ntags == l->tags_cap) {
 		size_t cap = l->tags_cap ? l->tags_cap * 2 : 8;
 		struct irc_tag *t = realloc(l->tags, cap * sizeof *t);
@@ -106,6 +100,50 @@ static int irc_line_tag_add(struct irc_line *l, char *key, char *value)
 	l->tags[l->ntags].key = key;
 	l->tags[l->ntags].value = value;
 	l->ntags++;
+	return 0;
+}
+
+/* qsort order of tag pointers: by key, then by position in the line. */
+static int irc_line_tag_cmp(const void *a, const void *b)
+{
+	const struct irc_tag *x = *(const struct irc_tag *const *)a;
+	const struct irc_tag *y = *(const struct irc_tag *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return (x > y) - (x < y);
+}
+
+/* Merge repeated keys in n log n: a key keeps its first place and takes
+ * the value of its last occurrence. */
+static int irc_line_tags_merge(struct irc_line *l)
+{
+	struct irc_tag **sorted;
+	size_t n = 0;
+
+	if (l->ntags < 2)
+		return 0;
+	sorted = malloc(l->ntags * sizeof *sorted);
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->ntags; i++)
+		sorted[i] = &l->tags[i];
+	qsort(sorted, l->ntags, sizeof *sorted, irc_line_tag_cmp);
+	for (size_t i = 1; i < l->ntags; i++) {
+		struct irc_tag *first = sorted[i - 1], *next = sorted[i];
+		if (strcmp(first->key, next->key) != 0)
+			continue;
+		sorted[i] = first;	/* the run's first place travels along */
+		first->value = next->value;
+		next->key = NULL;
+	}
+	free(sorted);
+	for (size_t i = 0; i < l->ntags; i++) {
+		if (l->tags[i].key)
+			l->tags[n++] = l->tags[i];
+	}
+	l->ntags = n;
 	return 0;
 }
 
@@ -128,7 +166,7 @@ static int irc_line_parse_tags(struct irc_line *l, char *s)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return irc_line_tags_merge(l);
 }
 
 /* Split the source "name!user@host" (copied first) into its parts in place. */
@@ -401,6 +439,18 @@ bool irc_line_too_long(const char *line, size_t limit)
 	if (limit == (size_t)-1)
 		return false;
 	return strnlen(line, limit + 1) > limit;
+}
+
+/* The value of a hex digit, or -1. */
+int irc_line_hex_value(char c)
+{
+	if (irc_line_is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 /* Whether verb is letters only or exactly three digits. */

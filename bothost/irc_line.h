@@ -64,6 +64,9 @@ const char *irc_line_last_param(const struct irc_line *l);
 const char *irc_line_strip_tags(const char *line);
 /* Whether line has more than limit bytes (it is not read past limit + 1). */
 bool irc_line_too_long(const char *line, size_t limit);
+/* The value of the hex digit c (either case), or -1: for the \xHH escapes
+ * of ISUPPORT values and for TLS certificate fingerprints. */
+int irc_line_hex_value(char c);
 
 /* A parameter to send: len bytes at p (which may hold a NUL, refused). */
 struct irc_str {

@@ -265,7 +265,7 @@ static void irc_method_nick(struct object *obj, struct call *call)
 	irc_query_start(irc, call, IRC_QUERY_NICK, nick, NULL, "NICK", params, 1);
 }
 
-/* topic(channel, text?): the topic, or set it. */
+/* topic(channel, text?): the topic, or set it (an empty text clears it). */
 static void irc_method_topic(struct object *obj, struct call *call)
 {
 	struct irc *irc = object_get_userdata(obj);

@@ -11,6 +11,7 @@
 
 #include "irc_line.h"
 #include "list.h"
+#include "log.h"
 #include "map.h"
 
 /* Someone in at least one of the bot's channels. */
@@ -38,6 +39,7 @@ struct irc_channel {
 	int64_t topic_time;	/* milliseconds since the epoch, 0 when unknown */
 	struct map members;	/* ((uintptr_t)user, 0) -> struct irc_member */
 	struct list members_list;
+	bool full;		/* a member was dropped at IRC_STATE_MEMBERS_MAX (warned once) */
 	struct list link;	/* in irc_state.channels */
 };
 
@@ -48,6 +50,8 @@ struct irc_state {
 	char *user;
 	char *host;
 	struct list channels;
+	size_t nchannels;
+	bool channels_full;		/* a channel was dropped at IRC_STATE_CHANNELS_MAX (warned once) */
 	struct map users;		/* (casemapped hash, 0) -> chain of struct irc_user */
 	struct list users_list;
 };
@@ -204,27 +208,39 @@ static void irc_state_channel_free(struct irc_state *s, struct irc_channel *ch)
 		irc_state_member_free(s, ch, list_entry(ch->members_list.next, struct irc_member, link));
 	map_free(&ch->members);
 	list_remove(&ch->link);
+	s->nchannels--;
 	free(ch->name);
 	free(ch->topic);
 	free(ch->setter);
 	free(ch);
 }
 
-/* The bot joined name: a fresh channel (an old one of that name is dropped). */
-static struct irc_channel *irc_state_channel_add(struct irc_state *s, const char *name)
+/* The bot joined name: a fresh channel (an old one of that name is dropped)
+ * in *ret_ch, or NULL there when IRC_STATE_CHANNELS_MAX are known. 0 or -ENOMEM. */
+static int irc_state_channel_add(struct irc_state *s, const char *name, struct irc_channel **ret_ch)
 {
 	struct irc_channel *ch = irc_state_channel_find(s, name);
 
+	*ret_ch = NULL;
 	if (ch)
 		irc_state_channel_free(s, ch);
+	if (s->nchannels >= IRC_STATE_CHANNELS_MAX) {
+		if (!s->channels_full)
+			log_warn("irc: %d channels known: %s and any further channel are not followed",
+				 IRC_STATE_CHANNELS_MAX, name);
+		s->channels_full = true;
+		return 0;
+	}
 	ch = calloc(1, sizeof *ch);
 	if (!ch || !(ch->name = strdup(name))) {
 		free(ch);
-		return NULL;
+		return -ENOMEM;
 	}
 	list_init(&ch->members_list);
 	list_add_tail(&s->channels, &ch->link);
-	return ch;
+	s->nchannels++;
+	*ret_ch = ch;
+	return 0;
 }
 
 /* The member of ch called nick, or NULL. */
@@ -245,17 +261,33 @@ static void irc_state_user_drop_unused(struct irc_state *s, struct irc_user *u)
 	irc_state_user_unref(s, u);
 }
 
-/* The member of ch called nick, added when absent. */
-static struct irc_member *irc_state_member_get(struct irc_state *s, struct irc_channel *ch, const char *nick)
+/* Whether ch is full: a new member is dropped (the first time with a warning). */
+static bool irc_state_channel_full(struct irc_channel *ch)
 {
-	struct irc_user *u = irc_state_user_get(s, nick);
-	struct irc_member *m;
+	if (map_count(&ch->members) < IRC_STATE_MEMBERS_MAX)
+		return false;
+	if (!ch->full)
+		log_warn("irc: %s has %d members: further members are not recorded", ch->name,
+			 IRC_STATE_MEMBERS_MAX);
+	ch->full = true;
+	return true;
+}
 
+/* The member of ch called nick, added when absent; NULL when ch is full
+ * and nick not in it, or on allocation failure (then *ret_err is -ENOMEM). */
+static struct irc_member *irc_state_member_get(struct irc_state *s, struct irc_channel *ch, const char *nick,
+					       int *ret_err)
+{
+	struct irc_member *m = irc_state_member_find(s, ch, nick);
+	struct irc_user *u;
+
+	*ret_err = 0;
+	if (m || irc_state_channel_full(ch))
+		return m;
+	*ret_err = -ENOMEM;
+	u = irc_state_user_get(s, nick);
 	if (!u)
 		return NULL;
-	m = map_get(&ch->members, (uintptr_t)u, 0);
-	if (m)
-		return m;
 	m = calloc(1, sizeof *m);
 	if (!m || !(m->prefixes = strdup("")) || map_put(&ch->members, (uintptr_t)u, 0, m) < 0) {
 		if (m)
@@ -267,6 +299,7 @@ static struct irc_member *irc_state_member_get(struct irc_state *s, struct irc_c
 	m->user = u;
 	u->channels++;
 	list_add_tail(&ch->members_list, &m->link);
+	*ret_err = 0;
 	return m;
 }
 
@@ -315,6 +348,7 @@ void irc_state_reset(struct irc_state *s)
 		irc_state_channel_free(s, list_entry(s->channels.next, struct irc_channel, link));
 	map_free(&s->users);
 	s->users = (struct map)MAP_INIT;
+	s->channels_full = false;
 	isupport_reset(s->is);
 	s->cm = isupport_casemapping(s->is);
 	irc_state_set_str(&s->nick, NULL);
@@ -407,17 +441,21 @@ static int irc_state_on_join(struct irc_state *s, const struct irc_line *l)
 {
 	const char *nick = irc_line_nick(l), *name = irc_line_param(l, 0);
 	const char *account = irc_line_param(l, 1);	/* extended-join */
-	struct irc_channel *ch;
+	struct irc_channel *ch = NULL;
 	struct irc_member *m;
+	int r = 0;
 
 	if (!nick || !name)
 		return 0;
-	ch = irc_state_is_me(s, nick) ? irc_state_channel_add(s, name) : irc_state_channel_find(s, name);
+	if (irc_state_is_me(s, nick))
+		r = irc_state_channel_add(s, name, &ch);
+	else
+		ch = irc_state_channel_find(s, name);
 	if (!ch)
-		return irc_state_is_me(s, nick) ? -ENOMEM : 0;
-	m = irc_state_member_get(s, ch, nick);
+		return r;
+	m = irc_state_member_get(s, ch, nick, &r);
 	if (!m)
-		return -ENOMEM;
+		return r;
 	if (account && irc_line_param_count(l) >= 3 &&
 	    !irc_state_set_str(&m->user->account, strcmp(account, "*") ? account : NULL))
 		return -ENOMEM;
@@ -479,6 +517,7 @@ static int irc_state_names_entry(struct irc_state *s, struct irc_channel *ch, ch
 	size_t np = strspn(entry, isupport_prefix_symbols(s->is));
 	char *nick = entry + np, *bang = strchr(nick, '!'), *at = strchr(nick, '@');
 	struct irc_member *m;
+	int r;
 
 	if (!*nick)
 		return 0;
@@ -486,9 +525,9 @@ static int irc_state_names_entry(struct irc_state *s, struct irc_channel *ch, ch
 		*bang = '\0';
 	if (at)
 		*at = '\0';
-	m = irc_state_member_get(s, ch, nick);
+	m = irc_state_member_get(s, ch, nick, &r);
 	if (!m)
-		return -ENOMEM;
+		return r;
 	if (bang && at && at > bang &&
 	    (!irc_state_set_str(&m->user->user, bang + 1) || !irc_state_set_str(&m->user->host, at + 1)))
 		return -ENOMEM;

@@ -20,6 +20,14 @@
 struct irc_state;
 struct irc_line;
 
+/* Bounds on what a server can make the state hold: channels followed (a
+ * JOIN of the bot beyond them is not followed) and members recorded per
+ * channel (further ones are dropped; their PART, QUIT, NICK or MODE then
+ * change nothing). Each is warned about once: per connection for channels,
+ * per channel for members. */
+#define IRC_STATE_CHANNELS_MAX 1000
+#define IRC_STATE_MEMBERS_MAX 100000
+
 /* A new empty state; NULL on allocation failure. */
 struct irc_state *irc_state_new(void);
 /* Free; NULL is allowed. Returns NULL. */

@@ -267,18 +267,6 @@ static int isupport_apply(struct isupport *is, const char *key, const char *valu
 
 /* ---- tokens ------------------------------------------------------------- */
 
-/* The value of a hex digit, or -1. */
-static int isupport_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undo \xHH escapes in place (\x00 and malformed escapes stay as they are). */
 static void isupport_unescape(char *v)
 {
@@ -286,8 +274,8 @@ static void isupport_unescape(char *v)
 
 	for (const char *in = v; *in; in++) {
 		int hi, lo;
-		if (in[0] == '\\' && in[1] == 'x' && (hi = isupport_hex(in[2])) >= 0 &&
-		    (lo = isupport_hex(in[3])) >= 0 && (hi || lo)) {
+		if (in[0] == '\\' && in[1] == 'x' && (hi = irc_line_hex_value(in[2])) >= 0 &&
+		    (lo = irc_line_hex_value(in[3])) >= 0 && (hi || lo)) {
 			*out++ = (char)(hi * 16 + lo);
 			in += 3;
 		} else {

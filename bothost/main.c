@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <ev.h>
 
@@ -241,6 +243,27 @@ static void raise_nofile(void)
 	}
 }
 
+/* Warn when the configuration file holds a password and others may read it. */
+static void config_check_mode(const struct conf *cfg)
+{
+	struct stat st;
+
+	if (!cfg->path || (!cfg->irc.password && !cfg->irc.sasl_password))
+		return;
+	if (stat(cfg->path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
+		log_warn("%s holds a password and is readable by %s (mode %04o): chmod 600 it", cfg->path,
+			 (st.st_mode & S_IROTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+}
+
+/* Keep orphaned descendants of behaviours as the host's descendants: they
+ * are reparented to it (and reaped by the loop), not to init. */
+static void become_subreaper(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper: %s; orphaned processes of behaviours may be "
+			 "privileged on the host's socket", strerror(errno));
+}
+
 /* SIGINT / SIGTERM: leave the loop; cleanup follows. */
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -280,6 +303,9 @@ static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 	b->conf.socket_path = NULL;
 	next->loopback = b->conf.loopback;
 	server_set_config(b->server, &next->limits);
+	if (server_set_allowed(b->server, next->allow_uids, next->n_allow_uids, next->allow_gids,
+			       next->n_allow_gids) < 0)
+		log_error("configuration: out of memory: the allowed users stay as they were");
 	log_set_level(next->log_level);
 	conf_clear(&b->conf);
 	b->conf = *next;
@@ -325,6 +351,7 @@ static int reload(struct bothost *b, char **ret_error, cJSON *changes)
 		log_error("%s; the configuration in force stays", *ret_error ? *ret_error : strerror(-r));
 		return r;
 	}
+	config_check_mode(&next);
 	r = reload_irc(&b->conf, &next);
 	if (r < 0) {
 		if (asprintf(ret_error, "%s: the IRC client cannot take the [irc] settings (%s)",
@@ -401,6 +428,9 @@ static int start(struct bothost *b)
 	int r = host_object_register(b->server);
 	char *path = NULL;
 
+	if (r == 0)
+		r = server_set_allowed(b->server, b->conf.allow_uids, b->conf.n_allow_uids, b->conf.allow_gids,
+				       b->conf.n_allow_gids);
 	if (r == 0 && b->conf.loopback)
 		r = loopback_register();
 	if (r == 0 && b->conf.irc.n_servers)
@@ -478,8 +508,10 @@ int main(int argc, char **argv)
 	if (load(&b) < 0)
 		return 1;
 	log_set_level(b.conf.log_level);
+	config_check_mode(&b.conf);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	become_subreaper();
 	if (!ev_default_loop(EVFLAG_AUTO)) {
 		log_error("cannot initialise the event loop");
 		conf_clear(&b.conf);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "list.h"
 
@@ -17,6 +18,7 @@ struct server_config {
 	size_t handlers_max;
 	size_t pending_max;
 	size_t clients_max;
+	size_t clients_per_user;	/* of one uid other than the host's (at most clients_max counts) */
 	unsigned call_timeout_ms;
 };
 
@@ -33,17 +35,26 @@ void server_free(struct server *s);
 /* The default socket path (allocated): $XDG_RUNTIME_DIR/bothost/bothost.sock,
  * else /run/bothost/bothost.sock. */
 char *server_default_path(void);
-/* Listen on path: creates the directory 0700 if missing, the socket 0600;
- * replaces a stale socket file, -EADDRINUSE if a host answers there. On a
- * trusted socket a client's uid decides whether it is privileged (root or the
- * host's own uid); on an untrusted one no client ever is. At most two. */
+/* Listen on path: creates the directory 0700 if missing, the socket 0600
+ * (with allowed users: 0711 and 0666, see server_set_allowed); an existing
+ * directory must be a directory owned by the host's euid and not writable by
+ * group or others, else -EPERM (the reason is logged). Replaces a stale
+ * socket file, -EADDRINUSE if a host answers there. Peers that are not
+ * allowed, or over clients_per_user, are refused with an error frame. On a
+ * trusted socket a client is privileged when its uid is root or the host's
+ * own, unless it descends from the host: then only when the behaviour
+ * process it descends from is configured privileged. On an untrusted one
+ * no client ever is. At most two. */
 int server_listen(struct server *s, const char *path, bool trusted);
 /* The path of the untrusted socket that accompanies the socket at path
  * (allocated): "PATH.behaviours". */
 char *server_behaviours_path(const char *path);
-/* Serve an already connected socket (taken: closed on failure). 0 or -errno. */
+/* Serve an already connected socket (taken: closed on failure). Its peer is
+ * checked as on a listening socket (-EPERM: refused with an error frame);
+ * its uid decides its privilege. 0 or -errno. */
 int server_adopt_fd(struct server *s, int fd);
-/* The same, answering the client that serves it. */
+/* The same without the peer check (a socket the host made itself), answering
+ * the client that serves it. */
 int server_adopt_client(struct server *s, int fd, struct client **ret);
 /* Stop the loop once no client is left (for a host serving only adopted sockets). */
 void server_set_exit_when_idle(struct server *s, bool on);
@@ -53,6 +64,15 @@ const struct server_config *server_get_config(const struct server *s);
  * are told the new ones in welcome; connected clients keep their frame_max
  * and are held to the other limits, which are read as they go, from now on. */
 void server_set_config(struct server *s, const struct server_config *cfg);
+/* Who may connect besides root and the host's euid: the uids listed, and
+ * peers whose primary group (SO_PEERCRED) or a supplementary one
+ * (SO_PEERGROUPS) is listed (copied). Others are refused with
+ * PermissionDenied. While either list has an entry the sockets are 0666
+ * and their directories searchable by group and others (the peer check
+ * filters); without, the sockets are 0600. Applies to new connections; the
+ * modes change at once. 0 or -ENOMEM. */
+int server_set_allowed(struct server *s, const uid_t *uids, size_t nuids, const gid_t *gids, size_t ngids);
+
 /* Registry: ids are assigned in order and never reused. */
 uint64_t server_client_add(struct server *s, struct client *c);
 void server_client_remove(struct server *s, struct client *c);

@@ -1,23 +1,33 @@
-/* Behaviour processes: posix_spawn, output logged line by line,
- * timeouts, reaping through libev. */
+/* Behaviour processes: vfork, the limits and descriptors set in the child,
+ * execve; output logged line by line at a bounded rate; timeouts; reaping
+ * through libev. */
 #include "config.h"
 
 #include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "client.h"
 #include "later.h"
@@ -26,8 +36,12 @@
 #include "server.h"
 #include "value.h"
 
-/* Output lines longer than this are logged in pieces of this size. */
+/* Output lines longer than this are cut there, with a marker. */
 #define SPAWN_LINE_MAX 4096
+/* Output lines logged per window and process; the others are counted and
+ * reported in one line when the window ends or the process exits. */
+#define SPAWN_LOG_LINES 50
+#define SPAWN_LOG_WINDOW_MS 10000
 #define SPAWN_READS_PER_EVENT 16
 #define SPAWN_DEFAULT_GRACE_MS 2000
 /* Output still open this long after the child exited: what is left of its
@@ -38,6 +52,23 @@
 #define SPAWN_SHUTDOWN_MAX_MS 3000
 #define SPAWN_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SPAWN_BOTKIT_FD 3
+#define MIB (1024ull * 1024ull)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* AddressSanitizer reserves terabytes of address space in each process it
+ * instruments: a memory limit by default would stop every behaviour of
+ * such a build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_ASAN 1
+#endif
+#endif
+#ifndef SPAWN_ASAN
+#define SPAWN_ASAN 0
+#endif
 
 enum spawn_state {
 	SPAWN_RUNNING,	/* the child runs */
@@ -52,6 +83,7 @@ struct spawn_pipe {
 	struct spawn *sp;
 	int fd;		/* -1 once closed */
 	bool is_stderr;
+	bool cutting;	/* the line was logged cut: drop up to its line feed */
 	ev_io io;
 	size_t len;
 	char line[SPAWN_LINE_MAX + 1];
@@ -68,10 +100,18 @@ struct spawn {
 	unsigned grace_ms;
 	uint64_t started_ms;
 	struct spawn_exit how;
+	bool stopped;		/* spawn_stop was called: the end is the host's doing */
 	ev_child child;
 	ev_timer timeout;
 	ev_timer grace;		/* SIGKILL after SIGTERM, or the end of draining */
 	struct spawn_pipe out, err;
+	unsigned log_lines;	/* lines logged per window */
+	unsigned log_window_ms;
+	bool window_open;	/* a window started with the first line after the last one */
+	uint64_t window_start_ms;
+	unsigned logged;	/* lines logged in the window */
+	unsigned long suppressed;	/* lines not logged in it */
+	ev_timer flood;		/* the end of a window with lines suppressed */
 	struct later done_later;
 	spawn_exit_fn done;
 	void *userdata;
@@ -84,16 +124,26 @@ struct spawn_strv {
 };
 
 /* What a start prepares before spawning: the descriptors the child gets, its
- * environment and the executables to try; and the parent's ends. */
+ * environment, executable and limits; and the parent's ends. */
 struct spawn_launch {
 	int child_fds[4];	/* become 0 (/dev/null), 1, 2 (pipes) and 3 (socket) */
 	int nfds;
 	int out_fd, err_fd;	/* read ends of stdout and stderr */
 	int sock_fd;		/* the host's end of the connection, or -1 */
 	struct spawn_strv env;
-	struct spawn_strv exe;
-	const char *cwd;
+	char *exe;		/* the executable found */
 	char *const *argv;
+	struct spawn_limits limits;
+	const char *cwd;
+};
+
+/* What the vfork child does, and how it failed: it shares the parent's
+ * memory until its execve, so it writes its errno and the step that failed
+ * here, and the parent reads them once vfork returned. */
+struct spawn_child {
+	const struct spawn_launch *l;
+	volatile int err;
+	const char *volatile step;
 };
 
 static struct list spawn_all = { &spawn_all, &spawn_all };
@@ -104,6 +154,7 @@ static void spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents);
 static void spawn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_pipe_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void spawn_flood_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_done_cb(void *userdata);
 
 /* Milliseconds on the monotonic clock. */
@@ -174,14 +225,25 @@ static char *spawn_env_entry(const char *key, const char *value)
 	return entry;
 }
 
-/* The home directory of the user the host runs as. */
+/* The home directory of the user the host runs as. The password database is
+ * read once per user id, not on every spawn: the lookup opens and parses
+ * /etc/passwd (or asks NSS) while a command waits for its behaviour. */
 static const char *spawn_env_home(char *buf, size_t size)
 {
+	static char cached[4096];
+	static uid_t cached_uid = (uid_t)-1;
 	struct passwd pw, *found = NULL;
 	const char *home = getenv("HOME");
+	uid_t uid = geteuid();
 
-	if (getpwuid_r(geteuid(), &pw, buf, size, &found) == 0 && found && found->pw_dir && found->pw_dir[0])
-		return found->pw_dir;
+	if (cached[0] && cached_uid == uid)
+		return cached;
+	if (getpwuid_r(uid, &pw, buf, size, &found) == 0 && found && found->pw_dir && found->pw_dir[0] &&
+	    strlen(found->pw_dir) < sizeof cached) {
+		strcpy(cached, found->pw_dir);
+		cached_uid = uid;
+		return cached;
+	}
 	return home && home[0] ? home : "/";
 }
 
@@ -206,27 +268,61 @@ static int spawn_env_build(struct spawn_strv *env, const struct spawn_opts *o)
 	return 0;
 }
 
-/* The executables to try: path itself when it has a slash, else path in
- * each directory of the clean PATH. */
-static int spawn_exe_build(struct spawn_strv *exe, const char *path)
+/* The default limits. */
+void spawn_limits_init(struct spawn_limits *l)
+{
+	l->memory = SPAWN_ASAN ? SPAWN_UNLIMITED : 512 * MIB;
+	l->cpu_s = SPAWN_UNLIMITED;
+	l->processes = SPAWN_UNLIMITED;
+	l->files = 256;
+	l->file_size = SPAWN_UNLIMITED;
+	l->core = 0;
+}
+
+/* Whether execve could run path: 0, or -ENOENT, -ENOTDIR, -EACCES (also
+ * for a directory or a file without execute permission)... as it would say. */
+static int spawn_exe_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode) || access(path, X_OK) < 0)
+		return -EACCES;
+	return 0;
+}
+
+/* The executable to run (allocated): path itself when it has a slash, else
+ * the first one in a directory of the clean PATH; as with execvp, EACCES is
+ * reported over ENOENT. A relative path with a working directory is left to
+ * the child's execve, which reports its own failure. */
+static int spawn_exe_resolve(const char *path, const char *cwd, char **ret)
 {
 	const char *dir = SPAWN_PATH;
+	bool denied = false;
 	char *entry;
 	int r;
 
 	if (!path[0])
 		return -ENOENT;
-	if (strchr(path, '/'))
-		return spawn_strv_add(exe, strdup(path));
-	while (*dir) {
-		size_t n = strcspn(dir, ":");
-		if (asprintf(&entry, "%.*s/%s", (int)n, dir, path) < 0)
-			return -ENOMEM;
-		if ((r = spawn_strv_add(exe, entry)) < 0)
+	if (strchr(path, '/')) {
+		if ((path[0] == '/' || !cwd) && (r = spawn_exe_check(path)) < 0)
 			return r;
-		dir += n + (dir[n] == ':');
+		return (*ret = strdup(path)) ? 0 : -ENOMEM;
 	}
-	return 0;
+	for (; *dir; dir += strcspn(dir, ":") + (dir[strcspn(dir, ":")] == ':')) {
+		if (asprintf(&entry, "%.*s/%s", (int)strcspn(dir, ":"), dir, path) < 0)
+			return -ENOMEM;
+		if ((r = spawn_exe_check(entry)) == 0) {
+			*ret = entry;
+			return 0;
+		}
+		free(entry);
+		denied |= r == -EACCES;
+		if (r != -EACCES && r != -ENOENT && r != -ENOTDIR)
+			return r;
+	}
+	return denied ? -EACCES : -ENOENT;
 }
 
 /* A pipe whose read end (non-blocking) stays in the host and whose write
@@ -280,15 +376,42 @@ static void spawn_launch_init(struct spawn_launch *l, const struct spawn_opts *o
 	l->nfds = o->connect ? 4 : 3;
 	l->out_fd = l->err_fd = l->sock_fd = -1;
 	l->cwd = o->cwd;
-	l->argv = o->argv;
 }
 
-/* Create the descriptors, the environment and the list of executables. */
+/* Under valgrind, which keeps descriptors of its own at the top of the
+ * range and refuses a child any change of the open files limit: the
+ * behaviours start without limit_files (said once). */
+static void spawn_limits_valgrind(struct spawn_limits *lim)
+{
+	static bool said;
+
+	if (!RUNNING_ON_VALGRIND || lim->files == SPAWN_UNLIMITED)
+		return;
+	if (!said)
+		log_warn("running under valgrind, which refuses to change the open files limit: "
+			 "behaviours start without limit_files");
+	said = true;
+	lim->files = SPAWN_UNLIMITED;
+}
+
+/* The executable and the limits. */
+static int spawn_launch_exe(struct spawn_launch *l, const struct spawn_opts *o)
+{
+	if (o->limits)
+		l->limits = *o->limits;
+	else
+		spawn_limits_init(&l->limits);
+	spawn_limits_valgrind(&l->limits);
+	l->argv = o->argv;
+	return spawn_exe_resolve(o->path, o->cwd, &l->exe);
+}
+
+/* Create the descriptors, the environment, the executable and the limits. */
 static int spawn_launch_prepare(struct spawn_launch *l, const struct spawn_opts *o)
 {
 	int sv[2], r;
 
-	if ((r = spawn_env_build(&l->env, o)) < 0 || (r = spawn_exe_build(&l->exe, o->path)) < 0)
+	if ((r = spawn_env_build(&l->env, o)) < 0 || (r = spawn_launch_exe(l, o)) < 0)
 		return r;
 	l->child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (l->child_fds[0] < 0)
@@ -317,82 +440,101 @@ static void spawn_launch_free(struct spawn_launch *l)
 	spawn_close(&l->err_fd);
 	spawn_close(&l->sock_fd);
 	spawn_strv_free(&l->env);
-	spawn_strv_free(&l->exe);
+	free(l->exe);
 }
 
-/* What the child does before execve: the descriptors 0 to nfds - 1 from
- * their sources (all above them), every other one closed, the working
- * directory. 0 or -errno. */
-static int spawn_actions_build(posix_spawn_file_actions_t *fa, const struct spawn_launch *l)
+/* In the child: set the limits, each soft and hard alike (CPU time: the
+ * hard limit, SIGKILL, a second after SIGXCPU); unlimited ones are left as
+ * inherited. 0, or -1 with errno and c->step set. */
+static int spawn_child_limits(struct spawn_child *c, const struct spawn_limits *lim)
 {
-	int r = 0;
+	const struct { int resource; uint64_t v; const char *what; } set[] = {
+		{ RLIMIT_AS, lim->memory, "setting the memory limit" },
+		{ RLIMIT_CPU, lim->cpu_s, "setting the CPU time limit" },
+		{ RLIMIT_NPROC, lim->processes, "setting the processes limit" },
+		{ RLIMIT_NOFILE, lim->files, "setting the open files limit" },
+		{ RLIMIT_FSIZE, lim->file_size, "setting the file size limit" },
+		{ RLIMIT_CORE, lim->core, "setting the core dump size limit" },
+	};
+	struct rlimit rl;
 
-	for (int i = 0; i < l->nfds && r == 0; i++)
-		r = posix_spawn_file_actions_adddup2(fa, l->child_fds[i], i);
-	if (r == 0)
-		r = posix_spawn_file_actions_addclosefrom_np(fa, l->nfds);
-	if (r == 0 && l->cwd)
-		r = posix_spawn_file_actions_addchdir_np(fa, l->cwd);
-	return -r;
-}
-
-/* The child's own process group, no blocked signal, default dispositions. */
-static int spawn_attr_build(posix_spawnattr_t *attr)
-{
-	sigset_t none, all;
-	int r;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	if ((r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (r = posix_spawnattr_setpgroup(attr, 0)) != 0 || (r = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
-	    (r = posix_spawnattr_setsigdefault(attr, &all)) != 0)
-		return -r;
+	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+		if (set[i].v == SPAWN_UNLIMITED)
+			continue;
+		c->step = set[i].what;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)set[i].v;
+		if (set[i].resource == RLIMIT_CPU)
+			rl.rlim_max++;
+		if (setrlimit(set[i].resource, &rl) < 0)
+			return -1;
+	}
 	return 0;
 }
 
-/* posix_spawn each candidate until one runs; as with execvp, EACCES is
- * reported over ENOENT. 0 or -errno. */
-static int spawn_try(const struct spawn_launch *l, const posix_spawn_file_actions_t *fa,
-		     const posix_spawnattr_t *attr, pid_t *pid)
+/* The vfork child, up to its execve: default dispositions, its own process
+ * group, descriptors 0 to nfds - 1 from their sources (all above them) and
+ * no other, the working directory, the limits, no new privileges, no
+ * blocked signal. Only system calls: it runs on the parent's memory. */
+static __attribute__((noreturn)) void spawn_child_exec(struct spawn_child *c)
 {
-	int err = ENOENT;
-	bool denied = false;
+	const struct spawn_launch *l = c->l;
+	struct sigaction dfl;
+	sigset_t none;
 
-	for (size_t i = 0; i < l->exe.n; i++) {
-		err = posix_spawn(pid, l->exe.v[i], fa, attr, l->argv, l->env.v);
-		if (err == 0)
-			return 0;
-		if (err == EACCES)
-			denied = true;
-		else if (err != ENOENT && err != ENOTDIR)
-			break;
-	}
-	return -(denied && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);	/* SIGKILL, SIGSTOP and the C library's own refuse */
+	c->step = "setting its process group";
+	if (setpgid(0, 0) < 0)
+		goto fail;
+	c->step = "setting its descriptors";
+	for (int i = 0; i < l->nfds; i++)
+		if (dup2(l->child_fds[i], i) < 0)
+			goto fail;
+	if (close_range((unsigned)l->nfds, ~0u, 0) < 0)
+		goto fail;
+	c->step = "changing directory";
+	if ((l->cwd && chdir(l->cwd) < 0) || spawn_child_limits(c, &l->limits) < 0)
+		goto fail;
+	c->step = "setting no_new_privs";
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	c->step = NULL;
+	execve(l->exe, l->argv, l->env.v);
+fail:
+	c->err = errno;
+	_exit(127);
 }
 
-/* Start the child; the C library creates it vfork-style and reports a
- * failure before or in execve as the result. The pid, or -errno. */
+/* Start the child with vfork, as the C library's posix_spawn does: every
+ * signal blocked around it, so that no handler of the host runs in the
+ * child; a failure before or in execve comes back as the result, the child
+ * reaped. The pid, or -errno. */
 static pid_t spawn_launch_run(const struct spawn_launch *l)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	pid_t pid = 0;
-	int r;
+	struct spawn_child c = { .l = l };
+	sigset_t all, old;
+	pid_t pid;
 
-	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
-		return -r;
-	if ((r = posix_spawnattr_init(&attr)) != 0) {
-		r = -r;
-		goto out_actions;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		spawn_child_exec(&c);
+	if (pid < 0) {
+		pid = -errno;
+	} else if (c.err) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (c.step)
+			log_warn("%s: %s: %s", l->exe, c.step, strerror(c.err));
+		pid = -c.err;
 	}
-	if ((r = spawn_actions_build(&fa, l)) == 0 && (r = spawn_attr_build(&attr)) == 0)
-		r = spawn_try(l, &fa, &attr, &pid);
-	posix_spawnattr_destroy(&attr);
-out_actions:
-	posix_spawn_file_actions_destroy(&fa);
-	return r < 0 ? r : pid;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 /* Reap a child that the loop will never watch, killing it first. */
@@ -424,6 +566,10 @@ static struct spawn *spawn_alloc(struct server *s, const struct spawn_opts *o, s
 	sp->timeout.data = sp;
 	ev_init(&sp->grace, spawn_grace_cb);
 	sp->grace.data = sp;
+	ev_init(&sp->flood, spawn_flood_cb);
+	sp->flood.data = sp;
+	sp->log_lines = o->log_lines ? o->log_lines : SPAWN_LOG_LINES;
+	sp->log_window_ms = o->log_window_ms ? o->log_window_ms : SPAWN_LOG_WINDOW_MS;
 	sp->out.sp = sp->err.sp = sp;
 	sp->out.fd = sp->err.fd = -1;
 	sp->err.is_stderr = true;
@@ -550,6 +696,7 @@ void spawn_stop(struct spawn *sp)
 	log_info("behaviour %s (pid %ld): stopping (SIGTERM, SIGKILL after %u ms)", sp->name, (long)sp->pid,
 		 sp->grace_ms);
 	sp->state = SPAWN_STOPPING;
+	sp->stopped = true;
 	ev_timer_stop(EV_DEFAULT, &sp->timeout);
 	spawn_signal(sp, SIGTERM);
 	ev_timer_set(&sp->grace, sp->grace_ms / 1000., 0.);
@@ -566,30 +713,81 @@ static void spawn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	spawn_stop(sp);
 }
 
-/* Log one line (or piece) of output, tagged with the name and pid. */
-static void spawn_pipe_log(const struct spawn_pipe *p, const char *s, size_t n)
+/* End the window of output lines: say how many were not logged. */
+static void spawn_flood_end(struct spawn *sp)
 {
-	if (n > 0 && s[n - 1] == '\r')
-		n--;
-	if (p->is_stderr)
-		log_warn("[%s %ld] %.*s", p->sp->name, (long)p->sp->pid, (int)n, s);
-	else
-		log_info("[%s %ld] %.*s", p->sp->name, (long)p->sp->pid, (int)n, s);
+	ev_timer_stop(EV_DEFAULT, &sp->flood);
+	if (sp->suppressed)
+		log_warn("%lu lines from %s (pid %ld) suppressed: at most %u lines are logged per %g s", sp->suppressed,
+			 sp->name, (long)sp->pid, sp->log_lines, sp->log_window_ms / 1000.);
+	sp->suppressed = 0;
+	sp->window_open = false;
 }
 
-/* Log every complete line in the buffer, and a piece when it is full. */
+/* The window with lines suppressed ended. */
+static void spawn_flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	spawn_flood_end(w->data);
+}
+
+/* Whether one more line of output may be logged now; counted if not. The
+ * first line after a window opens the next one. */
+static bool spawn_log_allowed(struct spawn *sp)
+{
+	uint64_t now = spawn_now_ms();
+
+	if (sp->window_open && now - sp->window_start_ms >= sp->log_window_ms)
+		spawn_flood_end(sp);
+	if (!sp->window_open) {
+		sp->window_open = true;
+		sp->window_start_ms = now;
+		sp->logged = 0;
+	}
+	if (sp->logged < sp->log_lines) {
+		sp->logged++;
+		return true;
+	}
+	if (sp->suppressed++ == 0) {
+		ev_timer_set(&sp->flood, (double)(sp->window_start_ms + sp->log_window_ms - now) / 1000., 0.);
+		ev_timer_start(EV_DEFAULT, &sp->flood);
+	}
+	return false;
+}
+
+/* Log one line of output, tagged with the name and pid; cut: it went on
+ * beyond SPAWN_LINE_MAX bytes. */
+static void spawn_pipe_log(struct spawn_pipe *p, const char *s, size_t n, bool cut)
+{
+	const char *mark = cut ? " [cut at " STRINGIFY(SPAWN_LINE_MAX) " bytes]" : "";
+
+	if (!spawn_log_allowed(p->sp))
+		return;
+	if (!cut && n > 0 && s[n - 1] == '\r')
+		n--;
+	if (p->is_stderr)
+		log_warn("[%s %ld] %.*s%s", p->sp->name, (long)p->sp->pid, (int)n, s, mark);
+	else
+		log_info("[%s %ld] %.*s%s", p->sp->name, (long)p->sp->pid, (int)n, s, mark);
+}
+
+/* Log every complete line in the buffer; a line that fills it is logged
+ * cut, and the rest of it dropped up to its line feed. */
 static void spawn_pipe_lines(struct spawn_pipe *p)
 {
 	char *start = p->line, *end = p->line + p->len, *nl;
 
 	while ((nl = memchr(start, '\n', (size_t)(end - start)))) {
-		spawn_pipe_log(p, start, (size_t)(nl - start));
+		if (!p->cutting)
+			spawn_pipe_log(p, start, (size_t)(nl - start), false);
+		p->cutting = false;
 		start = nl + 1;
 	}
-	if (end - start > SPAWN_LINE_MAX) {
-		spawn_pipe_log(p, start, SPAWN_LINE_MAX);
-		start += SPAWN_LINE_MAX;
+	if (!p->cutting && end - start > SPAWN_LINE_MAX) {
+		spawn_pipe_log(p, start, SPAWN_LINE_MAX, true);
+		p->cutting = true;
 	}
+	if (p->cutting)
+		start = end;
 	p->len = (size_t)(end - start);
 	memmove(p->line, start, p->len);
 }
@@ -601,9 +799,10 @@ static void spawn_pipe_close(struct spawn_pipe *p)
 		return;
 	ev_io_stop(EV_DEFAULT, &p->io);
 	spawn_close(&p->fd);
-	if (p->len > 0)
-		spawn_pipe_log(p, p->line, p->len);
+	if (p->len > 0 && !p->cutting)
+		spawn_pipe_log(p, p->line, p->len, false);
 	p->len = 0;
+	p->cutting = false;
 }
 
 /* Read what is there: 1 more may come, 0 end of file (or an error). */
@@ -634,7 +833,10 @@ static void spawn_log_exit(const struct spawn *sp)
 	const struct spawn_exit *h = &sp->how;
 	const char *late = h->timed_out ? ", timed out" : "";
 
-	if (h->signaled)
+	if (sp->stopped && !h->timed_out)
+		log_info("behaviour %s (pid %ld) stopped after %llu ms (%s %d)", sp->name, (long)sp->pid,
+			 (unsigned long long)h->runtime_ms, h->signaled ? "signal" : "exit code", h->code);
+	else if (h->signaled)
 		log_warn("behaviour %s (pid %ld) killed by signal %d (%s) after %llu ms%s", sp->name, (long)sp->pid,
 			 h->code, strsignal(h->code), (unsigned long long)h->runtime_ms, late);
 	else if (h->code != 0)
@@ -652,6 +854,7 @@ static void spawn_check_done(struct spawn *sp)
 		return;
 	sp->state = SPAWN_DONE;
 	ev_timer_stop(EV_DEFAULT, &sp->grace);
+	spawn_flood_end(sp);
 	spawn_log_exit(sp);
 	later_schedule(&sp->done_later);
 }

@@ -24,6 +24,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "irc_line.h"
+
 /* The most plaintext one TLS record carries: a longer write is taken in parts. */
 #define TRANSPORT_TLS_RECORD_MAX 16384
 
@@ -439,18 +441,6 @@ const char *transport_tls_describe(const struct transport *base, char *buf, size
 	return buf;
 }
 
-/* The value of one hex digit, or -1. */
-static int transport_tls_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse a fingerprint, with or without colons between the pairs. */
 int transport_tls_parse_pin(const char *s, unsigned char pin[TRANSPORT_TLS_PIN_LEN])
 {
@@ -461,7 +451,7 @@ int transport_tls_parse_pin(const char *s, unsigned char pin[TRANSPORT_TLS_PIN_L
 	for (size_t i = 0; i < TRANSPORT_TLS_PIN_LEN; i++, s += 2) {
 		if (colons && i > 0 && *s++ != ':')
 			return -EINVAL;
-		int hi = transport_tls_hex(s[0]), lo = hi < 0 ? -1 : transport_tls_hex(s[1]);
+		int hi = irc_line_hex_value(s[0]), lo = hi < 0 ? -1 : irc_line_hex_value(s[1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		pin[i] = (unsigned char)(hi << 4 | lo);

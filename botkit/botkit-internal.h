@@ -141,7 +141,9 @@ struct bk_conn {
 				 * input is read up to its end */
 	size_t frame_max;
 
-	cJSON *objects;
+	cJSON *objects;		/* the welcome's introspection, once parsed */
+	char *objects_text;	/* until then its text, or NULL */
+	size_t objects_len;
 	uint64_t client_id;
 	uint64_t timeout;	/* default call deadline in usec, 0: none */
 	bk_disconnect_fn disconnect_fn;

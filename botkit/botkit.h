@@ -93,7 +93,8 @@ bk_conn *bk_conn_ref(bk_conn *c);
  * with Disconnected and exported functions are freed (destructors run). */
 bk_conn *bk_conn_unref(bk_conn *c);
 
-/* The introspection the host sent in its welcome (section 8 of the protocol). */
+/* The introspection the host sent in its welcome (section 8 of the protocol),
+ * parsed on the first call; NULL when there was none or it is malformed. */
 const cJSON *bk_conn_get_objects(bk_conn *c);
 /* The id the host gave this client. */
 uint64_t bk_conn_get_client_id(bk_conn *c);
@@ -291,7 +292,7 @@ int bk_irc_join(bk_conn *c, const char *channel, const char *key);
 int bk_irc_part(bk_conn *c, const char *channel, const char *reason);
 /* Change the bot's nick; returns once the server confirms. */
 int bk_irc_nick(bk_conn *c, const char *nick);
-/* Set a channel's topic. */
+/* Set a channel's topic; an empty text clears it. */
 int bk_irc_topic_set(bk_conn *c, const char *channel, const char *text);
 /* Kick nick from channel (reason may be NULL). */
 int bk_irc_kick(bk_conn *c, const char *channel, const char *nick, const char *reason);

@@ -41,6 +41,7 @@ static void conn_free(bk_conn *c)
 	free(c->undo);
 	free(c->heap);
 	cJSON_Delete(c->objects);
+	free(c->objects_text);
 	error_free(c->last_error);
 	error_free(c->lost_error);
 	free(c);
@@ -300,6 +301,32 @@ static void conn_dispatch_msg(bk_conn *c, const struct wire_msg *m, cJSON *root,
 	}
 }
 
+/* Parse a frame that arrives during the handshake. The introspection in a
+ * welcome (9 KB with IRC) is only checked and kept as text: building its
+ * tree took a fresh behaviour 50 us, and few programs ever read it
+ * (bk_conn_get_objects parses it then). A frame with a '$' is parsed whole,
+ * since its tokens must be refused now. */
+static int conn_parse_handshake(bk_conn *c, char *frame, size_t len, bool dollar, struct wire_msg *m,
+				cJSON **ret_root, const char **ret_why)
+{
+	const char *at;
+	size_t n;
+	int r;
+
+	if (dollar)
+		return wire_msg_parse_frame(frame, len, false, m, ret_root, ret_why);
+	r = wire_msg_parse_frame_lazy(frame, len, false, "objects", m, ret_root, ret_why, &at, &n);
+	if (r < 0 || !at || m->type != WIRE_WELCOME || c->objects_text)
+		return r;
+	if (!(c->objects_text = malloc(n))) {
+		cJSON_Delete(*ret_root);
+		return -ENOMEM;
+	}
+	memcpy(c->objects_text, at, n);
+	c->objects_len = n;
+	return 0;
+}
+
 /* Parse and handle one frame. The frame's bytes may move while it is handled
  * (a handler may read more input), so nothing looks at them afterwards: of
  * the message, only obj and method point into them, and a client is never
@@ -310,7 +337,8 @@ static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 	const char *why;
 	cJSON *root;
 	bool dollar = memchr(frame, '$', len) != NULL;
-	int r = wire_msg_parse_frame(frame, len, false, &m, &root, &why);
+	int r = c->state == CONN_HANDSHAKE ? conn_parse_handshake(c, frame, len, dollar, &m, &root, &why)
+					   : wire_msg_parse_frame(frame, len, false, &m, &root, &why);
 
 	if (r == -ENOMEM) {
 		conn_fail(c, "Disconnected", "out of memory");
@@ -490,7 +518,14 @@ int bk_conn_new(bk_conn **ret, const char *name)
 /* The introspection from the welcome. */
 const cJSON *bk_conn_get_objects(bk_conn *c)
 {
-	return c ? c->objects : NULL;
+	if (!c)
+		return NULL;
+	if (!c->objects && c->objects_text) {
+		c->objects = wire_parse(c->objects_text, c->objects_len, false);
+		free(c->objects_text);
+		c->objects_text = NULL;
+	}
+	return c->objects;
 }
 
 /* The id the host gave this client. */

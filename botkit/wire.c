@@ -299,6 +299,9 @@ struct wire_parser {
 	bool utf8;		/* strings must be valid UTF-8 */
 	unsigned depth;		/* arrays and objects open around p */
 	const char *why;	/* a specific reason for a failure, or NULL */
+	const char *skip_key;	/* a message member only checked, not built, or NULL */
+	const unsigned char *skipped;	/* where that member's value starts, or NULL */
+	size_t skipped_len;
 };
 
 static cJSON *wire_parse_value(struct wire_parser *ps);
@@ -703,12 +706,84 @@ static cJSON *wire_parse_value(struct wire_parser *ps)
 	return n;
 }
 
+static bool wire_skip_value(struct wire_parser *ps);
+
+/* Check one element of a container at ps->p (with its key in an object). */
+static bool wire_skip_element(struct wire_parser *ps, bool object)
+{
+	bool escaped;
+
+	if (object) {
+		if (ps->p == ps->end || *ps->p != '"')
+			return false;
+		ps->p++;
+		const unsigned char *end = wire_string_end(ps, &escaped);
+		if (!end)
+			return false;
+		ps->p = end + 1;
+		if (!wire_parse_colon(ps))
+			return false;
+	}
+	return wire_skip_value(ps);
+}
+
+/* Check an array or object at ps->p (its opening bracket) and move past it. */
+static bool wire_skip_container(struct wire_parser *ps)
+{
+	bool object = *ps->p == '{', ok = false;
+	unsigned char close = object ? '}' : ']';
+
+	ps->p++;
+	if (++ps->depth <= WIRE_DEPTH_MAX) {
+		wire_parse_space(ps);
+		if (ps->p < ps->end && *ps->p == close) {
+			ps->p++;
+			ok = true;
+		} else {
+			while (wire_skip_element(ps, object) && wire_parse_more(ps, close, &ok))
+				;
+		}
+	}
+	ps->depth--;
+	return ok;
+}
+
+/* Check the grammar of one value at ps->p and move past it, building nothing;
+ * string escapes are checked when the value is parsed. */
+static bool wire_skip_value(struct wire_parser *ps)
+{
+	bool escaped;
+	double d;
+
+	if (ps->p == ps->end)
+		return false;
+	switch (*ps->p) {
+	case '{':
+	case '[':
+		return wire_skip_container(ps);
+	case '"': {
+		ps->p++;
+		const unsigned char *end = wire_string_end(ps, &escaped);
+		if (!end)
+			return false;
+		ps->p = end + 1;
+		return true;
+	}
+	case 'n':
+	case 't':
+	case 'f':
+		return wire_parse_literal(ps) >= 0;
+	default:
+		return wire_parse_number(ps, &d);
+	}
+}
+
 /* A parser at the first value of text: past a byte order mark (skipped, as
  * cJSON does) and whitespace. */
 static void wire_parser_init(struct wire_parser *ps, const char *text, size_t len, bool utf8)
 {
 	*ps = (struct wire_parser){ (const unsigned char *)text, (const unsigned char *)text,
-				    (const unsigned char *)text + len, utf8, 0, NULL };
+				    (const unsigned char *)text + len, utf8, 0, NULL, NULL, NULL, 0 };
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		ps->p += 3;
 	wire_parse_space(ps);
@@ -810,6 +885,14 @@ static bool wire_members_parse_one(struct wire_parser *ps, unsigned char *text, 
 
 	if (!key || !wire_parse_colon(ps))
 		return false;
+	if (ps->skip_key && !ps->skipped && strcmp(key, ps->skip_key) == 0) {
+		const unsigned char *at = ps->p;
+		if (!wire_skip_value(ps))
+			return false;
+		ps->skipped = at;
+		ps->skipped_len = (size_t)(ps->p - at);
+		return true;
+	}
 	cJSON **slot = wire_member_slot(w, key, &scalar);
 	if (slot && *slot)
 		slot = NULL;	/* a repeated member is ignored, like any unknown one */
@@ -948,8 +1031,11 @@ int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why)
 	return wire_msg_fill(root, &w, m, ret_why);
 }
 
-int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m, cJSON **ret_root,
-			 const char **ret_why)
+/* wire_msg_parse_frame; the member skip_key (unless NULL) only checked, and
+ * where its value lies in the frame put in *ret_at and *ret_len. */
+static int wire_msg_parse_frame_skip(char *frame, size_t len, bool utf8, const char *skip_key,
+				     struct wire_msg *m, cJSON **ret_root, const char **ret_why,
+				     const char **ret_at, size_t *ret_len)
 {
 	cJSON scalars[WIRE_SCALAR_MEMBERS];
 	struct wire_members w;
@@ -958,6 +1044,7 @@ int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m,
 
 	memset(m, 0, sizeof *m);
 	wire_parser_init(&ps, frame, len, utf8);
+	ps.skip_key = skip_key;
 	if (ps.p == ps.end || *ps.p != '{')
 		return *ret_why = "a message must be a JSON object", -EBADMSG;
 	if (!(root = cJSON_CreateObject()))
@@ -978,5 +1065,21 @@ int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m,
 		return r;
 	}
 	*ret_root = root;
+	if (ret_at) {
+		*ret_at = (const char *)ps.skipped;
+		*ret_len = ps.skipped_len;
+	}
 	return 0;
+}
+
+int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m, cJSON **ret_root,
+			 const char **ret_why)
+{
+	return wire_msg_parse_frame_skip(frame, len, utf8, NULL, m, ret_root, ret_why, NULL, NULL);
+}
+
+int wire_msg_parse_frame_lazy(char *frame, size_t len, bool utf8, const char *key, struct wire_msg *m,
+			      cJSON **ret_root, const char **ret_why, const char **ret_at, size_t *ret_len)
+{
+	return wire_msg_parse_frame_skip(frame, len, utf8, key, m, ret_root, ret_why, ret_at, ret_len);
 }

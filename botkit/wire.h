@@ -88,6 +88,13 @@ int wire_msg_parse(cJSON *root, struct wire_msg *m, const char **ret_why);
  * -ENOMEM; nothing is returned then. */
 int wire_msg_parse_frame(char *frame, size_t len, bool utf8, struct wire_msg *m, cJSON **ret_root,
 			 const char **ret_why);
+/* wire_msg_parse_frame, except that the first member named key is not built:
+ * its value's grammar is checked (string escapes only when it is parsed) and
+ * where it lies in the frame goes to *ret_at and *ret_len (NULL and 0 when
+ * there is no such member), to be given to wire_parse later if it is ever
+ * needed. The welcome's introspection is large and seldom read. */
+int wire_msg_parse_frame_lazy(char *frame, size_t len, bool utf8, const char *key, struct wire_msg *m,
+			      cJSON **ret_root, const char **ret_why, const char **ret_at, size_t *ret_len);
 /* Read an id-like number: 1..2^53-1. */
 bool wire_get_id(const cJSON *v, uint64_t *ret);
 

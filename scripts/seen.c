@@ -1,6 +1,7 @@
 /* seen: remembers when each nick last spoke, joined, parted, quit or changed
  * nick, and answers `!seen NICK` ("alice was last seen 5m 3s ago in #bots,
- * saying: hello").
+ * saying: hello"), with the host's command prefix ($BOTKIT_PREFIX, "!"
+ * when it is not set) in place of '!'.
  *
  * The pattern: a resident that keeps state. It runs for as long as the host
  * does, listens to IRC events, answers a command itself by reading messages
@@ -38,6 +39,7 @@
 
 struct seen {
 	bk_conn *conn;
+	const char *prefix;	/* the command prefix, "!" by default */
 	char *path;		/* the state file */
 	cJSON *db;		/* folded nick -> {"nick","time","event","channel","text"} */
 };
@@ -283,18 +285,30 @@ static void seen_answer(struct seen *s, const bk_irc_event *ev, const char *aske
 			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "nick")), ago, what);
 }
 
-/* A message: answer it when it is "!seen NICK". */
+/* The words after "PREFIXseen" when text is that command, else NULL. */
+static const char *seen_command_args(const struct seen *s, const char *text)
+{
+	size_t n = strlen(s->prefix);
+
+	if (strncmp(text, s->prefix, n) != 0 || strncmp(text + n, "seen", 4) != 0)
+		return NULL;
+	text += n + 4;
+	return *text == ' ' || *text == '\0' ? text : NULL;
+}
+
+/* A message: answer it when it is "PREFIXseen NICK". */
 static void seen_command_cb(bk_conn *c, const bk_irc_event *ev, void *userdata)
 {
-	const char *text = bk_irc_event_text(ev), *asker = bk_irc_event_nick(ev);
+	const struct seen *s = userdata;
+	const char *text = bk_irc_event_text(ev), *asker = bk_irc_event_nick(ev), *args;
 	char nick[NICK_MAX + 1], extra;
 	int n;
 
-	if (!text || !asker || strncmp(text, "!seen", 5) != 0 || (text[5] != ' ' && text[5] != '\0'))
+	if (!text || !asker || !(args = seen_command_args(s, text)))
 		return;
-	n = sscanf(text + 5, " %64s %c", nick, &extra);
+	n = sscanf(args, " %64s %c", nick, &extra);
 	if (n != 1 || strlen(nick) >= NICK_MAX)
-		bk_irc_event_reply(ev, "usage: !seen NICK");
+		bk_irc_event_replyf(ev, "usage: %sseen NICK", s->prefix);
 	else
 		seen_answer(userdata, ev, asker, nick);
 }
@@ -334,8 +348,10 @@ int main(int argc, char **argv)
 {
 	static const char *const events[] = { "message", "action", "join", "part", "quit", "nick", NULL };
 	struct seen s = { 0 };
-	const char *dir = getenv("BOTKIT_STATE_DIR");
+	const char *dir = getenv("BOTKIT_STATE_DIR"), *prefix = getenv("BOTKIT_PREFIX");
 	int r = -ENOMEM;
+
+	s.prefix = prefix && *prefix ? prefix : "!";
 
 	if (argc > 1)
 		s.path = strdup(argv[1]);

@@ -49,6 +49,10 @@ bool bench_get(const char *name, double *ret_value);
 /* Print one goal_NAME=LIMIT met=yes|no|unknown line: the figure NAME must be
  * at most (at_most true) or at least LIMIT. */
 void bench_goal(const char *name, double limit, bool at_most);
+/* Print whether the figure `floor` (the goal's figure without bothost's
+ * share) is itself at most the limit: goal_NAME_FLOOR=VALUE reachable=yes|no
+ * (unknown when not measured). */
+void bench_goal_floor(const char *name, double limit, const char *floor);
 /* Note a part that could not run (exit status 1 at the end). */
 void bench_fail(const char *part, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool bench_failed(void);
@@ -87,6 +91,9 @@ void bench_soak_run(const struct bench_opts *o, const struct test_ircd *ircd);
 /* The program bothost spawns as a behaviour ($BENCH_BEHAVIOUR, else the one
  * built beside the bench). */
 const char *bench_behaviour_path(void);
+/* The static empty program spawned for the static spawn floor ($BENCH_EXIT or
+ * the one built beside the bench). */
+const char *bench_exit_path(void);
 
 /* A private directory with a bothost configuration for the IRC parts:
  * [bothost] and [irc] for the ircd, the bot's nick, then `sections`. The

@@ -5,8 +5,12 @@
  *                 bothost (resident_reply_*);
  *   spawn         "!breply N" makes bothost spawn a C behaviour that answers
  *                 through its context's reply (spawn_reply_*);
- *   spawn_floor   spawn and reap the same program, which exits at once.
- * The four kinds are sampled in turn with a pause between samples, so that
+ *   spawn_floor   spawn and reap the same program, which exits at once;
+ *   spawn_static_floor  spawn and reap an empty statically linked program:
+ *                 what starting any program costs on this machine.
+ * spawn_goal_floor_ms, the ircd floor plus the spawn floor, is what a spawned
+ * command costs with a host that adds nothing: whether the goal can be met on
+ * the machine at all. The five kinds are sampled in turn with a pause between samples, so that
  * they see the same machine. The spawned behaviour notes when it reached
  * main(), got the welcome, the context and the reply's completion, which
  * splits spawn_reply into phases (spawn_phase_*_ms, medians). */
@@ -27,15 +31,16 @@
 #define IRC_JOIN_WAIT_MS 10000
 #define IRC_WARMUP 5
 
-enum irc_kind { IRC_FLOOR, IRC_RESIDENT, IRC_SPAWN, IRC_SPAWN_FLOOR, IRC_KINDS };
+enum irc_kind { IRC_FLOOR, IRC_RESIDENT, IRC_SPAWN, IRC_SPAWN_FLOOR, IRC_SPAWN_STATIC, IRC_KINDS };
 
 static const char *const irc_names[IRC_KINDS] = {
-	"ircd_floor", "resident_reply", "spawn_reply", "spawn_floor",
+	"ircd_floor", "resident_reply", "spawn_reply", "spawn_floor", "spawn_static_floor",
 };
 
 static const char *const irc_labels[IRC_KINDS] = {
 	"ircd floor: echo bot in the bench", "resident handler through bothost",
 	"command spawned by bothost", "spawn and reap only (no IRC)",
+	"spawn and reap of a static empty program",
 };
 
 struct irc_world {
@@ -116,12 +121,11 @@ static int irc_bench_once(struct irc_world *w, const char *line, const char *ans
 	return r == 0 ? test_irc_user_expect(&w->user, re, IRC_WAIT_MS, NULL) : r;
 }
 
-/* Spawn and reap the behaviour program in its "exit" mode. posix_spawn
- * shares the bench's memory until the exec, so the bench's own size does not
- * count (bothost, small, forks). */
-static int irc_spawn_floor_once(void)
+/* Spawn and reap a program (the behaviour in its "exit" mode, or the static
+ * empty one). posix_spawn shares the bench's memory until the exec, so the
+ * bench's own size does not count. */
+static int irc_spawn_floor_once(const char *exe)
 {
-	const char *exe = bench_behaviour_path();
 	char *const argv[] = { (char *)exe, (char *)"exit", NULL };
 	int status, r;
 	pid_t pid;
@@ -154,8 +158,11 @@ static int64_t irc_sample(struct irc_world *w, enum irc_kind kind, int seq)
 		snprintf(answer, sizeof answer, "breply %d", seq);
 		r = irc_bench_once(w, line, answer);
 		break;
+	case IRC_SPAWN_FLOOR:
+		r = irc_spawn_floor_once(bench_behaviour_path());
+		break;
 	default:
-		r = irc_spawn_floor_once();
+		r = irc_spawn_floor_once(bench_exit_path());
 		break;
 	}
 	return r < 0 ? r : (int64_t)(bench_now_ns() - t0);
@@ -248,7 +255,7 @@ static void irc_phases_report(struct irc_world *w, const struct bench_opts *o)
 		"spawn_phase_start_ms", "spawn_phase_hello_ms", "spawn_phase_context_ms",
 		"spawn_phase_reply_ms", "spawn_phase_answer_ms",
 	};
-	double *phase[5], floor, res, spawn, sfloor;
+	double *phase[5], floor, res, spawn, sfloor, sstatic;
 	int n = 0, k;
 
 	for (k = 0; k < 5; k++)
@@ -265,7 +272,10 @@ static void irc_phases_report(struct irc_world *w, const struct bench_opts *o)
 	    bench_get("spawn_reply_p50_ms", &spawn) && bench_get("spawn_floor_p50_ms", &sfloor)) {
 		bench_put("resident_overhead_ms", 3, res - floor);
 		bench_put("spawn_overhead_ms", 3, spawn - floor - sfloor);
+		bench_put("spawn_goal_floor_ms", 3, floor + sfloor);
 	}
+	if (bench_get("ircd_floor_p50_ms", &floor) && bench_get("spawn_static_floor_p50_ms", &sstatic))
+		bench_put("spawn_goal_static_floor_ms", 3, floor + sstatic);
 }
 
 /* Stop bothost and the users; remove the configuration. */

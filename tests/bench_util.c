@@ -94,6 +94,21 @@ void bench_goal(const char *name, double limit, bool at_most)
 	fflush(stdout);
 }
 
+/* Print whether the floor of a goal (what the figure would be if bothost
+ * added nothing) is itself within the goal: goal_NAME_FLOOR=VALUE
+ * reachable=yes|no|unknown. */
+void bench_goal_floor(const char *name, double limit, const char *floor)
+{
+	double v;
+
+	if (!bench_get(floor, &v)) {
+		printf("goal_%s_%s=unknown reachable=unknown\n", name, floor);
+		return;
+	}
+	printf("goal_%s_%s=%.3f reachable=%s\n", name, floor, v, v <= limit ? "yes" : "no");
+	fflush(stdout);
+}
+
 /* Say on standard error why a part failed, and remember that one did. */
 void bench_fail(const char *part, const char *fmt, ...)
 {
@@ -170,6 +185,14 @@ const char *bench_behaviour_path(void)
 	const char *p = getenv("BENCH_BEHAVIOUR");
 
 	return p && *p ? p : BENCH_BEHAVIOUR;
+}
+
+/* The static empty program's path. */
+const char *bench_exit_path(void)
+{
+	const char *p = getenv("BENCH_EXIT");
+
+	return p && *p ? p : BENCH_EXIT;
 }
 
 /* Write the configuration of an IRC part into a fresh private directory. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -52,6 +53,36 @@ static void test_pause_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* The factor $TEST_SLOWDOWN (an integer from 1 to 100; 1 when unset), read
+ * once; anything else ends the test program with a message. */
+static int test_slowdown(void)
+{
+	static int factor;
+	const char *s = getenv("TEST_SLOWDOWN");
+	char *end;
+	long v;
+
+	if (factor)
+		return factor;
+	if (!s || !*s)
+		return factor = 1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 100) {
+		fprintf(stderr, "TEST_SLOWDOWN=%s: expected an integer from 1 to 100\n", s);
+		exit(2);
+	}
+	return factor = (int)v;
+}
+
+/* A deadline of ms milliseconds for a wait on the host, times $TEST_SLOWDOWN. */
+int test_scaled_ms(int ms)
+{
+	long long v = (long long)ms * test_slowdown();
+
+	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
 /* Remove the host's directory and everything in it. */
@@ -128,6 +159,26 @@ static void test_janitor_stop(struct test_host *h)
 	}
 }
 
+/* In the child: the descriptor limit and the log of the options. */
+static void test_host_exec_setup(const struct test_host *h, const struct test_host_opts *o)
+{
+	struct rlimit rl = { (rlim_t)o->nofile, (rlim_t)o->nofile };
+	int fd;
+
+	if (o->nofile > 0 && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		fprintf(stderr, "setrlimit(RLIMIT_NOFILE, %ld): %s\n", o->nofile, strerror(errno));
+		_exit(126);
+	}
+	if (!o->log)
+		return;
+	fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || dup2(fd, 2) < 0) {
+		fprintf(stderr, "%s: %s\n", h->log, strerror(errno));
+		_exit(126);
+	}
+	close(fd);
+}
+
 /* In the child: exec bothost --socket PATH extra...; never returns. */
 static void test_host_exec(const char *bin, const char *path, const char *const *extra)
 {
@@ -149,7 +200,7 @@ static void test_host_exec(const char *bin, const char *path, const char *const 
 /* Poll until the socket accepts a connection or the host dies. 0 or -errno. */
 static int test_host_wait_ready(struct test_host *h)
 {
-	uint64_t deadline = test_now_ms() + HOST_START_DEADLINE_MS;
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(HOST_START_DEADLINE_MS);
 	struct test_raw probe;
 	int status;
 
@@ -172,7 +223,27 @@ static int test_host_wait_ready(struct test_host *h)
 /* Start $BOTHOST in a fresh private directory and wait until it listens. */
 int test_host_start(struct test_host *h, const char *const *extra_args)
 {
-	const char *bin = getenv("BOTHOST");
+	return test_host_start_opts(h, extra_args, NULL);
+}
+
+/* The program to start: $BOTHOST; for a descriptor limit $BOTHOST_NATIVE
+ * when set, as valgrind takes the top of the limit for descriptors of its
+ * own and closes a connection accepted into them (the kernel would leave it
+ * waiting). */
+static const char *test_host_bin(const struct test_host_opts *o)
+{
+	const char *native = getenv("BOTHOST_NATIVE");
+
+	if (o && o->nofile > 0 && native && *native)
+		return native;
+	return getenv("BOTHOST");
+}
+
+/* test_host_start with a descriptor limit or a log file. */
+int test_host_start_opts(struct test_host *h, const char *const *extra_args,
+			 const struct test_host_opts *o)
+{
+	const char *bin = test_host_bin(o);
 	int r;
 
 	memset(h, 0, sizeof *h);
@@ -182,11 +253,15 @@ int test_host_start(struct test_host *h, const char *const *extra_args)
 	if (!mkdtemp(h->dir))
 		return -errno;
 	snprintf(h->path, sizeof h->path, "%s/bothost.sock", h->dir);
+	if (o && o->log)
+		snprintf(h->log, sizeof h->log, "%s/bothost.log", h->dir);
 	h->pid = fork();
 	if (h->pid < 0) {
 		r = -errno;
 		goto fail;
 	}
+	if (h->pid == 0 && o)
+		test_host_exec_setup(h, o);
 	if (h->pid == 0)
 		test_host_exec(bin, h->path, extra_args);
 	test_janitor_start(h);
@@ -222,7 +297,7 @@ int test_host_stop(struct test_host *h)
 	if (h->pid <= 0)
 		return -1;
 	kill(h->pid, SIGTERM);
-	if (!test_host_reap(h, test_now_ms() + HOST_STOP_DEADLINE_MS, &status)) {
+	if (!test_host_reap(h, test_now_ms() + (uint64_t)test_scaled_ms(HOST_STOP_DEADLINE_MS), &status)) {
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, &status, 0);
 	}
@@ -231,6 +306,39 @@ int test_host_stop(struct test_host *h)
 	test_janitor_stop(h);
 	return status;
 }
+
+/* Whether the host's log has a line containing needle so far. */
+bool test_host_log_has(const struct test_host *h, const char *needle)
+{
+	FILE *f = h->log[0] ? fopen(h->log, "r") : NULL;
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Entries of /proc/PID/fd of the host. */
+int test_host_fd_count(const struct test_host *h)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)h->pid);
+	DIR *d = h->pid > 0 ? opendir(path) : NULL;
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static cJSON *test_raw_recv_until(struct test_raw *c, uint64_t deadline);
 
 /* Connect to a socket path (no handshake). */
 int test_raw_connect(struct test_raw *c, const char *path)
@@ -258,13 +366,12 @@ int test_raw_connect(struct test_raw *c, const char *path)
 /* Wait for the welcome answering our hello; NULL on an error frame or timeout. */
 static cJSON *test_raw_welcome(struct test_raw *c)
 {
-	uint64_t deadline = test_now_ms() + RAW_CALL_TIMEOUT_MS;
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(RAW_CALL_TIMEOUT_MS);
 
 	for (;;) {
-		uint64_t now = test_now_ms();
-		if (now >= deadline)
+		if (test_now_ms() >= deadline)
 			return NULL;
-		cJSON *m = test_raw_recv(c, (int)(deadline - now));
+		cJSON *m = test_raw_recv_until(c, deadline);
 		if (!m)
 			return NULL;
 		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "t"));
@@ -382,10 +489,9 @@ static int test_raw_fill(struct test_raw *c, uint64_t deadline)
 	}
 }
 
-/* The next frame, parsed, or NULL on timeout, end of file or bad input. */
-cJSON *test_raw_recv(struct test_raw *c, int timeout_ms)
+/* The next frame, parsed, or NULL at the deadline, end of file or bad input. */
+static cJSON *test_raw_recv_until(struct test_raw *c, uint64_t deadline)
 {
-	uint64_t deadline = test_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	char *frame;
 	size_t len;
 
@@ -402,14 +508,21 @@ cJSON *test_raw_recv(struct test_raw *c, int timeout_ms)
 	}
 }
 
+/* The next frame within timeout_ms times $TEST_SLOWDOWN. */
+cJSON *test_raw_recv(struct test_raw *c, int timeout_ms)
+{
+	int ms = test_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
+
+	return test_raw_recv_until(c, test_now_ms() + (uint64_t)ms);
+}
+
 /* True when the peer closed within timeout_ms; frames before that are dropped. */
 bool test_raw_closed(struct test_raw *c, int timeout_ms)
 {
-	uint64_t deadline = test_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
-		uint64_t now = test_now_ms();
-		cJSON *m = test_raw_recv(c, now >= deadline ? 0 : (int)(deadline - now));
+		cJSON *m = test_raw_recv_until(c, deadline);
 		if (m) {
 			cJSON_Delete(m);
 			continue;
@@ -445,13 +558,12 @@ static bool test_raw_answers(const cJSON *m, uint64_t id)
 /* Wait for the answer to id; other frames go to *ret_other or are freed. */
 static cJSON *test_raw_await(struct test_raw *c, uint64_t id, cJSON **ret_other)
 {
-	uint64_t deadline = test_now_ms() + RAW_CALL_TIMEOUT_MS;
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(RAW_CALL_TIMEOUT_MS);
 
 	for (;;) {
-		uint64_t now = test_now_ms();
-		if (now >= deadline)
+		if (test_now_ms() >= deadline)
 			return NULL;
-		cJSON *m = test_raw_recv(c, (int)(deadline - now));
+		cJSON *m = test_raw_recv_until(c, deadline);
 		if (!m)
 			return NULL;
 		if (test_raw_answers(m, id))
@@ -524,7 +636,7 @@ long test_host_stat(const struct test_host *h, const char *field)
 /* Poll host.stats until field == want or the deadline; the last value seen. */
 long test_host_stat_wait(const struct test_host *h, const char *field, long want, int deadline_ms)
 {
-	uint64_t deadline = test_now_ms() + (uint64_t)deadline_ms;
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(deadline_ms);
 
 	for (;;) {
 		long v = test_host_stat(h, field);

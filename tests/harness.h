@@ -16,12 +16,28 @@ struct test_host {
 	pid_t pid;
 	char dir[256];		/* private 0700 directory, removed by test_host_stop */
 	char path[300];		/* the host's socket path inside dir */
+	char log[300];		/* its stderr when started with opts.log, else "" */
+};
+
+/* What test_host_start_opts sets up beyond the arguments. */
+struct test_host_opts {
+	long nofile;		/* RLIMIT_NOFILE (soft and hard) of the host; 0: inherited */
+	bool log;		/* the host's stderr goes to h->log (inside dir), not the test's */
 };
 
 /* Start $BOTHOST (built bothost) with --socket in a fresh directory plus the
  * NULL-terminated extra arguments (e.g. "--loopback", NULL); return once the
  * socket accepts connections (deadline 10 s). 0 or -errno. */
 int test_host_start(struct test_host *h, const char *const *extra_args);
+/* test_host_start with options; o NULL is test_host_start. With o->nofile,
+ * $BOTHOST_NATIVE is started instead when set (tests/run-valgrind sets it
+ * to bothost itself: valgrind's descriptors of its own change the limit). */
+int test_host_start_opts(struct test_host *h, const char *const *extra_args,
+			 const struct test_host_opts *o);
+/* Whether the host's log (opts.log) has a line containing needle so far. */
+bool test_host_log_has(const struct test_host *h, const char *needle);
+/* Descriptors the host has open (entries of /proc/PID/fd), or -1. */
+int test_host_fd_count(const struct test_host *h);
 /* SIGTERM, wait (deadline 5 s), then SIGKILL; remove the directory. Returns
  * the exit status as waitpid reports it. */
 int test_host_stop(struct test_host *h);
@@ -44,8 +60,8 @@ int test_raw_send(struct test_raw *c, const char *fmt, ...) __attribute__((forma
 int test_raw_vsend(struct test_raw *c, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Send raw bytes as they are. */
 int test_raw_write(struct test_raw *c, const void *p, size_t n);
-/* The next frame, parsed (caller frees), or NULL on timeout, end of file or
- * unparsable input. */
+/* The next frame, parsed (caller frees), or NULL on timeout (timeout_ms
+ * times $TEST_SLOWDOWN), end of file or unparsable input. */
 cJSON *test_raw_recv(struct test_raw *c, int timeout_ms);
 /* True when the peer closed the connection within timeout_ms (frames that
  * arrive first are discarded). */
@@ -65,5 +81,10 @@ long test_host_stat_wait(const struct test_host *h, const char *field, long want
 
 /* Milliseconds on the monotonic clock. */
 uint64_t test_now_ms(void);
+/* ms times $TEST_SLOWDOWN (an integer from 1 to 100, default 1), for the
+ * deadlines of waits on the host: under valgrind it runs many times slower.
+ * Every deadline here (start, stop, calls, test_raw_recv, test_raw_closed,
+ * test_host_stat_wait) is already scaled; a bad value ends the program. */
+int test_scaled_ms(int ms);
 
 #endif

@@ -3,7 +3,14 @@
  * real server will not produce (tags, over-long lines, silence, abrupt close).
  *
  * Errors are -errno codes; everything here blocks with a deadline. Servers a
- * test forgets to stop are stopped when the process exits. */
+ * test forgets to stop are stopped when the process exits.
+ *
+ * The deadlines of waits on the program under test (test_irc_user_expect and
+ * what builds on it, the fake server's expect, accept and register steps,
+ * test_fake_done, test_fake_wait_line) are multiplied by $TEST_SLOWDOWN (an
+ * integer from 1 to 100, default 1; anything else ends the program with a
+ * message): under valgrind bothost runs many times slower. Fixed durations
+ * (test_fake_wait, test_fake_silent) are not. */
 #ifndef TEST_IRCD_H
 #define TEST_IRCD_H
 

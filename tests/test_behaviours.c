@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,37 @@ static void mode_env(bk_fn *reply, const cJSON *ctx)
 		 cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "text")),
 		 cJSON_GetArraySize(cJSON_GetObjectItem(ctx, "args")),
 		 cJSON_IsTrue(cJSON_GetObjectItem(ctx, "private")) ? "yes" : "no");
+	behaviour_reply(reply, text);
+}
+
+/* A limit as "SOFT/HARD", "inf" for none. */
+static void limit_text(int resource, char *buf, size_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl) < 0)
+		snprintf(buf, size, "?");
+	else if (rl.rlim_cur == RLIM_INFINITY)
+		snprintf(buf, size, "inf/%s", rl.rlim_max == RLIM_INFINITY ? "inf" : "?");
+	else
+		snprintf(buf, size, "%llu/%llu", (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+}
+
+/* limits: reply with some of the process's limits and its NoNewPrivs. */
+static void mode_limits(bk_fn *reply)
+{
+	char files[48], cpu[48], core[48], text[200], line[128] = "", nnp[8] = "?";
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "NoNewPrivs:", 11) == 0)
+			snprintf(nnp, sizeof nnp, "%.1s", line + 11 + strspn(line + 11, " \t"));
+	if (f)
+		fclose(f);
+	limit_text(RLIMIT_NOFILE, files, sizeof files);
+	limit_text(RLIMIT_CPU, cpu, sizeof cpu);
+	limit_text(RLIMIT_CORE, core, sizeof core);
+	snprintf(text, sizeof text, "limits files=%s cpu=%s core=%s nnp=%s", files, cpu, core, nnp);
 	behaviour_reply(reply, text);
 }
 
@@ -166,6 +198,8 @@ static int behaviour_main(int argc, char **argv)
 		mode_echo(reply, argc, argv);
 	else if (strcmp(mode, "env") == 0)
 		mode_env(reply, ctx);
+	else if (strcmp(mode, "limits") == 0)
+		mode_limits(reply);
 	else if (strcmp(mode, "priv") == 0)
 		mode_priv(c, reply);
 	else if (strcmp(mode, "hang") == 0)
@@ -423,6 +457,36 @@ START_TEST(commands_reply_in_channel_and_privately)
 }
 END_TEST
 
+/* [behaviours] gives every process its limits, a section's own keys win,
+ * and no process gains privileges. */
+START_TEST(limits_from_the_configuration)
+{
+	struct env e;
+
+	/* Under valgrind (tests/run-valgrind) bothost cannot set the open
+	 * files limit, and says so in its log. */
+	bool valgrind = getenv("TEST_VALGRIND") != NULL;
+	const char *files48 = valgrind ? "files=\\S+" : "files=48/48";
+	const char *files64 = valgrind ? "files=\\S+" : "files=64/64";
+	char re[160];
+
+	if (valgrind)
+		fprintf(stderr, "limits_from_the_configuration: bothost under valgrind: the open files limit is not checked\n");
+	env_start(&e, "", "[behaviours]\nlimit_files = 64\nlimit_core = 4K\n"
+		  "[command lim]\nexec = EXE\narg = --behaviour\narg = limits\nlimit_cpu = 100s\nlimit_files = 48\n"
+		  "[command lim2]\nexec = EXE\narg = --behaviour\narg = limits\n");
+	say(&e.alice, "!lim");
+	/* The soft core limit is checked in tests/test_spawn: AddressSanitizer sets its own to 0. */
+	snprintf(re, sizeof re, "^:bhbot!\\S+ PRIVMSG #test :limits %s cpu=100/101 core=[0-9]+/4096 nnp=1$", files48);
+	expect(&e.alice, re);
+	say(&e.alice, "!lim2");
+	snprintf(re, sizeof re, "^:bhbot!\\S+ PRIVMSG #test :limits %s cpu=\\S+ core=[0-9]+/4096 nnp=1$", files64);
+	expect(&e.alice, re);
+	test_irc_user_close(&e.alice);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(commands_refused_and_helped)
 {
 	struct env e;
@@ -637,6 +701,66 @@ START_TEST(resident_restarts)
 }
 END_TEST
 
+/* How many lines of the file at path contain both a and b (b may be NULL). */
+static int log_count(const char *path, const char *a, const char *b)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, a) && (!b || strstr(line, b));
+	fclose(f);
+	return n;
+}
+
+/* The host's log: the registration is logged once; a process that crashed
+ * ends at warn, processes the host stopped (restart, shutdown) at info. */
+START_TEST(log_registration_once_and_stops_at_info)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	struct env e;
+	char logpath[] = "/tmp/test-behaviours-log.XXXXXX", crashed[64], restarted[64], shut[64];
+	long pid, pid2, pid3;
+	int fd, saved;
+	cJSON *res = NULL;
+
+	env_prepare(&e, "");
+	args[1] = e.conf;
+	env_write_conf(&e, "[resident r]\nexec = EXE\narg = --behaviour\narg = resident\nrestart_min = 200ms\n");
+	/* bothost inherits the test's stderr: point it at a file while it starts. */
+	fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	ck_assert_int_eq(test_host_start(&e.host, args), 0);
+	dup2(saved, 2);
+	close(saved);
+	expect(&e.alice, "^:bhbot!\\S+ JOIN :?#test$");
+
+	pid = wait_new_pid(&e, "r", 0);
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	pid2 = wait_new_pid(&e, "r", pid);
+	ck_assert_int_eq(bk_call_sync(env_conn(&e), "bot", "restart", &res, "s", "r"), 0);
+	bk_json_delete(res);
+	pid3 = wait_new_pid(&e, "r", pid2);
+	env_stop(&e);
+
+	snprintf(crashed, sizeof crashed, "(pid %ld) killed by signal 9", pid);
+	snprintf(restarted, sizeof restarted, "(pid %ld) stopped after", pid2);
+	snprintf(shut, sizeof shut, "(pid %ld) stopped after", pid3);
+	ck_assert_int_eq(log_count(logpath, "irc: registered", NULL), 1);
+	ck_assert_int_eq(log_count(logpath, crashed, " warn: "), 1);
+	ck_assert_int_eq(log_count(logpath, restarted, " info: "), 1);
+	ck_assert_int_eq(log_count(logpath, shut, " info: "), 1);
+	ck_assert_int_eq(log_count(logpath, "killed by signal 15", NULL), 0);
+	unlink(logpath);
+}
+END_TEST
+
 START_TEST(resident_claims_command_words)
 {
 	struct env e;
@@ -843,6 +967,8 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, timer_fires_and_again);
 	tcase_add_test(irc, resident_restarts);
 	tcase_add_test(irc, resident_claims_command_words);
+	tcase_add_test(irc, limits_from_the_configuration);
+	tcase_add_test(irc, log_registration_once_and_stops_at_info);
 	tcase_add_test(irc, owners_and_reload);
 	suite_add_tcase(s, irc);
 	return s;

@@ -660,21 +660,112 @@ START_TEST(ipv6_servers)
 }
 END_TEST
 
+/* The limits of behaviours: [behaviours] gives the defaults, wherever it
+ * is in the file; a section's own limit_* keys win. */
+START_TEST(behaviour_limits)
+{
+	struct conf c;
+	const struct conf_behaviour *b;
+
+	make_file("tool", 0755);
+	ck_assert_int_eq(conf_init(&c), 0);
+	ck_assert_uint_eq(c.behaviour_limits.files, 256);
+	ck_assert_uint_eq(c.behaviour_limits.core, 0);
+	ck_assert_uint_eq(c.behaviour_limits.cpu_s, SPAWN_UNLIMITED);
+	ck_assert_uint_eq(c.behaviour_limits.processes, SPAWN_UNLIMITED);
+	ck_assert_uint_eq(c.behaviour_limits.file_size, SPAWN_UNLIMITED);
+	conf_clear(&c);
+	load_ok("[command one]\nexec = tool\nlimit_memory = 64M\nlimit_cpu = 2m\n"
+		"[behaviours]\nlimit_memory = 1G\nlimit_cpu = 10s\nlimit_processes = 50\nlimit_files = 64\n"
+		"limit_file_size = 10m\nlimit_core = unlimited\n"
+		"[timer two]\nexec = tool\nevery = 1m\nlimit_files = unlimited\nlimit_file_size = 1024\n"
+		"[resident three]\nexec = tool\n", &c);
+	ck_assert_uint_eq(c.behaviour_limits.memory, 1ull << 30);
+	b = conf_behaviour_find(&c, "one");
+	ck_assert_uint_eq(b->limits.memory, 64ull << 20);
+	ck_assert_uint_eq(b->limits.cpu_s, 120);
+	ck_assert_uint_eq(b->limits.processes, 50);
+	ck_assert_uint_eq(b->limits.files, 64);
+	ck_assert_uint_eq(b->limits.file_size, 10ull << 20);
+	ck_assert_uint_eq(b->limits.core, SPAWN_UNLIMITED);
+	b = conf_behaviour_find(&c, "two");
+	ck_assert_uint_eq(b->limits.memory, 1ull << 30);
+	ck_assert_uint_eq(b->limits.cpu_s, 10);
+	ck_assert_uint_eq(b->limits.files, SPAWN_UNLIMITED);
+	ck_assert_uint_eq(b->limits.file_size, 1024);
+	b = conf_behaviour_find(&c, "three");
+	ck_assert_mem_eq(&b->limits, &c.behaviour_limits, sizeof b->limits);
+	conf_clear(&c);
+}
+END_TEST
+
+static void collect_cb(const char *change, void *userdata);
+
+/* Changed defaults show as a [behaviours] change and change the sections
+ * that take them. */
+START_TEST(compare_limits)
+{
+	struct conf a, b;
+	char changes[1024] = "";
+
+	make_file("tool", 0755);
+	load_ok("[command one]\nexec = tool\n[command two]\nexec = tool\nlimit_memory = 2G\n", &a);
+	load_ok("[behaviours]\nlimit_memory = 1G\nlimit_cpu = 90s\n"
+		"[command one]\nexec = tool\n[command two]\nexec = tool\nlimit_memory = 2G\n", &b);
+	ck_assert_int_eq(conf_compare(&a, &b, collect_cb, changes), 4);
+	ck_assert_msg(strstr(changes, "[behaviours] limit_memory: ") && strstr(changes, " -> 1G\n") &&
+		      strstr(changes, "[behaviours] limit_cpu: unlimited -> 90s\n") &&
+		      strstr(changes, "[command one] changed\n") && strstr(changes, "[command two] changed\n"),
+		      "%s", changes);
+	conf_clear(&a);
+	conf_clear(&b);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------ */
+
+START_TEST(errors_limits)
+{
+	make_file("tool", 0755);
+	load_err("[behaviours]\nlimit_memory = 512X\n", 2, "invalid limit_memory '512X': expected a size such as "
+		 "512K, 256M or 1G (a bare number is bytes), or unlimited");
+	load_err("[behaviours]\nlimit_memory = 512MB\n", 2, "invalid limit_memory '512MB': expected a size such "
+		 "as 512K, 256M or 1G (a bare number is bytes), or unlimited");
+	load_err("[behaviours]\n\nlimit_memory = 1000\n", 3,
+		 "limit_memory 1000 is out of range (1M to 1024T, or unlimited)");
+	load_err("[behaviours]\nlimit_memory = 99999999999999999999999G\n", 2,
+		 "limit_memory 99999999999999999999999G is out of range (1M to 1024T, or unlimited)");
+	load_err("[command x]\nexec = tool\nlimit_cpu = 1500ms\n", 3, "invalid limit_cpu '1500ms': expected a "
+		 "duration in whole seconds such as 30s, 5m or 1h, or unlimited");
+	load_err("[timer x]\nexec = tool\nevery = 1m\nlimit_cpu = 0\n", 4,
+		 "limit_cpu 0 is out of range (1s to 30d, or unlimited)");
+	load_err("[resident x]\nexec = tool\nlimit_files = 2\n", 3,
+		 "limit_files 2 is out of range (4 to 1048576, or unlimited)");
+	load_err("[resident x]\nexec = tool\nlimit_processes = many\n", 3,
+		 "invalid limit_processes 'many': expected a whole number, or unlimited");
+	load_err("[behaviours]\nlimit_core = -1\n", 2, "invalid limit_core '-1': expected a size such as "
+		 "512K, 256M or 1G (a bare number is bytes), or unlimited");
+	load_err("[behaviours]\nlimit_files = 64\nlimit_files = 32\n", 3, "limit_files is already set on line 2 "
+		 "(only server, alt_nick, channel, owner, arg and at can be repeated)");
+	load_err("[irc]\nlimit_files = 64\n", 2,
+		 "unknown key 'limit_files' in [irc] (it belongs in [behaviours])");
+	load_err("[behaviours]\nexec = tool\n", 2, "unknown key 'exec' in [behaviours] (it belongs in [command NAME])");
+}
+END_TEST
 
 START_TEST(errors_sections_and_keys)
 {
 	load_err("[bothost]\n[irc]\n[foo]\n", 3, "unknown section [foo] (expected [bothost], [limits], [irc], "
-		 "[command NAME], [timer NAME] or [resident NAME])");
+		 "[behaviours], [command NAME], [timer NAME] or [resident NAME])");
 	load_err("[command greet]\nrun = /bin/true\n", 2, "unknown key 'run' in [command greet]");
 	load_err("[irc]\nnick = bot\n\n[timers tick]\n", 4, "unknown section [timers tick] (expected "
-		 "[bothost], [limits], [irc], [command NAME], [timer NAME] or [resident NAME])");
+		 "[bothost], [limits], [irc], [behaviours], [command NAME], [timer NAME] or [resident NAME])");
 	load_err("[owners]\nalice = *!*@example.org\n", 1, "unknown section [owners] (expected [bothost], "
-		 "[limits], [irc], [command NAME], [timer NAME] or [resident NAME])");
-	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits], [irc], [command NAME], "
+		 "[limits], [irc], [behaviours], [command NAME], [timer NAME] or [resident NAME])");
+	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits], [irc], [behaviours], [command NAME], "
 		 "[timer NAME] or [resident NAME])");
 	load_err("[ irc ]\n", 1, "unknown section [ irc ] (expected [bothost], [limits], [irc], "
-		 "[command NAME], [timer NAME] or [resident NAME])");
+		 "[behaviours], [command NAME], [timer NAME] or [resident NAME])");
 	load_err("[bothost]\nowners = alice\n", 2, "unknown key 'owners' in [bothost]");
 	load_err("[irc]\nnick = bot\nnik = bot\n", 3, "unknown key 'nik' in [irc]");
 	load_err("[bothost]\nframe_max = 100\n", 2,
@@ -1327,6 +1418,9 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, every_key);
 	tcase_add_test(t, behaviour_sections);
 	tcase_add_test(t, errors_behaviours);
+	tcase_add_test(t, behaviour_limits);
+	tcase_add_test(t, compare_limits);
+	tcase_add_test(t, errors_limits);
 	tcase_add_test(t, resident_commands);
 	tcase_add_test(t, errors_bothost_keys);
 	tcase_add_test(t, exec_beside_relative_file);

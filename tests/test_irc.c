@@ -1081,6 +1081,17 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 	ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(res, "time")));
 	bk_json_delete(res);
 
+	/* an empty text clears the topic; a line break is still refused */
+	ck_assert_str_eq(irc_fail(&e, "topic", "ss", "#test", "\r\n", NULL), "InvalidArguments");
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "topic", "ss", "#test", ""), 0);
+	ck_assert_int_eq(expect_line(&e, &u, ":bot![^ ]+ TOPIC #test :$", WAIT_MS, NULL), 0);
+	ck_assert_int_eq(irc_call(&e, &res, NULL, "topic", "s", "#test"), 0);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(res, "topic")));
+	bk_json_delete(res);
+	ck_assert_int_eq(irc_call(&e, &res, NULL, "getChannels", ""), 0);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0), "topic")));
+	bk_json_delete(res);
+
 	/* a +k channel: IrcError 475 without the key, joined with it */
 	ck_assert_int_eq(test_irc_user_join(&u, "#locked"), 0);
 	ck_assert_int_eq(test_irc_user_send(&u, "MODE #locked +k sesame"), 0);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "irc_line.h"
 #include "irc_text.h"
@@ -74,6 +75,72 @@ START_TEST(line_tags_garbage)
 	ck_assert_int_eq(irc_line_parse("@a=b :src", &l), -EINVAL);
 	ck_assert_int_eq(irc_line_parse("@a=b :src ", &l), -EINVAL);
 	ck_assert_ptr_null(l);
+}
+END_TEST
+
+/* Tags of a long section: 3000 tags over 1000 keys, each key repeated in a
+ * scattered order; every key keeps its first place and its last value. */
+START_TEST(line_tags_many_repeated)
+{
+	enum { NTAGS = 3000, NKEYS = 1000 };
+	size_t first[NKEYS], last[NKEYS], order[NKEYS], nkeys = 0;
+	char *line = malloc(NTAGS * 24 + 32), *p = line;
+	struct timespec t0, t1;
+	struct irc_line *l;
+
+	for (size_t k = 0; k < NKEYS; k++)
+		first[k] = (size_t)-1;
+	*p++ = '@';
+	for (size_t i = 0; i < NTAGS; i++) {
+		size_t k = (i * 7919) % NKEYS;
+		p += sprintf(p, "%sk%zu=%zu", i ? ";" : "", k, i);
+		if (first[k] == (size_t)-1) {
+			first[k] = i;
+			order[nkeys++] = k;
+		}
+		last[k] = i;
+	}
+	strcpy(p, " PRIVMSG #a :x");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	l = parse_ok(line);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%d tags parsed in %.3f ms\n", NTAGS,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	ck_assert_uint_eq(nkeys, NKEYS);
+	ck_assert_uint_eq(irc_line_tag_count(l), NKEYS);
+	for (size_t j = 0; j < NKEYS; j++) {
+		const char *k, *v;
+		char want_k[32], want_v[32];
+		snprintf(want_k, sizeof want_k, "k%zu", order[j]);
+		snprintf(want_v, sizeof want_v, "%zu", last[order[j]]);
+		ck_assert_int_eq(irc_line_tag_at(l, j, &k, &v), 0);
+		ck_assert_str_eq(k, want_k);
+		ck_assert_str_eq(v, want_v);
+		ck_assert_str_eq(irc_line_tag(l, want_k), want_v);
+	}
+	ck_assert_str_eq(irc_line_param(l, 1), "x");
+	irc_line_free(l);
+	free(line);
+
+	l = parse_ok("@a=1;b=2;a=3;c;b=;a=5 CMD");
+	ck_assert_uint_eq(irc_line_tag_count(l), 3);
+	ck_assert_str_eq(irc_line_tag(l, "a"), "5");
+	ck_assert_str_eq(irc_line_tag(l, "b"), "");
+	ck_assert_str_eq(irc_line_tag(l, "c"), "");
+	irc_line_free(l);
+}
+END_TEST
+
+/* Hex digits of either case have their value; every other byte is -1. */
+START_TEST(line_hex_values)
+{
+	const char *digits = "0123456789abcdef";
+
+	for (int c = 0; c < 256; c++) {
+		const char *lower = c ? strchr(digits, c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c) : NULL;
+		int want = lower ? (int)(lower - digits) : -1;
+		ck_assert_int_eq(irc_line_hex_value((char)c), want);
+	}
 }
 END_TEST
 
@@ -1193,6 +1260,8 @@ static Suite *irc_pure_suite(void)
 	TCase *t = tcase_create("irc_line");
 	tcase_add_test(t, line_tags_with_escapes);
 	tcase_add_test(t, line_tags_garbage);
+	tcase_add_test(t, line_tags_many_repeated);
+	tcase_add_test(t, line_hex_values);
 	tcase_add_test(t, line_prefixes);
 	tcase_add_test(t, line_twenty_params);
 	tcase_add_test(t, line_commands_and_params);

@@ -27,6 +27,7 @@
 #include "ircd.h"
 #include "irc_line.h"
 #include "ircshim.h"
+#include "irc_state.h"
 #include "later.h"
 #include "link.h"
 #include "log.h"
@@ -1763,6 +1764,152 @@ START_TEST(ircshim_fd_stays_below_1024)
 }
 END_TEST
 
+/* ---- channel state limits ------------------------------------------------------------------ */
+
+/* Apply a formatted line to st; the update must succeed. */
+static void state_feed(struct irc_state *st, const char *fmt, ...)
+{
+	struct irc_line *l = NULL;
+	char line[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(irc_line_parse(line, &l), 0);
+	ck_assert_int_eq(irc_state_update(st, l), 0);
+	irc_line_free(l);
+}
+
+/* The number of members known in channel (-1 when the bot is not in it). */
+static int state_members(const struct irc_state *st, const char *channel)
+{
+	bool found;
+	cJSON *a = irc_state_users_json(st, channel, &found);
+	int n = found ? cJSON_GetArraySize(a) : -1;
+
+	cJSON_Delete(a);
+	return n;
+}
+
+/* Send stderr to a new temporary file; returns the saved descriptor. */
+static int stderr_capture(FILE **ret_f)
+{
+	int saved = dup(2);
+
+	*ret_f = tmpfile();
+	ck_assert_ptr_nonnull(*ret_f);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(fileno(*ret_f), 2), 2);
+	return saved;
+}
+
+/* Restore stderr; returns how many captured lines contain needle. */
+static int stderr_release(int saved, FILE *f, const char *needle)
+{
+	char line[1024];
+	int n = 0;
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A full channel drops new members with one warning; the state stays whole. */
+START_TEST(state_members_capped_per_channel)
+{
+	struct irc_state *st = irc_state_new();
+	FILE *f;
+	int saved, warned;
+	char names[4096];
+
+	state_feed(st, ":srv 001 bot :Welcome");
+	state_feed(st, ":bot!b@h JOIN #big");
+	state_feed(st, ":bot!b@h JOIN #small");
+	saved = stderr_capture(&f);
+	for (int i = 0; i < IRC_STATE_MEMBERS_MAX / 200 + 1; i++) {
+		size_t n = 0;
+		for (int j = 0; j < 200; j++)
+			n += (size_t)snprintf(names + n, sizeof names - n, "%su%d", j ? " " : "", i * 200 + j);
+		state_feed(st, ":srv 353 bot = #big :%s", names);
+	}
+	state_feed(st, ":late!l@h JOIN #big");
+	state_feed(st, ":late!l@h JOIN #small");
+	warned = stderr_release(saved, f, "#big has");
+	ck_assert_int_eq(warned, 1);
+	ck_assert_int_eq(state_members(st, "#big"), IRC_STATE_MEMBERS_MAX);
+	ck_assert_int_eq(state_members(st, "#small"), 2);
+
+	/* A dropped member's doings change nothing; a recorded one's do. */
+	saved = stderr_capture(&f);
+	state_feed(st, ":srv MODE #big +o late");
+	state_feed(st, ":late!l@h PART #big :bye");
+	state_feed(st, ":u%d!x@h NICK :u%dx", IRC_STATE_MEMBERS_MAX, IRC_STATE_MEMBERS_MAX);
+	state_feed(st, ":u%d!x@h QUIT :gone", IRC_STATE_MEMBERS_MAX + 1);
+	ck_assert_int_eq(state_members(st, "#big"), IRC_STATE_MEMBERS_MAX);
+	state_feed(st, ":u7!x@h PART #big");
+	ck_assert_int_eq(state_members(st, "#big"), IRC_STATE_MEMBERS_MAX - 1);
+	state_feed(st, ":late!l@h JOIN #big");
+	ck_assert_int_eq(state_members(st, "#big"), IRC_STATE_MEMBERS_MAX);
+	state_feed(st, ":late!l@h QUIT :gone");
+	ck_assert_int_eq(state_members(st, "#big"), IRC_STATE_MEMBERS_MAX - 1);
+	ck_assert_int_eq(state_members(st, "#small"), 1);
+	ck_assert_int_eq(stderr_release(saved, f, "#big has"), 0);
+
+	/* Leaving and joining again starts an empty channel. */
+	state_feed(st, ":bot!b@h PART #big");
+	ck_assert_int_eq(state_members(st, "#big"), -1);
+	state_feed(st, ":bot!b@h JOIN #big");
+	state_feed(st, ":late!l@h JOIN #big");
+	ck_assert_int_eq(state_members(st, "#big"), 2);
+	irc_state_free(st);
+}
+END_TEST
+
+/* Channels beyond the limit are not followed, with one warning. */
+START_TEST(state_channels_capped)
+{
+	struct irc_state *st = irc_state_new();
+	cJSON *chans;
+	FILE *f;
+	int saved;
+
+	state_feed(st, ":srv 001 bot :Welcome");
+	saved = stderr_capture(&f);
+	for (int i = 0; i < IRC_STATE_CHANNELS_MAX + 5; i++)
+		state_feed(st, ":bot!b@h JOIN #c%d", i);
+	state_feed(st, ":bot!b@h JOIN #c0");	/* a rejoin keeps its place */
+	ck_assert_int_eq(stderr_release(saved, f, "channels known"), 1);
+	chans = irc_state_channels_json(st);
+	ck_assert_int_eq(cJSON_GetArraySize(chans), IRC_STATE_CHANNELS_MAX);
+	cJSON_Delete(chans);
+	ck_assert(irc_state_in_channel(st, "#c0"));
+	ck_assert(!irc_state_in_channel(st, "#c1000"));
+	/* What happens in a channel not followed changes nothing. */
+	state_feed(st, ":a!b@h JOIN #c1001");
+	state_feed(st, ":srv 353 bot = #c1001 :a b c");
+	state_feed(st, ":a!b@h TOPIC #c1001 :t");
+	state_feed(st, ":bot!b@h PART #c1001");
+	ck_assert_int_eq(state_members(st, "#c1001"), -1);
+	/* Leaving one makes room for another. */
+	state_feed(st, ":bot!b@h PART #c5");
+	state_feed(st, ":bot!b@h JOIN #c1002");
+	ck_assert(irc_state_in_channel(st, "#c1002"));
+	ck_assert_int_eq(state_members(st, "#c1002"), 1);
+	/* A new connection starts from nothing. */
+	irc_state_reset(st);
+	chans = irc_state_channels_json(st);
+	ck_assert_int_eq(cJSON_GetArraySize(chans), 0);
+	cJSON_Delete(chans);
+	irc_state_free(st);
+}
+END_TEST
+
 /* ---- suite ---------------------------------------------------------------------------------- */
 
 static Suite *link_suite(void)
@@ -1816,6 +1963,12 @@ static Suite *link_suite(void)
 	tcase_add_test(t, ircshim_refuses_what_the_library_misreads);
 	tcase_add_test(t, ircshim_free_inside_callback);
 	tcase_add_test(t, ircshim_fd_stays_below_1024);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("state");
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, state_members_capped_per_channel);
+	tcase_add_test(t, state_channels_capped);
 	suite_add_tcase(s, t);
 	return s;
 }

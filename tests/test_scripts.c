@@ -632,6 +632,33 @@ START_TEST(seen_keeps_an_unreadable_file_aside)
 }
 END_TEST
 
+/* seen as a resident of the host, which tells it the command prefix. */
+START_TEST(seen_answers_the_configured_prefix)
+{
+	struct env e;
+	char sections[1024];
+	const char *line;
+
+	env_prepare(&e);
+	snprintf(sections, sizeof sections,
+		 "[bothost]\ncommand_prefix = ?\n"
+		 "[resident seen]\nexec = %s/seen\narg = %s/seen.json\ncommands = seen\n", SCRIPTS_BUILDDIR, e.dir);
+	env_host_start(&e, NULL, sections);
+	env_alice(&e);
+	wait_handlers(&e, 7);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "?seen alice"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :alice: that's you$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "?seen bob"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :I have not seen bob$");
+	/* "!seen" is not its command now: the next answer is the usage. */
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "?seen"), 0);
+	line = expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :");
+	ck_assert_msg(strstr(line, ":usage: ?seen NICK") != NULL, "unexpected answer: %s", line);
+	env_stop(&e);
+}
+END_TEST
+
 /* Wait until the behaviour wrote needle want times (deadline WAIT_MS). */
 static void proc_wait_output(struct proc *p, const char *needle, int want)
 {
@@ -826,6 +853,7 @@ static Suite *scripts_suite(void)
 	tcase_add_test(t, uptime_announces_in_the_bots_channels);
 	tcase_add_test(t, seen_remembers_across_restarts);
 	tcase_add_test(t, seen_keeps_an_unreadable_file_aside);
+	tcase_add_test(t, seen_answers_the_configured_prefix);
 	tcase_add_test(t, greeter_welcomes_and_stops_listening);
 	tcase_add_test(t, end_to_end_through_the_host);
 	suite_add_tcase(s, t);

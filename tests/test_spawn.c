@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -560,8 +561,9 @@ START_TEST(test_fds_only)
 }
 END_TEST
 
-/* stdout lines at info, stderr lines at warn, long lines in 4 KiB pieces,
- * tails without a line feed: all logged before the exit is reported. */
+/* stdout lines at info, stderr lines at warn, long lines cut at 4 KiB with
+ * a marker, tails without a line feed: all logged before the exit is
+ * reported. */
 START_TEST(test_output_logged)
 {
 	struct spawn_opts o = { .name = "out" };
@@ -579,9 +581,13 @@ START_TEST(test_output_logged)
 	ck_assert(log_has_line(log, "warn", "out", out.pid, "err one"));
 	memset(x, 'x', 4096);
 	x[4096] = '\0';
-	ck_assert(log_has_line(log, "info", "out", out.pid, x));
+	ck_assert(!log_has_line(log, "info", "out", out.pid, x));
+	char *cut = NULL;
+	ck_assert_int_ge(asprintf(&cut, "%s [cut at 4096 bytes]", x), 0);
+	ck_assert(log_has_line(log, "info", "out", out.pid, cut));
+	free(cut);
 	x[904] = '\0';
-	ck_assert(log_has_line(log, "info", "out", out.pid, x));
+	ck_assert(!log_has_line(log, "info", "out", out.pid, x));
 	memset(y, 'y', 4096);
 	y[4096] = '\0';
 	ck_assert(log_has_line(log, "info", "out", out.pid, y));
@@ -748,6 +754,163 @@ START_TEST(test_start_errors)
 }
 END_TEST
 
+/* Run limit_probe ARGS... as name with limits; the outcome. */
+static void probe_run(struct outcome *out, const char *name, const struct spawn_limits *lim, const char *a1,
+		      const char *a2)
+{
+	char *argv[] = { "limit_probe", (char *)a1, (char *)a2, NULL };
+	struct spawn_opts o = { .name = name, .path = LIMIT_PROBE, .argv = argv, .limits = lim };
+
+	ck_assert_int_eq(spawn_start(server, &o, outcome_cb, out, NULL), 0);
+	ck_assert(run_until(outcome_done, out, 20000));
+}
+
+/* The default limits reach the process, with no_new_privs. */
+START_TEST(test_limits_default)
+{
+	struct outcome out = { 0 };
+	struct spawn_limits def;
+	char want[64];
+
+	spawn_limits_init(&def);
+	probe_run(&out, "probe", NULL, "report", NULL);
+	ck_assert_msg(!out.how.signaled && out.how.code == 0, "%s", out.log);
+	ck_assert_msg(log_has_line(out.log, "info", "probe", out.pid, "files 256 256"), "%s", out.log);
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "core 0 0"));
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "NoNewPrivs: 1"));
+	if (def.memory == SPAWN_UNLIMITED)
+		snprintf(want, sizeof want, "memory unlimited unlimited");
+	else
+		snprintf(want, sizeof want, "memory %llu %llu", 512ull << 20, 512ull << 20);
+	ck_assert_msg(log_has_line(out.log, "info", "probe", out.pid, want), "%s", out.log);
+	free(out.log);
+}
+END_TEST
+
+/* Limits given are set soft and hard (CPU time: hard a second later); a
+ * memory limit refuses a larger allocation. */
+START_TEST(test_limits_set)
+{
+	struct spawn_limits lim = { .memory = 64ull << 20, .cpu_s = 30, .processes = 1000, .files = 32,
+				    .file_size = 1ull << 20, .core = SPAWN_UNLIMITED };
+	struct outcome out = { 0 }, big = { 0 }, small = { 0 };
+	char want[64];
+	struct rlimit core;
+
+	probe_run(&out, "probe", &lim, "report", NULL);
+	ck_assert_msg(log_has_line(out.log, "info", "probe", out.pid, "memory 67108864 67108864"), "%s", out.log);
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "cpu 30 31"));
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "processes 1000 1000"));
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "files 32 32"));
+	ck_assert(log_has_line(out.log, "info", "probe", out.pid, "file_size 1048576 1048576"));
+	ck_assert_int_eq(getrlimit(RLIMIT_CORE, &core), 0);	/* unlimited: the host's own */
+	snprintf(want, sizeof want, "core %s", core.rlim_cur == RLIM_INFINITY ? "unlimited" : "");
+	if (core.rlim_cur != RLIM_INFINITY)
+		snprintf(want, sizeof want, "core %llu", (unsigned long long)core.rlim_cur);
+	ck_assert_ptr_nonnull(strstr(out.log, want));
+	probe_run(&big, "big", &lim, "alloc", "256");
+	ck_assert_msg(log_has_line(big.log, "info", "big", big.pid, "alloc 256 MiB: refused"), "%s", big.log);
+	probe_run(&small, "small", &lim, "alloc", "16");
+	ck_assert_msg(log_has_line(small.log, "info", "small", small.pid, "alloc 16 MiB: ok"), "%s", small.log);
+	free(out.log);
+	free(big.log);
+	free(small.log);
+}
+END_TEST
+
+/* A busy loop over its CPU time gets SIGXCPU, logged as how it ended. */
+START_TEST(test_limits_cpu)
+{
+	struct spawn_limits lim;
+	struct outcome out = { 0 };
+
+	spawn_limits_init(&lim);
+	lim.cpu_s = 1;
+	probe_run(&out, "spin", &lim, "spin", NULL);
+	ck_assert(out.how.signaled);
+	ck_assert_int_eq(out.how.code, SIGXCPU);
+	/* The kernel counts CPU time from the fork, the host its runtime from
+	 * when the start returned: allow the difference. */
+	ck_assert_uint_ge(out.how.runtime_ms, 900);
+	ck_assert_msg(strstr(out.log, "killed by signal 24 (CPU time limit exceeded)"), "%s", out.log);
+	free(out.log);
+}
+END_TEST
+
+/* A limit the kernel refuses (more open files than fs.nr_open allows, even
+ * to root) fails the start synchronously, saying which step failed. */
+START_TEST(test_limits_refused)
+{
+	char *argv[] = { "limit_probe", "report", NULL };
+	struct spawn_limits lim;
+	struct spawn_opts o = { .name = "over", .path = LIMIT_PROBE, .argv = argv, .limits = &lim };
+	struct outcome out = { 0 };
+	char *log;
+
+	spawn_limits_init(&lim);
+	lim.files = 1ull << 40;
+	ck_assert_int_eq(spawn_start(server, &o, outcome_cb, &out, NULL), -EPERM);
+	ck_assert_uint_eq(spawn_count(), 0);
+	run_until(outcome_done, &out, 100);
+	ck_assert_int_eq(out.calls, 0);
+	log = log_read();
+	ck_assert_msg(strstr(log, "limit_probe: setting the open files limit: Operation not permitted\n"), "%s", log);
+	ck_assert_msg(strstr(log, "behaviour over not started: "), "%s", log);
+	free(log);
+}
+END_TEST
+
+/* Past its lines per window, a process's output is counted, and the count
+ * logged in one line when it exits. */
+START_TEST(test_log_flood_exit)
+{
+	struct spawn_opts o = { .name = "flood", .path = "/bin/sh" };
+	char *argv[] = { "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done", NULL };
+	struct outcome out = { 0 };
+	char want[128];
+
+	o.argv = argv;
+	ck_assert_int_eq(spawn_start(server, &o, outcome_cb, &out, NULL), 0);
+	ck_assert(run_until(outcome_done, &out, 10000));
+	ck_assert(log_has_line(out.log, "info", "flood", out.pid, "line 0"));
+	ck_assert(log_has_line(out.log, "info", "flood", out.pid, "line 49"));
+	ck_assert(!log_has_line(out.log, "info", "flood", out.pid, "line 50"));
+	ck_assert(!log_has_line(out.log, "info", "flood", out.pid, "line 199"));
+	snprintf(want, sizeof want, "150 lines from flood (pid %ld) suppressed: at most 50 lines are logged per 10 s\n",
+		 (long)out.pid);
+	ck_assert_msg(strstr(out.log, want), "%s", out.log);
+	ck_assert_ptr_nonnull(strstr(strstr(out.log, want), "exited with code 0"));
+	free(out.log);
+}
+END_TEST
+
+/* The count is also logged when the window ends; the next window logs again. */
+START_TEST(test_log_flood_window)
+{
+	struct spawn_opts o = { .name = "burst", .path = "/bin/sh", .log_lines = 3, .log_window_ms = 300 };
+	char *argv[] = { "sh", "-c", "for i in 1 2 3 4 5; do echo a$i; done; sleep 0.6; echo b1; echo b2", NULL };
+	struct outcome out = { 0 };
+	char want[128];
+	const char *summary, *b1;
+
+	o.argv = argv;
+	ck_assert_int_eq(spawn_start(server, &o, outcome_cb, &out, NULL), 0);
+	ck_assert(run_until(outcome_done, &out, 10000));
+	ck_assert(log_has_line(out.log, "info", "burst", out.pid, "a3"));
+	ck_assert(!log_has_line(out.log, "info", "burst", out.pid, "a4"));
+	snprintf(want, sizeof want, "2 lines from burst (pid %ld) suppressed: at most 3 lines are logged per 0.3 s\n",
+		 (long)out.pid);
+	summary = strstr(out.log, want);
+	ck_assert_msg(summary, "%s", out.log);
+	snprintf(want, sizeof want, "[burst %ld] b1\n", (long)out.pid);
+	b1 = strstr(out.log, want);
+	ck_assert_msg(b1 && b1 > summary, "%s", out.log);
+	ck_assert(log_has_line(out.log, "info", "burst", out.pid, "b2"));
+	ck_assert_ptr_null(strstr(strchr(summary, '\n'), "suppressed"));
+	free(out.log);
+}
+END_TEST
+
 /* What the native reply function saw. */
 struct reply_rec {
 	int calls;
@@ -895,6 +1058,12 @@ static Suite *spawn_suite(void)
 	tcase_add_test(tc, test_start_errors);
 	tcase_add_test(tc, test_connected_context);
 	tcase_add_test(tc, test_stop_all);
+	tcase_add_test(tc, test_limits_default);
+	tcase_add_test(tc, test_limits_set);
+	tcase_add_test(tc, test_limits_cpu);
+	tcase_add_test(tc, test_limits_refused);
+	tcase_add_test(tc, test_log_flood_exit);
+	tcase_add_test(tc, test_log_flood_window);
 	suite_add_tcase(s, tc);
 	return s;
 }
