@@ -106,6 +106,15 @@ static struct emitter_event *emitter_event_get(struct emitter *em, const char *n
 	return ev;
 }
 
+/* Whether the event has registrations: callers skip building arguments
+ * nobody would receive. */
+bool emitter_listened(struct emitter *em, const char *event)
+{
+	struct emitter_event *ev = emitter_event_get(em, event, false);
+
+	return ev && !list_empty(&ev->listeners);
+}
+
 /* Free an event entry nobody listens to and no emit is walking. */
 static void emitter_event_trim(struct emitter_event *ev)
 {

@@ -23,6 +23,8 @@ struct emitter *emitter_new(const struct object_event *events);
 void emitter_free(struct emitter *em);
 
 bool emitter_has_event(const struct emitter *em, const char *event);
+/* Whether some registration would receive event now (an emit would reach it). */
+bool emitter_listened(struct emitter *em, const char *event);
 /* Register fn for event on behalf of owner (NULL: the host itself). once:
  * removed before its first call is sent. 0, -ENOENT (no such event) or
  * -ENOBUFS (owner's handlers_max) or -ENOMEM. */

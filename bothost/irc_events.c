@@ -596,8 +596,12 @@ void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin
 /* `line`. */
 void irc_events_line(struct irc *irc, const char *line, const char *direction)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 
+	/* Every line passes here: build the event only for a listener. */
+	if (!emitter_listened(irc->em, "line"))
+		return;
+	o = cJSON_CreateObject();
 	irc_events_emit_if(irc, "line", o,
 			   o && cJSON_AddStringToObject(o, "line", line) &&
 				   cJSON_AddStringToObject(o, "direction", direction));

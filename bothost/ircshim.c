@@ -261,13 +261,14 @@ static bool ircshim_unread(const struct ircshim *s)
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-/* Let the library read until it has consumed everything written to it. */
+/* Let the library read until it has consumed everything written to it; a
+ * line was just written, so the first round needs no poll to know. */
 static int ircshim_pump(struct ircshim *s)
 {
 	for (int i = 0; i < IRCSHIM_PUMP_MAX && !s->dead; i++) {
 		bool rd, wr;
 		int r;
-		if (!ircshim_unread(s))
+		if (i > 0 && !ircshim_unread(s))
 			return 0;
 		if ((r = ircshim_wants(s, &rd, &wr)) < 0)
 			return r;
