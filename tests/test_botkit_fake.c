@@ -386,6 +386,44 @@ START_TEST(handshake)
 }
 END_TEST
 
+/* The welcome's objects are only checked for syntax at the handshake and
+ * parsed on the first bk_conn_get_objects: a bad escape there leaves the
+ * connection up and the objects NULL; a syntax error fails the handshake. */
+START_TEST(welcome_objects_parsed_on_demand)
+{
+	static const char head[] =
+		"{\"t\":\"welcome\",\"version\":1,\"server\":\"fake 0\",\"client\":5,"
+		"\"limits\":{\"frame_max\":1048576,\"output_max\":4194304,\"tokens_max\":4096,"
+		"\"handlers_max\":1024,\"pending_max\":4096},\"objects\":";
+	bk_conn *c = NULL;
+
+	memset(&fk, 0, sizeof fk);
+	snprintf(fk.welcome, sizeof fk.welcome, "%s{\"loopback\":{\"doc\":\"bad \\q escape\"}}}", head);
+	ck_assert_int_eq(fake_open(&fk, &c, 0), 0);
+	ck_assert(bk_conn_is_connected(c));
+	ck_assert_ptr_null(bk_conn_get_objects(c));
+	ck_assert_ptr_null(bk_conn_get_objects(c));
+	c = bk_conn_unref(c);
+	fake_free(&fk);
+
+	memset(&fk, 0, sizeof fk);
+	snprintf(fk.welcome, sizeof fk.welcome, "%s{\"loopback\":{\"doc\":\"ok\",\"n\":[1,2.5e3,true,null]}}}", head);
+	ck_assert_int_eq(fake_open(&fk, &c, 0), 0);
+	const cJSON *objs = bk_conn_get_objects(c);
+	ck_assert_ptr_nonnull(objs);
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(objs, "loopback"), "doc")->valuestring, "ok");
+	ck_assert_ptr_eq(bk_conn_get_objects(c), objs);
+	c = bk_conn_unref(c);
+	fake_free(&fk);
+
+	memset(&fk, 0, sizeof fk);
+	snprintf(fk.welcome, sizeof fk.welcome, "%s{\"loopback\":{\"doc\" \"no colon\"}}}", head);
+	ck_assert_int_eq(fake_open(&fk, &c, 0), -EPROTO);
+	ck_assert_ptr_null(c);
+	fake_free(&fk);
+}
+END_TEST
+
 START_TEST(version_mismatch_in_welcome)
 {
 	bk_conn *c = NULL;
@@ -844,6 +882,7 @@ static Suite *fake_suite(void)
 
 	tcase_set_timeout(hs, 20);
 	tcase_add_test(hs, version_mismatch_in_welcome);
+	tcase_add_test(hs, welcome_objects_parsed_on_demand);
 	tcase_add_test(hs, botkit_fd_adopted_once);
 	tcase_add_test(hs, version_mismatch_error_from_host);
 	tcase_add_test(hs, host_closes_during_handshake);
