@@ -55,36 +55,6 @@ static void test_pause_ms(long ms)
 		;
 }
 
-/* The factor $TEST_SLOWDOWN (an integer from 1 to 100; 1 when unset), read
- * once; anything else ends the test program with a message. */
-static int test_slowdown(void)
-{
-	static int factor;
-	const char *s = getenv("TEST_SLOWDOWN");
-	char *end;
-	long v;
-
-	if (factor)
-		return factor;
-	if (!s || !*s)
-		return factor = 1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > 100) {
-		fprintf(stderr, "TEST_SLOWDOWN=%s: expected an integer from 1 to 100\n", s);
-		exit(2);
-	}
-	return factor = (int)v;
-}
-
-/* A deadline of ms milliseconds for a wait on the host, times $TEST_SLOWDOWN. */
-int test_scaled_ms(int ms)
-{
-	long long v = (long long)ms * test_slowdown();
-
-	return v > INT_MAX ? INT_MAX : (int)v;
-}
-
 /* Remove the host's directory and everything in it. */
 static void test_host_remove_dir(const char *dir)
 {

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "frame.h"
+#include "slowdown.h"	/* test_scaled_ms(); every deadline below is already scaled */
 
 struct test_host {
 	pid_t pid;
@@ -81,10 +82,5 @@ long test_host_stat_wait(const struct test_host *h, const char *field, long want
 
 /* Milliseconds on the monotonic clock. */
 uint64_t test_now_ms(void);
-/* ms times $TEST_SLOWDOWN (an integer from 1 to 100, default 1), for the
- * deadlines of waits on the host: under valgrind it runs many times slower.
- * Every deadline here (start, stop, calls, test_raw_recv, test_raw_closed,
- * test_host_stat_wait) is already scaled; a bad value ends the program. */
-int test_scaled_ms(int ms);
 
 #endif

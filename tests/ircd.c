@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "slowdown.h"
 
 #define NGIRCD_DEFAULT_BIN "/usr/sbin/ngircd"
 #define IRCD_START_DEADLINE_MS 10000
@@ -61,36 +62,6 @@ static void ircd_pause_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-/* The factor $TEST_SLOWDOWN (an integer from 1 to 100; 1 when unset), read
- * once; anything else ends the program with a message. */
-static int ircd_slowdown(void)
-{
-	static int factor;
-	const char *s = getenv("TEST_SLOWDOWN");
-	char *end;
-	long v;
-
-	if (factor)
-		return factor;
-	if (!s || !*s)
-		return factor = 1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > 100) {
-		fprintf(stderr, "TEST_SLOWDOWN=%s: expected an integer from 1 to 100\n", s);
-		exit(2);
-	}
-	return factor = (int)v;
-}
-
-/* A deadline of ms milliseconds for a wait on the peer, times $TEST_SLOWDOWN. */
-static int ircd_scaled_ms(int ms)
-{
-	long long v = (long long)ms * ircd_slowdown();
-
-	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
 /* Milliseconds left until deadline as a poll() timeout (-1: no deadline). */
@@ -872,7 +843,7 @@ static int user_next_line(struct test_irc_user *u, uint64_t deadline, const char
 int test_irc_user_expect(struct test_irc_user *u, const char *regex, int timeout_ms,
 			 const char **ret_line)
 {
-	uint64_t deadline = ircd_now_ms() + (uint64_t)ircd_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = ircd_now_ms() + (uint64_t)test_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
 	const char *line = NULL;
 	regex_t re;
 	int r;
@@ -1170,7 +1141,7 @@ static int fake_step_add(struct test_fake *f, enum fake_op op, int ms, const cha
 /* Expect a line matching regex within timeout_ms. */
 int test_fake_expect(struct test_fake *f, const char *regex, int timeout_ms)
 {
-	return fake_step_add(f, FAKE_EXPECT, ircd_scaled_ms(timeout_ms), regex, NULL, 0);
+	return fake_step_add(f, FAKE_EXPECT, test_scaled_ms(timeout_ms), regex, NULL, 0);
 }
 
 /* Send a formatted line template. */
@@ -1234,7 +1205,7 @@ int test_fake_silent(struct test_fake *f, int ms)
 /* Accept the next client. */
 int test_fake_accept(struct test_fake *f, int timeout_ms)
 {
-	return fake_step_add(f, FAKE_ACCEPT, ircd_scaled_ms(timeout_ms), NULL, NULL, 0);
+	return fake_step_add(f, FAKE_ACCEPT, test_scaled_ms(timeout_ms), NULL, NULL, 0);
 }
 
 /* Answer PING, then wait for NICK and USER and welcome the client. */
@@ -1243,7 +1214,7 @@ int test_fake_register(struct test_fake *f)
 	int r = test_fake_answer(f, "^PING :?(.*)$", ":irc.test.local PONG irc.test.local :$1");
 
 	if (r == 0)
-		r = fake_step_add(f, FAKE_REGISTER, ircd_scaled_ms(FAKE_REGISTER_MS),
+		r = fake_step_add(f, FAKE_REGISTER, test_scaled_ms(FAKE_REGISTER_MS),
 				  "^(NICK :?([^ ]+)|USER )", NULL, 0);
 	return r;
 }
@@ -1637,7 +1608,7 @@ static void fake_main(const struct test_fake *f, int lfd, pid_t parent)
 	run.answers = calloc(f->nsteps + 1, sizeof *run.answers);
 	if (!run.answers)
 		_exit(1);
-	ok = fake_do_accept(&run, SIZE_MAX, ircd_scaled_ms(FAKE_ACCEPT_MS)) == 0;
+	ok = fake_do_accept(&run, SIZE_MAX, test_scaled_ms(FAKE_ACCEPT_MS)) == 0;
 	for (size_t i = 0; ok && i < f->nsteps; i++)
 		ok = fake_step_run(&run, i) == 0;
 	if (ok)
@@ -1708,7 +1679,7 @@ static int fake_outcome(const struct test_fake *f)
 /* Wait until the script has run to its end. */
 int test_fake_done(struct test_fake *f, int timeout_ms)
 {
-	uint64_t deadline = ircd_now_ms() + (uint64_t)ircd_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = ircd_now_ms() + (uint64_t)test_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
 	int r, status;
 
 	for (;;) {
@@ -1773,7 +1744,7 @@ const char *test_fake_line(const struct test_fake *f, size_t i)
 long test_fake_wait_line(const struct test_fake *f, const char *regex, size_t from,
 			 int timeout_ms)
 {
-	uint64_t deadline = ircd_now_ms() + (uint64_t)ircd_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = ircd_now_ms() + (uint64_t)test_scaled_ms(timeout_ms > 0 ? timeout_ms : 0);
 	const char *p = NULL;
 	size_t i = from;
 	regex_t re;
