@@ -22,9 +22,9 @@
 
 #include <ini.h>
 
-#include "irc_text.h"
-#include "isupport.h"
-#include "transport_tls.h"
+#include "irc/irc_text.h"
+#include "irc/isupport.h"
+#include "irc/transport_tls.h"
 
 #define CONF_FILE_MAX (1u << 20)	/* a configuration file larger than this is refused */
 #define CONF_HOST_MAX 253		/* a DNS name */
@@ -98,11 +98,11 @@ static const struct conf_key conf_keys[] = {
 	KEY("bothost", "socket", CONF_PATH, socket_path, 0, 0),
 	KEY("bothost", "log_level", CONF_LOG_LEVEL, log_level, 0, 0),
 	KEY("bothost", "loopback", CONF_BOOL, loopback, 0, 0),
-	KEY("bothost", "command_prefix", CONF_PREFIX, command_prefix, 1, 8),
-	KEY("bothost", "owner", CONF_OWNER, owners, 0, 0),
-	KEY("bothost", "max_processes", CONF_COUNT, max_processes, 1, 10000),
-	KEY("bothost", "user_commands", CONF_RATE, user_commands, 1, 100),
-	KEY("bothost", "user_ignore", CONF_DURATION, user_ignore_ms, SEC, DAY),
+	KEY("bothost", "command_prefix", CONF_PREFIX, bot.command_prefix, 1, 8),
+	KEY("bothost", "owner", CONF_OWNER, bot.owners, 0, 0),
+	KEY("bothost", "max_processes", CONF_COUNT, bot.max_processes, 1, 10000),
+	KEY("bothost", "user_commands", CONF_RATE, bot.user_commands, 1, 100),
+	KEY("bothost", "user_ignore", CONF_DURATION, bot.user_ignore_ms, SEC, DAY),
 	KEY("bothost", "allow_user", CONF_ALLOW_USER, allow_uids, 0, 0),
 	KEY("bothost", "allow_group", CONF_ALLOW_GROUP, allow_gids, 0, 0),
 	KEY("limits", "frame_max", CONF_SIZE, limits.frame_max, 64, SIZE_MAX / 2),
@@ -233,12 +233,12 @@ int conf_init(struct conf *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->loopback = false;
-	cfg->max_processes = 32;
-	cfg->user_commands = (struct conf_rate){ 12, 1 * MIN };
-	cfg->user_ignore_ms = 5 * MIN;
+	cfg->bot.max_processes = 32;
+	cfg->bot.user_commands = (struct conf_rate){ 12, 1 * MIN };
+	cfg->bot.user_ignore_ms = 5 * MIN;
 	server_config_init(&cfg->limits);
 	spawn_limits_init(&cfg->behaviour_limits);
-	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->command_prefix = strdup("!"))) {
+	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->bot.command_prefix = strdup("!"))) {
 		conf_clear(cfg);
 		return -ENOMEM;
 	}
@@ -276,144 +276,16 @@ static void conf_irc_clear(struct conf_irc *irc)
 	free(irc->sasl_password);
 }
 
-/* Free an array of n strings. */
-static void conf_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Free what b holds and zero it. */
-void conf_behaviour_clear(struct conf_behaviour *b)
-{
-	free(b->name);
-	free(b->exec);
-	conf_strv_free(b->args, b->n_args);
-	free(b->help);
-	free(b->at);
-	conf_strv_free(b->commands, b->n_commands);
-	memset(b, 0, sizeof *b);
-}
-
 /* Free everything cfg holds and zero it; clearing twice is harmless. */
 void conf_clear(struct conf *cfg)
 {
 	conf_irc_clear(&cfg->irc);
-	for (size_t i = 0; i < cfg->n_behaviours; i++)
-		conf_behaviour_clear(&cfg->behaviours[i]);
-	free(cfg->behaviours);
-	conf_strv_free(cfg->owners, cfg->n_owners);
+	behaviours_conf_clear(&cfg->bot);
 	free(cfg->allow_uids);
 	free(cfg->allow_gids);
-	free(cfg->command_prefix);
 	free(cfg->path);
 	free(cfg->socket_path);
 	memset(cfg, 0, sizeof *cfg);
-}
-
-/* ---- behaviour sections ---------------------------------------------------- */
-
-static const char *const conf_behaviour_kinds[] = { "command", "timer", "resident" };
-
-/* "command", "timer" or "resident". */
-const char *conf_behaviour_kind_name(enum conf_behaviour_kind kind)
-{
-	return conf_behaviour_kinds[kind];
-}
-
-/* The section named name (compared ignoring ASCII case), or NULL. */
-const struct conf_behaviour *conf_behaviour_find(const struct conf *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_behaviours; i++)
-		if (strcasecmp(cfg->behaviours[i].name, name) == 0)
-			return &cfg->behaviours[i];
-	return NULL;
-}
-
-/* A copy of an array of n strings (NULL when n is 0), or NULL with *ok false. */
-static char **conf_strv_dup(char *const *v, size_t n, bool *ok)
-{
-	char **copy;
-
-	if (n == 0)
-		return NULL;
-	if (!(copy = calloc(n, sizeof *copy)))
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		if (!(copy[i] = strdup(v[i]))) {
-			conf_strv_free(copy, i);
-			goto fail;
-		}
-	}
-	return copy;
-fail:
-	*ok = false;
-	return NULL;
-}
-
-/* A deep copy of src into dst. */
-int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour *src)
-{
-	bool ok = true;
-
-	*dst = *src;
-	dst->name = strdup(src->name);
-	dst->exec = src->exec ? strdup(src->exec) : NULL;
-	dst->help = src->help ? strdup(src->help) : NULL;
-	dst->args = conf_strv_dup(src->args, src->n_args, &ok);
-	if (!ok)
-		dst->n_args = 0;
-	dst->commands = conf_strv_dup(src->commands, src->n_commands, &ok);
-	if (!dst->commands)
-		dst->n_commands = 0;
-	dst->at = src->n_at ? malloc(src->n_at * sizeof *dst->at) : NULL;
-	if (dst->at)
-		memcpy(dst->at, src->at, src->n_at * sizeof *dst->at);
-	if (!ok || !dst->name || (src->exec && !dst->exec) || (src->help && !dst->help) || (src->n_at && !dst->at)) {
-		conf_behaviour_clear(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Whether two strings, either of which may be NULL, are equal. */
-static bool conf_str_equal(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Whether two arrays of n strings are equal. */
-static bool conf_strv_equal(char *const *a, char *const *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-/* Whether two sections say the same. */
-bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b)
-{
-	if (a->kind != b->kind || strcmp(a->name, b->name) != 0 || !conf_str_equal(a->exec, b->exec) ||
-	    !conf_str_equal(a->help, b->help) || a->n_args != b->n_args || a->n_at != b->n_at ||
-	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
-	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
-	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch ||
-	    a->n_commands != b->n_commands || memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
-		return false;
-	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands))
-		return false;
-	return a->n_at == 0 || memcmp(a->at, b->at, a->n_at * sizeof *a->at) == 0;
-}
-
-/* Whether b claims the command word. */
-bool conf_behaviour_claims(const struct conf_behaviour *b, const char *word)
-{
-	for (size_t i = 0; i < b->n_commands; i++)
-		if (strcasecmp(b->commands[i], word) == 0)
-			return true;
-	return false;
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -866,7 +738,7 @@ static int conf_add_owner(struct conf_parse *p, const struct conf_key *k, const 
 	if (account ? !value[8] || conf_has_control(value + 8, true) : !conf_mask_valid(value))
 		return conf_fail(p, "invalid %s '%s': expected a nick!user@host mask (* and ? match any "
 				 "characters and one character) or account:NAME", k->name, value);
-	return conf_add_string(&cfg->owners, &cfg->n_owners, value);
+	return conf_add_string(&cfg->bot.owners, &cfg->bot.n_owners, value);
 }
 
 /* A uid or gid written as decimal digits: 0, or -EINVAL (not a number, or
@@ -1265,7 +1137,7 @@ static int conf_set_limit(struct conf_parse *p, const struct conf_key *k, uint64
  * section is being read). */
 static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *value)
 {
-	void *base = k->behaviour ? (void *)&p->cfg->behaviours[p->cur] : (void *)p->cfg;
+	void *base = k->behaviour ? (void *)&p->cfg->bot.behaviours[p->cur] : (void *)p->cfg;
 	void *field = (char *)base + k->offset;
 
 	switch (k->kind) {
@@ -1344,8 +1216,8 @@ static int conf_fail_unknown_key(struct conf_parse *p, const char *section, cons
 	if (other)
 		conf_key_home(other, home, sizeof home);
 	if (p->cur >= 0)
-		snprintf(here, sizeof here, "%s %s", conf_behaviour_kind_name(p->cfg->behaviours[p->cur].kind),
-			 p->cfg->behaviours[p->cur].name);
+		snprintf(here, sizeof here, "%s %s", conf_behaviour_kind_name(p->cfg->bot.behaviours[p->cur].kind),
+			 p->cfg->bot.behaviours[p->cur].name);
 	else
 		snprintf(here, sizeof here, "%s", section);
 	if (!*here && other)
@@ -1370,7 +1242,7 @@ static bool conf_behaviour_name_valid(const char *name)
 static long conf_behaviour_add(struct conf_parse *p, enum conf_behaviour_kind kind, const char *name)
 {
 	struct conf *cfg = p->cfg;
-	size_t n = cfg->n_behaviours;
+	size_t n = cfg->bot.n_behaviours;
 	unsigned (*bseen)[CONF_NKEYS] = realloc(p->bseen, (n + 1) * sizeof *bseen);
 	unsigned *bline = bseen ? realloc(p->bline, (n + 1) * sizeof *bline) : NULL;
 	char *copy = strdup(name);
@@ -1379,13 +1251,13 @@ static long conf_behaviour_add(struct conf_parse *p, enum conf_behaviour_kind ki
 		p->bseen = bseen;
 	if (bline)
 		p->bline = bline;
-	if (!bline || !copy || conf_grow((void **)&cfg->behaviours, &cfg->n_behaviours, sizeof *cfg->behaviours) < 0) {
+	if (!bline || !copy || conf_grow((void **)&cfg->bot.behaviours, &cfg->bot.n_behaviours, sizeof *cfg->bot.behaviours) < 0) {
 		free(copy);
 		return -ENOMEM;
 	}
 	memset(p->bseen[n], 0, sizeof p->bseen[n]);
 	p->bline[n] = p->line;
-	cfg->behaviours[n] = (struct conf_behaviour){
+	cfg->bot.behaviours[n] = (struct conf_behaviour){
 		.kind = kind, .name = copy, .max_running = 2, .private_ok = true,
 		.timeout_ms = kind == CONF_BEHAVIOUR_RESIDENT ? 0 : 30 * SEC,
 		.restart_min_ms = 1 * SEC, .restart_max_ms = 5 * MIN,
@@ -1397,7 +1269,7 @@ static long conf_behaviour_add(struct conf_parse *p, enum conf_behaviour_kind ki
 static int conf_behaviour_section(struct conf_parse *p, enum conf_behaviour_kind kind, const char *name)
 {
 	const char *kname = conf_behaviour_kind_name(kind);
-	const struct conf_behaviour *other = conf_behaviour_find(p->cfg, name);
+	const struct conf_behaviour *other = conf_behaviour_find(&p->cfg->bot, name);
 	long i;
 
 	if (!*name)
@@ -1410,8 +1282,8 @@ static int conf_behaviour_section(struct conf_parse *p, enum conf_behaviour_kind
 	if (other && (other->kind != kind || strcmp(other->name, name) != 0))
 		return conf_fail(p, "[%s %s]: the name is taken by [%s %s] on line %u", kname, name,
 				 conf_behaviour_kind_name(other->kind), other->name,
-				 p->bline[other - p->cfg->behaviours]);
-	i = other ? (long)(other - p->cfg->behaviours) : conf_behaviour_add(p, kind, name);
+				 p->bline[other - p->cfg->bot.behaviours]);
+	i = other ? (long)(other - p->cfg->bot.behaviours) : conf_behaviour_add(p, kind, name);
 	if (i < 0)
 		return p->r = (int)i;
 	p->cur = i;
@@ -1427,9 +1299,10 @@ static int conf_section(struct conf_parse *p, const char *name, size_t n)
 	p->cur = -1;
 	if (conf_section_known(buf))
 		return 0;
-	for (size_t k = 0; k < sizeof conf_behaviour_kinds / sizeof conf_behaviour_kinds[0]; k++) {
-		size_t kn = strlen(conf_behaviour_kinds[k]);
-		if (strncmp(buf, conf_behaviour_kinds[k], kn) == 0 && (buf[kn] == ' ' || !buf[kn]))
+	for (int k = 0; k < CONF_BEHAVIOUR_KINDS; k++) {
+		const char *kind = conf_behaviour_kind_name((enum conf_behaviour_kind)k);
+		size_t kn = strlen(kind);
+		if (strncmp(buf, kind, kn) == 0 && (buf[kn] == ' ' || !buf[kn]))
 			return conf_behaviour_section(p, (enum conf_behaviour_kind)k, buf + kn + (buf[kn] == ' '));
 	}
 	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [behaviours], "
@@ -1451,7 +1324,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	if (!*name)
 		return conf_fail(p, "expected 'key = value' (the key is missing)") == 0;
 	if (p->cur >= 0)
-		k = conf_key_find(conf_behaviour_kind_name(p->cfg->behaviours[p->cur].kind), name);
+		k = conf_key_find(conf_behaviour_kind_name(p->cfg->bot.behaviours[p->cur].kind), name);
 	else
 		k = *section ? conf_key_find(section, name) : NULL;
 	if (!k)
@@ -1584,7 +1457,7 @@ static unsigned conf_seen(const struct conf_parse *p, long i, const char *sectio
 /* The limit_* keys behaviour i does not give take the values of [behaviours]. */
 static void conf_behaviour_inherit(struct conf_parse *p, long i)
 {
-	struct conf_behaviour *b = &p->cfg->behaviours[i];
+	struct conf_behaviour *b = &p->cfg->bot.behaviours[i];
 	const char *kname = conf_behaviour_kind_name(b->kind);
 	const struct conf_key *dflt;
 
@@ -1600,7 +1473,7 @@ static void conf_behaviour_inherit(struct conf_parse *p, long i)
 /* The checks of one behaviour section that need all of it. */
 static int conf_check_behaviour(struct conf_parse *p, long i)
 {
-	const struct conf_behaviour *b = &p->cfg->behaviours[i];
+	const struct conf_behaviour *b = &p->cfg->bot.behaviours[i];
 	const char *kname = conf_behaviour_kind_name(b->kind);
 	unsigned l1, l2;
 	char a[32], c[32];
@@ -1634,16 +1507,16 @@ static int conf_check_behaviour(struct conf_parse *p, long i)
 static int conf_check_claim(struct conf_parse *p, long i, const char *word)
 {
 	const struct conf *cfg = p->cfg;
-	const struct conf_behaviour *b = &cfg->behaviours[i], *other = conf_behaviour_find(cfg, word);
+	const struct conf_behaviour *b = &cfg->bot.behaviours[i], *other = conf_behaviour_find(&cfg->bot, word);
 	unsigned line = conf_seen(p, i, "resident", "commands"), l2;
 
 	if (other && other->kind == CONF_BEHAVIOUR_COMMAND) {
 		p->line = line;
 		return conf_fail(p, "[resident %s] claims the command word '%s', which is [command %s] on line %u",
-				 b->name, word, other->name, p->bline[other - cfg->behaviours]);
+				 b->name, word, other->name, p->bline[other - cfg->bot.behaviours]);
 	}
 	for (long j = 0; j < i; j++) {
-		other = &cfg->behaviours[j];
+		other = &cfg->bot.behaviours[j];
 		if (other->kind != CONF_BEHAVIOUR_RESIDENT || !conf_behaviour_claims(other, word))
 			continue;
 		l2 = conf_seen(p, j, "resident", "commands");
@@ -1659,9 +1532,9 @@ static int conf_check_claims(struct conf_parse *p)
 {
 	const struct conf *cfg = p->cfg;
 
-	for (size_t i = 0; i < cfg->n_behaviours; i++)
-		for (size_t w = 0; w < cfg->behaviours[i].n_commands; w++)
-			if (conf_check_claim(p, (long)i, cfg->behaviours[i].commands[w]) < 0)
+	for (size_t i = 0; i < cfg->bot.n_behaviours; i++)
+		for (size_t w = 0; w < cfg->bot.behaviours[i].n_commands; w++)
+			if (conf_check_claim(p, (long)i, cfg->bot.behaviours[i].commands[w]) < 0)
 				return p->r;
 	return 0;
 }
@@ -1757,7 +1630,7 @@ static int conf_check(struct conf_parse *p)
 	}
 	if (conf_check_servers(p) < 0 || conf_check_tls_sasl(p) < 0 || conf_check_clients(p) < 0)
 		return p->r;
-	for (size_t i = 0; i < p->cfg->n_behaviours; i++)
+	for (size_t i = 0; i < p->cfg->bot.n_behaviours; i++)
 		if (conf_check_behaviour(p, (long)i) < 0)
 			return p->r;
 	return conf_check_claims(p);
@@ -1868,8 +1741,8 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_CHANNEL: conf_format_channels(&cfg->irc, reveal, f); break;
 	case CONF_PREFIX: fputs(*s ? *s : "(none)", f); break;
 	case CONF_OWNER:
-		for (size_t i = 0; i < cfg->n_owners; i++)
-			fprintf(f, "%s%s", i ? ", " : "", cfg->owners[i]);
+		for (size_t i = 0; i < cfg->bot.n_owners; i++)
+			fprintf(f, "%s%s", i ? ", " : "", cfg->bot.owners[i]);
 		break;
 	case CONF_RATE:
 		conf_format_duration(((const struct conf_rate *)field)->window_ms, d, sizeof d);
@@ -1965,13 +1838,13 @@ static int conf_compare_behaviours(const struct conf *old, const struct conf *cu
 {
 	int n = 0, r = 0;
 
-	for (size_t i = 0; i < old->n_behaviours && r >= 0; i++) {
-		const struct conf_behaviour *a = &old->behaviours[i], *b = conf_behaviour_find(cur, a->name);
+	for (size_t i = 0; i < old->bot.n_behaviours && r >= 0; i++) {
+		const struct conf_behaviour *a = &old->bot.behaviours[i], *b = conf_behaviour_find(&cur->bot, a->name);
 		if (!b || b->kind != a->kind || strcmp(a->name, b->name) != 0)
 			n += r = conf_compare_report(a, "removed", fn, userdata);
 	}
-	for (size_t i = 0; i < cur->n_behaviours && r >= 0; i++) {
-		const struct conf_behaviour *b = &cur->behaviours[i], *a = conf_behaviour_find(old, b->name);
+	for (size_t i = 0; i < cur->bot.n_behaviours && r >= 0; i++) {
+		const struct conf_behaviour *b = &cur->bot.behaviours[i], *a = conf_behaviour_find(&old->bot, b->name);
 		if (!a || b->kind != a->kind || strcmp(a->name, b->name) != 0)
 			n += r = conf_compare_report(b, "added", fn, userdata);
 		else if (!conf_behaviour_equal(a, b))

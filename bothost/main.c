@@ -14,18 +14,18 @@
 
 #include <ev.h>
 
-#include "behaviour.h"
-#include "bot_object.h"
-#include "commands.h"
+#include "behaviours/behaviour.h"
+#include "behaviours/bot_object.h"
+#include "behaviours/commands.h"
 #include "conf.h"
-#include "irc.h"
-#include "later.h"
-#include "log.h"
-#include "loopback.h"
-#include "host_object.h"
-#include "object.h"
-#include "server.h"
-#include "spawn.h"
+#include "irc/irc.h"
+#include "core/later.h"
+#include "core/log.h"
+#include "core/loopback.h"
+#include "core/host_object.h"
+#include "core/object.h"
+#include "core/server.h"
+#include "behaviours/spawn.h"
 
 struct options {
 	struct server_config limits;	/* the limits given on the command line */
@@ -309,7 +309,7 @@ static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 	log_set_level(next->log_level);
 	conf_clear(&b->conf);
 	b->conf = *next;
-	if (behaviours_server() && (commands_configure(&b->conf) < 0 || behaviours_configure(&b->conf) < 0))
+	if (behaviours_server() && (commands_configure(&b->conf.bot) < 0 || behaviours_configure(&b->conf.bot) < 0))
 		log_error("configuration: out of memory: the behaviours may not follow every change");
 }
 
@@ -398,7 +398,7 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 
 	if (!b->opts.config_path)
 		return 0;
-	if ((r = commands_configure(&b->conf)) < 0 || (r = behaviours_start(b->server, socket_path, &b->conf)) < 0 ||
+	if ((r = commands_configure(&b->conf.bot)) < 0 || (r = behaviours_start(b->server, socket_path, &b->conf.bot)) < 0 ||
 	    (r = bot_object_register()) < 0) {
 		log_error("cannot start the behaviours: %s", strerror(-r));
 		return r;

@@ -53,7 +53,7 @@ static void args_answered(bk_args *a)
 }
 
 /* The connection is being freed: arguments the program keeps can no longer answer. */
-void args_detach_all(bk_conn *c)
+void bki_args_detach_all(bk_conn *c)
 {
 	while (c->args) {
 		bk_args *a = c->args;
@@ -69,16 +69,16 @@ static void args_refuse(bk_conn *c, uint64_t id, const char *name, const char *m
 	if (!id)
 		return;
 	if (wire_write_error(&c->out, id, name, message, NULL) < 0) {
-		conn_fail(c, "Disconnected", "out of memory");
+		bki_conn_fail(c, "Disconnected", "out of memory");
 		return;
 	}
-	conn_queued(c);
+	bki_conn_queued(c);
 }
 
 /* The host calls one of our functions. */
-void args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
+void bki_args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
 {
-	struct export *e = tokens_export_get(c, m->fn);
+	struct export *e = bki_tokens_export_get(c, m->fn);
 	cJSON *array = m->args ? cJSON_DetachItemViaPointer(root, m->args) : cJSON_CreateArray();
 	bk_args *a;
 
@@ -87,12 +87,12 @@ void args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, boo
 		args_refuse(c, m->id, "NoSuchFunction", "no function with this id");
 		return;
 	}
-	if (!array || (dollar && wire_decode(&array, tokens_decode_cb, c) < 0)) {
+	if (!array || (dollar && wire_decode(&array, bki_tokens_decode_cb, c) < 0)) {
 		bk_json_delete(array);
 		if (m->id)
 			args_refuse(c, m->id, "InvalidArguments", "malformed or unknown function token");
 		else
-			conn_protocol_error(c, "ProtocolError", "malformed or unknown function token");
+			bki_conn_protocol_error(c, "ProtocolError", "malformed or unknown function token");
 		return;
 	}
 	if (!(a = args_new(c, m->id, array))) {
@@ -106,7 +106,7 @@ void args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, boo
 	e->fn(c, a, e->userdata);
 	bk_args_unref(a);
 	e->calls--;
-	tokens_export_check(c, e);
+	bki_tokens_export_check(c, e);
 }
 
 /* Check whether an answer may be given: 1 send it, 0 nothing to send (a
@@ -134,13 +134,13 @@ static int args_result_end(bk_args *a, size_t mark, int r)
 	if (r == 0)
 		r = buf_putc(&c->out, '}');
 	if (r == 0)
-		r = conn_msg_end(c, mark);
+		r = bki_conn_msg_end(c, mark);
 	if (r < 0) {
-		conn_msg_abort(c, mark);
+		bki_conn_msg_abort(c, mark);
 		return r;
 	}
 	args_answered(a);
-	conn_queued(c);
+	bki_conn_queued(c);
 	return 0;
 }
 
@@ -155,11 +155,11 @@ int bk_args_return(bk_args *a, const char *sig, ...)
 	if (!sig || strlen(sig) != 1)
 		return -EINVAL;
 	bk_conn *c = a->conn;
-	size_t mark = conn_msg_begin(c);
+	size_t mark = bki_conn_msg_begin(c);
 	r = buf_printf(&c->out, "{\"t\":\"result\",\"id\":%llu,\"value\":", (unsigned long long)a->id);
 	va_start(ap, sig);
 	if (r == 0)
-		r = json_write_value(c, &c->out, sig[0], &ap);
+		r = bki_json_write_value(c, &c->out, sig[0], &ap);
 	va_end(ap);
 	return args_result_end(a, mark, r);
 }
@@ -172,10 +172,10 @@ int bk_args_return_json(bk_args *a, const cJSON *value)
 	if (r <= 0)
 		return r;
 	bk_conn *c = a->conn;
-	size_t mark = conn_msg_begin(c);
+	size_t mark = bki_conn_msg_begin(c);
 	r = buf_printf(&c->out, "{\"t\":\"result\",\"id\":%llu,\"value\":", (unsigned long long)a->id);
 	if (r == 0)
-		r = wire_encode(&c->out, value, tokens_encode_cb, c);
+		r = wire_encode(&c->out, value, bki_tokens_encode_cb, c);
 	return args_result_end(a, mark, r);
 }
 
@@ -190,7 +190,7 @@ int bk_args_fail(bk_args *a, const char *name, const char *message)
 	if ((r = wire_write_error(&c->out, a->id, name ? name : "Failed", message, NULL)) < 0)
 		return r;
 	args_answered(a);
-	conn_queued(c);
+	bki_conn_queued(c);
 	return 0;
 }
 

@@ -24,10 +24,10 @@
 #include <stdint.h>
 
 #include "botkit.h"
-#include "buf.h"
-#include "frame.h"
-#include "map.h"
-#include "wire.h"
+#include "wire/buf.h"
+#include "wire/frame.h"
+#include "wire/map.h"
+#include "wire/wire.h"
 
 #define BK_DEFAULT_TIMEOUT_USEC (30ULL * 1000000ULL)
 #define BK_FRAME_MAX_DEFAULT 1048576
@@ -179,28 +179,28 @@ struct bk_conn {
 };
 
 /* error.c */
-extern const bk_error error_disconnected;
-extern const bk_error error_timeout;
-bk_error *error_new(const char *name, const char *message, cJSON *data);
-bk_error *error_dup(const bk_error *e);
-bk_error *error_free(bk_error *e);
+extern const bk_error bki_error_disconnected;
+extern const bk_error bki_error_timeout;
+bk_error *bki_error_new(const char *name, const char *message, cJSON *data);
+bk_error *bki_error_dup(const bk_error *e);
+bk_error *bki_error_free(bk_error *e);
 
 /* conn.c */
 static inline bool conn_is_open(const bk_conn *c)
 {
 	return c->state == CONN_HANDSHAKE || c->state == CONN_READY;
 }
-size_t conn_msg_begin(bk_conn *c);
-int conn_msg_end(bk_conn *c, size_t mark);
-void conn_msg_abort(bk_conn *c, size_t mark);
-void conn_queued(bk_conn *c);
-int conn_flush_some(bk_conn *c);
-void conn_input(bk_conn *c);
-int conn_dispatch_buffered(bk_conn *c);
-void conn_fail(bk_conn *c, const char *name, const char *message);
-void conn_fail_error(bk_conn *c, bk_error *e);
-void conn_protocol_error(bk_conn *c, const char *name, const char *why);
-void conn_report_lost(bk_conn *c, bool notify);
+size_t bki_conn_msg_begin(bk_conn *c);
+int bki_conn_msg_end(bk_conn *c, size_t mark);
+void bki_conn_msg_abort(bk_conn *c, size_t mark);
+void bki_conn_queued(bk_conn *c);
+int bki_conn_flush_some(bk_conn *c);
+void bki_conn_input(bk_conn *c);
+int bki_conn_dispatch_buffered(bk_conn *c);
+void bki_conn_fail(bk_conn *c, const char *name, const char *message);
+void bki_conn_fail_error(bk_conn *c, bk_error *e);
+void bki_conn_protocol_error(bk_conn *c, const char *name, const char *why);
+void bki_conn_report_lost(bk_conn *c, bool notify);
 
 /* call.c */
 enum request_kind {
@@ -223,31 +223,31 @@ struct request {
 	const cJSON *args;	/* as a JSON array */
 };
 
-int call_start(bk_conn *c, const struct request *rq, struct pending **ret);
-int call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const char *sig, ...);
-void call_sync_begin(bk_conn *c);
-int call_wait(bk_conn *c, struct sync_wait *st);
-void call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
-void call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
-void call_expire(bk_conn *c);
-void call_fail_all(bk_conn *c);
-void call_run_deferred(bk_conn *c);
-uint64_t call_next_deadline(const bk_conn *c);
-void call_free_all(bk_conn *c);
+int bki_call_start(bk_conn *c, const struct request *rq, struct pending **ret);
+int bki_call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const char *sig, ...);
+void bki_call_sync_begin(bk_conn *c);
+int bki_call_wait(bk_conn *c, struct sync_wait *st);
+void bki_call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
+void bki_call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
+void bki_call_expire(bk_conn *c);
+void bki_call_fail_all(bk_conn *c);
+void bki_call_run_deferred(bk_conn *c);
+uint64_t bki_call_next_deadline(const bk_conn *c);
+void bki_call_free_all(bk_conn *c);
 
 /* tokens.c */
-int tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata);
-int tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, void *userdata);
-int tokens_write_export(bk_conn *c, struct buf *b, bk_function fn, void *userdata,
+int bki_tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata);
+int bki_tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, void *userdata);
+int bki_tokens_write_export(bk_conn *c, struct buf *b, bk_function fn, void *userdata,
 			void (*destroy)(void *));
-int tokens_write_import(bk_conn *c, struct buf *b, bk_fn *f);
-void tokens_undo(bk_conn *c);
-struct export *tokens_export_get(bk_conn *c, uint64_t id);
-struct export *tokens_export_find(bk_conn *c, bk_function fn, void *userdata);
-void tokens_export_check(bk_conn *c, struct export *e);
-void tokens_dispatch_release(bk_conn *c, const struct wire_msg *m);
-void tokens_drop_exports(bk_conn *c);
-void tokens_detach_imports(bk_conn *c);
+int bki_tokens_write_import(bk_conn *c, struct buf *b, bk_fn *f);
+void bki_tokens_undo(bk_conn *c);
+struct export *bki_tokens_export_get(bk_conn *c, uint64_t id);
+struct export *bki_tokens_export_find(bk_conn *c, bk_function fn, void *userdata);
+void bki_tokens_export_check(bk_conn *c, struct export *e);
+void bki_tokens_dispatch_release(bk_conn *c, const struct wire_msg *m);
+void bki_tokens_drop_exports(bk_conn *c);
+void bki_tokens_detach_imports(bk_conn *c);
 
 /* json.c */
 enum json_fn_kind {
@@ -263,24 +263,24 @@ struct json_fn {
 	bk_fn *host;
 };
 
-enum json_fn_kind json_fn_parse(const cJSON *node, struct json_fn *ret);
-cJSON *json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void *));
-cJSON *json_host_node_new(bk_fn *f);
-int json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap);
-int json_write_args(bk_conn *c, struct buf *b, const char *sig, va_list *ap, const cJSON *args);
+enum json_fn_kind bki_json_fn_parse(const cJSON *node, struct json_fn *ret);
+cJSON *bki_json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void *));
+cJSON *bki_json_host_node_new(bk_fn *f);
+int bki_json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap);
+int bki_json_write_args(bk_conn *c, struct buf *b, const char *sig, va_list *ap, const cJSON *args);
 
 /* args.c */
-void args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
-void args_detach_all(bk_conn *c);
+void bki_args_dispatch_invoke(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
+void bki_args_detach_all(bk_conn *c);
 
 /* slot.c */
-void slot_answered(bk_slot *s, const bk_error *err);
-void slot_end(bk_slot *s);
-void slot_end_export(struct export *e);
+void bki_slot_answered(bk_slot *s, const bk_error *err);
+void bki_slot_end(bk_slot *s);
+void bki_slot_end_export(struct export *e);
 
 /* run.c */
-uint64_t run_now_usec(void);
-int run_iterate(bk_conn *c, uint64_t until);
-void run_settle(bk_conn *c);
+uint64_t bki_run_now_usec(void);
+int bki_run_iterate(bk_conn *c, uint64_t until);
+void bki_run_settle(bk_conn *c);
 
 #endif

@@ -110,7 +110,7 @@ static struct pending *pending_new(bk_conn *c, const struct request *rq)
 		return NULL;
 	p->id = ++c->next_id;
 	p->heap_index = SIZE_MAX;
-	p->deadline = rq->timeout ? run_now_usec() + rq->timeout : BK_NO_DEADLINE;
+	p->deadline = rq->timeout ? bki_run_now_usec() + rq->timeout : BK_NO_DEADLINE;
 	p->reply = rq->reply;
 	p->userdata = rq->userdata;
 	p->sync = rq->sync;
@@ -132,12 +132,12 @@ static void call_complete(bk_conn *c, struct pending *p, const bk_error *err, cJ
 	cJSON null = { .type = cJSON_NULL };
 
 	if (p->slot)
-		slot_answered(p->slot, err);
+		bki_slot_answered(p->slot, err);
 	if (p->sync) {
 		p->sync->done = true;
 		p->sync->r = err ? bk_error_errno(err) : 0;
 		if (err)
-			p->sync->error = error_dup(err);
+			p->sync->error = bki_error_dup(err);
 		else if (!(p->sync->result = value))
 			p->sync->result = cJSON_CreateNull();
 		if (!err)
@@ -179,7 +179,7 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 	if (r == 0)
 		r = CALL_PUT_LITERAL(b, ",\"args\":");
 	if (r == 0)
-		r = json_write_args(c, b, rq->sig, rq->ap, rq->args);
+		r = bki_json_write_args(c, b, rq->sig, rq->ap, rq->args);
 	if (r == 0)
 		r = buf_putc(b, '}');
 	return r;
@@ -188,16 +188,16 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 /* Send a notification: an invoke nobody answers. */
 static int call_send_notify(bk_conn *c, const struct request *rq)
 {
-	size_t mark = conn_msg_begin(c);
+	size_t mark = bki_conn_msg_begin(c);
 	int r = call_write(c, rq, 0);
 
 	if (r == 0)
-		r = conn_msg_end(c, mark);
+		r = bki_conn_msg_end(c, mark);
 	if (r < 0) {
-		conn_msg_abort(c, mark);
+		bki_conn_msg_abort(c, mark);
 		return r;
 	}
-	conn_queued(c);
+	bki_conn_queued(c);
 	return 0;
 }
 
@@ -231,7 +231,7 @@ static int call_check(bk_conn *c, const struct request *rq)
 
 /* Start a request: send it and keep it until it completes (exactly once,
  * never before this returns). 0 or -errno (then nothing runs later). */
-int call_start(bk_conn *c, const struct request *rq, struct pending **ret)
+int bki_call_start(bk_conn *c, const struct request *rq, struct pending **ret)
 {
 	int r = call_check(c, rq);
 
@@ -244,15 +244,15 @@ int call_start(bk_conn *c, const struct request *rq, struct pending **ret)
 	struct pending *p = pending_new(c, rq);
 	if (!p)
 		return -ENOMEM;
-	size_t mark = conn_msg_begin(c);
+	size_t mark = bki_conn_msg_begin(c);
 	r = call_write(c, rq, p->id);
 	if (r == 0)
 		r = heap_reserve(c);
 	if (r == 0 && (r = map_put(&c->pending, p->id, 0, p)) == 0 &&
-	    (r = conn_msg_end(c, mark)) < 0)
+	    (r = bki_conn_msg_end(c, mark)) < 0)
 		map_remove(&c->pending, p->id, 0);
 	if (r < 0) {
-		conn_msg_abort(c, mark);
+		bki_conn_msg_abort(c, mark);
 		c->next_id--;	/* the id was never sent */
 		free(p);
 		return r;
@@ -261,12 +261,12 @@ int call_start(bk_conn *c, const struct request *rq, struct pending **ret)
 	pending_list_append(&c->pending_list, p);
 	if (ret)
 		*ret = p;
-	conn_queued(c);
+	bki_conn_queued(c);
 	return 0;
 }
 
-/* call_start() with arguments given by signature and varargs. */
-int call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const char *sig, ...)
+/* bki_call_start() with arguments given by signature and varargs. */
+int bki_call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const char *sig, ...)
 {
 	va_list ap;
 
@@ -274,26 +274,26 @@ int call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const c
 	rq->sig = sig;
 	rq->ap = &ap;
 	rq->args = NULL;
-	int r = call_start(c, rq, ret);
+	int r = bki_call_start(c, rq, ret);
 	rq->ap = NULL;
 	va_end(ap);
 	return r;
 }
 
 /* A blocking call starts: forget the previous one's error. */
-void call_sync_begin(bk_conn *c)
+void bki_call_sync_begin(bk_conn *c)
 {
-	c->last_error = error_free(c->last_error);
+	c->last_error = bki_error_free(c->last_error);
 }
 
 /* Run the loop until a blocking request completes; keep its error as the
  * connection's last error. Returns the request's code. */
-int call_wait(bk_conn *c, struct sync_wait *st)
+int bki_call_wait(bk_conn *c, struct sync_wait *st)
 {
 	bk_conn_ref(c);
 	while (!st->done)
-		run_iterate(c, BK_NO_DEADLINE);
-	error_free(c->last_error);
+		bki_run_iterate(c, BK_NO_DEADLINE);
+	bki_error_free(c->last_error);
 	c->last_error = st->error;
 	st->error = NULL;
 	bk_conn_unref(c);
@@ -305,19 +305,19 @@ static int call_decode(bk_conn *c, cJSON **v, bool dollar)
 {
 	if (!*v || !dollar)
 		return 0;
-	return wire_decode(v, tokens_decode_cb, c);
+	return wire_decode(v, bki_tokens_decode_cb, c);
 }
 
 /* A result for one of our requests. The value is decoded even when the
  * request is no longer pending, so its function receipts are counted (and
  * released again). */
-void call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
+void bki_call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
 {
 	cJSON *value = m->value ? cJSON_DetachItemViaPointer(root, m->value) : NULL;
 
 	if (call_decode(c, &value, dollar) < 0) {
 		bk_json_delete(value);
-		conn_protocol_error(c, "ProtocolError", "a result holds a malformed or unknown token");
+		bki_conn_protocol_error(c, "ProtocolError", "a result holds a malformed or unknown token");
 		return;
 	}
 	struct pending *p = map_get(&c->pending, m->id, 0);
@@ -330,7 +330,7 @@ void call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, boo
 }
 
 /* An error answering one of our requests. */
-void call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
+void bki_call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar)
 {
 	cJSON *data = cJSON_GetObjectItemCaseSensitive(m->error, "data");
 
@@ -338,7 +338,7 @@ void call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool
 		data = cJSON_DetachItemViaPointer(m->error, data);
 	if (call_decode(c, &data, dollar) < 0) {
 		bk_json_delete(data);
-		conn_protocol_error(c, "ProtocolError", "an error holds a malformed or unknown token");
+		bki_conn_protocol_error(c, "ProtocolError", "an error holds a malformed or unknown token");
 		return;
 	}
 	struct pending *p = map_get(&c->pending, m->id, 0);
@@ -353,21 +353,21 @@ void call_dispatch_error(bk_conn *c, const struct wire_msg *m, cJSON *root, bool
 }
 
 /* Complete every request whose deadline passed with Timeout. */
-void call_expire(bk_conn *c)
+void bki_call_expire(bk_conn *c)
 {
 	if (c->heap_len == 0)
 		return;
-	uint64_t now = run_now_usec();
+	uint64_t now = bki_run_now_usec();
 	while (c->heap_len > 0 && c->heap[0]->deadline <= now) {
 		struct pending *p = c->heap[0];
 		pending_detach(c, p);
-		call_complete(c, p, &error_timeout, NULL);
+		call_complete(c, p, &bki_error_timeout, NULL);
 	}
 }
 
 /* The connection is lost: complete every pending request with Disconnected,
  * in the order they started. */
-void call_fail_all(bk_conn *c)
+void bki_call_fail_all(bk_conn *c)
 {
 	struct pending *p = c->pending_list.head;
 
@@ -377,35 +377,35 @@ void call_fail_all(bk_conn *c)
 	while (p) {
 		struct pending *next = p->next;
 		p->heap_index = SIZE_MAX;
-		call_complete(c, p, &error_disconnected, NULL);
+		call_complete(c, p, &bki_error_disconnected, NULL);
 		p = next;
 	}
 }
 
 /* Complete the requests started on a lost connection (those queued so far). */
-void call_run_deferred(bk_conn *c)
+void bki_call_run_deferred(bk_conn *c)
 {
 	struct pending *p = c->deferred.head;
 
 	c->deferred.head = c->deferred.tail = NULL;
 	while (p) {
 		struct pending *next = p->next;
-		call_complete(c, p, &error_disconnected, NULL);
+		call_complete(c, p, &bki_error_disconnected, NULL);
 		p = next;
 	}
 }
 
 /* The earliest deadline, or BK_NO_DEADLINE. */
-uint64_t call_next_deadline(const bk_conn *c)
+uint64_t bki_call_next_deadline(const bk_conn *c)
 {
 	return c->heap_len > 0 ? c->heap[0]->deadline : BK_NO_DEADLINE;
 }
 
 /* Free what is left when the connection is freed (everything completed). */
-void call_free_all(bk_conn *c)
+void bki_call_free_all(bk_conn *c)
 {
-	call_fail_all(c);
-	call_run_deferred(c);
+	bki_call_fail_all(c);
+	bki_call_run_deferred(c);
 }
 
 /* Call obj.method(args...) asynchronously, arguments by signature. */
@@ -420,7 +420,7 @@ int bk_call(bk_conn *c, const char *obj, const char *method, bk_reply_fn reply, 
 	struct request rq = { .kind = REQUEST_CALL, .obj = obj, .method = method,
 			      .timeout = c->timeout, .reply = reply, .userdata = userdata,
 			      .sig = sig, .ap = &ap };
-	int r = call_start(c, &rq, NULL);
+	int r = bki_call_start(c, &rq, NULL);
 	va_end(ap);
 	return r;
 }
@@ -443,7 +443,7 @@ int bk_call_json_timeout(bk_conn *c, const char *obj, const char *method, const 
 	struct request rq = { .kind = REQUEST_CALL, .obj = obj, .method = method,
 			      .timeout = timeout_usec, .reply = reply, .userdata = userdata,
 			      .args = args };
-	return call_start(c, &rq, NULL);
+	return bki_call_start(c, &rq, NULL);
 }
 
 /* Start a blocking request and wait for it; hand out its result. */
@@ -451,12 +451,12 @@ static int call_sync(bk_conn *c, struct request *rq, cJSON **ret_result)
 {
 	struct sync_wait st = { 0 };
 
-	call_sync_begin(c);
+	bki_call_sync_begin(c);
 	rq->sync = &st;
-	int r = call_start(c, rq, NULL);
+	int r = bki_call_start(c, rq, NULL);
 	if (r < 0)
 		return r;
-	r = call_wait(c, &st);
+	r = bki_call_wait(c, &st);
 	if (r >= 0 && ret_result)
 		*ret_result = st.result;
 	else
@@ -517,7 +517,7 @@ int bk_fn_call(bk_fn *f, bk_reply_fn reply, void *userdata, const char *sig, ...
 	rq.notify = !reply;
 	rq.sig = sig;
 	rq.ap = &ap;
-	r = call_start(f->conn, &rq, NULL);
+	r = bki_call_start(f->conn, &rq, NULL);
 	va_end(ap);
 	return r;
 }
@@ -534,7 +534,7 @@ int bk_fn_call_json(bk_fn *f, const cJSON *args, bk_reply_fn reply, void *userda
 	rq.userdata = userdata;
 	rq.notify = !reply;
 	rq.args = args;
-	return call_start(f->conn, &rq, NULL);
+	return bki_call_start(f->conn, &rq, NULL);
 }
 
 /* Call a host function and wait for its result. */

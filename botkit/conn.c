@@ -30,10 +30,10 @@ static bk_conn *conn_new(int fd)
 /* Free the connection's memory; everything it reported is done. */
 static void conn_free(bk_conn *c)
 {
-	call_free_all(c);
-	tokens_drop_exports(c);
-	tokens_detach_imports(c);
-	args_detach_all(c);
+	bki_call_free_all(c);
+	bki_tokens_drop_exports(c);
+	bki_tokens_detach_imports(c);
+	bki_args_detach_all(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	frame_reader_free(&c->in);
@@ -42,8 +42,8 @@ static void conn_free(bk_conn *c)
 	free(c->heap);
 	cJSON_Delete(c->objects);
 	free(c->objects_text);
-	error_free(c->last_error);
-	error_free(c->lost_error);
+	bki_error_free(c->last_error);
+	bki_error_free(c->lost_error);
 	free(c);
 }
 
@@ -65,24 +65,24 @@ bk_conn *bk_conn_unref(bk_conn *c)
 	c->freeing = true;
 	c->refs = 1;
 	if (conn_is_open(c)) {
-		conn_flush_some(c);
-		conn_fail(c, "Disconnected", "the connection was closed");
+		bki_conn_flush_some(c);
+		bki_conn_fail(c, "Disconnected", "the connection was closed");
 	}
-	conn_report_lost(c, false);
-	call_run_deferred(c);
+	bki_conn_report_lost(c, false);
+	bki_call_run_deferred(c);
 	conn_free(c);
 	return NULL;
 }
 
 /* Start a message in the output buffer: its mark. */
-size_t conn_msg_begin(bk_conn *c)
+size_t bki_conn_msg_begin(bk_conn *c)
 {
 	c->undo_len = 0;
 	return buf_pending(&c->out);
 }
 
 /* Finish the message started at mark: check its size, add the line feed. */
-int conn_msg_end(bk_conn *c, size_t mark)
+int bki_conn_msg_end(bk_conn *c, size_t mark)
 {
 	if (buf_pending(&c->out) - mark > c->frame_max)
 		return -ENOBUFS;
@@ -94,10 +94,10 @@ int conn_msg_end(bk_conn *c, size_t mark)
 }
 
 /* Drop the message started at mark, and the function copies it counted. */
-void conn_msg_abort(bk_conn *c, size_t mark)
+void bki_conn_msg_abort(bk_conn *c, size_t mark)
 {
 	buf_truncate(&c->out, c->out.off + mark);
-	tokens_undo(c);
+	bki_tokens_undo(c);
 }
 
 /* A message was queued: write it now unless a batch is being dispatched, the
@@ -106,17 +106,17 @@ void conn_msg_abort(bk_conn *c, size_t mark)
  * while answers are outstanding gather and leave together on the next
  * process or flush (one write for a whole pipelined burst). Blocking calls
  * flush explicitly. */
-void conn_queued(bk_conn *c)
+void bki_conn_queued(bk_conn *c)
 {
 	if (c->out_dead)
 		buf_clear(&c->out);
 	else if (c->cork == 0 && !c->out_blocked && conn_is_open(c) &&
 		 map_count(&c->pending) <= 1)
-		conn_flush_some(c);
+		bki_conn_flush_some(c);
 }
 
 /* Write queued output without blocking. 0, or -ENOTCONN when the write failed. */
-int conn_flush_some(bk_conn *c)
+int bki_conn_flush_some(bk_conn *c)
 {
 	if (c->out_dead) {
 		buf_clear(&c->out);
@@ -142,7 +142,7 @@ int conn_flush_some(bk_conn *c)
 			buf_clear(&c->out);
 			return -ENOTCONN;
 		}
-		conn_fail(c, "Disconnected", n < 0 ? strerror(errno) : "write failed");
+		bki_conn_fail(c, "Disconnected", n < 0 ? strerror(errno) : "write failed");
 		return -ENOTCONN;
 	}
 	c->out_blocked = false;
@@ -151,10 +151,10 @@ int conn_flush_some(bk_conn *c)
 
 /* The connection failed with error e (taken; NULL: out of memory): close the
  * socket now, report the loss from the loop later. */
-void conn_fail_error(bk_conn *c, bk_error *e)
+void bki_conn_fail_error(bk_conn *c, bk_error *e)
 {
 	if (!conn_is_open(c)) {
-		error_free(e);
+		bki_error_free(e);
 		return;
 	}
 	c->state = CONN_CLOSING;
@@ -166,34 +166,34 @@ void conn_fail_error(bk_conn *c, bk_error *e)
 	c->out_blocked = false;
 }
 
-/* The connection failed: see conn_fail_error(). */
-void conn_fail(bk_conn *c, const char *name, const char *message)
+/* The connection failed: see bki_conn_fail_error(). */
+void bki_conn_fail(bk_conn *c, const char *name, const char *message)
 {
-	conn_fail_error(c, conn_is_open(c) ? error_new(name, message, NULL) : NULL);
+	bki_conn_fail_error(c, conn_is_open(c) ? bki_error_new(name, message, NULL) : NULL);
 }
 
 /* The host broke the protocol: send a connection error, then close. */
-void conn_protocol_error(bk_conn *c, const char *name, const char *why)
+void bki_conn_protocol_error(bk_conn *c, const char *name, const char *why)
 {
 	if (!conn_is_open(c))
 		return;
 	if (wire_write_error(&c->out, 0, name, why, NULL) == 0 && !c->out_blocked)
-		conn_flush_some(c);
-	conn_fail(c, name, why);
+		bki_conn_flush_some(c);
+	bki_conn_fail(c, name, why);
 }
 
 /* Report a failed connection once: complete every pending call with
  * Disconnected, free every export (destructors run), then call the
  * disconnect handler if notify. */
-void conn_report_lost(bk_conn *c, bool notify)
+void bki_conn_report_lost(bk_conn *c, bool notify)
 {
 	if (c->state != CONN_CLOSING)
 		return;
 	c->state = CONN_LOST;
-	call_fail_all(c);
-	tokens_drop_exports(c);
+	bki_call_fail_all(c);
+	bki_tokens_drop_exports(c);
 	if (notify && c->disconnect_fn)
-		c->disconnect_fn(c, c->lost_error ? c->lost_error : &error_disconnected,
+		c->disconnect_fn(c, c->lost_error ? c->lost_error : &bki_error_disconnected,
 				 c->disconnect_userdata);
 }
 
@@ -205,7 +205,7 @@ static int conn_read(bk_conn *c)
 	char *p = frame_reader_space(&c->in, BK_READ_CHUNK, &space);
 
 	if (!p) {
-		conn_fail(c, "Disconnected", "out of memory");
+		bki_conn_fail(c, "Disconnected", "out of memory");
 		return -ENOTCONN;
 	}
 	ssize_t n = recv(c->fd, p, space, MSG_DONTWAIT);
@@ -215,7 +215,7 @@ static int conn_read(bk_conn *c)
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
-	conn_fail(c, "Disconnected", n == 0 ? "bothost closed the connection" : strerror(errno));
+	bki_conn_fail(c, "Disconnected", n == 0 ? "bothost closed the connection" : strerror(errno));
 	return -ENOTCONN;
 }
 
@@ -231,13 +231,13 @@ static void conn_dispatch_welcome(bk_conn *c, const struct wire_msg *m, cJSON *r
 	char why[96];
 
 	if (c->state != CONN_HANDSHAKE) {
-		conn_protocol_error(c, "ProtocolError", "a second welcome");
+		bki_conn_protocol_error(c, "ProtocolError", "a second welcome");
 		return;
 	}
 	if (m->version != WIRE_VERSION) {
 		snprintf(why, sizeof why, "client speaks version %d, host sent %ld", WIRE_VERSION,
 			 m->version);
-		conn_protocol_error(c, "VersionMismatch", why);
+		bki_conn_protocol_error(c, "VersionMismatch", why);
 		return;
 	}
 	const cJSON *client = cJSON_GetObjectItemCaseSensitive(root, "client");
@@ -252,7 +252,7 @@ static void conn_dispatch_welcome(bk_conn *c, const struct wire_msg *m, cJSON *r
 	if (objects)
 		c->objects = cJSON_DetachItemViaPointer(root, objects);
 	if (c->objects && dollar && wire_decode(&c->objects, conn_refuse_token_cb, NULL) < 0) {
-		conn_protocol_error(c, "ProtocolError", "malformed introspection in welcome");
+		bki_conn_protocol_error(c, "ProtocolError", "malformed introspection in welcome");
 		return;
 	}
 	c->state = CONN_READY;
@@ -263,7 +263,7 @@ static void conn_dispatch_conn_error(bk_conn *c, const struct wire_msg *m)
 {
 	cJSON *data = cJSON_GetObjectItemCaseSensitive(m->error, "data");
 
-	conn_fail_error(c, error_new(m->error_name, m->error_message,
+	bki_conn_fail_error(c, bki_error_new(m->error_name, m->error_message,
 				     data ? cJSON_Duplicate(data, true) : NULL));
 }
 
@@ -272,7 +272,7 @@ static void conn_dispatch_msg(bk_conn *c, const struct wire_msg *m, cJSON *root,
 {
 	if (c->state == CONN_HANDSHAKE && m->type != WIRE_WELCOME &&
 	    !(m->type == WIRE_ERROR && !m->id)) {
-		conn_protocol_error(c, "ProtocolError", "expected welcome");
+		bki_conn_protocol_error(c, "ProtocolError", "expected welcome");
 		return;
 	}
 	switch (m->type) {
@@ -280,23 +280,23 @@ static void conn_dispatch_msg(bk_conn *c, const struct wire_msg *m, cJSON *root,
 		conn_dispatch_welcome(c, m, root, dollar);
 		break;
 	case WIRE_RESULT:
-		call_dispatch_result(c, m, root, dollar);
+		bki_call_dispatch_result(c, m, root, dollar);
 		break;
 	case WIRE_ERROR:
 		if (m->id)
-			call_dispatch_error(c, m, root, dollar);
+			bki_call_dispatch_error(c, m, root, dollar);
 		else
 			conn_dispatch_conn_error(c, m);
 		break;
 	case WIRE_INVOKE:
-		args_dispatch_invoke(c, m, root, dollar);
+		bki_args_dispatch_invoke(c, m, root, dollar);
 		break;
 	case WIRE_RELEASE:
-		tokens_dispatch_release(c, m);
+		bki_tokens_dispatch_release(c, m);
 		break;
 	case WIRE_HELLO:
 	case WIRE_CALL:
-		conn_protocol_error(c, "ProtocolError", "a client accepts no hello or call");
+		bki_conn_protocol_error(c, "ProtocolError", "a client accepts no hello or call");
 		break;
 	}
 }
@@ -341,11 +341,11 @@ static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 					   : wire_msg_parse_frame(frame, len, false, &m, &root, &why);
 
 	if (r == -ENOMEM) {
-		conn_fail(c, "Disconnected", "out of memory");
+		bki_conn_fail(c, "Disconnected", "out of memory");
 		return;
 	}
 	if (r < 0) {
-		conn_protocol_error(c, "ProtocolError", why);
+		bki_conn_protocol_error(c, "ProtocolError", why);
 		return;
 	}
 	conn_dispatch_msg(c, &m, root, dollar);
@@ -354,7 +354,7 @@ static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 
 /* Handle every whole frame buffered, then write the answers in one go.
  * Returns the number of frames handled. */
-int conn_dispatch_buffered(bk_conn *c)
+int bki_conn_dispatch_buffered(bk_conn *c)
 {
 	char *frame;
 	size_t len;
@@ -366,21 +366,21 @@ int conn_dispatch_buffered(bk_conn *c)
 		n++;
 	}
 	if (r == -EMSGSIZE)
-		conn_protocol_error(c, "FrameTooLarge", "a frame is longer than frame_max");
+		bki_conn_protocol_error(c, "FrameTooLarge", "a frame is longer than frame_max");
 	c->cork--;
 	if (c->cork == 0)
-		conn_queued(c);
+		bki_conn_queued(c);
 	return n;
 }
 
 /* Read what the socket holds (a few big reads at most) and dispatch it. */
-void conn_input(bk_conn *c)
+void bki_conn_input(bk_conn *c)
 {
 	for (int i = 0; i < 8 && conn_is_open(c); i++) {
 		int r = conn_read(c);
 		if (r <= 0)
 			break;
-		conn_dispatch_buffered(c);
+		bki_conn_dispatch_buffered(c);
 		if (r == 1)
 			break;
 	}
@@ -389,7 +389,7 @@ void conn_input(bk_conn *c)
 /* Queue the hello message. */
 static int conn_send_hello(bk_conn *c, const char *name)
 {
-	size_t mark = conn_msg_begin(c);
+	size_t mark = bki_conn_msg_begin(c);
 	int r = buf_printf(&c->out, "{\"t\":\"hello\",\"version\":%d,\"name\":", WIRE_VERSION);
 
 	if (r == 0)
@@ -397,12 +397,12 @@ static int conn_send_hello(bk_conn *c, const char *name)
 	if (r == 0)
 		r = buf_printf(&c->out, ",\"pid\":%ld}", (long)getpid());
 	if (r == 0)
-		r = conn_msg_end(c, mark);
+		r = bki_conn_msg_end(c, mark);
 	if (r < 0) {
-		conn_msg_abort(c, mark);
+		bki_conn_msg_abort(c, mark);
 		return r;
 	}
-	conn_queued(c);
+	bki_conn_queued(c);
 	return 0;
 }
 
@@ -410,14 +410,14 @@ static int conn_send_hello(bk_conn *c, const char *name)
 static int conn_handshake(bk_conn *c, const char *name)
 {
 	int r = conn_send_hello(c, name);
-	uint64_t deadline = c->timeout ? run_now_usec() + c->timeout : BK_NO_DEADLINE;
+	uint64_t deadline = c->timeout ? bki_run_now_usec() + c->timeout : BK_NO_DEADLINE;
 
 	if (r < 0)
 		return r;
 	while (c->state == CONN_HANDSHAKE) {
-		if (run_now_usec() >= deadline)
+		if (bki_run_now_usec() >= deadline)
 			return -ETIMEDOUT;
-		run_iterate(c, deadline);
+		bki_run_iterate(c, deadline);
 	}
 	if (c->state == CONN_READY)
 		return 0;

@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-const bk_error error_disconnected = {
+const bk_error bki_error_disconnected = {
 	(char *)"Disconnected", (char *)"the connection to bothost was lost", NULL,
 };
 
-const bk_error error_timeout = {
+const bk_error bki_error_timeout = {
 	(char *)"Timeout", (char *)"no answer before the deadline", NULL,
 };
 
 /* A new error; takes data (freed on failure too). NULL when out of memory. */
-bk_error *error_new(const char *name, const char *message, cJSON *data)
+bk_error *bki_error_new(const char *name, const char *message, cJSON *data)
 {
 	bk_error *e = calloc(1, sizeof *e);
 
@@ -28,11 +28,11 @@ bk_error *error_new(const char *name, const char *message, cJSON *data)
 	return e;
 fail:
 	bk_json_delete(data);
-	return error_free(e);
+	return bki_error_free(e);
 }
 
 /* A deep copy, or NULL when out of memory. */
-bk_error *error_dup(const bk_error *e)
+bk_error *bki_error_dup(const bk_error *e)
 {
 	cJSON *data = NULL;
 
@@ -40,11 +40,11 @@ bk_error *error_dup(const bk_error *e)
 		return NULL;
 	if (e->data && !(data = bk_json_dup(e->data)))
 		return NULL;
-	return error_new(e->name, e->message, data);
+	return bki_error_new(e->name, e->message, data);
 }
 
 /* Free an error; returns NULL. */
-bk_error *error_free(bk_error *e)
+bk_error *bki_error_free(bk_error *e)
 {
 	if (!e)
 		return NULL;

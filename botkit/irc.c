@@ -504,7 +504,7 @@ static int irc_adapter_get(bk_conn *c, const char *event, bk_irc_handler handler
 static void irc_adapter_settle(bk_conn *c, struct irc_adapter *a, bool created,
 			       void (*old_destroy)(void *), int r)
 {
-	bool held = tokens_export_find(c, irc_adapter_cb, a) != NULL;
+	bool held = bki_tokens_export_find(c, irc_adapter_cb, a) != NULL;
 
 	if (r < 0 || !held)
 		a->pair->destroy = old_destroy;
@@ -519,7 +519,7 @@ static void irc_wait_cb(bk_conn *c, const bk_error *err, const cJSON *result, vo
 
 	w->done = true;
 	w->r = bk_error_errno(err);
-	w->error = error_dup(err);
+	w->error = bki_error_dup(err);
 }
 
 /* Dispatch until the registration completes; its error becomes the
@@ -528,8 +528,8 @@ static int irc_wait(bk_conn *c, struct irc_wait *w)
 {
 	bk_conn_ref(c);
 	while (!w->done)
-		run_iterate(c, BK_NO_DEADLINE);
-	error_free(c->last_error);
+		bki_run_iterate(c, BK_NO_DEADLINE);
+	bki_error_free(c->last_error);
 	c->last_error = w->error;
 	w->error = NULL;
 	bk_conn_unref(c);
@@ -547,7 +547,7 @@ static int irc_register(bk_conn *c, bool once, const char *event, bk_irc_handler
 
 	if (!c || !event || !handler)
 		return -EINVAL;
-	call_sync_begin(c);
+	bki_call_sync_begin(c);
 	int r = irc_adapter_get(c, event, handler, userdata, &a, &created);
 	if (r < 0)
 		return r;
@@ -590,7 +590,7 @@ int bk_irc_off(bk_conn *c, const char *event, bk_irc_handler handler, void *user
 	if (a)
 		return bk_off(c, IRC_OBJ, event, irc_adapter_cb, a);
 	/* Never registered (or already released): nothing the host could remove. */
-	call_sync_begin(c);
+	bki_call_sync_begin(c);
 	return conn_is_open(c) ? 0 : -ENOTCONN;
 }
 

@@ -29,7 +29,7 @@ static bool json_parse_hex(const char **p, char end, uintptr_t *ret)
 }
 
 /* What a node stands for: a local function, a host function, or neither. */
-enum json_fn_kind json_fn_parse(const cJSON *node, struct json_fn *ret)
+enum json_fn_kind bki_json_fn_parse(const cJSON *node, struct json_fn *ret)
 {
 	uintptr_t fn, userdata, destroy, host;
 
@@ -58,7 +58,7 @@ enum json_fn_kind json_fn_parse(const cJSON *node, struct json_fn *ret)
 }
 
 /* A node for a function of this program. */
-cJSON *json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void *))
+cJSON *bki_json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void *))
 {
 	char s[80];
 
@@ -68,7 +68,7 @@ cJSON *json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void 
 }
 
 /* A node for a host function; the node takes over one reference the caller holds. */
-cJSON *json_host_node_new(bk_fn *f)
+cJSON *bki_json_host_node_new(bk_fn *f)
 {
 	char s[32];
 
@@ -81,7 +81,7 @@ static void json_refs_add(const cJSON *v, int delta)
 {
 	struct json_fn f;
 
-	if (json_fn_parse(v, &f) == JSON_FN_HOST) {
+	if (bki_json_fn_parse(v, &f) == JSON_FN_HOST) {
 		if (delta > 0)
 			bk_fn_ref(f.host);
 		else
@@ -99,7 +99,7 @@ cJSON *bk_json_function(bk_function fn, void *userdata, void (*destroy)(void *))
 {
 	if (!fn)
 		return NULL;
-	return json_local_node_new(fn, userdata, destroy);
+	return bki_json_local_node_new(fn, userdata, destroy);
 }
 
 /* A node that sends a host function back to the host; takes a reference. */
@@ -107,7 +107,7 @@ cJSON *bk_json_host_function(bk_fn *f)
 {
 	if (!f)
 		return NULL;
-	cJSON *node = json_host_node_new(f);
+	cJSON *node = bki_json_host_node_new(f);
 	if (node)
 		bk_fn_ref(f);
 	return node;
@@ -118,7 +118,7 @@ bool bk_json_is_function(const cJSON *node)
 {
 	struct json_fn f;
 
-	return json_fn_parse(node, &f) != JSON_FN_NONE;
+	return bki_json_fn_parse(node, &f) != JSON_FN_NONE;
 }
 
 /* The host function a node stands for (borrowed), or NULL. */
@@ -126,7 +126,7 @@ bk_fn *bk_json_get_fn(const cJSON *node)
 {
 	struct json_fn f;
 
-	return json_fn_parse(node, &f) == JSON_FN_HOST ? f.host : NULL;
+	return bki_json_fn_parse(node, &f) == JSON_FN_HOST ? f.host : NULL;
 }
 
 /* A deep copy holding its own references to the host functions in it. */
@@ -170,11 +170,11 @@ static int json_write_local(bk_conn *c, struct buf *b, va_list *ap)
 	void *userdata = va_arg(*ap, void *);
 	void (*destroy)(void *) = va_arg(*ap, void (*)(void *));
 
-	return tokens_write_export(c, b, fn, userdata, destroy);
+	return bki_tokens_write_export(c, b, fn, userdata, destroy);
 }
 
 /* Write one value given as varargs, described by a signature letter. */
-int json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap)
+int bki_json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap)
 {
 	switch (letter) {
 	case 's':
@@ -190,32 +190,32 @@ int json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap)
 	case 'n':
 		return buf_puts(b, "null");
 	case 'j':
-		return wire_encode(b, va_arg(*ap, const cJSON *), tokens_encode_cb, c);
+		return wire_encode(b, va_arg(*ap, const cJSON *), bki_tokens_encode_cb, c);
 	case 'f':
 		return json_write_local(c, b, ap);
 	case 'F':
-		return tokens_write_import(c, b, va_arg(*ap, bk_fn *));
+		return bki_tokens_write_import(c, b, va_arg(*ap, bk_fn *));
 	default:
 		return -EINVAL;
 	}
 }
 
 /* Write an argument array from a signature and varargs, or from a JSON array. */
-int json_write_args(bk_conn *c, struct buf *b, const char *sig, va_list *ap, const cJSON *args)
+int bki_json_write_args(bk_conn *c, struct buf *b, const char *sig, va_list *ap, const cJSON *args)
 {
 	int r;
 
 	if (args) {
 		if (!cJSON_IsArray(args))
 			return -EINVAL;
-		return wire_encode(b, args, tokens_encode_cb, c);
+		return wire_encode(b, args, bki_tokens_encode_cb, c);
 	}
 	if ((r = buf_putc(b, '[')) < 0)
 		return r;
 	for (const char *p = sig ? sig : ""; *p; p++) {
 		if (p != sig && (r = buf_putc(b, ',')) < 0)
 			return r;
-		if ((r = json_write_value(c, b, *p, ap)) < 0)
+		if ((r = bki_json_write_value(c, b, *p, ap)) < 0)
 			return r;
 	}
 	return buf_putc(b, ']');

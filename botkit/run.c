@@ -9,7 +9,7 @@
 #include <time.h>
 
 /* CLOCK_MONOTONIC in microseconds. */
-uint64_t run_now_usec(void)
+uint64_t bki_run_now_usec(void)
 {
 	struct timespec ts;
 
@@ -24,10 +24,10 @@ static bool run_has_work(const bk_conn *c)
 }
 
 /* Report a loss and complete the requests started after it. */
-void run_settle(bk_conn *c)
+void bki_run_settle(bk_conn *c)
 {
-	conn_report_lost(c, true);
-	call_run_deferred(c);
+	bki_conn_report_lost(c, true);
+	bki_call_run_deferred(c);
 }
 
 /* Milliseconds poll() may wait until `until` (rounded up), -1 for no limit. */
@@ -35,7 +35,7 @@ static int run_poll_timeout(uint64_t until)
 {
 	if (until == BK_NO_DEADLINE)
 		return -1;
-	uint64_t now = run_now_usec();
+	uint64_t now = bki_run_now_usec();
 	if (until <= now)
 		return 0;
 	uint64_t ms = (until - now + 999) / 1000;
@@ -46,36 +46,36 @@ static int run_poll_timeout(uint64_t until)
  * what it reports. */
 static void run_poll(bk_conn *c, uint64_t until)
 {
-	uint64_t next = call_next_deadline(c);
+	uint64_t next = bki_call_next_deadline(c);
 	struct pollfd pfd = { .fd = c->fd, .events = (short)bk_conn_get_events(c) };
 
 	if (next < until)
 		until = next;
 	int n = poll(&pfd, 1, run_poll_timeout(until));
 	if (n < 0 && errno != EINTR && errno != EAGAIN)
-		conn_fail(c, "Disconnected", strerror(errno));
+		bki_conn_fail(c, "Disconnected", strerror(errno));
 	if (n <= 0)
 		return;
 	if (pfd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-		conn_input(c);
+		bki_conn_input(c);
 	if (conn_is_open(c) && buf_pending(&c->out) > 0)
-		conn_flush_some(c);
+		bki_conn_flush_some(c);
 }
 
 /* One turn of the built-in loop: flush, wait, read and dispatch, expire
  * deadlines, report a loss, complete deferred requests. */
-int run_iterate(bk_conn *c, uint64_t until)
+int bki_run_iterate(bk_conn *c, uint64_t until)
 {
 	bk_conn_ref(c);
 	/* A nested loop (a blocking call inside a handler) first handles the
 	 * frames the outer dispatch has not reached yet. */
-	bool busy = conn_is_open(c) && conn_dispatch_buffered(c) > 0;
+	bool busy = conn_is_open(c) && bki_conn_dispatch_buffered(c) > 0;
 	if (conn_is_open(c) && buf_pending(&c->out) > 0 && !c->out_blocked)
-		conn_flush_some(c);
+		bki_conn_flush_some(c);
 	if (conn_is_open(c) && !busy && !run_has_work(c))
 		run_poll(c, until);
-	call_expire(c);
-	run_settle(c);
+	bki_call_expire(c);
+	bki_run_settle(c);
 	int r = conn_is_open(c) ? 0 : -ENOTCONN;
 	bk_conn_unref(c);
 	return r;
@@ -103,7 +103,7 @@ uint64_t bk_conn_get_timeout(bk_conn *c)
 		return UINT64_MAX;
 	if (run_has_work(c))
 		return 0;
-	return call_next_deadline(c);
+	return bki_call_next_deadline(c);
 }
 
 /* Do everything possible without blocking. Queued requests are written first,
@@ -114,15 +114,15 @@ int bk_conn_process(bk_conn *c)
 		return -EINVAL;
 	bk_conn_ref(c);
 	if (conn_is_open(c) && buf_pending(&c->out) > 0)
-		conn_flush_some(c);
+		bki_conn_flush_some(c);
 	if (conn_is_open(c))
-		conn_dispatch_buffered(c);
+		bki_conn_dispatch_buffered(c);
 	if (conn_is_open(c))
-		conn_input(c);
+		bki_conn_input(c);
 	if (conn_is_open(c) && buf_pending(&c->out) > 0)
-		conn_flush_some(c);
-	call_expire(c);
-	run_settle(c);
+		bki_conn_flush_some(c);
+	bki_call_expire(c);
+	bki_run_settle(c);
 	int r = conn_is_open(c) ? 0 : -ENOTCONN;
 	bk_conn_unref(c);
 	return r;
@@ -136,10 +136,10 @@ int bk_conn_flush(bk_conn *c)
 	while (conn_is_open(c) && !c->out_dead && buf_pending(&c->out) > 0) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-			conn_fail(c, "Disconnected", strerror(errno));
+			bki_conn_fail(c, "Disconnected", strerror(errno));
 			break;
 		}
-		conn_flush_some(c);
+		bki_conn_flush_some(c);
 	}
 	return conn_is_open(c) && !c->out_dead ? 0 : -ENOTCONN;
 }
@@ -167,14 +167,14 @@ int bk_run(bk_conn *c)
 	bk_conn_ref(c);
 	c->stop = false;
 	for (;;) {
-		run_settle(c);
+		bki_run_settle(c);
 		if (!conn_is_open(c)) {
 			r = -ENOTCONN;
 			break;
 		}
 		if (c->stop || bk_conn_is_idle(c))
 			break;
-		run_iterate(c, BK_NO_DEADLINE);
+		bki_run_iterate(c, BK_NO_DEADLINE);
 	}
 	c->stop = false;
 	bk_conn_unref(c);

@@ -62,7 +62,7 @@ static void slot_link(bk_slot *s, struct export *e)
 }
 
 /* End a registration; a floating slot is freed. */
-void slot_end(bk_slot *s)
+void bki_slot_end(bk_slot *s)
 {
 	if (s->state != SLOT_ACTIVE)
 		return;
@@ -81,19 +81,19 @@ void slot_end(bk_slot *s)
 }
 
 /* The host no longer holds the function: end every registration made with it. */
-void slot_end_export(struct export *e)
+void bki_slot_end_export(struct export *e)
 {
 	while (e->slots)
-		slot_end(e->slots);
+		bki_slot_end(e->slots);
 }
 
 /* The host answered the on/once request. */
-void slot_answered(bk_slot *s, const bk_error *err)
+void bki_slot_answered(bk_slot *s, const bk_error *err)
 {
 	s->pending->slot = NULL;
 	s->pending = NULL;
 	if (err)
-		slot_end(s);
+		bki_slot_end(s);
 }
 
 /* Send obj.on/once(event, fn) and make the slot; *ret_slot gets the slot,
@@ -113,12 +113,12 @@ static int slot_register(bk_conn *c, const char *method, const char *obj, const 
 	rq->obj = obj;
 	rq->method = method;
 	rq->timeout = c->timeout;
-	int r = call_start_sig(c, rq, &p, "sf", event, fn, userdata, destroy);
+	int r = bki_call_start_sig(c, rq, &p, "sf", event, fn, userdata, destroy);
 	if (r < 0) {
 		slot_free(s);
 		return r;
 	}
-	struct export *e = conn_is_open(c) ? tokens_export_find(c, fn, userdata) : NULL;
+	struct export *e = conn_is_open(c) ? bki_tokens_export_find(c, fn, userdata) : NULL;
 	if (e) {
 		slot_link(s, e);
 		s->pending = p;
@@ -142,12 +142,12 @@ static int slot_register_sync(bk_conn *c, const char *method, const char *obj, c
 
 	if (!c)
 		return -EINVAL;
-	call_sync_begin(c);
+	bki_call_sync_begin(c);
 	int r = slot_register(c, method, obj, event, fn, userdata, destroy, &rq,
 			      ret_slot ? &s : NULL);
 	if (r < 0)
 		return r;
-	r = call_wait(c, &st);
+	r = bki_call_wait(c, &st);
 	bk_json_delete(st.result);
 	if (r < 0)
 		s = bk_slot_unref(s);
@@ -192,14 +192,14 @@ int bk_once_async(bk_conn *c, const char *obj, const char *event, bk_function fn
 static void slot_removed(bk_conn *c, const char *obj, const char *event, bk_function fn,
 			 void *userdata)
 {
-	struct export *e = tokens_export_find(c, fn, userdata);
+	struct export *e = bki_tokens_export_find(c, fn, userdata);
 	bk_slot *match = NULL;
 
 	for (bk_slot *s = e ? e->slots : NULL; s; s = s->next)
 		if (strcmp(s->obj, obj) == 0 && strcmp(s->event, event) == 0)
 			match = s;
 	if (match)
-		slot_end(match);
+		bki_slot_end(match);
 }
 
 /* Remove the most recent registration of (fn, userdata) for the event (blocking). */
@@ -211,11 +211,11 @@ int bk_off(bk_conn *c, const char *obj, const char *event, bk_function fn, void 
 	if (!c || !obj || !event || !fn)
 		return -EINVAL;
 	rq.timeout = c->timeout;
-	call_sync_begin(c);
-	int r = call_start_sig(c, &rq, NULL, "sf", event, fn, userdata, (void (*)(void *))NULL);
+	bki_call_sync_begin(c);
+	int r = bki_call_start_sig(c, &rq, NULL, "sf", event, fn, userdata, (void (*)(void *))NULL);
 	if (r < 0)
 		return r;
-	r = call_wait(c, &st);
+	r = bki_call_wait(c, &st);
 	bool removed = r >= 0 && cJSON_IsTrue(st.result);
 	bk_json_delete(st.result);
 	if (r < 0)
@@ -241,10 +241,10 @@ bk_slot *bk_slot_unref(bk_slot *s)
 	if (s->state == SLOT_ACTIVE && conn_is_open(s->conn)) {
 		struct request rq = { .kind = REQUEST_CALL, .obj = s->obj, .method = "off",
 				      .timeout = s->conn->timeout };
-		call_start_sig(s->conn, &rq, NULL, "sf", s->event, s->export->fn,
+		bki_call_start_sig(s->conn, &rq, NULL, "sf", s->event, s->export->fn,
 			       s->export->userdata, (void (*)(void *))NULL);
 	}
-	slot_end(s);
+	bki_slot_end(s);
 	slot_free(s);
 	return NULL;
 }

@@ -40,14 +40,14 @@ static void export_free(bk_conn *c, struct export *e, bool run_destroy)
 		map_remove(&c->exports_by_key, (uintptr_t)e->fn, (uintptr_t)e->userdata);
 		e->state = EXPORT_DROPPED;
 	}
-	slot_end_export(e);
+	bki_slot_end_export(e);
 	if (run_destroy && e->destroy)
 		e->destroy(e->userdata);
 	free(e);
 }
 
 /* The export the host names by id, if the host holds it. */
-struct export *tokens_export_get(bk_conn *c, uint64_t id)
+struct export *bki_tokens_export_get(bk_conn *c, uint64_t id)
 {
 	struct export *e = map_get(&c->exports_by_id, id, 0);
 
@@ -55,7 +55,7 @@ struct export *tokens_export_get(bk_conn *c, uint64_t id)
 }
 
 /* The export of (fn, userdata), if the host holds it. */
-struct export *tokens_export_find(bk_conn *c, bk_function fn, void *userdata)
+struct export *bki_tokens_export_find(bk_conn *c, bk_function fn, void *userdata)
 {
 	struct export *e = map_get(&c->exports_by_key, (uintptr_t)fn, (uintptr_t)userdata);
 
@@ -64,7 +64,7 @@ struct export *tokens_export_find(bk_conn *c, bk_function fn, void *userdata)
 
 /* Free an export nobody holds any more: every copy was released and no call
  * into it is running. */
-void tokens_export_check(bk_conn *c, struct export *e)
+void bki_tokens_export_check(bk_conn *c, struct export *e)
 {
 	if (e->sent > 0 || e->calls > 0)
 		return;
@@ -86,8 +86,8 @@ static int tokens_undo_reserve(bk_conn *c)
 }
 
 /* Write {"$fn":N} for fn(userdata), exporting it if needed; counts one copy sent.
- * conn_msg_abort() takes the count back if the message is not sent. */
-int tokens_write_export(bk_conn *c, struct buf *b, bk_function fn, void *userdata,
+ * bki_conn_msg_abort() takes the count back if the message is not sent. */
+int bki_tokens_write_export(bk_conn *c, struct buf *b, bk_function fn, void *userdata,
 			void (*destroy)(void *))
 {
 	int r;
@@ -108,7 +108,7 @@ int tokens_write_export(bk_conn *c, struct buf *b, bk_function fn, void *userdat
 }
 
 /* Write {"$yours":N} for a host function of this connection. */
-int tokens_write_import(bk_conn *c, struct buf *b, bk_fn *f)
+int bki_tokens_write_import(bk_conn *c, struct buf *b, bk_fn *f)
 {
 	if (!f)
 		return -EINVAL;
@@ -118,7 +118,7 @@ int tokens_write_import(bk_conn *c, struct buf *b, bk_fn *f)
 }
 
 /* Take back the copies counted for a message that is not sent, newest first. */
-void tokens_undo(bk_conn *c)
+void bki_tokens_undo(bk_conn *c)
 {
 	while (c->undo_len > 0) {
 		struct export_undo *u = &c->undo[--c->undo_len];
@@ -131,16 +131,16 @@ void tokens_undo(bk_conn *c)
 }
 
 /* Encode callback: the token for a function node. */
-int tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata)
+int bki_tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata)
 {
 	bk_conn *c = userdata;
 	struct json_fn f;
 
-	switch (json_fn_parse(node, &f)) {
+	switch (bki_json_fn_parse(node, &f)) {
 	case JSON_FN_LOCAL:
-		return tokens_write_export(c, b, f.fn, f.userdata, f.destroy);
+		return bki_tokens_write_export(c, b, f.fn, f.userdata, f.destroy);
 	case JSON_FN_HOST:
-		return tokens_write_import(c, b, f.host);
+		return bki_tokens_write_import(c, b, f.host);
 	default:
 		return -EINVAL;
 	}
@@ -168,22 +168,22 @@ static bk_fn *tokens_import_receive(bk_conn *c, uint64_t id)
 }
 
 /* Decode callback: a node for {"$fn":N} (counted) or {"$yours":N}. */
-int tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, void *userdata)
+int bki_tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, void *userdata)
 {
 	bk_conn *c = userdata;
 
 	if (kind == WIRE_TOKEN_YOURS) {
-		struct export *e = tokens_export_get(c, id);
+		struct export *e = bki_tokens_export_get(c, id);
 		if (!e)
 			return -EINVAL;
 		/* The node owns nothing; the export keeps its destructor. */
-		*ret_node = json_local_node_new(e->fn, e->userdata, NULL);
+		*ret_node = bki_json_local_node_new(e->fn, e->userdata, NULL);
 		return *ret_node ? 0 : -ENOMEM;
 	}
 	bk_fn *f = tokens_import_receive(c, id);
 	if (!f)
 		return -ENOMEM;
-	*ret_node = json_host_node_new(f);
+	*ret_node = bki_json_host_node_new(f);
 	if (!*ret_node) {
 		bk_fn_unref(f);
 		return -ENOMEM;
@@ -192,21 +192,21 @@ int tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, void *
 }
 
 /* The host dropped copies of one of our functions. */
-void tokens_dispatch_release(bk_conn *c, const struct wire_msg *m)
+void bki_tokens_dispatch_release(bk_conn *c, const struct wire_msg *m)
 {
 	struct export *e = map_get(&c->exports_by_id, m->fn, 0);
 
 	if (!e || m->count > e->sent) {
-		conn_protocol_error(c, "ProtocolError", "release of a function not sent that many times");
+		bki_conn_protocol_error(c, "ProtocolError", "release of a function not sent that many times");
 		return;
 	}
 	e->sent -= m->count;
-	tokens_export_check(c, e);
+	bki_tokens_export_check(c, e);
 }
 
 /* The connection is lost: free every export (destructors run), except those
  * with a call running, which are freed when it returns. */
-void tokens_drop_exports(bk_conn *c)
+void bki_tokens_drop_exports(bk_conn *c)
 {
 	struct export *list = NULL, *e;
 	size_t iter = 0;
@@ -224,13 +224,13 @@ void tokens_drop_exports(bk_conn *c)
 		if (e->calls == 0)
 			export_free(c, e, true);
 		else
-			slot_end_export(e);
+			bki_slot_end_export(e);
 	}
 }
 
 /* The connection is being freed: host functions the program still holds stay
  * valid but can no longer be called. */
-void tokens_detach_imports(bk_conn *c)
+void bki_tokens_detach_imports(bk_conn *c)
 {
 	bk_fn *f;
 	size_t iter = 0;
@@ -248,10 +248,10 @@ static void tokens_send_release(bk_conn *c, bk_fn *f)
 	int r = buf_printf(&c->out, "{\"t\":\"release\",\"fn\":%llu,\"count\":%llu}\n",
 			   (unsigned long long)f->id, (unsigned long long)f->received);
 	if (r < 0) {
-		conn_fail(c, "Disconnected", "out of memory");
+		bki_conn_fail(c, "Disconnected", "out of memory");
 		return;
 	}
-	conn_queued(c);
+	bki_conn_queued(c);
 }
 
 /* Take a reference to a host function. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "tests/paths.h"
 
 #define BENCH_FIGURES_MAX 128
 

@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "frame.h"
+#include "wire/frame.h"
 #include "slowdown.h"	/* test_scaled_ms(); every deadline below is already scaled */
 
 struct test_host {

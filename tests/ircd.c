@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "wire/buf.h"
 #include "slowdown.h"
 
 #define NGIRCD_DEFAULT_BIN "/usr/sbin/ngircd"

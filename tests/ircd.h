@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "frame.h"
+#include "wire/frame.h"
 
 /* ---- ngircd ---------------------------------------------------------------- */
 

@@ -22,9 +22,9 @@
 #include "botkit.h"
 #include "harness.h"
 #include "ircd.h"
-#include "owners.h"
-#include "ratelimit.h"
-#include "timers.h"
+#include "behaviours/owners.h"
+#include "behaviours/ratelimit.h"
+#include "behaviours/timers.h"
 
 #define WAIT_MS 8000
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "botkit.h"
-#include "frame.h"
+#include "wire/frame.h"
 #include "harness.h"
 
 #define WELCOME_FMT \

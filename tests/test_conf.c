@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "harness.h"
 #include "ircd.h"
+#include "tests/paths.h"
 
 #define WAIT_MS 5000		/* deadline for the host to start, log or exit */
 
@@ -149,13 +150,13 @@ static void check_defaults(const struct conf *c)
 	ck_assert_uint_eq(c->irc.queue_max_age_ms, 300000);
 	ck_assert_str_eq(c->irc.ctcp_version, PACKAGE_NAME " " PACKAGE_VERSION);
 	ck_assert_uint_eq(c->irc.ctcp_per_minute, 6);
-	ck_assert_str_eq(c->command_prefix, "!");
-	ck_assert_uint_eq(c->n_owners, 0);
-	ck_assert_uint_eq(c->max_processes, 32);
-	ck_assert_uint_eq(c->user_commands.count, 12);
-	ck_assert_uint_eq(c->user_commands.window_ms, 60000);
-	ck_assert_uint_eq(c->user_ignore_ms, 300000);
-	ck_assert_uint_eq(c->n_behaviours, 0);
+	ck_assert_str_eq(c->bot.command_prefix, "!");
+	ck_assert_uint_eq(c->bot.n_owners, 0);
+	ck_assert_uint_eq(c->bot.max_processes, 32);
+	ck_assert_uint_eq(c->bot.user_commands.count, 12);
+	ck_assert_uint_eq(c->bot.user_commands.window_ms, 60000);
+	ck_assert_uint_eq(c->bot.user_ignore_ms, 300000);
+	ck_assert_uint_eq(c->bot.n_behaviours, 0);
 }
 
 START_TEST(defaults_of_conf_init)
@@ -272,14 +273,14 @@ START_TEST(every_key)
 	ck_assert_uint_eq(c.irc.queue_max_age_ms, 600000);
 	ck_assert_str_eq(c.irc.ctcp_version, "mybot 1.0");
 	ck_assert_uint_eq(c.irc.ctcp_per_minute, 0);
-	ck_assert_str_eq(c.command_prefix, "bot:");
-	ck_assert_uint_eq(c.n_owners, 2);
-	ck_assert_str_eq(c.owners[0], "*!*@admin.example.org");
-	ck_assert_str_eq(c.owners[1], "account:alice");
-	ck_assert_uint_eq(c.max_processes, 5);
-	ck_assert_uint_eq(c.user_commands.count, 3);
-	ck_assert_uint_eq(c.user_commands.window_ms, 10000);
-	ck_assert_uint_eq(c.user_ignore_ms, 60000);
+	ck_assert_str_eq(c.bot.command_prefix, "bot:");
+	ck_assert_uint_eq(c.bot.n_owners, 2);
+	ck_assert_str_eq(c.bot.owners[0], "*!*@admin.example.org");
+	ck_assert_str_eq(c.bot.owners[1], "account:alice");
+	ck_assert_uint_eq(c.bot.max_processes, 5);
+	ck_assert_uint_eq(c.bot.user_commands.count, 3);
+	ck_assert_uint_eq(c.bot.user_commands.window_ms, 10000);
+	ck_assert_uint_eq(c.bot.user_ignore_ms, 60000);
 	conf_clear(&c);
 }
 END_TEST
@@ -316,9 +317,9 @@ START_TEST(behaviour_sections)
 		 "[command plain]\nexec = tool\n"
 		 "[irc]\n[command weather]\narg = three\n", tool);
 	load_ok(text, &c);
-	ck_assert_uint_eq(c.n_behaviours, 4);
-	b = conf_behaviour_find(&c, "WEATHER");
-	ck_assert_ptr_eq(b, &c.behaviours[0]);
+	ck_assert_uint_eq(c.bot.n_behaviours, 4);
+	b = conf_behaviour_find(&c.bot, "WEATHER");
+	ck_assert_ptr_eq(b, &c.bot.behaviours[0]);
 	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_COMMAND);
 	ck_assert_str_eq(b->name, "weather");
 	ck_assert_str_eq(b->exec, tool);		/* relative to the file's directory */
@@ -332,7 +333,7 @@ START_TEST(behaviour_sections)
 	ck_assert(b->owner_only);
 	ck_assert_str_eq(b->help, "the weather, today");
 	ck_assert(b->privileged);
-	b = &c.behaviours[1];
+	b = &c.bot.behaviours[1];
 	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_TIMER);
 	ck_assert_str_eq(b->exec, tool);
 	ck_assert_uint_eq(b->every_ms, 90000);
@@ -341,7 +342,7 @@ START_TEST(behaviour_sections)
 	ck_assert_uint_eq(b->at[1], 23 * 60 + 59);
 	ck_assert_uint_eq(b->timeout_ms, 0);
 	ck_assert(!b->privileged);
-	b = &c.behaviours[2];
+	b = &c.bot.behaviours[2];
 	ck_assert_int_eq(b->kind, CONF_BEHAVIOUR_RESIDENT);
 	ck_assert_uint_eq(b->restart_min_ms, 2000);
 	ck_assert_uint_eq(b->restart_max_ms, 60000);
@@ -349,7 +350,7 @@ START_TEST(behaviour_sections)
 	ck_assert_uint_eq(b->timeout_ms, 0);
 	ck_assert_str_eq(conf_behaviour_kind_name(b->kind), "resident");
 	/* The defaults. */
-	b = &c.behaviours[3];
+	b = &c.bot.behaviours[3];
 	ck_assert_uint_eq(b->n_args, 0);
 	ck_assert_uint_eq(b->timeout_ms, 30000);
 	ck_assert_uint_eq(b->max_running, 2);
@@ -357,22 +358,22 @@ START_TEST(behaviour_sections)
 	ck_assert(!b->owner_only);
 	ck_assert_ptr_null(b->help);
 	ck_assert(!b->privileged);
-	ck_assert_ptr_null(conf_behaviour_find(&c, "nothing"));
+	ck_assert_ptr_null(conf_behaviour_find(&c.bot, "nothing"));
 	conf_clear(&c);
 
 	/* private_ok = no is channel_only = yes; copies compare equal. */
 	load_ok("[command a]\nexec = tool\nprivate_ok = no\n[resident r]\nexec = tool\n", &c);
-	ck_assert(!c.behaviours[0].private_ok);
-	ck_assert_uint_eq(c.behaviours[1].restart_min_ms, 1000);
-	ck_assert_uint_eq(c.behaviours[1].restart_max_ms, 300000);
-	ck_assert(!c.behaviours[1].watch);
+	ck_assert(!c.bot.behaviours[0].private_ok);
+	ck_assert_uint_eq(c.bot.behaviours[1].restart_min_ms, 1000);
+	ck_assert_uint_eq(c.bot.behaviours[1].restart_max_ms, 300000);
+	ck_assert(!c.bot.behaviours[1].watch);
 	{
 		struct conf_behaviour copy;
-		ck_assert_int_eq(conf_behaviour_copy(&copy, &c.behaviours[0]), 0);
-		ck_assert(conf_behaviour_equal(&copy, &c.behaviours[0]));
-		ck_assert(!conf_behaviour_equal(&copy, &c.behaviours[1]));
+		ck_assert_int_eq(conf_behaviour_copy(&copy, &c.bot.behaviours[0]), 0);
+		ck_assert(conf_behaviour_equal(&copy, &c.bot.behaviours[0]));
+		ck_assert(!conf_behaviour_equal(&copy, &c.bot.behaviours[1]));
 		copy.max_running = 3;
-		ck_assert(!conf_behaviour_equal(&copy, &c.behaviours[0]));
+		ck_assert(!conf_behaviour_equal(&copy, &c.bot.behaviours[0]));
 		conf_behaviour_clear(&copy);
 	}
 	conf_clear(&c);
@@ -429,7 +430,7 @@ START_TEST(resident_commands)
 	make_file("tool", 0755);
 	load_ok("[resident seen]\nexec = tool\ncommands = seen  Last.seen\thi-2\nhelp = when a nick was last seen\n"
 		"[resident other]\nexec = tool\n[command last]\nexec = tool\n", &c);
-	b = &c.behaviours[0];
+	b = &c.bot.behaviours[0];
 	ck_assert_uint_eq(b->n_commands, 3);
 	ck_assert_str_eq(b->commands[0], "seen");
 	ck_assert_str_eq(b->commands[1], "Last.seen");
@@ -439,9 +440,9 @@ START_TEST(resident_commands)
 	ck_assert(conf_behaviour_claims(b, "SEEN"));
 	ck_assert(conf_behaviour_claims(b, "last.seen"));
 	ck_assert(!conf_behaviour_claims(b, "last"));
-	ck_assert(!conf_behaviour_claims(&c.behaviours[1], "seen"));
-	ck_assert_uint_eq(c.behaviours[1].n_commands, 0);
-	ck_assert_ptr_null(c.behaviours[1].help);
+	ck_assert(!conf_behaviour_claims(&c.bot.behaviours[1], "seen"));
+	ck_assert_uint_eq(c.bot.behaviours[1].n_commands, 0);
+	ck_assert_ptr_null(c.bot.behaviours[1].help);
 	/* A copy says the same; another word does not. */
 	ck_assert_int_eq(conf_behaviour_copy(&copy, b), 0);
 	ck_assert(conf_behaviour_equal(&copy, b));
@@ -512,7 +513,7 @@ START_TEST(exec_beside_relative_file)
 	ck_assert_int_eq(conf_load(&c, conf_path + strlen("/tmp/"), &error), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
 	snprintf(want, sizeof want, "/tmp/%s/tool", dir + strlen("/tmp/"));
-	ck_assert_str_eq(c.behaviours[0].exec, want);
+	ck_assert_str_eq(c.bot.behaviours[0].exec, want);
 	conf_clear(&c);
 }
 END_TEST
@@ -681,19 +682,19 @@ START_TEST(behaviour_limits)
 		"[timer two]\nexec = tool\nevery = 1m\nlimit_files = unlimited\nlimit_file_size = 1024\n"
 		"[resident three]\nexec = tool\n", &c);
 	ck_assert_uint_eq(c.behaviour_limits.memory, 1ull << 30);
-	b = conf_behaviour_find(&c, "one");
+	b = conf_behaviour_find(&c.bot, "one");
 	ck_assert_uint_eq(b->limits.memory, 64ull << 20);
 	ck_assert_uint_eq(b->limits.cpu_s, 120);
 	ck_assert_uint_eq(b->limits.processes, 50);
 	ck_assert_uint_eq(b->limits.files, 64);
 	ck_assert_uint_eq(b->limits.file_size, 10ull << 20);
 	ck_assert_uint_eq(b->limits.core, SPAWN_UNLIMITED);
-	b = conf_behaviour_find(&c, "two");
+	b = conf_behaviour_find(&c.bot, "two");
 	ck_assert_uint_eq(b->limits.memory, 1ull << 30);
 	ck_assert_uint_eq(b->limits.cpu_s, 10);
 	ck_assert_uint_eq(b->limits.files, SPAWN_UNLIMITED);
 	ck_assert_uint_eq(b->limits.file_size, 1024);
-	b = conf_behaviour_find(&c, "three");
+	b = conf_behaviour_find(&c.bot, "three");
 	ck_assert_mem_eq(&b->limits, &c.behaviour_limits, sizeof b->limits);
 	conf_clear(&c);
 }

@@ -26,6 +26,7 @@
 
 #include "harness.h"
 #include "ircd.h"
+#include "tests/paths.h"
 
 /* Deadlines before $TEST_SLOWDOWN scales them (test_scaled_ms; the harness
  * scales the ones given to it itself). */

@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "fuzz.h"
-#include "irc_input.h"
-#include "irc_line.h"
-#include "ircshim.h"
-#include "wire.h"
+#include "wire/frame.h"
+#include "fuzz/fuzz.h"
+#include "irc/irc_input.h"
+#include "irc/irc_line.h"
+#include "irc/ircshim.h"
+#include "wire/wire.h"
+#include "tests/paths.h"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 

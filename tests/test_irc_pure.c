@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "irc_line.h"
-#include "irc_text.h"
-#include "isupport.h"
-#include "outq.h"
+#include "irc/irc_line.h"
+#include "irc/irc_text.h"
+#include "irc/isupport.h"
+#include "irc/outq.h"
 
 /* Parse line, failing the test if it does not parse. */
 static struct irc_line *parse_ok(const char *line)

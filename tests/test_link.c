@@ -22,15 +22,15 @@
 
 #include <ev.h>
 
-#include "capneg.h"
+#include "irc/capneg.h"
 #include "conf.h"
 #include "ircd.h"
-#include "irc_line.h"
-#include "ircshim.h"
-#include "irc_state.h"
-#include "later.h"
-#include "link.h"
-#include "log.h"
+#include "irc/irc_line.h"
+#include "irc/ircshim.h"
+#include "irc/irc_state.h"
+#include "core/later.h"
+#include "irc/link.h"
+#include "core/log.h"
 
 #define MAX_REC 256
 

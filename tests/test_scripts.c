@@ -20,6 +20,7 @@
 #include "botkit.h"
 #include "harness.h"
 #include "ircd.h"
+#include "tests/paths.h"
 
 #define WAIT_MS 5000
 #define PROC_MS 10000

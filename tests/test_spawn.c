@@ -24,15 +24,16 @@
 #include <ev.h>
 
 #include "botkit.h"
-#include "call.h"
-#include "fn.h"
-#include "host_object.h"
-#include "later.h"
-#include "log.h"
-#include "object.h"
-#include "server.h"
-#include "spawn.h"
-#include "value.h"
+#include "core/call.h"
+#include "core/fn.h"
+#include "core/host_object.h"
+#include "core/later.h"
+#include "core/log.h"
+#include "core/object.h"
+#include "core/server.h"
+#include "behaviours/spawn.h"
+#include "core/value.h"
+#include "tests/paths.h"
 
 static struct server *server;
 static char self_exe[PATH_MAX];

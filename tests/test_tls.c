@@ -30,10 +30,10 @@
 #include "conf.h"
 #include "harness.h"
 #include "ircd.h"
-#include "irc_line.h"
-#include "later.h"
-#include "link.h"
-#include "log.h"
+#include "irc/irc_line.h"
+#include "core/later.h"
+#include "irc/link.h"
+#include "core/log.h"
 
 #define WAIT_MS 5000
 

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "frame.h"
-#include "map.h"
-#include "wire.h"
+#include "wire/buf.h"
+#include "wire/frame.h"
+#include "wire/map.h"
+#include "wire/wire.h"
 
 /* ---- framing ----------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 
 #include "fuzz.h"
 #include "conf.h"
-#include "log.h"
+#include "core/log.h"
 
 /* The temporary file the inputs are written to, removed at exit. */
 static char conf_path[64];
@@ -60,13 +60,13 @@ static void conf_check_loaded(const struct conf *cfg)
 	FUZZ_CHECK(conf_init(&defaults) == 0, "out of memory");
 	FUZZ_CHECK(conf_compare(&defaults, cfg, conf_count_change, &changes) >= 0, "compare failed");
 	conf_clear(&defaults);
-	for (size_t i = 0; i < cfg->n_behaviours; i++) {
-		const struct conf_behaviour *b = &cfg->behaviours[i];
+	for (size_t i = 0; i < cfg->bot.n_behaviours; i++) {
+		const struct conf_behaviour *b = &cfg->bot.behaviours[i];
 		struct conf_behaviour copy;
 		FUZZ_CHECK(conf_behaviour_copy(&copy, b) == 0, "out of memory");
 		FUZZ_CHECK(conf_behaviour_equal(&copy, b), "the copy of [%s] differs", b->name);
 		conf_behaviour_clear(&copy);
-		FUZZ_CHECK(conf_behaviour_find(cfg, b->name) == b, "[%s] is not found by its name", b->name);
+		FUZZ_CHECK(conf_behaviour_find(&cfg->bot, b->name) == b, "[%s] is not found by its name", b->name);
 	}
 }
 

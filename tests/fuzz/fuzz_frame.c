@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "frame.h"
+#include "wire/frame.h"
 
 /* What the reader must give for a stream: frames up to the first line too
  * long, whether there is one, and the bytes left pending otherwise. */

@@ -28,13 +28,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "capneg.h"
+#include "irc/capneg.h"
 #include "fuzz.h"
-#include "irc_input.h"
-#include "irc_line.h"
-#include "irc_state.h"
-#include "irc_text.h"
-#include "log.h"
+#include "irc/irc_input.h"
+#include "irc/irc_line.h"
+#include "irc/irc_state.h"
+#include "irc/irc_text.h"
+#include "core/log.h"
 
 /* Tags compared pairwise at most (a line may have thousands). */
 #define LINE_TAGS_CHECKED 64

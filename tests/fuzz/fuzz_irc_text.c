@@ -20,8 +20,8 @@
 #include <strings.h>
 
 #include "fuzz.h"
-#include "irc_text.h"
-#include "isupport.h"
+#include "irc/irc_text.h"
+#include "irc/isupport.h"
 
 /* Longest name and mask given to the matchers (the reference is quadratic). */
 #define TEXT_MATCH_MAX 256

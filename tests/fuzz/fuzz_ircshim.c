@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "irc_input.h"
-#include "irc_line.h"
-#include "ircshim.h"
-#include "log.h"
+#include "irc/irc_input.h"
+#include "irc/irc_line.h"
+#include "irc/ircshim.h"
+#include "core/log.h"
 
 /* Every string of an event can be read to its end. */
 static void shim_event_cb(struct ircshim *s, const char *event, const char *origin, const char **params,

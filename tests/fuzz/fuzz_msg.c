@@ -25,9 +25,9 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
-#include "frame.h"
-#include "map.h"
-#include "wire.h"
+#include "wire/frame.h"
+#include "wire/map.h"
+#include "wire/wire.h"
 
 /* Functions the host holds for a client, or sent to it; small to reach the limit. */
 #define MSG_TOKENS_MAX 32

@@ -1,0 +1,87 @@
+/* The behaviours' sections of the configuration, as the behaviours layer
+ * sees them; the configuration file (bothost/conf.h) reads them. */
+#ifndef BOTHOST_BEHAVIOUR_CONF_H
+#define BOTHOST_BEHAVIOUR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spawn.h"
+
+/* What starts a behaviour's process: a command typed on IRC, a timer, or
+ * the host itself, which keeps a resident running. */
+enum conf_behaviour_kind {
+	CONF_BEHAVIOUR_COMMAND,
+	CONF_BEHAVIOUR_TIMER,
+	CONF_BEHAVIOUR_RESIDENT,
+};
+#define CONF_BEHAVIOUR_KINDS 3
+
+/* A [command NAME], [timer NAME] or [resident NAME] section. */
+struct conf_behaviour {
+	enum conf_behaviour_kind kind;
+	char *name;
+	char *exec;			/* an absolute path (a relative one is resolved
+					 * against the file's directory) */
+	char **args;			/* fixed arguments, before the user's */
+	size_t n_args;
+	unsigned timeout_ms;		/* commands and timers (30 s); 0: none */
+	bool privileged;		/* may call privileged methods (no) */
+	struct spawn_limits limits;	/* limit_* keys; those not given come from [behaviours] */
+
+	/* [command NAME] */
+	unsigned max_running;		/* its processes at once (2) */
+	bool private_ok;		/* usable in a private message (yes); channel_only = yes: no */
+	bool owner_only;		/* (no) */
+	char *help;			/* the text of !help NAME (commands, residents), or NULL */
+
+	/* [timer NAME] */
+	unsigned every_ms;		/* 0: none */
+	unsigned *at;			/* daily, in minutes after local midnight */
+	size_t n_at;
+
+	/* [resident NAME] */
+	unsigned restart_min_ms;	/* first wait before a restart (1 s) */
+	unsigned restart_max_ms;	/* longest wait (5 min) */
+	bool watch;			/* restart when the executable changes on disk (no) */
+	char **commands;		/* command words it answers itself: the host
+					 * neither answers nor runs anything for them */
+	size_t n_commands;
+};
+
+
+/* At most count in window_ms. */
+struct conf_rate {
+	unsigned count;
+	unsigned window_ms;
+};
+
+/* The [bothost] keys about commands, and every behaviour section. */
+struct behaviours_conf {
+	char *command_prefix;		/* before a command's name on IRC ("!") */
+	char **owners;			/* "nick!user@host" globs and "account:NAME" */
+	size_t n_owners;
+	unsigned max_processes;		/* behaviour processes at once (32) */
+	struct conf_rate user_commands;	/* commands per user (12 per minute) */
+	unsigned user_ignore_ms;	/* how long a user over the rate is ignored (5 min) */
+	struct conf_behaviour *behaviours;	/* in the order of the file */
+	size_t n_behaviours;
+};
+
+/* Free what bc holds and zero it (clearing twice is harmless). */
+void behaviours_conf_clear(struct behaviours_conf *bc);
+
+/* "command", "timer" or "resident". */
+const char *conf_behaviour_kind_name(enum conf_behaviour_kind kind);
+/* The section named name, or NULL. */
+const struct conf_behaviour *conf_behaviour_find(const struct behaviours_conf *bc, const char *name);
+/* A deep copy of src into dst: 0 or -ENOMEM (dst is then cleared). */
+int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour *src);
+/* Free what b holds and zero it. */
+void conf_behaviour_clear(struct conf_behaviour *b);
+/* Whether two sections say the same (kind, name and every key). */
+bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b);
+/* Whether b (a resident) claims the command word (compared ignoring ASCII case). */
+bool conf_behaviour_claims(const struct conf_behaviour *b, const char *word);
+
+#endif

@@ -1,0 +1,343 @@
+/* The registry of hosted objects, argument checking and introspection. */
+#include "config.h"
+
+#include "object.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "client.h"
+#include "emitter.h"
+#include "errors.h"
+#include "list.h"
+#include "value.h"
+#include "wire/wire.h"
+
+struct object {
+	const char *name;
+	const char *doc;
+	const struct object_method *methods;
+	void *userdata;
+	struct emitter *emitter;
+	void (*client_lost)(struct object *obj, struct client *c);
+	void (*destroy)(struct object *obj);
+	struct list link;
+};
+
+static struct list object_registry = { &object_registry, &object_registry };
+static char *object_intro_text;
+static size_t object_intro_len;
+
+static const char *const object_type_names[] = {
+	[OBJECT_TYPE_ANY] = "any",
+	[OBJECT_TYPE_STRING] = "string",
+	[OBJECT_TYPE_INTEGER] = "integer",
+	[OBJECT_TYPE_NUMBER] = "number",
+	[OBJECT_TYPE_BOOLEAN] = "boolean",
+	[OBJECT_TYPE_OBJECT] = "object",
+	[OBJECT_TYPE_ARRAY] = "array",
+	[OBJECT_TYPE_FUNCTION] = "function",
+};
+
+static const char *const object_kind_names[] = {
+	[OBJECT_KIND_NONE] = NULL,
+	[OBJECT_KIND_CALLBACK] = "callback",
+	[OBJECT_KIND_ONCE] = "once",
+	[OBJECT_KIND_REGISTRATION] = "registration",
+};
+
+/* A new, unregistered object. */
+struct object *object_new(const char *name, const char *doc, const struct object_method *methods, void *userdata)
+{
+	struct object *obj = calloc(1, sizeof *obj);
+
+	if (!obj)
+		return NULL;
+	obj->name = name;
+	obj->doc = doc;
+	obj->methods = methods;
+	obj->userdata = userdata;
+	list_init(&obj->link);
+	return obj;
+}
+
+/* Give the object an emitter with these events. */
+int object_set_events(struct object *obj, const struct object_event *events)
+{
+	struct emitter *em = emitter_new(events);
+
+	if (!em)
+		return -ENOMEM;
+	emitter_free(obj->emitter);
+	obj->emitter = em;
+	return 0;
+}
+
+/* Hook run when a client goes away. */
+void object_set_client_lost(struct object *obj, void (*fn)(struct object *obj, struct client *c))
+{
+	obj->client_lost = fn;
+}
+
+/* Hook run when the object is freed. */
+void object_set_destroy(struct object *obj, void (*fn)(struct object *obj))
+{
+	obj->destroy = fn;
+}
+
+/* Accessors. */
+const char *object_get_name(const struct object *obj) { return obj->name; }
+void *object_get_userdata(const struct object *obj) { return obj->userdata; }
+struct emitter *object_get_emitter(const struct object *obj) { return obj->emitter; }
+
+/* Forget the cached introspection text. */
+static void object_intro_reset(void)
+{
+	free(object_intro_text);
+	object_intro_text = NULL;
+	object_intro_len = 0;
+}
+
+/* Free one object, registered or not. */
+void object_free(struct object *obj)
+{
+	if (!obj)
+		return;
+	list_remove(&obj->link);
+	if (obj->destroy)
+		obj->destroy(obj);
+	emitter_free(obj->emitter);
+	free(obj);
+	object_intro_reset();
+}
+
+/* Add the object to the registry. */
+int object_register(struct object *obj)
+{
+	if (object_find(obj->name))
+		return -EEXIST;
+	list_add_tail(&object_registry, &obj->link);
+	object_intro_reset();
+	return 0;
+}
+
+/* The registered object called name. */
+struct object *object_find(const char *name)
+{
+	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+		struct object *obj = list_entry(l, struct object, link);
+		if (strcmp(obj->name, name) == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+/* Free every registered object. */
+void object_free_all(void)
+{
+	while (!list_empty(&object_registry))
+		object_free(list_entry(object_registry.next, struct object, link));
+	object_intro_reset();
+}
+
+/* Let every object drop what it kept for c. */
+void object_client_lost(struct client *c)
+{
+	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+		struct object *obj = list_entry(l, struct object, link);
+		if (obj->client_lost)
+			obj->client_lost(obj, c);
+	}
+}
+
+/* Look name up in a method table. */
+static const struct object_method *object_table_find(const struct object_method *m, const char *name)
+{
+	for (; m && m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+/* The object's own method, or a registration method if it has events. */
+static const struct object_method *object_find_method(const struct object *obj, const char *name)
+{
+	const struct object_method *m = object_table_find(obj->methods, name);
+
+	if (!m && obj->emitter)
+		m = object_table_find(emitter_methods(), name);
+	return m;
+}
+
+/* Does node have the descriptor's type? */
+static bool object_type_matches(const struct call *call, enum object_type type, const cJSON *node)
+{
+	switch (type) {
+	case OBJECT_TYPE_ANY:
+		return true;
+	case OBJECT_TYPE_STRING:
+		return cJSON_IsString(node);
+	case OBJECT_TYPE_INTEGER:
+		return cJSON_IsNumber(node) && node->valuedouble == floor(node->valuedouble) &&
+		       fabs(node->valuedouble) <= (double)WIRE_ID_MAX;
+	case OBJECT_TYPE_NUMBER:
+		return cJSON_IsNumber(node);
+	case OBJECT_TYPE_BOOLEAN:
+		return cJSON_IsBool(node);
+	case OBJECT_TYPE_OBJECT:
+		return cJSON_IsObject(node);
+	case OBJECT_TYPE_ARRAY:
+		return cJSON_IsArray(node);
+	case OBJECT_TYPE_FUNCTION:
+		return value_get_fn(call_get_args(call), node) != NULL;
+	}
+	return false;
+}
+
+/* Fail the call for argument a of m with the wrong type. */
+static bool object_bad_type(struct call *call, const struct object *obj, const struct object_method *m,
+			    const struct object_arg *a)
+{
+	call_fail(call, ERR_INVALID_ARGUMENTS, "argument '%s' of %s.%s must be of type %s", a->name, obj->name,
+		  m->name, object_type_names[a->type]);
+	return false;
+}
+
+/* Check count and types of the arguments; answer InvalidArguments if wrong. */
+static bool object_check_args(struct call *call, const struct object *obj, const struct object_method *m)
+{
+	unsigned n = call_arg_count(call);
+	unsigned i = 0;
+	const struct object_arg *a;
+
+	for (a = m->args; a && a->name; a++) {
+		if (a->rest) {
+			for (; i < n; i++)
+				if (!object_type_matches(call, a->type, call_get_arg(call, i)))
+					return object_bad_type(call, obj, m, a);
+			return true;
+		}
+		if (i >= n) {
+			if (a->optional)
+				return true;
+			call_fail(call, ERR_INVALID_ARGUMENTS, "missing argument '%s' of %s.%s", a->name, obj->name,
+				  m->name);
+			return false;
+		}
+		const cJSON *node = call_get_arg(call, i++);
+		if (a->optional && cJSON_IsNull(node))
+			continue;
+		if (!object_type_matches(call, a->type, node))
+			return object_bad_type(call, obj, m, a);
+	}
+	if (i < n) {
+		call_fail(call, ERR_INVALID_ARGUMENTS, "too many arguments for %s.%s: it takes %u", obj->name,
+			  m->name, i);
+		return false;
+	}
+	return true;
+}
+
+/* Find obj.method, check permission and arguments, and run it. */
+void object_dispatch(struct call *call, const char *name, const char *method)
+{
+	struct object *obj = object_find(name);
+	const struct object_method *m;
+	struct client *c = call_get_client(call);
+
+	if (!obj) {
+		call_fail(call, ERR_NO_SUCH_OBJECT, "the host has no object '%s'", name);
+		return;
+	}
+	m = object_find_method(obj, method);
+	if (!m) {
+		call_fail(call, ERR_NO_SUCH_METHOD, "%s has no method '%s'", name, method);
+		return;
+	}
+	if (m->privileged && c && !client_is_privileged(c)) {
+		call_fail(call, ERR_PERMISSION_DENIED, "%s.%s is privileged", name, method);
+		return;
+	}
+	if (!object_check_args(call, obj, m))
+		return;
+	m->fn(obj, call);
+}
+
+/* {"doc":...,"args":[...],"returns":...} for one method. */
+static cJSON *object_describe_method(const struct object_method *m)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON *args = cJSON_CreateArray();
+
+	if (m->doc)
+		cJSON_AddStringToObject(d, "doc", m->doc);
+	for (const struct object_arg *a = m->args; a && a->name; a++) {
+		cJSON *ad = cJSON_CreateObject();
+		cJSON_AddStringToObject(ad, "name", a->name);
+		cJSON_AddStringToObject(ad, "type", object_type_names[a->type]);
+		if (a->type == OBJECT_TYPE_FUNCTION && object_kind_names[a->kind])
+			cJSON_AddStringToObject(ad, "kind", object_kind_names[a->kind]);
+		if (a->optional)
+			cJSON_AddTrueToObject(ad, "optional");
+		if (a->rest)
+			cJSON_AddTrueToObject(ad, "rest");
+		cJSON_AddItemToArray(args, ad);
+	}
+	cJSON_AddItemToObject(d, "args", args);
+	cJSON_AddStringToObject(d, "returns", m->returns ? m->returns : "null");
+	if (m->privileged)
+		cJSON_AddTrueToObject(d, "privileged");
+	return d;
+}
+
+/* The description of one object. */
+static cJSON *object_describe(const struct object *obj)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON *methods = cJSON_CreateObject();
+	const struct object_method *m;
+
+	if (obj->doc)
+		cJSON_AddStringToObject(d, "doc", obj->doc);
+	for (m = obj->methods; m && m->name; m++)
+		cJSON_AddItemToObject(methods, m->name, object_describe_method(m));
+	if (obj->emitter) {
+		for (m = emitter_methods(); m->name; m++)
+			if (!object_table_find(obj->methods, m->name))
+				cJSON_AddItemToObject(methods, m->name, object_describe_method(m));
+	}
+	cJSON_AddItemToObject(d, "methods", methods);
+	if (obj->emitter)
+		cJSON_AddItemToObject(d, "events", emitter_describe(obj->emitter));
+	return d;
+}
+
+/* A fresh description of every object. */
+cJSON *object_introspection(void)
+{
+	cJSON *all = cJSON_CreateObject();
+
+	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+		struct object *obj = list_entry(l, struct object, link);
+		cJSON_AddItemToObject(all, obj->name, object_describe(obj));
+	}
+	return all;
+}
+
+/* The description as wire text, built once. */
+const char *object_introspection_text(size_t *ret_len)
+{
+	if (!object_intro_text) {
+		cJSON *all = object_introspection();
+		object_intro_text = cJSON_PrintUnformatted(all);
+		cJSON_Delete(all);
+		if (!object_intro_text)
+			return NULL;
+		object_intro_len = strlen(object_intro_text);
+	}
+	*ret_len = object_intro_len;
+	return object_intro_text;
+}

@@ -1,0 +1,50 @@
+/* Host values: a cJSON tree plus the functions in it.
+ *
+ * Each function in the tree is a cJSON_Raw node whose string is the decimal
+ * index into the value's array of functions; the value owns one reference per
+ * array entry. Values are decoded from, and encoded for, a given client: its
+ * token tables translate functions to and from {"$fn":N} / {"$yours":N}. */
+#ifndef BOTHOST_VALUE_H
+#define BOTHOST_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "wire/buf.h"
+
+struct value;
+struct fn;
+struct client;
+
+/* A value holding json (taken; NULL stands for a JSON null) without
+ * functions. NULL on allocation failure (json is freed then). */
+struct value *value_new(cJSON *json);
+/* Frees the tree and drops the functions; NULL is a no-op. */
+void value_free(struct value *v);
+struct value *value_dup(const struct value *v);
+
+/* The tree; nodes may be added with value_add_fn / value_copy. */
+cJSON *value_root(struct value *v);
+const cJSON *value_json(const struct value *v);
+/* A function node for fn (a new reference held by v), to be put in v's tree. */
+cJSON *value_add_fn(struct value *v, struct fn *fn);
+/* The function a node of v's tree stands for (borrowed), or NULL. */
+struct fn *value_get_fn(const struct value *v, const cJSON *node);
+bool value_has_functions(const struct value *v);
+/* A copy of node (a node of src's tree) whose functions dst holds. */
+cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node);
+/* A new value holding a copy of node of src (NULL node: JSON null). */
+struct value *value_extract(const struct value *src, const cJSON *node);
+
+/* Decode json (taken) as received from c: 0, -EBADMSG (malformed $-object),
+ * -EINVAL (unknown {"$yours":N}), -ENOBUFS (tokens_max) or -ENOMEM. */
+int value_decode(struct value **ret, cJSON *json, struct client *c);
+/* Append v (NULL: null) as wire JSON for c, exporting functions as needed.
+ * On failure nothing is appended and no export is counted. */
+int value_encode(struct buf *b, const struct value *v, struct client *c);
+/* The same for node, a node of v's tree (NULL: null). */
+int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c);
+
+#endif

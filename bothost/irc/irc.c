@@ -1,0 +1,317 @@
+/* The `irc` object: its lifecycle, and the link's lines routed to the state,
+ * the pending queries, the presence rules and the events. */
+#include "config.h"
+
+#include "irc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "irc_conf.h"
+#include "irc_conf.h"
+#include "irc_core.h"
+#include "irc_events.h"
+#include "irc_line.h"
+#include "irc_methods.h"
+#include "irc_presence.h"
+#include "irc_query.h"
+#include "irc_send.h"
+#include "irc_state.h"
+#include "ircshim.h"
+#include "link.h"
+#include "core/log.h"
+#include "core/object.h"
+
+/* The object is registered once; functions handed to clients find it here. */
+static struct irc *irc_instance;
+
+/* The running instance. */
+struct irc *irc_get(void)
+{
+	return irc_instance;
+}
+
+/* Monotonic milliseconds. */
+uint64_t irc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds since the epoch. */
+int64_t irc_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the link's callbacks ------------------------------------------------------ */
+
+/* Registered with the server. */
+static void irc_link_registered_cb(struct link *l, const char *nick, void *userdata)
+{
+	struct irc *irc = userdata;
+
+	irc->registered = true;
+	if (irc_state_set_nick(irc->state, nick) < 0)
+		log_warn("irc: out of memory: own nick unknown");
+	irc_send_start(irc->send);
+	irc_events_connect(irc);
+	irc_presence_registered(irc);
+}
+
+/* Whether libircclient can be given the line without tripping over it: its
+ * NICK handler reads the source unchecked, its NOTICE handler the text. */
+static bool irc_shim_accepts(const struct irc_line *msg)
+{
+	const char *cmd = irc_line_command(msg);
+
+	if (irc_line_numeric(msg) >= 0)
+		return true;
+	if (!irc_line_source(msg))
+		return false;
+	return strcmp(cmd, "NOTICE") != 0 || irc_line_param_count(msg) >= 2;
+}
+
+/* Hand the line to libircclient (a fresh session per connection), whose
+ * callbacks emit the events. */
+static void irc_shim_feed(struct irc *irc, const struct irc_line *msg, const char *untagged)
+{
+	int r;
+
+	if (!irc->shim) {
+		irc->shim = ircshim_new(irc_events_shim_cb, irc, &r);
+		if (!irc->shim) {
+			log_warn("irc: no libircclient session (%s): no events for this line", strerror(-r));
+			return;
+		}
+	}
+	if (!irc_shim_accepts(msg))
+		return;
+	irc->line = msg;
+	r = ircshim_feed(irc->shim, untagged);
+	irc->line = NULL;
+	if (r < 0)
+		log_debug("irc: libircclient was not given a line: %s", strerror(-r));
+}
+
+/* A line from the server. */
+static void irc_link_line_cb(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata)
+{
+	struct irc *irc = userdata;
+
+	irc_events_line(irc, untagged, "in");
+	/* The presence rules and the queries look at the state before the line. */
+	irc_presence_line(irc, msg);
+	irc_query_line(irc->query, msg);
+	irc_shim_feed(irc, msg, untagged);
+	if (irc_state_update(irc->state, msg) < 0)
+		log_warn("irc: out of memory: the channel state may be incomplete");
+}
+
+/* A line was written to the server (PASS shows without the password). */
+static void irc_link_sent_cb(struct link *l, const char *line, void *userdata)
+{
+	irc_events_line(userdata, line, "out");
+}
+
+/* The connection ended. */
+static void irc_link_lost_cb(struct link *l, const char *reason, void *userdata)
+{
+	struct irc *irc = userdata;
+	bool was = irc->registered;
+
+	irc->registered = false;
+	log_info("irc: connection lost: %s", reason ? reason : "");
+	irc_send_stop(irc->send);
+	irc_presence_lost(irc);
+	irc_query_lost(irc->query, irc->cfg.queue_max_age_ms);
+	irc_state_reset(irc->state);
+	if (irc->shim) {
+		ircshim_free(irc->shim);
+		irc->shim = NULL;
+	}
+	if (was)
+		irc_events_disconnect(irc, reason);
+}
+
+static const struct link_callbacks irc_link_callbacks = {
+	.registered = irc_link_registered_cb,
+	.line = irc_link_line_cb,
+	.sent = irc_link_sent_cb,
+	.lost = irc_link_lost_cb,
+};
+
+/* ---- the object ------------------------------------------------------------------ */
+
+/* Drop what a departed client waits for (lines it queued still go). */
+static void irc_client_lost(struct object *obj, struct client *c)
+{
+	struct irc *irc = object_get_userdata(obj);
+
+	irc_query_client_lost(irc->query, c);
+}
+
+/* Free everything; what still waits fails with NotConnected. */
+static void irc_free(struct irc *irc)
+{
+	if (irc_instance == irc)
+		irc_instance = NULL;
+	/* The link first: after link_free no completion comes from it. */
+	if (irc->link)
+		link_free(irc->link);
+	irc_send_free(irc->send);
+	irc_query_free(irc->query);
+	irc_presence_clear(irc);
+	if (irc->shim)
+		ircshim_free(irc->shim);
+	irc_state_free(irc->state);
+	irc_conf_clear(&irc->cfg);
+	free(irc->conf_nick);
+	free(irc);
+	ircshim_release_fd();
+}
+
+/* The object is being freed. */
+static void irc_destroy(struct object *obj)
+{
+	irc_free(object_get_userdata(obj));
+}
+
+/* Allocate the parts that do not depend on the object. */
+static int irc_parts_new(struct irc *irc, const struct conf_irc *cfg)
+{
+	int r = irc_conf_copy(&irc->cfg, cfg);
+
+	if (r < 0)
+		return r;
+	if (!cfg->nick || !(irc->conf_nick = strdup(cfg->nick)))
+		return cfg->nick ? -ENOMEM : -EINVAL;
+	irc->state = irc_state_new();
+	irc->query = irc->state ? irc_query_new(irc->state) : NULL;
+	irc->link = irc->query ? link_new(&irc->cfg, &irc_link_callbacks, irc) : NULL;
+	irc->send = irc->link ? irc_send_new(irc->link) : NULL;
+	if (!irc->send)
+		return -ENOMEM;
+	r = irc_send_configure(irc->send, &irc->cfg);
+	if (r == 0)
+		r = irc_presence_init(irc);
+	irc->ctcp_tokens = cfg->ctcp_per_minute;
+	irc->ctcp_at = irc_now_ms();
+	return r;
+}
+
+/* Create the object around irc and register it. */
+static int irc_object_register(struct irc *irc)
+{
+	int r;
+
+	irc->obj = object_new("irc", "the bot's IRC connection", irc_methods_table(), irc);
+	if (!irc->obj)
+		return -ENOMEM;
+	object_set_destroy(irc->obj, irc_destroy);
+	object_set_client_lost(irc->obj, irc_client_lost);
+	r = object_set_events(irc->obj, irc_events_table());
+	if (r == 0)
+		r = object_register(irc->obj);
+	if (r == 0)
+		irc->em = object_get_emitter(irc->obj);
+	return r;
+}
+
+/* Register the object and start connecting. */
+int irc_start(const struct conf_irc *cfg)
+{
+	struct irc *irc;
+	int r;
+
+	if (irc_instance)
+		return -EALREADY;
+	/* libircclient's descriptor must stay below FD_SETSIZE (ircshim.h). */
+	r = ircshim_reserve_fd();
+	if (r < 0)
+		log_warn("irc: cannot reserve a low descriptor for libircclient: %s", strerror(-r));
+	irc = calloc(1, sizeof *irc);
+	if (!irc)
+		return -ENOMEM;
+	list_init(&irc->wanted);
+	r = irc_parts_new(irc, cfg);
+	if (r == 0)
+		r = irc_object_register(irc);
+	if (r < 0) {
+		if (irc->obj)
+			object_free(irc->obj);
+		else
+			irc_free(irc);
+		return r;
+	}
+	irc_instance = irc;
+	r = link_start(irc->link);
+	if (r < 0) {
+		log_error("irc: cannot start connecting: %s", strerror(-r));
+		object_free(irc->obj);
+	}
+	return r;
+}
+
+/* Apply a new configuration to the running object. */
+int irc_reconfigure(const struct conf_irc *cfg)
+{
+	struct irc *irc = irc_instance;
+	struct conf_irc next;
+	char *conf_nick;
+	bool nick_changed;
+	int r;
+
+	if (!irc)
+		return -ENOENT;
+	if (!cfg->nick)
+		return -EINVAL;
+	nick_changed = strcmp(cfg->nick, irc->conf_nick) != 0;
+	conf_nick = strdup(cfg->nick);
+	r = conf_nick ? irc_conf_copy(&next, cfg) : -ENOMEM;
+	/* The nick set through `nick` stays unless the configured one changed. */
+	if (r == 0 && !nick_changed && (r = irc_conf_set_nick(&next, irc->cfg.nick)) < 0)
+		irc_conf_clear(&next);
+	if (r == 0 && (r = irc_send_configure(irc->send, &next)) < 0)
+		irc_conf_clear(&next);
+	if (r < 0) {
+		free(conf_nick);
+		return r;
+	}
+	if (irc_presence_reconfigure(irc, &next) < 0)
+		log_warn("irc: out of memory: some configured channels are not joined");
+	irc_conf_clear(&irc->cfg);
+	irc->cfg = next;
+	free(irc->conf_nick);
+	irc->conf_nick = conf_nick;
+	link_set_config(irc->link, &irc->cfg);
+	irc_presence_retime(irc);
+	if (nick_changed)
+		irc_presence_regain(irc);
+	return 0;
+}
+
+/* The casemapping of the server, for comparing names from outside the object. */
+enum isupport_casemap irc_get_casemapping(void)
+{
+	return irc_instance ? irc_state_casemap(irc_instance->state) : ISUPPORT_CASEMAP_RFC1459;
+}
+
+/* Say goodbye to the server and unregister the object. */
+void irc_stop(const char *quit_message)
+{
+	struct irc *irc = irc_instance;
+
+	if (!irc)
+		return;
+	link_stop(irc->link, quit_message);
+	irc_send_fail_all(irc->send, -ENOTCONN);
+	object_free(irc->obj);
+}

@@ -1,0 +1,57 @@
+/* The irc object's own state, shared by its modules (irc.c: lifecycle and
+ * the link; irc_events.c: lines to events; irc_methods.c: the methods;
+ * irc_out.c: building and queueing commands; irc_presence.c: channels to be
+ * in and the nick to have). Nothing outside bothost/irc*.c includes this. */
+#ifndef BOTHOST_IRC_CORE_H
+#define BOTHOST_IRC_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "irc_conf.h"
+#include "core/list.h"
+#include "outq.h"
+
+struct object;
+struct emitter;
+struct link;
+struct ircshim;
+struct irc_line;
+struct irc_state;
+struct irc_send;
+struct irc_query;
+
+struct irc {
+	struct conf_irc cfg;		/* the link reads it; cfg.nick is the nick wanted now */
+	char *conf_nick;		/* the nick as configured */
+	struct object *obj;
+	struct emitter *em;
+	struct link *link;
+	struct ircshim *shim;		/* libircclient for the current connection */
+	struct irc_state *state;
+	struct irc_send *send;
+	struct irc_query *query;
+	bool registered;
+	const struct irc_line *line;	/* the line whose events are being emitted */
+
+	/* irc_presence.c */
+	struct list wanted;		/* struct irc_want: channels to be in */
+	ev_timer join_timer;		/* retries joins that failed */
+	ev_timer regain_timer;		/* asks for the wanted nick again */
+
+	/* irc_events.c: the CTCP replies bothost sends itself, a token bucket */
+	double ctcp_tokens;
+	uint64_t ctcp_at;
+};
+
+/* The running irc object, or NULL (for functions handed to clients, which
+ * may outlive it). */
+struct irc *irc_get(void);
+/* Monotonic milliseconds. */
+uint64_t irc_now_ms(void);
+/* Milliseconds since the epoch. */
+int64_t irc_wall_ms(void);
+
+#endif

@@ -1,0 +1,626 @@
+/* From IRC lines to the irc object's events. */
+#include "config.h"
+
+#include "irc_events.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/call.h"
+#include "core/emitter.h"
+#include "core/errors.h"
+#include "core/fn.h"
+#include "irc_core.h"
+#include "irc_line.h"
+#include "irc_out.h"
+#include "irc_query.h"
+#include "irc_state.h"
+#include "irc_text.h"
+#include "link.h"
+#include "core/log.h"
+#include "core/object.h"
+#include "core/value.h"
+
+/* What a `reply` function answers to. */
+struct irc_reply {
+	char *to;	/* a channel or a nick */
+	char *ctcp;	/* NULL: a message reply (PRIVMSG); else the CTCP command of a CTCP reply */
+};
+
+enum irc_ev {
+	IRC_EV_NONE,
+	IRC_EV_MESSAGE,
+	IRC_EV_NOTICE,
+	IRC_EV_ACTION,
+	IRC_EV_CTCP,
+	IRC_EV_JOIN,
+	IRC_EV_PART,
+	IRC_EV_QUIT,
+	IRC_EV_KICK,
+	IRC_EV_NICK,
+	IRC_EV_TOPIC,
+	IRC_EV_MODE,
+	IRC_EV_INVITE,
+	IRC_EV_NUMERIC,
+};
+
+/* libircclient's event names (both spellings of the CTCP events). */
+static const struct {
+	const char *name;
+	enum irc_ev ev;
+} irc_events_names[] = {
+	{ "PRIVMSG", IRC_EV_MESSAGE }, { "CHANNEL", IRC_EV_MESSAGE },
+	{ "NOTICE", IRC_EV_NOTICE }, { "CHANNEL_NOTICE", IRC_EV_NOTICE },
+	{ "ACTION", IRC_EV_ACTION }, { "CTCP", IRC_EV_CTCP }, { "CTCP_REQ", IRC_EV_CTCP },
+	{ "CTCP_REP", IRC_EV_CTCP }, { "JOIN", IRC_EV_JOIN }, { "PART", IRC_EV_PART },
+	{ "QUIT", IRC_EV_QUIT }, { "KICK", IRC_EV_KICK }, { "NICK", IRC_EV_NICK },
+	{ "TOPIC", IRC_EV_TOPIC }, { "MODE", IRC_EV_MODE }, { "UMODE", IRC_EV_MODE },
+	{ "INVITE", IRC_EV_INVITE },
+};
+
+static const struct object_event irc_events[] = {
+	{ "connect", "{server, nick}: registered with the server" },
+	{ "disconnect", "{reason}: the connection ended" },
+	{ "message", "{from, target, channel, private, text, time, tags, reply}: a PRIVMSG; reply(text) answers "
+		     "in the channel, or privately to the sender" },
+	{ "action", "as message, for a CTCP ACTION (/me)" },
+	{ "notice", "as message, without reply, for a NOTICE" },
+	{ "ctcp", "{from, target, command, args, reply}: a CTCP request; reply(args) sends the CTCP reply" },
+	{ "join", "{who, channel, self}" },
+	{ "part", "{who, channel, reason, self}" },
+	{ "quit", "{who, reason, channels}: channels the bot shared with them" },
+	{ "kick", "{by, channel, nick, reason, self}" },
+	{ "nick", "{who, nick, self}: who.nick is the old nick" },
+	{ "topic", "{who, channel, topic}" },
+	{ "mode", "{who, target, modes, args}" },
+	{ "invite", "{who, channel}" },
+	{ "numeric", "{code, params, origin}: every numeric reply" },
+	{ "line", "{line, direction}: every raw line, direction in or out" },
+	{ 0 },
+};
+
+/* The events, for introspection. */
+const struct object_event *irc_events_table(void)
+{
+	return irc_events;
+}
+
+/* ---- building blocks ------------------------------------------------------- */
+
+/* Add key: s, or null when s is NULL; false on allocation failure. */
+static bool irc_events_add_str(cJSON *o, const char *key, const char *s)
+{
+	return (s ? cJSON_AddStringToObject(o, key, s) : cJSON_AddNullToObject(o, key)) != NULL;
+}
+
+/* Emit name with obj (taken) as its one argument, in v (taken; NULL: a new value). */
+static void irc_events_emit(struct irc *irc, const char *name, struct value *v, cJSON *obj)
+{
+	if (!v)
+		v = value_new(cJSON_CreateArray());
+	if (!v || !obj) {
+		value_free(v);
+		cJSON_Delete(obj);
+		log_warn("irc: out of memory: %s event lost", name);
+		return;
+	}
+	cJSON_AddItemToArray(value_root(v), obj);
+	emitter_emit(irc->em, name, v);
+	value_free(v);
+}
+
+/* Emit name with o when building it went well (ok), else drop o. */
+static void irc_events_emit_if(struct irc *irc, const char *name, cJSON *o, bool ok)
+{
+	if (!ok) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	irc_events_emit(irc, name, NULL, o);
+}
+
+/* {"nick","user","host","account"} of the line's source: the account from
+ * the account tag, an extended JOIN, or what the state learnt before. */
+static cJSON *irc_events_person(struct irc *irc, const struct irc_line *l)
+{
+	const char *nick = irc_line_nick(l);
+	const char *account = irc_line_tag(l, "account");
+	cJSON *o = cJSON_CreateObject();
+
+	/* extended-join: JOIN #channel account :realname ("*": none). */
+	if (!account && strcmp(irc_line_command(l), "JOIN") == 0 && irc_line_param_count(l) >= 3)
+		account = irc_line_param(l, 1);
+	if (!account)
+		account = irc_state_account(irc->state, nick);
+	else if (strcmp(account, "*") == 0)
+		account = NULL;
+	if (o && irc_events_add_str(o, "nick", nick) && irc_events_add_str(o, "user", irc_line_user(l)) &&
+	    irc_events_add_str(o, "host", irc_line_host(l)) && irc_events_add_str(o, "account", account))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* Add the source as key; false on failure. */
+static bool irc_events_add_person(struct irc *irc, cJSON *o, const char *key, const struct irc_line *l)
+{
+	cJSON *p = irc_events_person(irc, l);
+
+	if (!p)
+		return false;
+	cJSON_AddItemToObject(o, key, p);
+	return true;
+}
+
+/* The server-time tag ("2024-01-31T12:34:56.789Z") in milliseconds, or -1. */
+static int64_t irc_events_server_time(const struct irc_line *l)
+{
+	const char *t = irc_line_tag(l, "time");
+	struct tm tm = { 0 };
+	int ms = 0, n = 0;
+	char frac[4] = "000";
+
+	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	if (t[n] == '.') {
+		for (int i = 0; i < 3 && t[n + 1 + i] >= '0' && t[n + 1 + i] <= '9'; i++)
+			frac[i] = t[n + 1 + i];
+		ms = atoi(frac);
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Add "time" (server-time, or null) and "tags". */
+static bool irc_events_add_meta(cJSON *o, const struct irc_line *l)
+{
+	int64_t t = irc_events_server_time(l);
+	cJSON *tags = cJSON_AddObjectToObject(o, "tags");
+
+	if (!tags || !(t >= 0 ? cJSON_AddNumberToObject(o, "time", (double)t) : cJSON_AddNullToObject(o, "time")))
+		return false;
+	for (size_t i = 0; i < irc_line_tag_count(l); i++) {
+		const char *key, *value;
+		if (irc_line_tag_at(l, i, &key, &value) == 0 && !cJSON_AddStringToObject(tags, key, value))
+			return false;
+	}
+	return true;
+}
+
+/* The channel a message target names (a STATUSMSG prefix such as "@#chan"
+ * included), or NULL when it is not a channel. */
+static const char *irc_events_channel_of(struct irc *irc, const char *target)
+{
+	const char *statusmsg = isupport_get(irc_state_isupport(irc->state), "STATUSMSG");
+
+	if (irc_state_is_channel(irc->state, target))
+		return target;
+	if (statusmsg && target[0] && strchr(statusmsg, target[0]) && irc_state_is_channel(irc->state, target + 1))
+		return target + 1;
+	return NULL;
+}
+
+/* ---- reply functions ---------------------------------------------------------- */
+
+/* Free a reply function's data. */
+static void irc_reply_free(void *userdata)
+{
+	struct irc_reply *r = userdata;
+
+	free(r->to);
+	free(r->ctcp);
+	free(r);
+}
+
+/* reply(text) of a message, or reply(args) of a CTCP request. */
+static void irc_reply_cb(struct fn *fn, struct call *call, void *userdata)
+{
+	struct irc_reply *rp = userdata;
+	struct irc *irc = irc_get();
+	const cJSON *arg = call_get_arg(call, 0);
+	int r;
+
+	if (!irc) {
+		call_fail(call, ERR_NOT_CONNECTED, "the IRC client has stopped");
+		return;
+	}
+	if (rp->ctcp ? arg && !cJSON_IsNull(arg) && !cJSON_IsString(arg) : !cJSON_IsString(arg)) {
+		call_fail(call, ERR_INVALID_ARGUMENTS, "reply takes a string");
+		return;
+	}
+	if (rp->ctcp)
+		r = irc_out_ctcp(irc, "NOTICE", rp->to, rp->ctcp, cJSON_GetStringValue(arg), irc_out_call_done, call);
+	else
+		r = irc_out_text(irc, "PRIVMSG", rp->to, arg->valuestring, NULL, irc_out_call_done, call);
+	if (r < 0)
+		irc_out_call_fail(call, r);
+}
+
+/* Add a reply function to o (held by v) answering to `to`. */
+static bool irc_events_add_reply(struct value *v, cJSON *o, const char *to, const char *ctcp)
+{
+	struct irc_reply *rp = calloc(1, sizeof *rp);
+	struct fn *fn;
+	cJSON *node;
+
+	if (!rp || !(rp->to = strdup(to)) || (ctcp && !(rp->ctcp = strdup(ctcp)))) {
+		if (rp)
+			irc_reply_free(rp);
+		return false;
+	}
+	fn = fn_new_native(irc_reply_cb, rp, irc_reply_free);
+	if (!fn) {
+		irc_reply_free(rp);
+		return false;
+	}
+	node = value_add_fn(v, fn);
+	fn_unref(fn);
+	if (!node)
+		return false;
+	cJSON_AddItemToObject(o, "reply", node);
+	return true;
+}
+
+/* ---- messages ------------------------------------------------------------------- */
+
+/* {"from","target","channel","private","text","time","tags"} of a PRIVMSG or NOTICE. */
+static cJSON *irc_events_message_obj(struct irc *irc, const struct irc_line *l, const char *text)
+{
+	const char *target = irc_line_param(l, 0);
+	const char *channel = target ? irc_events_channel_of(irc, target) : NULL;
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && irc_events_add_person(irc, o, "from", l) && irc_events_add_str(o, "target", target) &&
+	    irc_events_add_str(o, "channel", channel) &&
+	    cJSON_AddBoolToObject(o, "private", !channel && irc_state_is_me(irc->state, target)) &&
+	    irc_events_add_str(o, "text", text) && irc_events_add_meta(o, l))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* `message` or `action`, with its reply function. */
+static void irc_events_message(struct irc *irc, const struct irc_line *l, const char *name, const char *text)
+{
+	struct value *v = value_new(cJSON_CreateArray());
+	cJSON *o = irc_events_message_obj(irc, l, text);
+	const char *target = irc_line_param(l, 0);
+	const char *channel = target ? irc_events_channel_of(irc, target) : NULL;
+	const char *to = channel ? channel : irc_line_nick(l);
+
+	if (v && o && to && !irc_events_add_reply(v, o, to, NULL)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	irc_events_emit(irc, name, v, o);
+}
+
+/* `notice`; a CTCP reply also carries "ctcp":{"command","args"}. */
+static void irc_events_notice(struct irc *irc, const struct irc_line *l)
+{
+	const char *text = irc_line_param(l, 1);
+	cJSON *o = irc_events_message_obj(irc, l, text);
+	char *cmd = NULL, *args = NULL;
+
+	if (o && text && irc_text_ctcp_unwrap(text, &cmd, &args) == 0) {
+		cJSON *c = cJSON_AddObjectToObject(o, "ctcp");
+		if (!c || !cJSON_AddStringToObject(c, "command", cmd) || !cJSON_AddStringToObject(c, "args", args)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+	}
+	free(cmd);
+	free(args);
+	irc_events_emit(irc, "notice", NULL, o);
+}
+
+/* ---- CTCP ------------------------------------------------------------------------ */
+
+/* Take one token of the CTCP reply bucket; false when it is empty. */
+static bool irc_events_ctcp_allowed(struct irc *irc)
+{
+	double per_minute = irc->cfg.ctcp_per_minute;
+	uint64_t now = irc_now_ms();
+
+	irc->ctcp_tokens += (double)(now - irc->ctcp_at) * per_minute / 60000.0;
+	if (irc->ctcp_tokens > per_minute)
+		irc->ctcp_tokens = per_minute;
+	irc->ctcp_at = now;
+	if (irc->ctcp_tokens < 1.0)
+		return false;
+	irc->ctcp_tokens -= 1.0;
+	return true;
+}
+
+/* The answer bothost gives itself to cmd, or NULL when it gives none. */
+static const char *irc_events_ctcp_answer(struct irc *irc, const char *cmd, const char *args, char *buf,
+					  size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (strcmp(cmd, "VERSION") == 0)
+		return irc->cfg.ctcp_version ? irc->cfg.ctcp_version : PACKAGE_NAME " " PACKAGE_VERSION;
+	if (strcmp(cmd, "PING") == 0)
+		return args;
+	if (strcmp(cmd, "CLIENTINFO") == 0)
+		return "ACTION CLIENTINFO PING TIME VERSION";
+	if (strcmp(cmd, "TIME") == 0 && localtime_r(&now, &tm) && strftime(buf, size, "%a %b %d %H:%M:%S %Y", &tm))
+		return buf;
+	return NULL;
+}
+
+/* Answer VERSION, PING, TIME and CLIENTINFO; false for other commands. */
+static bool irc_events_ctcp_builtin(struct irc *irc, const struct irc_line *l, const char *cmd, const char *args)
+{
+	char buf[64];
+	const char *answer = irc_events_ctcp_answer(irc, cmd, args, buf, sizeof buf);
+	const char *nick = irc_line_nick(l);
+	int r;
+
+	if (!answer)
+		return false;
+	if (!nick || !irc_events_ctcp_allowed(irc)) {
+		log_debug("irc: CTCP %s from %s not answered (ctcp_per_minute)", cmd, nick ? nick : "?");
+		return true;
+	}
+	r = irc_out_ctcp(irc, "NOTICE", nick, cmd, *answer ? answer : NULL, NULL, NULL);
+	if (r < 0)
+		log_debug("irc: CTCP %s reply to %s not sent: %s", cmd, nick, strerror(-r));
+	return true;
+}
+
+/* `ctcp` with its reply function. */
+static void irc_events_ctcp_request(struct irc *irc, const struct irc_line *l, const char *cmd, const char *args)
+{
+	struct value *v = value_new(cJSON_CreateArray());
+	cJSON *o = cJSON_CreateObject();
+	const char *nick = irc_line_nick(l);
+
+	bool ok = v && o && nick && irc_events_add_person(irc, o, "from", l) &&
+		  irc_events_add_str(o, "target", irc_line_param(l, 0)) && cJSON_AddStringToObject(o, "command", cmd) &&
+		  cJSON_AddStringToObject(o, "args", args) && irc_events_add_reply(v, o, nick, cmd);
+
+	if (!ok) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	irc_events_emit(irc, "ctcp", v, o);
+}
+
+/* A CTCP the library recognised: a request (PRIVMSG) or a reply (NOTICE). */
+static void irc_events_ctcp(struct irc *irc, const struct irc_line *l)
+{
+	const char *text = irc_line_param(l, 1);
+	char *cmd = NULL, *args = NULL;
+
+	if (strcmp(irc_line_command(l), "NOTICE") == 0) {
+		irc_events_notice(irc, l);
+		return;
+	}
+	if (!text || irc_text_ctcp_unwrap(text, &cmd, &args) < 0)
+		return;
+	if (strcmp(cmd, "ACTION") == 0)
+		irc_events_message(irc, l, "action", args);
+	else if (!irc_events_ctcp_builtin(irc, l, cmd, args))
+		irc_events_ctcp_request(irc, l, cmd, args);
+	free(cmd);
+	free(args);
+}
+
+/* An ACTION the library recognised. */
+static void irc_events_action(struct irc *irc, const struct irc_line *l)
+{
+	const char *text = irc_line_param(l, 1);
+	char *cmd = NULL, *args = NULL;
+
+	if (!text || irc_text_ctcp_unwrap(text, &cmd, &args) < 0)
+		return;
+	irc_events_message(irc, l, "action", args);
+	free(cmd);
+	free(args);
+}
+
+/* ---- channel and user events ------------------------------------------------------- */
+
+/* join, part, topic and invite: {"who", "channel", ...}. */
+static void irc_events_channel(struct irc *irc, const struct irc_line *l, enum irc_ev ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool self = irc_state_is_me(irc->state, irc_line_nick(l));
+	bool ok = o && irc_events_add_person(irc, o, "who", l);
+	const char *name = "join";
+
+	switch (ev) {
+	case IRC_EV_JOIN:
+		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) && cJSON_AddBoolToObject(o, "self", self);
+		break;
+	case IRC_EV_PART:
+		name = "part";
+		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) &&
+		     irc_events_add_str(o, "reason", irc_line_param(l, 1)) && cJSON_AddBoolToObject(o, "self", self);
+		break;
+	case IRC_EV_TOPIC:
+		name = "topic";
+		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) &&
+		     irc_events_add_str(o, "topic", irc_line_param(l, 1));
+		break;
+	default:
+		name = "invite";
+		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 1));
+		break;
+	}
+	irc_events_emit_if(irc, name, o, ok);
+}
+
+/* kick: {"by","channel","nick","reason","self"}. */
+static void irc_events_kick(struct irc *irc, const struct irc_line *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *nick = irc_line_param(l, 1);
+
+	irc_events_emit_if(irc, "kick", o,
+			   o && irc_events_add_person(irc, o, "by", l) &&
+				   irc_events_add_str(o, "channel", irc_line_param(l, 0)) &&
+				   irc_events_add_str(o, "nick", nick) &&
+				   irc_events_add_str(o, "reason", irc_line_param(l, 2)) &&
+				   cJSON_AddBoolToObject(o, "self", irc_state_is_me(irc->state, nick)));
+}
+
+/* quit: {"who","reason","channels"} (before the state forgets the user). */
+static void irc_events_quit(struct irc *irc, const struct irc_line *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *channels = irc_state_common_json(irc->state, irc_line_nick(l));
+
+	if (!o || !channels || !irc_events_add_person(irc, o, "who", l) ||
+	    !irc_events_add_str(o, "reason", irc_line_param(l, 0))) {
+		cJSON_Delete(o);
+		cJSON_Delete(channels);
+		o = NULL;
+	} else {
+		cJSON_AddItemToObject(o, "channels", channels);
+	}
+	irc_events_emit(irc, "quit", NULL, o);
+}
+
+/* nick: {"who","nick","self"} (self: the bot's own nick changed). */
+static void irc_events_nick(struct irc *irc, const struct irc_line *l)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	irc_events_emit_if(irc, "nick", o,
+			   o && irc_events_add_person(irc, o, "who", l) &&
+				   irc_events_add_str(o, "nick", irc_line_param(l, 0)) &&
+				   cJSON_AddBoolToObject(o, "self", irc_state_is_me(irc->state, irc_line_nick(l))));
+}
+
+/* Parameters from index from on, as an array. */
+static cJSON *irc_events_params(const struct irc_line *l, size_t from)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = from; a && i < irc_line_param_count(l); i++) {
+		cJSON *s = cJSON_CreateString(irc_line_param(l, i));
+		if (!s) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+		cJSON_AddItemToArray(a, s);
+	}
+	return a;
+}
+
+/* mode: {"who","target","modes","args"}, channel or user modes. */
+static void irc_events_mode(struct irc *irc, const struct irc_line *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *args = irc_events_params(l, 2);
+	const char *modes = irc_line_param(l, 1);
+
+	if (!o || !args || !irc_events_add_person(irc, o, "who", l) ||
+	    !irc_events_add_str(o, "target", irc_line_param(l, 0)) ||
+	    !cJSON_AddStringToObject(o, "modes", modes ? modes : "")) {
+		cJSON_Delete(o);
+		cJSON_Delete(args);
+		o = NULL;
+	} else {
+		cJSON_AddItemToObject(o, "args", args);
+	}
+	irc_events_emit(irc, "mode", NULL, o);
+}
+
+/* numeric: {"code","params","origin"}. */
+static void irc_events_numeric(struct irc *irc, const struct irc_line *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *params = irc_events_params(l, 0);
+
+	if (!o || !params || !cJSON_AddNumberToObject(o, "code", irc_line_numeric(l)) ||
+	    !irc_events_add_str(o, "origin", irc_line_source(l))) {
+		cJSON_Delete(o);
+		cJSON_Delete(params);
+		o = NULL;
+	} else {
+		cJSON_AddItemToObject(o, "params", params);
+	}
+	irc_events_emit(irc, "numeric", NULL, o);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+/* Which event the library's event name stands for. */
+static enum irc_ev irc_events_classify(const char *event)
+{
+	if (event[0] && strspn(event, "0123456789") == strlen(event))
+		return IRC_EV_NUMERIC;
+	for (size_t i = 0; i < sizeof irc_events_names / sizeof irc_events_names[0]; i++)
+		if (strcmp(irc_events_names[i].name, event) == 0)
+			return irc_events_names[i].ev;
+	return IRC_EV_NONE;
+}
+
+/* The library recognised an event in irc->line. */
+void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin, const char **params,
+			unsigned count, void *userdata)
+{
+	struct irc *irc = userdata;
+	const struct irc_line *l = irc->line;
+
+	if (!l || !event)
+		return;
+	switch (irc_events_classify(event)) {
+	case IRC_EV_MESSAGE: irc_events_message(irc, l, "message", irc_line_param(l, 1)); break;
+	case IRC_EV_NOTICE: irc_events_notice(irc, l); break;
+	case IRC_EV_ACTION: irc_events_action(irc, l); break;
+	case IRC_EV_CTCP: irc_events_ctcp(irc, l); break;
+	case IRC_EV_JOIN: case IRC_EV_PART: case IRC_EV_TOPIC: case IRC_EV_INVITE:
+		irc_events_channel(irc, l, irc_events_classify(event));
+		break;
+	case IRC_EV_KICK: irc_events_kick(irc, l); break;
+	case IRC_EV_QUIT: irc_events_quit(irc, l); break;
+	case IRC_EV_NICK: irc_events_nick(irc, l); break;
+	case IRC_EV_MODE: irc_events_mode(irc, l); break;
+	case IRC_EV_NUMERIC: if (irc_line_numeric(l) >= 0) irc_events_numeric(irc, l); break;
+	case IRC_EV_NONE: break;
+	}
+}
+
+/* `line`. */
+void irc_events_line(struct irc *irc, const char *line, const char *direction)
+{
+	cJSON *o;
+
+	/* Every line passes here: build the event only for a listener. */
+	if (!emitter_listened(irc->em, "line"))
+		return;
+	o = cJSON_CreateObject();
+	irc_events_emit_if(irc, "line", o,
+			   o && cJSON_AddStringToObject(o, "line", line) &&
+				   cJSON_AddStringToObject(o, "direction", direction));
+}
+
+/* `connect`. */
+void irc_events_connect(struct irc *irc)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	irc_events_emit_if(irc, "connect", o,
+			   o && irc_events_add_str(o, "server", link_get_server(irc->link)) &&
+				   irc_events_add_str(o, "nick", irc_state_nick(irc->state)));
+}
+
+/* `disconnect`. */
+void irc_events_disconnect(struct irc *irc, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	irc_events_emit_if(irc, "disconnect", o, o && irc_events_add_str(o, "reason", reason));
+}
