@@ -741,6 +741,10 @@ START_TEST(test_frame_bad)
 		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":{}}",
 		"{\"t\":\"invoke\",\"fn\":\"x\",\"args\":[]}",
 		"{\"t\":\"release\",\"fn\":1}",
+		/* a key given twice: parsers disagree on which one wins */
+		"{\"t\":\"call\",\"id\":1,\"id\":2,\"obj\":\"host\",\"method\":\"ping\"}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":[],\"args\":[1]}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[{\"a\":1,\"a\":2}]}",
 	};
 	struct cl a, by;
 

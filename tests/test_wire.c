@@ -439,6 +439,61 @@ START_TEST(wire_parse_is_strict)
 }
 END_TEST
 
+/* A key given twice is refused at every depth, in small objects and in large
+ * ones (checked through a hash), and in a message's own members. */
+START_TEST(wire_parse_refuses_repeated_keys)
+{
+	const char *bad[] = {
+		"{\"a\":1,\"a\":2}", "[{\"x\":{\"b\":1,\"c\":2,\"b\":3}}]", "{\"\":1,\"\":1}",
+		"{\"a\":1,\"\\u0061\":2}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cJSON *v = wire_parse(bad[i], strlen(bad[i]), true);
+		ck_assert_msg(v == NULL, "accepted %s", bad[i]);
+	}
+
+	/* 200 distinct keys are fine; the same with one repeated at the end is not. */
+	char big[4096];
+	size_t n = 0;
+	n += (size_t)snprintf(big + n, sizeof big - n, "{");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+	n += (size_t)snprintf(big + n, sizeof big - n, "}");
+	cJSON *v = wire_parse(big, n, true);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(cJSON_GetArraySize(v), 200);
+	cJSON_Delete(v);
+	snprintf(big + n - 1, sizeof big - (n - 1), ",\"k117\":0}");
+	ck_assert_ptr_null(wire_parse(big, strlen(big), true));
+
+	const char *msgs[] = {
+		"{\"t\":\"call\",\"t\":\"result\",\"id\":1,\"obj\":\"o\",\"method\":\"m\"}",
+		"{\"t\":\"call\",\"id\":1,\"id\":2,\"obj\":\"o\",\"method\":\"m\"}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"o\",\"method\":\"m\",\"args\":[1],\"args\":[2]}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"o\",\"method\":\"m\",\"x\":1,\"x\":2}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":{},\"obj\":\"o\",\"method\":\"m\"}",
+	};
+	for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		char frame[256];
+		struct wire_msg m;
+		cJSON *root = NULL;
+		const char *why = NULL;
+
+		snprintf(frame, sizeof frame, "%s", msgs[i]);
+		ck_assert_msg(wire_msg_parse_frame(frame, strlen(frame), true, &m, &root, &why) == -EBADMSG,
+			      "accepted %s", msgs[i]);
+		ck_assert_ptr_null(root);
+		ck_assert_ptr_nonnull(strstr(why, "same key twice"));
+		/* the lazy reader, which only checks "args", refuses it too */
+		snprintf(frame, sizeof frame, "%s", msgs[i]);
+		const char *at = NULL;
+		size_t len = 0;
+		ck_assert_msg(wire_msg_parse_frame_lazy(frame, strlen(frame), true, "args", &m, &root, &why, &at,
+							&len) == -EBADMSG, "lazily accepted %s", msgs[i]);
+	}
+}
+END_TEST
+
 START_TEST(wire_msg_parse_frame_reads_fields_in_place)
 {
 	char frame[] = "{\"t\":\"call\",\"id\":7,\"obj\":\"lo\\u006fp\",\"method\":\"echo\",\"args\":[{\"$fn\":2}],\"extra\":1}";
@@ -487,6 +542,7 @@ static Suite *wire_suite(void)
 	t = tcase_create("parse");
 	tcase_add_test(t, wire_parse_matches_cjson_on_valid_text);
 	tcase_add_test(t, wire_parse_is_strict);
+	tcase_add_test(t, wire_parse_refuses_repeated_keys);
 	tcase_add_test(t, wire_msg_parse_frame_reads_fields_in_place);
 	suite_add_tcase(s, t);
 	t = tcase_create("messages");

@@ -1,5 +1,6 @@
 /* Wire encoding and decoding of values and messages. */
 #include "wire.h"
+#include "map.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -661,6 +662,70 @@ static bool wire_parse_element(struct wire_parser *ps, cJSON *c, cJSON **tail)
 	return true;
 }
 
+/* Objects with at most this many members are checked for repeated keys pair
+ * by pair; larger ones through a hash of each key. */
+#define WIRE_DUP_LINEAR_MAX 16
+
+/* FNV-1a of a key. */
+static uint64_t wire_key_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3u;
+	return h;
+}
+
+/* Whether key is the name of an earlier member of o than item. */
+static bool wire_key_before(const cJSON *o, const cJSON *item, const char *key)
+{
+	for (const cJSON *c = o->child; c && c != item; c = c->next)
+		if (strcmp(c->string, key) == 0)
+			return true;
+	return false;
+}
+
+/* Whether two members of object o have the same key: 1, 0, or -ENOMEM.
+ * JSON parsers disagree on which of two equal keys wins, so a message that
+ * has them could mean one thing to a proxy and another to the host. */
+static int wire_object_repeats(const cJSON *o)
+{
+	struct map seen = MAP_INIT;
+	size_t n = 0;
+	int r = 0;
+
+	for (const cJSON *c = o->child; c; c = c->next)
+		n++;
+	if (n <= WIRE_DUP_LINEAR_MAX) {
+		for (const cJSON *c = o->child; c; c = c->next)
+			if (wire_key_before(o, c, c->string))
+				return 1;
+		return 0;
+	}
+	for (const cJSON *c = o->child; c && r == 0; c = c->next) {
+		uint64_t h = wire_key_hash(c->string);
+		/* A hash seen before is a repeat only if the key really is. */
+		if (map_get(&seen, h, 0))
+			r = wire_key_before(o, c, c->string);
+		else if (map_put(&seen, h, 0, (void *)c) < 0)
+			r = -ENOMEM;
+	}
+	map_free(&seen);
+	return r;
+}
+
+/* Refuse an object parsed with a key given twice. */
+static bool wire_object_check_keys(struct wire_parser *ps, const cJSON *o)
+{
+	int r = wire_object_repeats(o);
+
+	if (r == 0)
+		return true;
+	if (r > 0)
+		ps->why = "an object may not give the same key twice";
+	return false;
+}
+
 /* An array or an object at ps->p (its opening bracket). */
 static cJSON *wire_parse_container(struct wire_parser *ps, bool object)
 {
@@ -684,7 +749,7 @@ static cJSON *wire_parse_container(struct wire_parser *ps, bool object)
 		}
 	}
 	ps->depth--;
-	if (!ok) {
+	if (!ok || (object && !wire_object_check_keys(ps, c))) {
 		cJSON_Delete(c);
 		return NULL;
 	}
@@ -885,8 +950,10 @@ static bool wire_members_parse_one(struct wire_parser *ps, unsigned char *text, 
 
 	if (!key || !wire_parse_colon(ps))
 		return false;
-	if (ps->skip_key && !ps->skipped && strcmp(key, ps->skip_key) == 0) {
+	if (ps->skip_key && strcmp(key, ps->skip_key) == 0) {
 		const unsigned char *at = ps->p;
+		if (ps->skipped)
+			return ps->why = "a message may not give the same key twice", false;
 		if (!wire_skip_value(ps))
 			return false;
 		ps->skipped = at;
@@ -895,7 +962,7 @@ static bool wire_members_parse_one(struct wire_parser *ps, unsigned char *text, 
 	}
 	cJSON **slot = wire_member_slot(w, key, &scalar);
 	if (slot && *slot)
-		slot = NULL;	/* a repeated member is ignored, like any unknown one */
+		return ps->why = "a message may not give the same key twice", false;
 	if (slot && scalar && *ps->p != '{' && *ps->p != '[') {
 		cJSON *n = &scalars[(*nscalars)++];
 		*slot = n;
@@ -933,7 +1000,8 @@ static bool wire_members_parse(struct wire_parser *ps, unsigned char *text, cJSO
 	while (wire_members_parse_one(ps, text, root, &tail, w, scalars, &nscalars) &&
 	       wire_parse_more(ps, '}', &ok))
 		;
-	return ok;
+	/* The members the parser read are not in root: each was checked above. */
+	return ok && wire_object_check_keys(ps, root);
 }
 
 /* The message type named by "t", or -1. */
