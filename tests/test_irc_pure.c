@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "irc/irc_line.h"
+#include "irc/irc_state.h"
 #include "irc/irc_text.h"
 #include "irc/isupport.h"
 #include "irc/outq.h"
@@ -552,6 +553,117 @@ START_TEST(isupport_removals_escapes_json)
 	ck_assert_ptr_null(isupport_network(is));
 	ck_assert_ptr_null(isupport_get(is, "INVEX"));
 	isupport_free(is);
+}
+END_TEST
+
+/* A server flooding 005 tokens cannot make the host keep more than the caps:
+ * repeats replace one another, new names stop at 256, raw tokens at 512. */
+START_TEST(isupport_flood_is_bounded)
+{
+	struct isupport *is = isupport_new();
+	char tok[600];
+
+	ck_assert_ptr_nonnull(is);
+	for (int i = 0; i < 100000; i++)
+		ck_assert_int_eq(isupport_add_token(is, "MODES=4"), 0);
+	ck_assert_str_eq(isupport_get(is, "MODES"), "4");
+	for (int i = 0; i < 255; i++) {
+		snprintf(tok, sizeof tok, "X%d=%d", i, i);
+		ck_assert_int_eq(isupport_add_token(is, tok), 0);
+	}
+	ck_assert_int_eq(isupport_add_token(is, "ONEMORE=1"), -ENOSPC);
+	ck_assert_ptr_null(isupport_get(is, "ONEMORE"));
+	ck_assert_int_eq(isupport_add_token(is, "X7=seven"), 0);	/* a name in force may change */
+	ck_assert_str_eq(isupport_get(is, "X7"), "seven");
+	ck_assert_int_eq(isupport_add_token(is, "-X7"), 0);		/* removal frees a place */
+	ck_assert_ptr_null(isupport_get(is, "X7"));
+	ck_assert_str_eq(isupport_get(is, "X254"), "254");		/* moved into its place */
+	ck_assert_int_eq(isupport_add_token(is, "ONEMORE=1"), 0);
+	ck_assert_str_eq(isupport_get(is, "ONEMORE"), "1");
+	ck_assert_uint_eq(isupport_token_count(is), 512);
+	memset(tok, 'A', sizeof tok - 1);
+	tok[sizeof tok - 1] = '\0';
+	ck_assert_int_eq(isupport_add_token(is, tok), -E2BIG);
+
+	cJSON *j = isupport_to_json(is);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tokens")), 256);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "raw")), 512);
+	ck_assert_int_gt(cJSON_GetObjectItem(j, "raw_dropped")->valueint, 100000 - 512);
+	cJSON_Delete(j);
+	isupport_reset(is);
+	ck_assert_ptr_null(isupport_get(is, "X1"));
+	ck_assert_int_eq(isupport_add_token(is, "X1=1"), 0);
+	isupport_free(is);
+}
+END_TEST
+
+/* Feed the state one line. */
+static void state_line(struct irc_state *st, const char *line)
+{
+	struct irc_line *l = parse_ok(line);
+
+	ck_assert_int_eq(irc_state_update(st, l), 0);
+	irc_line_free(l);
+}
+
+/* The account a line says its source has, as the state believes it. */
+static const char *line_account(struct irc_state *st, const char *line, char *buf, size_t size)
+{
+	struct irc_line *l = parse_ok(line);
+	const char *a = irc_state_line_account(st, l);
+
+	snprintf(buf, size, "%s", a ? a : "(none)");
+	irc_line_free(l);
+	return buf;
+}
+
+/* An account tag, an extended JOIN or an ACCOUNT line is believed only
+ * while the server acknowledged the capability that makes it so. */
+START_TEST(state_accounts_need_their_capability)
+{
+	struct irc_state *st = irc_state_new();
+	const char *tagged = "@account=boss :mallory!m@evil PRIVMSG #c :!reload";
+	const char *xjoin = ":mallory!m@evil JOIN #c boss :Real Name";
+	char buf[64];
+
+	ck_assert_int_eq(irc_state_set_nick(st, "bot"), 0);
+	state_line(st, ":bot!b@h JOIN #c");
+	state_line(st, ":mallory!m@evil JOIN #c");
+
+	/* no capability: nothing is believed */
+	ck_assert_str_eq(line_account(st, tagged, buf, sizeof buf), "(none)");
+	ck_assert_str_eq(line_account(st, xjoin, buf, sizeof buf), "(none)");
+	state_line(st, tagged);
+	state_line(st, ":mallory!m@evil ACCOUNT boss");
+	ck_assert_ptr_null(irc_state_account(st, "mallory"));
+
+	/* account-tag */
+	irc_state_set_caps(st, IRC_STATE_CAP_ACCOUNT_TAG);
+	ck_assert_str_eq(line_account(st, tagged, buf, sizeof buf), "boss");
+	ck_assert_str_eq(line_account(st, xjoin, buf, sizeof buf), "(none)");
+	state_line(st, tagged);
+	ck_assert_str_eq(irc_state_account(st, "mallory"), "boss");
+	state_line(st, "@account=* :mallory!m@evil PRIVMSG #c :bye");
+	ck_assert_ptr_null(irc_state_account(st, "mallory"));
+
+	/* extended-join */
+	irc_state_set_caps(st, IRC_STATE_CAP_EXTENDED_JOIN);
+	ck_assert_str_eq(line_account(st, tagged, buf, sizeof buf), "(none)");
+	ck_assert_str_eq(line_account(st, xjoin, buf, sizeof buf), "boss");
+
+	/* account-notify */
+	state_line(st, ":mallory!m@evil ACCOUNT carol");
+	ck_assert_ptr_null(irc_state_account(st, "mallory"));
+	irc_state_set_caps(st, IRC_STATE_CAP_ACCOUNT_NOTIFY);
+	state_line(st, ":mallory!m@evil ACCOUNT carol");
+	ck_assert_str_eq(irc_state_account(st, "mallory"), "carol");
+
+	/* a new connection forgets the capabilities */
+	irc_state_set_caps(st, IRC_STATE_CAP_ACCOUNT_TAG);
+	irc_state_reset(st);
+	ck_assert_str_eq(line_account(st, tagged, buf, sizeof buf), "(none)");
+	irc_state_free(st);
 }
 END_TEST
 
@@ -1274,6 +1386,8 @@ static Suite *irc_pure_suite(void)
 	tcase_add_test(t, isupport_ngircd);
 	tcase_add_test(t, isupport_libera);
 	tcase_add_test(t, isupport_removals_escapes_json);
+	tcase_add_test(t, isupport_flood_is_bounded);
+	tcase_add_test(t, state_accounts_need_their_capability);
 	tcase_add_test(t, casemap_each_mapping);
 	suite_add_tcase(s, t);
 	t = tcase_create("irc_text");

@@ -101,11 +101,21 @@ static void irc_shim_feed(struct irc *irc, const struct irc_line *msg, const cha
 		log_debug("irc: libircclient was not given a line: %s", strerror(-r));
 }
 
+/* The capabilities in force that decide which account information a line
+ * is believed about (they may change at any time with cap-notify). */
+static unsigned irc_link_caps(const struct link *l)
+{
+	return (link_has_cap(l, "account-tag") ? IRC_STATE_CAP_ACCOUNT_TAG : 0) |
+	       (link_has_cap(l, "extended-join") ? IRC_STATE_CAP_EXTENDED_JOIN : 0) |
+	       (link_has_cap(l, "account-notify") ? IRC_STATE_CAP_ACCOUNT_NOTIFY : 0);
+}
+
 /* A line from the server. */
 static void irc_link_line_cb(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata)
 {
 	struct irc *irc = userdata;
 
+	irc_state_set_caps(irc->state, irc_link_caps(l));
 	irc_events_line(irc, untagged, "in");
 	/* The presence rules and the queries look at the state before the line. */
 	irc_presence_line(irc, msg);

@@ -125,16 +125,14 @@ static void irc_events_emit_if(struct irc *irc, const char *name, cJSON *o, bool
 }
 
 /* {"nick","user","host","account"} of the line's source: the account from
- * the account tag, an extended JOIN, or what the state learnt before. */
+ * the account tag or an extended JOIN when the server acknowledged the
+ * capability for it, else what the state learnt before. */
 static cJSON *irc_events_person(struct irc *irc, const struct irc_line *l)
 {
 	const char *nick = irc_line_nick(l);
-	const char *account = irc_line_tag(l, "account");
+	const char *account = irc_state_line_account(irc->state, l);
 	cJSON *o = cJSON_CreateObject();
 
-	/* extended-join: JOIN #channel account :realname ("*": none). */
-	if (!account && strcmp(irc_line_command(l), "JOIN") == 0 && irc_line_param_count(l) >= 3)
-		account = irc_line_param(l, 1);
 	if (!account)
 		account = irc_state_account(irc->state, nick);
 	else if (strcmp(account, "*") == 0)
@@ -244,7 +242,7 @@ static void irc_reply_cb(struct fn *fn, struct call *call, void *userdata)
 }
 
 /* Add a reply function to o (held by v) answering to `to`. */
-static bool irc_events_add_reply(struct value *v, cJSON *o, const char *to, const char *ctcp)
+static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, const char *to, const char *ctcp)
 {
 	struct irc_reply *rp = calloc(1, sizeof *rp);
 	struct fn *fn;
@@ -255,7 +253,7 @@ static bool irc_events_add_reply(struct value *v, cJSON *o, const char *to, cons
 			irc_reply_free(rp);
 		return false;
 	}
-	fn = fn_new_native(irc_reply_cb, rp, irc_reply_free);
+	fn = fn_new_native(irc->server, irc_reply_cb, rp, irc_reply_free);
 	if (!fn) {
 		irc_reply_free(rp);
 		return false;
@@ -295,7 +293,7 @@ static void irc_events_message(struct irc *irc, const struct irc_line *l, const 
 	const char *channel = target ? irc_events_channel_of(irc, target) : NULL;
 	const char *to = channel ? channel : irc_line_nick(l);
 
-	if (v && o && to && !irc_events_add_reply(v, o, to, NULL)) {
+	if (v && o && to && !irc_events_add_reply(irc, v, o, to, NULL)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -386,7 +384,7 @@ static void irc_events_ctcp_request(struct irc *irc, const struct irc_line *l, c
 
 	bool ok = v && o && nick && irc_events_add_person(irc, o, "from", l) &&
 		  irc_events_add_str(o, "target", irc_line_param(l, 0)) && cJSON_AddStringToObject(o, "command", cmd) &&
-		  cJSON_AddStringToObject(o, "args", args) && irc_events_add_reply(v, o, nick, cmd);
+		  cJSON_AddStringToObject(o, "args", args) && irc_events_add_reply(irc, v, o, nick, cmd);
 
 	if (!ok) {
 		cJSON_Delete(o);

@@ -54,6 +54,7 @@ struct irc_state {
 	bool channels_full;		/* a channel was dropped at IRC_STATE_CHANNELS_MAX (warned once) */
 	struct map users;		/* (casemapped hash, 0) -> chain of struct irc_user */
 	struct list users_list;
+	unsigned caps;			/* enum irc_state_cap: what account information is believed */
 };
 
 /* Milliseconds since the epoch, now. */
@@ -349,6 +350,7 @@ void irc_state_reset(struct irc_state *s)
 	map_free(&s->users);
 	s->users = (struct map)MAP_INIT;
 	s->channels_full = false;
+	s->caps = 0;
 	isupport_reset(s->is);
 	s->cm = isupport_casemapping(s->is);
 	irc_state_set_str(&s->nick, NULL);
@@ -414,11 +416,40 @@ const char *irc_state_account(const struct irc_state *s, const char *nick)
 
 /* ---- updates ------------------------------------------------------------ */
 
+/* Set the capabilities in force. */
+void irc_state_set_caps(struct irc_state *s, unsigned caps)
+{
+	s->caps = caps;
+}
+
+/* The account tag, when account-tag is in force. */
+static const char *irc_state_tag_account(const struct irc_state *s, const struct irc_line *l)
+{
+	return s->caps & IRC_STATE_CAP_ACCOUNT_TAG ? irc_line_tag(l, "account") : NULL;
+}
+
+/* The account of an extended JOIN (JOIN #channel account :realname). */
+static const char *irc_state_join_account(const struct irc_state *s, const struct irc_line *l)
+{
+	if (!(s->caps & IRC_STATE_CAP_EXTENDED_JOIN) || strcmp(irc_line_command(l), "JOIN") != 0 ||
+	    irc_line_param_count(l) < 3)
+		return NULL;
+	return irc_line_param(l, 1);
+}
+
+/* The account a line says its source has, when believed. */
+const char *irc_state_line_account(const struct irc_state *s, const struct irc_line *l)
+{
+	const char *account = irc_state_tag_account(s, l);
+
+	return account ? account : irc_state_join_account(s, l);
+}
+
 /* Learn user, host and account of the line's source. */
 static int irc_state_learn_source(struct irc_state *s, const struct irc_line *l)
 {
 	const char *nick = irc_line_nick(l), *user = irc_line_user(l), *host = irc_line_host(l);
-	const char *account = irc_line_tag(l, "account");
+	const char *account = irc_state_tag_account(s, l);
 	struct irc_user *u;
 
 	if (!nick || !user || !host)
@@ -440,7 +471,7 @@ static int irc_state_learn_source(struct irc_state *s, const struct irc_line *l)
 static int irc_state_on_join(struct irc_state *s, const struct irc_line *l)
 {
 	const char *nick = irc_line_nick(l), *name = irc_line_param(l, 0);
-	const char *account = irc_line_param(l, 1);	/* extended-join */
+	const char *account = irc_state_join_account(s, l);
 	struct irc_channel *ch = NULL;
 	struct irc_member *m;
 	int r = 0;
@@ -456,8 +487,7 @@ static int irc_state_on_join(struct irc_state *s, const struct irc_line *l)
 	m = irc_state_member_get(s, ch, nick, &r);
 	if (!m)
 		return r;
-	if (account && irc_line_param_count(l) >= 3 &&
-	    !irc_state_set_str(&m->user->account, strcmp(account, "*") ? account : NULL))
+	if (account && !irc_state_set_str(&m->user->account, strcmp(account, "*") ? account : NULL))
 		return -ENOMEM;
 	return irc_state_learn_source(s, l);
 }
@@ -654,7 +684,7 @@ static int irc_state_on_account(struct irc_state *s, const struct irc_line *l)
 	struct irc_user *u = irc_line_nick(l) ? irc_state_user_find(s, irc_line_nick(l)) : NULL;
 	const char *account = irc_line_param(l, 0);
 
-	if (!u || !account)
+	if (!u || !account || !(s->caps & IRC_STATE_CAP_ACCOUNT_NOTIFY))
 		return 0;
 	return irc_state_set_str(&u->account, strcmp(account, "*") ? account : NULL) ? 0 : -ENOMEM;
 }

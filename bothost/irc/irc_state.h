@@ -32,8 +32,25 @@ struct irc_line;
 struct irc_state *irc_state_new(void);
 /* Free; NULL is allowed. Returns NULL. */
 struct irc_state *irc_state_free(struct irc_state *s);
-/* A new connection: no nick, no channels, the ISUPPORT defaults. */
+/* A new connection: no nick, no channels, the ISUPPORT defaults, no
+ * capabilities. */
 void irc_state_reset(struct irc_state *s);
+
+/* The capabilities the server acknowledged on this connection that decide
+ * which account information of a line is believed: without them an
+ * "account" tag, an extended JOIN's account or an ACCOUNT line is only the
+ * server's word about something it never agreed to report, or anyone's on
+ * the path when the link is not encrypted. */
+enum irc_state_cap {
+	IRC_STATE_CAP_ACCOUNT_TAG = 1 << 0,	/* account-tag */
+	IRC_STATE_CAP_EXTENDED_JOIN = 1 << 1,	/* extended-join */
+	IRC_STATE_CAP_ACCOUNT_NOTIFY = 1 << 2,	/* account-notify */
+};
+void irc_state_set_caps(struct irc_state *s, unsigned caps);
+/* The account a line says its source is logged in as, when a capability
+ * in force lets it say so: its "account" tag, or an extended JOIN's
+ * account; "*" for logged out; NULL when it says nothing believed. */
+const char *irc_state_line_account(const struct irc_state *s, const struct irc_line *l);
 
 /* The bot's nick as the server knows it (NULL before 001). 0 or -ENOMEM. */
 int irc_state_set_nick(struct irc_state *s, const char *nick);

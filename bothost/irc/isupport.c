@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "irc_line.h"
+#include "wire/map.h"
 
 #define ISUPPORT_CHANTYPES "#&"
 #define ISUPPORT_PREFIX_MODES "ov"
@@ -14,6 +15,12 @@
 #define ISUPPORT_CHANNELLEN 200
 
 static const char *const isupport_chanmodes_default[4] = { "b", "k", "l", "imnpst" };
+
+/* What one server may make the host keep: tokens in force (one per name),
+ * tokens kept as received, and the length of one token. */
+#define ISUPPORT_TOKENS_MAX 256
+#define ISUPPORT_RAW_MAX 512
+#define ISUPPORT_TOKEN_LEN_MAX 512
 
 struct isupport_kv {
 	char *key;
@@ -29,10 +36,12 @@ struct isupport {
 	char *network;
 	char *chanmodes_buf;	/* the groups, NUL-separated, or NULL: the default */
 	const char *chanmodes[4];
-	struct isupport_kv *kv;	/* tokens in force */
+	struct isupport_kv *kv;	/* tokens in force, at most ISUPPORT_TOKENS_MAX */
 	size_t nkv, kv_cap;
-	char **raw;		/* every token received */
+	struct map index;	/* the hash of a key -> its index in kv, plus one */
+	char **raw;		/* the first ISUPPORT_RAW_MAX tokens received */
 	size_t nraw, raw_cap;
+	size_t raw_dropped;	/* tokens received beyond those */
 };
 
 /* ---- casemappings -------------------------------------------------------- */
@@ -285,38 +294,61 @@ static void isupport_unescape(char *v)
 	*out = '\0';
 }
 
-/* The index of the token in force named key, or nkv. */
-static size_t isupport_kv_find(const struct isupport *is, const char *key)
+/* The hash of a key (FNV-1a over its bytes: keys are case-sensitive). */
+static uint64_t isupport_key_hash(const char *key)
 {
-	size_t i;
+	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (i = 0; i < is->nkv; i++) {
-		if (strcmp(is->kv[i].key, key) == 0)
-			break;
-	}
-	return i;
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 0x100000001b3ULL;
+	return h;
 }
 
-/* Remove the token in force named key. */
+/* The index of the token in force named key, or nkv: one lookup. */
+static size_t isupport_kv_find(const struct isupport *is, const char *key)
+{
+	uintptr_t v = (uintptr_t)map_get(&is->index, isupport_key_hash(key), 0);
+
+	if (v && strcmp(is->kv[v - 1].key, key) == 0)
+		return v - 1;
+	return is->nkv;
+}
+
+/* Remove the token in force named key: the last one takes its place. */
 static void isupport_kv_remove(struct isupport *is, const char *key)
 {
 	size_t i = isupport_kv_find(is, key);
 
 	if (i == is->nkv)
 		return;
+	map_remove(&is->index, isupport_key_hash(key), 0);
 	free(is->kv[i].key);
-	memmove(&is->kv[i], &is->kv[i + 1], (is->nkv - i - 1) * sizeof is->kv[0]);
-	is->nkv--;
+	if (i != --is->nkv) {
+		is->kv[i] = is->kv[is->nkv];
+		map_put(&is->index, isupport_key_hash(is->kv[i].key), 0, (void *)(uintptr_t)(i + 1));
+	}
 }
 
-/* Set the token in force key to value; takes both strings. */
+/* Set the token in force key to value; takes both strings on success.
+ * -ENOSPC when ISUPPORT_TOKENS_MAX names are in force, -EEXIST when
+ * another name in force has the same hash (a server crafting collisions
+ * loses the token, never the lookup), -ENOMEM. */
 static int isupport_kv_set(struct isupport *is, char *key, char *value)
 {
+	uint64_t h = isupport_key_hash(key);
 	size_t i = isupport_kv_find(is, key);
 
 	if (i < is->nkv) {
 		free(is->kv[i].key);
-	} else if (is->nkv == is->kv_cap) {
+		is->kv[i].key = key;
+		is->kv[i].value = value;
+		return 0;
+	}
+	if (map_get(&is->index, h, 0))
+		return -EEXIST;
+	if (is->nkv == ISUPPORT_TOKENS_MAX)
+		return -ENOSPC;
+	if (is->nkv == is->kv_cap) {
 		size_t cap = is->kv_cap ? is->kv_cap * 2 : 32;
 		struct isupport_kv *kv = realloc(is->kv, cap * sizeof *kv);
 		if (!kv)
@@ -324,18 +356,23 @@ static int isupport_kv_set(struct isupport *is, char *key, char *value)
 		is->kv = kv;
 		is->kv_cap = cap;
 	}
-	if (i == is->nkv)
-		is->nkv++;
-	is->kv[i].key = key;
-	is->kv[i].value = value;
+	if (map_put(&is->index, h, 0, (void *)(uintptr_t)(is->nkv + 1)) < 0)
+		return -ENOMEM;
+	is->kv[is->nkv].key = key;
+	is->kv[is->nkv].value = value;
+	is->nkv++;
 	return 0;
 }
 
-/* Keep a copy of the raw token. */
+/* Keep a copy of the raw token, while fewer than ISUPPORT_RAW_MAX are kept. */
 static int isupport_raw_add(struct isupport *is, const char *token)
 {
 	char *copy;
 
+	if (is->nraw == ISUPPORT_RAW_MAX) {
+		is->raw_dropped++;
+		return 0;
+	}
 	if (is->nraw == is->raw_cap) {
 		size_t cap = is->raw_cap ? is->raw_cap * 2 : 32;
 		char **raw = realloc(is->raw, cap * sizeof *raw);
@@ -382,6 +419,8 @@ int isupport_add_token(struct isupport *is, const char *token)
 
 	if (key[0] == '\0' || key[0] == '=' || (removal && strchr(key, '=')))
 		return -EINVAL;
+	if (strlen(token) > ISUPPORT_TOKEN_LEN_MAX)
+		return -E2BIG;
 	r = isupport_raw_add(is, token);
 	if (r < 0)
 		return r;
@@ -437,6 +476,8 @@ void isupport_reset(struct isupport *is)
 	for (size_t i = 0; i < is->nraw; i++)
 		free(is->raw[i]);
 	is->nraw = 0;
+	is->raw_dropped = 0;
+	map_free(&is->index);
 	isupport_apply_casemapping(is, NULL);
 	isupport_apply_chantypes(is, NULL);
 	isupport_apply_prefix(is, NULL);
@@ -593,7 +634,7 @@ static bool isupport_json_tokens(const struct isupport *is, cJSON *obj)
 			return false;
 		}
 	}
-	return true;
+	return !is->raw_dropped || cJSON_AddNumberToObject(obj, "raw_dropped", (double)is->raw_dropped);
 }
 
 /* The parsed fields, the tokens in force and the raw tokens as JSON. */

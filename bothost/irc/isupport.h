@@ -50,9 +50,14 @@ struct isupport *isupport_free(struct isupport *is);
 void isupport_reset(struct isupport *is);
 
 /* Apply one token: "KEY", "KEY=value" (with \xHH escapes) or "-KEY".
- * Every token is kept as received, in order. A value the module cannot use
- * (PREFIX without matching parentheses, NICKLEN=abc) leaves the field as it
- * was. Returns 0, -EINVAL (empty token or key) or -ENOMEM. */
+ * A value the module cannot use (PREFIX without matching parentheses,
+ * NICKLEN=abc) leaves the field as it was. What a server can make the host
+ * keep is bounded: one token in force per name, found in one hash lookup,
+ * at most 256 names; at most 512 tokens kept as received (those beyond are
+ * applied and counted, not kept); a token of at most 512 bytes. Returns 0,
+ * -EINVAL (empty token or key), -E2BIG (a longer token), -ENOSPC (a 257th
+ * name), -EEXIST (a name whose hash equals another's in force) or -ENOMEM;
+ * a token refused changes nothing. */
 int isupport_add_token(struct isupport *is, const char *token);
 /* Apply every token of a 005 line: the parameters between the nick (first)
  * and the text (last). Returns the number of tokens applied, -EINVAL when
@@ -79,14 +84,15 @@ bool isupport_mode_has_param(const struct isupport *is, char m, bool adding);
 /* The unescaped value of a token now in force ("" for one without value),
  * or NULL when it is absent or was removed. */
 const char *isupport_get(const struct isupport *is, const char *key);
-/* Number of raw tokens received since the last reset, and token i. */
+/* Number of raw tokens kept since the last reset (at most 512), and token i. */
 size_t isupport_token_count(const struct isupport *is);
 const char *isupport_token_at(const struct isupport *is, size_t i);
 
 /* A JSON description: {"casemapping","chantypes","prefix":{"modes",
  * "symbols"},"nicklen","channellen","topiclen","network","chanmodes":[4],
- * "tokens":{KEY: value or true},"raw":[every token received]}; NULL on
- * allocation failure. */
+ * "tokens":{KEY: value or true},"raw":[the tokens kept as received],
+ * "raw_dropped": tokens received beyond those (only when some were)}; NULL
+ * on allocation failure. */
 cJSON *isupport_to_json(const struct isupport *is);
 
 #endif
