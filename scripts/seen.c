@@ -145,20 +145,25 @@ static int seen_write_all(int fd, const char *text, size_t len)
 	return 0;
 }
 
-/* Save the state: write FILE.tmp, flush it to disk, rename it over FILE.
- * A crash at any moment leaves either the old file or the new one. */
+/* Save the state: write a new temporary file beside FILE (FILE.XXXXXX,
+ * made by mkostemp, so a symlink or a file someone else left there is never
+ * followed or overwritten), flush it to disk, rename it over FILE. A crash
+ * at any moment leaves either the old file or the new one. */
 static int seen_save(const struct seen *s)
 {
 	char tmp[4096];
 	char *text = cJSON_PrintUnformatted(s->db);
 	int fd, r;
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
 	if (!text) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", s->path) >= sizeof tmp) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		r = -errno;
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -547,6 +548,15 @@ START_TEST(seen_remembers_across_restarts)
 
 	env_start(&e, NULL);
 	snprintf(state, sizeof state, "BOTKIT_STATE_DIR=%s", e.dir);
+	/* A symlink where a fixed temporary name would be: never followed. */
+	char victim[256], link_path[256];
+	snprintf(victim, sizeof victim, "%s/victim", e.dir);
+	snprintf(link_path, sizeof link_path, "%s/seen.json.tmp", e.dir);
+	FILE *vf = fopen(victim, "w");
+	ck_assert_ptr_nonnull(vf);
+	fputs("untouched\n", vf);
+	fclose(vf);
+	ck_assert_int_eq(symlink(victim, link_path), 0);
 	resident_start(&seen, &e, "seen", env);
 	wait_handlers(&e, 7);
 
@@ -586,8 +596,24 @@ START_TEST(seen_remembers_across_restarts)
 	db = seen_file(&e);
 	ck_assert_ptr_nonnull(cJSON_GetObjectItem(db, "alice"));
 	cJSON_Delete(db);
-	snprintf(tmp, sizeof tmp, "%s/seen.json.tmp", e.dir);
-	ck_assert_int_eq(access(tmp, F_OK), -1);
+	/* The symlink is still there, its target untouched, no temporary left. */
+	char got[64] = "";
+	vf = fopen(victim, "r");
+	ck_assert_ptr_nonnull(vf);
+	ck_assert_ptr_nonnull(fgets(got, sizeof got, vf));
+	fclose(vf);
+	ck_assert_str_eq(got, "untouched\n");
+	struct stat lst;
+	ck_assert_int_eq(lstat(link_path, &lst), 0);
+	ck_assert(S_ISLNK(lst.st_mode));
+	unlink(link_path);
+	unlink(victim);
+	DIR *dir = opendir(e.dir);
+	ck_assert_ptr_nonnull(dir);
+	for (struct dirent *de; (de = readdir(dir));)
+		ck_assert_msg(strncmp(de->d_name, "seen.json.", 10) != 0, "left behind: %s", de->d_name);
+	closedir(dir);
+	(void)tmp;
 	resident_start(&seen, &e, "seen", env);
 	wait_handlers(&e, 7);
 	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
