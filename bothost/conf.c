@@ -874,10 +874,58 @@ static int conf_set_file_mode(struct conf_parse *p, const struct conf_key *k, ch
 	return 0;
 }
 
-/* exec: an executable regular file. */
+/* Whether only root or the host's user can change what st names: owned by
+ * one of them, and writable by nobody else - except a directory with the
+ * sticky bit, where others cannot rename or remove an entry they do not
+ * own (the next component is checked to be owned by root or the host). */
+static bool conf_stat_trusted(const struct stat *st, bool dir)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return false;
+	return !(st->st_mode & (S_IWGRP | S_IWOTH)) || (dir && (st->st_mode & S_ISVTX));
+}
+
+/* Like sshd's StrictModes: the executable, and every directory above it,
+ * can be changed only by root or the host's user; else another user could
+ * change what the bot runs. 0, or an error naming the culprit. */
+static int conf_check_exec_owner(struct conf_parse *p, const struct conf_key *k, const char *value,
+				 const char *path)
+{
+	char *real = realpath(path, NULL), *slash;
+	struct stat st;
+	bool dir = false;
+	int r = 0;
+
+	if (!real)
+		return conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, path, strerror(errno));
+	for (;;) {
+		if (stat(real, &st) < 0) {
+			r = conf_fail(p, "invalid %s '%s': %s: %s", k->name, value, real, strerror(errno));
+			break;
+		}
+		if (!conf_stat_trusted(&st, dir)) {
+			r = conf_fail(p, "invalid %s '%s': %s can be changed by users other than root and the "
+				      "bot's (owner uid %ld, mode %04o): make it owned by one of them and not "
+				      "writable by group or others", k->name, value, real, (long)st.st_uid,
+				      (unsigned)(st.st_mode & 07777));
+			break;
+		}
+		if (strcmp(real, "/") == 0)
+			break;
+		slash = strrchr(real, '/');
+		slash[slash == real] = '\0';	/* "/usr/bin" -> "/usr", "/usr" -> "/" */
+		dir = true;
+	}
+	free(real);
+	return r;
+}
+
+/* exec: an executable regular file that only root or the host's user can change. */
 static int conf_set_exec(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
 {
-	return conf_set_file_mode(p, k, field, value, X_OK, "an executable", "executable");
+	int r = conf_set_file_mode(p, k, field, value, X_OK, "an executable", "executable");
+
+	return r < 0 ? r : conf_check_exec_owner(p, k, value, *field);
 }
 
 /* tls_ca_file, tls_cert, tls_key: a readable regular file. */

@@ -418,6 +418,45 @@ START_TEST(errors_behaviours)
 	if (geteuid() != 0)		/* root may run anything with an x bit, not a file without one either */
 		load_err("[command c]\nexec = noexec\n", 2, text);
 	load_err("[timer t]\nexec = /\n", 2, "invalid exec '/': / is not a regular file");
+
+	/* Only root and the bot's user may be able to change what it runs. */
+	char real[PATH_MAX], sub[PATH_MAX + 16], tool[PATH_MAX + 32];
+	ck_assert_ptr_nonnull(realpath(dir, real));
+	make_file("open", 0777);
+	snprintf(text, sizeof text, "invalid exec 'open': %s/open can be changed by users other than root and "
+		 "the bot's (owner uid %ld, mode 0777): make it owned by one of them and not writable by group "
+		 "or others", real, (long)geteuid());
+	load_err("[command c]\nexec = open\n", 2, text);
+	snprintf(sub, sizeof sub, "%s/shared", real);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	snprintf(tool, sizeof tool, "%s/tool", sub);
+	char orig[PATH_MAX + 16];
+	snprintf(orig, sizeof orig, "%s/tool", real);
+	ck_assert_int_eq(link(orig, tool), 0);
+	snprintf(text, sizeof text, "invalid exec 'shared/../shared/tool': %s can be changed by users other "
+		 "than root and the bot's (owner uid %ld, mode 0777): make it owned by one of them and not "
+		 "writable by group or others", sub, (long)geteuid());
+	load_err("[command c]\nexec = shared/../shared/tool\n", 2, text);
+	/* A sticky directory (as /tmp) is fine: others cannot replace the bot's file in it. */
+	ck_assert_int_eq(chmod(sub, 01777), 0);
+	struct conf c;
+	char *error = NULL;
+	write_conf("[command c]\nexec = shared/tool\n");
+	ck_assert_int_eq(conf_load(&c, conf_path, &error), 0);
+	conf_clear(&c);
+	if (geteuid() == 0) {
+		/* a file of another user, even in a sticky directory */
+		ck_assert_int_eq(chown(tool, 12345, 12345), 0);
+		snprintf(text, sizeof text, "invalid exec 'shared/tool': %s can be changed by users other than "
+			 "root and the bot's (owner uid 12345, mode 0755): make it owned by one of them and not "
+			 "writable by group or others", tool);
+		load_err("[command c]\nexec = shared/tool\n", 2, text);
+	}
+	unlink(tool);
+	rmdir(sub);
+	snprintf(orig, sizeof orig, "%s/open", real);
+	unlink(orig);
 }
 END_TEST
 
