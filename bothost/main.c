@@ -40,6 +40,7 @@ struct options {
 struct bothost {
 	struct options opts;
 	struct conf conf;		/* in force: the file's values under the command line's */
+	struct later_queue *later;	/* attached to the default loop */
 	struct server *server;
 	ev_signal sigint, sigterm, sighup;
 };
@@ -313,9 +314,9 @@ static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 		log_error("configuration: out of memory: the behaviours may not follow every change");
 }
 
-/* Bring the IRC client in line with next: start, reconfigure or stop it.
- * 0, or -errno when it stays as it was. */
-static int reload_irc(const struct conf *old, const struct conf *next)
+/* Bring the IRC client of s in line with next: start, reconfigure or stop
+ * it. 0, or -errno when it stays as it was. */
+static int reload_irc(struct server *s, const struct conf *old, const struct conf *next)
 {
 	if (next->irc.n_servers == 0) {
 		if (old->irc.n_servers) {
@@ -327,7 +328,7 @@ static int reload_irc(const struct conf *old, const struct conf *next)
 	}
 	if (old->irc.n_servers == 0) {
 		log_info("configuration: starting the IRC client");
-		int r = irc_start(&next->irc);
+		int r = irc_start(s, &next->irc);
 		if (r == 0)
 			commands_irc_attach();
 		return r;
@@ -352,7 +353,7 @@ static int reload(struct bothost *b, char **ret_error, cJSON *changes)
 		return r;
 	}
 	config_check_mode(&next);
-	r = reload_irc(&b->conf, &next);
+	r = reload_irc(b->server, &b->conf, &next);
 	if (r < 0) {
 		if (asprintf(ret_error, "%s: the IRC client cannot take the [irc] settings (%s)",
 			     b->opts.config_path, strerror(-r)) < 0)
@@ -399,7 +400,7 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 	if (!b->opts.config_path)
 		return 0;
 	if ((r = commands_configure(&b->conf.bot)) < 0 || (r = behaviours_start(b->server, socket_path, &b->conf.bot)) < 0 ||
-	    (r = bot_object_register()) < 0) {
+	    (r = bot_object_register(b->server)) < 0) {
 		log_error("cannot start the behaviours: %s", strerror(-r));
 		return r;
 	}
@@ -432,9 +433,9 @@ static int start(struct bothost *b)
 		r = server_set_allowed(b->server, b->conf.allow_uids, b->conf.n_allow_uids, b->conf.allow_gids,
 				       b->conf.n_allow_gids);
 	if (r == 0 && b->conf.loopback)
-		r = loopback_register();
+		r = loopback_register(b->server);
 	if (r == 0 && b->conf.irc.n_servers)
-		r = irc_start(&b->conf.irc);
+		r = irc_start(b->server, &b->conf.irc);
 	if (r < 0) {
 		log_error("cannot create the objects: %s", strerror(-r));
 		return r;
@@ -517,12 +518,13 @@ int main(int argc, char **argv)
 		conf_clear(&b.conf);
 		return 1;
 	}
-	b.server = server_new(&b.conf.limits);
+	b.later = later_queue_new(EV_DEFAULT);
+	b.server = b.later ? server_new(&b.conf.limits) : NULL;
 	if (!b.server) {
+		later_queue_free(b.later);
 		conf_clear(&b.conf);
 		return 1;
 	}
-	later_start();
 	signals_start(&b);
 	r = start(&b);
 	if (r == 0)
@@ -532,13 +534,10 @@ int main(int argc, char **argv)
 	commands_irc_detach();
 	irc_stop("bothost stopping");
 	spawn_stop_all();
-	server_free(b.server);
-	later_run();
-	object_free_all();
-	later_run();
 	commands_free();
 	behaviours_free();
-	later_stop();
+	server_free(b.server);
+	later_queue_free(b.later);
 	ev_loop_destroy(EV_DEFAULT);
 	conf_clear(&b.conf);
 	return r == 0 ? 0 : 1;

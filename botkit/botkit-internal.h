@@ -1,5 +1,10 @@
 /* libbotkit internals: the connection and the objects that hang off it.
  *
+ * Naming: the public API is bk_* (only those names are exported); every other
+ * symbol with external linkage in libbotkit is bki_* ("botkit internal"), so
+ * that none can collide with bothost's internal names or a program's; keep
+ * it so for anything new. File-local (static) names are free.
+ *
  * Ownership in short:
  * - bk_conn is refcounted; bk_conn_process, bk_run and the blocking calls
  *   hold a reference while they dispatch, so a callback may drop the last
@@ -11,6 +16,8 @@
  * - struct pending: a request of this program awaiting its answer.
  * - bk_args: the arguments of a call into this program.
  * - bk_slot: an event registration, linked to the export of its function.
+ * - struct fnode: what a function node of a cJSON tree stands for, in a
+ *   process-wide table (json.c); the node's text holds only its serial.
  * Objects that outlive their connection (bk_fn, bk_args, bk_slot) are
  * detached from it when it is freed and then refuse to talk. */
 #ifndef BOTKIT_INTERNAL_H
@@ -172,6 +179,10 @@ struct bk_conn {
 	struct bk_args *args;		/* live argument objects */
 	unsigned args_waiting;		/* of them, requests not answered yet */
 
+	/* function nodes standing for host functions of this connection or
+	 * received as its tokens (json.c); guarded by the table's lock */
+	size_t fnodes;
+
 	/* IRC event handlers (irc.c): (handler, userdata) -> struct irc_pair;
 	 * its storage is freed whenever it empties, which every export being
 	 * freed brings about */
@@ -249,7 +260,12 @@ void bki_tokens_dispatch_release(bk_conn *c, const struct wire_msg *m);
 void bki_tokens_drop_exports(bk_conn *c);
 void bki_tokens_detach_imports(bk_conn *c);
 
-/* json.c */
+/* json.c: function nodes. A function node is a cJSON_Raw node whose text is
+ * "\"<botkit function N>\"" (so that cJSON_Print shows a JSON string), N a
+ * serial number never reused in the process. What it stands for is kept in a
+ * process-wide table, by serial, with the address of the one node it belongs
+ * to: any other node (a cJSON_Duplicate copy, a cJSON_CreateRaw forgery, a
+ * node of a released or dropped entry) is no function and is refused. */
 enum json_fn_kind {
 	JSON_FN_NONE,
 	JSON_FN_LOCAL,	/* a function of this program */
@@ -260,12 +276,13 @@ struct json_fn {
 	bk_function fn;
 	void *userdata;
 	void (*destroy)(void *);
-	bk_fn *host;
+	bk_fn *host;	/* borrowed from the node */
 };
 
-enum json_fn_kind bki_json_fn_parse(const cJSON *node, struct json_fn *ret);
-cJSON *bki_json_local_node_new(bk_function fn, void *userdata, void (*destroy)(void *));
+enum json_fn_kind bki_json_fn_get(const cJSON *node, struct json_fn *ret);
+cJSON *bki_json_local_node_new(bk_conn *c, bk_function fn, void *userdata, void (*destroy)(void *));
 cJSON *bki_json_host_node_new(bk_fn *f);
+void bki_json_drop_conn(bk_conn *c);
 int bki_json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap);
 int bki_json_write_args(bk_conn *c, struct buf *b, const char *sig, va_list *ap, const cJSON *args);
 

@@ -18,14 +18,19 @@
  * - Callbacks take the object first, the payload next, userdata last.
  * - An asynchronous completion is called exactly once, and never before the
  *   function that started it has returned.
- * - The library never prints and owns no global state; it does not own the
- *   event loop either (bk_conn_get_fd / _get_events / _get_timeout /
+ * - The library never prints. Its only global state is the table behind
+ *   function nodes (see Values), guarded by a mutex: connections may live in
+ *   different threads, each used by one thread at a time. It does not own
+ *   the event loop (bk_conn_get_fd / _get_events / _get_timeout /
  *   bk_conn_process, an adapter for libev in <botkit-ev.h>, or bk_run()).
+ * - The IRC client's typed API (bk_irc_*) is in <botkit-irc.h>.
  *
  * Values are cJSON trees. Functions inside them are special nodes:
  * bk_json_function() makes one from a C function, bk_json_get_fn() gets the
  * host function out of a received one. A received tree owns a reference to
- * each host function in it; free a tree you own with bk_json_delete().
+ * each host function in it; free a tree you own with bk_json_delete(), copy
+ * one with bk_json_dup(). A function node is checked by libbotkit on every
+ * use, never trusted for what its text says (see Values).
  *
  * Signature strings describe arguments given as varargs, one letter each:
  *   s  const char *            a string (NULL sends null)
@@ -34,7 +39,8 @@
  *   d  double                  a number
  *   b  int                     a boolean (0 false, anything else true)
  *   n  (no argument)           null
- *   j  const cJSON *           any JSON value, borrowed (may hold functions)
+ *   j  const cJSON *           any JSON value, borrowed (may hold function
+ *                              nodes; another raw node gives -EINVAL)
  *   f  bk_function, void *userdata, void (*destroy)(void *)
  *                              a function of this program (destroy may be NULL)
  *   F  bk_fn *                 a host function this program holds
@@ -220,19 +226,42 @@ bk_conn *bk_fn_get_conn(const bk_fn *f);
 
 /* --- Values ---------------------------------------------------------------- */
 
+/* A function node is a cJSON_Raw node that libbotkit made (the functions
+ * below, a received tree, bk_json_dup()) and lists in a table of its own; its
+ * text is only a serial number ("\"<botkit function 12>\"", so cJSON_Print
+ * shows a string) and holds no pointer. The table knows each node by its
+ * address: only that very node is a function. Any other raw node (a
+ * cJSON_Duplicate() copy, a cJSON_CreateRaw() node whatever its text, a node
+ * whose function was released by bk_json_delete() or whose connection was
+ * freed) is no function: bk_json_is_function() is false, bk_json_get_fn()
+ * NULL, sending it fails with -EINVAL (nothing is sent), and freeing it
+ * releases nothing. So a copy made with cJSON_Duplicate() is refused when
+ * used, while the original keeps working; copy with bk_json_dup(), which
+ * counts. cJSON_Delete() (not bk_json_delete()) of a tree holding function
+ * nodes never crashes and never releases anything twice; it keeps the host
+ * functions of the tree until their connection is freed (the host is not told
+ * before), and a bk_json_function() node's small record until the process
+ * exits. Nodes move freely between trees (cJSON_DetachItem...,
+ * cJSON_AddItemTo...): the node, not its place, is the function. */
+
 /* A node that sends fn(userdata) as a function (the same pair is always the
- * same function to the host); destroy(userdata) runs when the host drops it. */
+ * same function to the host); destroy(userdata) runs when the host drops it.
+ * NULL when fn is NULL or memory runs out. */
 cJSON *bk_json_function(bk_function fn, void *userdata, void (*destroy)(void *));
 /* A node that sends a host function back to the host (takes a reference). */
 cJSON *bk_json_host_function(bk_fn *f);
 /* True for function nodes of either kind. */
 bool bk_json_is_function(const cJSON *node);
-/* The host function a node stands for (borrowed), or NULL. */
+/* The host function a node stands for (borrowed from the node), or NULL. */
 bk_fn *bk_json_get_fn(const cJSON *node);
-/* Deep copy that keeps the host functions in it alive. */
+/* Deep copy in which each function node is a new node standing for the same
+ * function (a host function gets one more reference); raw nodes that are no
+ * function stay none. NULL when v is NULL or memory runs out. */
 cJSON *bk_json_dup(const cJSON *v);
-/* Free a tree, releasing the host functions it holds. */
-void bk_json_delete(cJSON *v);
+/* Free a tree, releasing the host functions its function nodes hold. Returns
+ * 0, or -EINVAL when the tree held raw nodes that are no function node (they
+ * are freed all the same, and release nothing). */
+int bk_json_delete(cJSON *v);
 
 /* --- Errors ---------------------------------------------------------------- */
 
@@ -244,205 +273,6 @@ const cJSON *bk_error_data(const bk_error *e);
 int bk_error_errno(const bk_error *e);
 /* The negative errno code for a protocol error name. */
 int bk_errno_from_name(const char *name);
-
-/* --- IRC ------------------------------------------------------------------- */
-
-/* The host's `irc` object (PROTOCOL.md, "The irc object") as a typed API: a
- * behaviour reads like a program using a local IRC client.
- *
- *   static void on_message(bk_conn *c, const bk_irc_event *ev, void *ud)
- *   {
- *           if (strcmp(bk_irc_event_text(ev), "!ping") == 0)
- *                   bk_irc_event_reply(ev, "pong");
- *   }
- *   ...
- *   bk_irc_on_message(c, on_message, NULL, NULL, NULL);
- *   bk_irc_say(c, "#chan", "hello");
- *
- * Methods block until the host answers and return 0 or a negative errno code
- * as any call does; the error behind a failure is in bk_conn_last_error().
- * IRC failures keep the general mapping: `IrcError` (the server refused; see
- * bk_irc_error_numeric()) and `NotConnected` (no IRC connection within the
- * host's queue_max_age) give -EIO, `InvalidArguments` (a target, channel,
- * nick or text the host refuses) -EINVAL, `LimitExceeded` (outbound queue
- * full) -ENOBUFS, `PermissionDenied` (raw from an unprivileged client) -EPERM.
- * Sending methods complete once every line is written to the server. Text is
- * checked by the host, never by a format string: a line feed starts a new
- * message, long lines are split. A NULL required argument gives -EINVAL and
- * nothing is sent. Queries hand out owned results only on success (free them
- * with bk_json_delete() or free() as noted); a result of the wrong JSON type
- * gives -EPROTO. */
-
-/* Send text to a channel or nick: PRIVMSG, NOTICE, CTCP ACTION (`/me`). */
-int bk_irc_say(bk_conn *c, const char *target, const char *text);
-int bk_irc_notice(bk_conn *c, const char *target, const char *text);
-int bk_irc_action(bk_conn *c, const char *target, const char *text);
-/* bk_irc_say() with text formatted by printf rules. */
-int bk_irc_sayf(bk_conn *c, const char *target, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-/* A CTCP request, and a CTCP reply (a NOTICE); args may be NULL. */
-int bk_irc_ctcp(bk_conn *c, const char *target, const char *command, const char *args);
-int bk_irc_ctcp_reply(bk_conn *c, const char *target, const char *command, const char *args);
-/* Join a channel (key may be NULL); returns once the server confirms the join. */
-int bk_irc_join(bk_conn *c, const char *channel, const char *key);
-/* Leave a channel (reason may be NULL); the host does not rejoin it. */
-int bk_irc_part(bk_conn *c, const char *channel, const char *reason);
-/* Change the bot's nick; returns once the server confirms. */
-int bk_irc_nick(bk_conn *c, const char *nick);
-/* Set a channel's topic; an empty text clears it. */
-int bk_irc_topic_set(bk_conn *c, const char *channel, const char *text);
-/* Kick nick from channel (reason may be NULL). */
-int bk_irc_kick(bk_conn *c, const char *channel, const char *nick, const char *reason);
-/* Change modes: the mode arguments follow `modes` and end with NULL, e.g.
- * bk_irc_mode(c, "#chan", "+ov", "alice", "bob", NULL). */
-int bk_irc_mode(bk_conn *c, const char *target, const char *modes, ...)
-#if defined(__GNUC__)
-	__attribute__((sentinel))
-#endif
-	;
-/* The same with the mode arguments as a NULL-terminated array (NULL: none). */
-int bk_irc_mode_argv(bk_conn *c, const char *target, const char *modes,
-		     const char *const *args);
-/* Invite nick to channel. */
-int bk_irc_invite(bk_conn *c, const char *nick, const char *channel);
-/* Send one raw IRC line (privileged; the host validates it). */
-int bk_irc_raw(bk_conn *c, const char *line);
-
-/* Queries. WHOIS: {"nick","user","host","realname","server","account",
- * "channels","idle","signon","operator","away"}; IrcError for an unknown nick. */
-int bk_irc_whois(bk_conn *c, const char *nick, cJSON **ret_info);
-/* NAMES: [{"nick","prefixes"}...] as the server lists them. */
-int bk_irc_names(bk_conn *c, const char *channel, cJSON **ret_names);
-/* The topic: {"channel","topic","setter","time"}. */
-int bk_irc_topic_get(bk_conn *c, const char *channel, cJSON **ret_topic);
-/* The bot's current nick (free it with free()). */
-int bk_irc_get_nick(bk_conn *c, char **ret_nick);
-/* The channels the bot is in: [{"name","topic","users"}...]. */
-int bk_irc_get_channels(bk_conn *c, cJSON **ret_channels);
-/* What the host knows of a channel's members: [{"nick","prefixes","user","host","account"}...]. */
-int bk_irc_get_users(bk_conn *c, const char *channel, cJSON **ret_users);
-/* The connection's state: {"state","server","nick","since","queued"}. */
-int bk_irc_get_state(bk_conn *c, cJSON **ret_state);
-/* The server's ISUPPORT tokens as an object. */
-int bk_irc_get_isupport(bk_conn *c, cJSON **ret_isupport);
-
-/* Asynchronous variants for programs on an event loop: same arguments, then
- * a completion; same return rules as bk_call(). `reply` may be NULL. */
-int bk_irc_say_async(bk_conn *c, const char *target, const char *text, bk_reply_fn reply,
-		     void *userdata);
-int bk_irc_notice_async(bk_conn *c, const char *target, const char *text, bk_reply_fn reply,
-			void *userdata);
-int bk_irc_action_async(bk_conn *c, const char *target, const char *text, bk_reply_fn reply,
-			void *userdata);
-int bk_irc_join_async(bk_conn *c, const char *channel, const char *key, bk_reply_fn reply,
-		      void *userdata);
-/* The completion's result is the WHOIS object described above. */
-int bk_irc_whois_async(bk_conn *c, const char *nick, bk_reply_fn reply, void *userdata);
-
-/* The numeric of an IrcError (data.numeric, e.g. 474 for a banned join), or 0. */
-int bk_irc_error_numeric(const bk_error *e);
-
-/* --- IRC events --- */
-
-typedef struct bk_irc_event bk_irc_event;	/* one event, valid during its handler */
-
-typedef void (*bk_irc_handler)(bk_conn *c, const bk_irc_event *ev, void *userdata);
-
-/* Register handler(userdata) for an IRC event (blocking until the host
- * accepts): "message", "join", ... (PROTOCOL.md lists them). ret_slot and
- * destroy as for bk_on(): destroy(userdata) runs once, when the host holds
- * the pair for no event any more. The same (handler, userdata) pair is the
- * same function to the host for a given event, so registering it twice
- * registers it twice and bk_irc_off() finds it. */
-int bk_irc_on(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata,
-	      void (*destroy)(void *), bk_slot **ret_slot);
-/* The same, removed after the first event. */
-int bk_irc_once(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata,
-		void (*destroy)(void *), bk_slot **ret_slot);
-/* Remove the most recent registration of the pair for the event (blocking).
- * Returns 1 if one was removed, 0 if none matched. */
-int bk_irc_off(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata);
-
-/* bk_irc_on() for each event of the irc object. */
-int bk_irc_on_connect(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		      bk_slot **ret_slot);
-int bk_irc_on_disconnect(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-			 bk_slot **ret_slot);
-int bk_irc_on_message(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		      bk_slot **ret_slot);
-int bk_irc_on_action(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		     bk_slot **ret_slot);
-int bk_irc_on_notice(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		     bk_slot **ret_slot);
-int bk_irc_on_ctcp(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_join(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_part(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_quit(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_kick(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_nick(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_topic(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		    bk_slot **ret_slot);
-int bk_irc_on_mode(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-int bk_irc_on_invite(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		     bk_slot **ret_slot);
-int bk_irc_on_numeric(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		      bk_slot **ret_slot);
-int bk_irc_on_line(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
-		   bk_slot **ret_slot);
-
-/* Event accessors. Strings are borrowed from the event and valid during the
- * handler; absent fields give NULL (0, false). */
-/* The event's name ("message", ...). */
-const char *bk_irc_event_name(const bk_irc_event *ev);
-/* The whole event object (functions in it included). */
-const cJSON *bk_irc_event_json(const bk_irc_event *ev);
-/* A top-level string field, e.g. "reason", "topic", "modes", "command". */
-const char *bk_irc_event_string(const bk_irc_event *ev, const char *field);
-/* The person the event comes from: `from` (messages), `who` (join, part,
- * quit, nick: the old nick, topic, mode, invite) or `by` (kick). */
-const char *bk_irc_event_nick(const bk_irc_event *ev);
-const char *bk_irc_event_user(const bk_irc_event *ev);
-const char *bk_irc_event_host(const bk_irc_event *ev);
-/* The services account, when the server tells it. */
-const char *bk_irc_event_account(const bk_irc_event *ev);
-/* Where a message was sent (a channel or the bot's nick). */
-const char *bk_irc_event_target(const bk_irc_event *ev);
-/* The channel, or NULL for a private message. */
-const char *bk_irc_event_channel(const bk_irc_event *ev);
-/* True for a message sent to the bot itself. */
-bool bk_irc_event_is_private(const bk_irc_event *ev);
-/* True when the event is about the bot itself (join, part, kick, nick). */
-bool bk_irc_event_is_self(const bk_irc_event *ev);
-/* The text of a message, action or notice. */
-const char *bk_irc_event_text(const bk_irc_event *ev);
-/* The server's timestamp in milliseconds since the epoch, or 0 when unknown. */
-int64_t bk_irc_event_time(const bk_irc_event *ev);
-/* Answer through the event's `reply` function: in the channel, or privately
- * to the sender (for a ctcp event: the CTCP reply). Asynchronous: the answer
- * is queued and nobody reports on it. -ENOENT when the event has no reply. */
-int bk_irc_event_reply(const bk_irc_event *ev, const char *text);
-int bk_irc_event_replyf(const bk_irc_event *ev, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-/* The same with a completion that reports the host's answer (reply NULL: as
- * bk_irc_event_reply()); same return rules as bk_call(). */
-int bk_irc_event_reply_async(const bk_irc_event *ev, const char *text, bk_reply_fn reply,
-			     void *userdata);
-/* The event's reply function (borrowed: bk_fn_ref() it to keep it after the
- * handler returns), or NULL. */
-bk_fn *bk_irc_event_reply_fn(const bk_irc_event *ev);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@ static void conn_free(bk_conn *c)
 {
 	bki_call_free_all(c);
 	bki_tokens_drop_exports(c);
+	/* before the imports are detached: the references go back to them */
+	bki_json_drop_conn(c);
 	bki_tokens_detach_imports(c);
 	bki_args_detach_all(c);
 	if (c->fd >= 0)

@@ -11,6 +11,7 @@
  * frees it, and the pair goes with its last adapter, running the program's
  * destroy once however many events the pair was registered for. */
 #include "botkit-internal.h"
+#include "botkit-irc.h"
 
 #include <errno.h>
 #include <math.h>

@@ -136,7 +136,10 @@ int bki_tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata)
 	bk_conn *c = userdata;
 	struct json_fn f;
 
-	switch (bki_json_fn_parse(node, &f)) {
+	/* Only a node libbotkit made and still knows is a function: a copy, a
+	 * forgery or a released node is refused here (-EINVAL) and nothing of
+	 * what it says is followed. */
+	switch (bki_json_fn_get(node, &f)) {
 	case JSON_FN_LOCAL:
 		return bki_tokens_write_export(c, b, f.fn, f.userdata, f.destroy);
 	case JSON_FN_HOST:
@@ -177,7 +180,7 @@ int bki_tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, vo
 		if (!e)
 			return -EINVAL;
 		/* The node owns nothing; the export keeps its destructor. */
-		*ret_node = bki_json_local_node_new(e->fn, e->userdata, NULL);
+		*ret_node = bki_json_local_node_new(c, e->fn, e->userdata, NULL);
 		return *ret_node ? 0 : -ENOMEM;
 	}
 	bk_fn *f = tokens_import_receive(c, id);

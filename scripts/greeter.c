@@ -27,7 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <botkit.h>
+#include <botkit-irc.h>
 
 #define WAIT_MAX 100			/* newcomers waited for at once */
 #define WAIT_SECONDS 3600		/* how long their first words are waited for */

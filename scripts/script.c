@@ -4,6 +4,7 @@
 
 #include "script.h"
 
+#include <botkit-irc.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>

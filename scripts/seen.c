@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <botkit.h>
+#include <botkit-irc.h>
 
 #include "script.h"
 

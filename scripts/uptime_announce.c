@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <botkit.h>
+#include <botkit-irc.h>
 
 #include "script.h"
 

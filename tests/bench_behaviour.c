@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "botkit.h"
+#include "botkit-irc.h"
 
 enum { STAMP_MAIN, STAMP_WELCOME, STAMP_CONTEXT, STAMP_REPLIED, STAMPS };
 

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "botkit.h"
+#include "botkit-irc.h"
 #include "harness.h"
 #include "ircd.h"
 #include "behaviours/owners.h"

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1092,6 +1093,60 @@ START_TEST(host_function_received_while_held)
 }
 END_TEST
 
+/* Function nodes copied with cJSON_Duplicate, freed with cJSON_Delete or
+ * forged with cJSON_CreateRaw never unbalance what the host counts: it sees
+ * the releases of the nodes libbotkit made, and nothing else. */
+START_TEST(function_node_copies_against_the_host)
+{
+	cJSON *ctr = NULL, *res = NULL;
+	char old_host[64];
+
+	ck_assert_int_eq(bk_call_sync(conn, "loopback", "makeCounter", &ctr, ""), 0);
+	ck_assert_int_eq(self_stat("exports"), 2);
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(ctr, "next");
+	bk_fn *f = bk_json_get_fn(next);
+	ck_assert_ptr_nonnull(f);
+	snprintf(old_host, sizeof old_host, "R:%" PRIxPTR, (uintptr_t)f);
+
+	/* a plain copy is refused, and freeing it releases nothing */
+	cJSON *d = cJSON_Duplicate(ctr, true);
+	ck_assert_int_eq(bk_call_sync(conn, "loopback", "echo", &res, "j", d), -EINVAL);
+	ck_assert_int_eq(bk_json_delete(d), -EINVAL);
+	/* so are forged nodes */
+	const char *const forged[] = {
+		old_host, next->valuestring, "R:10", "L:1", "",
+		"\"<botkit function 123456789012345678901234567890>\"",
+	};
+	for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+		cJSON *x = cJSON_CreateRaw(forged[i]);
+		ck_assert_int_eq(bk_fn_call_sync(f, &res, "j", x), -EINVAL);
+		ck_assert_int_eq(bk_call_sync(conn, "loopback", "echo", &res, "sj", "x", x), -EINVAL);
+		ck_assert_int_eq(bk_json_delete(x), -EINVAL);
+	}
+	ck_assert_int_eq(self_stat("exports"), 2);
+	ck_assert_int_eq(bk_fn_call_sync(f, &res, ""), 0);
+	bk_json_delete(res);
+
+	/* a counted copy, then the original freed by cJSON_Delete: the copy
+	 * works and goes, while the forgotten nodes keep their references */
+	cJSON *copy = bk_json_dup(ctr);
+	cJSON_Delete(ctr);
+	ck_assert_int_eq(self_stat("exports"), 2);
+	ck_assert_int_eq(bk_fn_call_sync(bk_json_get_fn(cJSON_GetObjectItemCaseSensitive(copy, "next")), &res, ""), 0);
+	bk_json_delete(res);
+	ck_assert_int_eq(bk_json_delete(copy), 0);
+	ck_assert_int_eq(self_stat("exports"), 2);
+	ck_assert_int_eq(bk_call_sync(conn, "loopback", "echo", &res, "s", "still here"), 0);
+	ck_assert_str_eq(cJSON_GetStringValue(res), "still here");
+	bk_json_delete(res);
+
+	/* until the connection ends: a new one starts clean */
+	conn = bk_conn_unref(conn);
+	ck_assert_int_eq(bk_conn_new_path(&conn, host.path, "test_botkit"), 0);
+	ck_assert_int_eq(self_stat("exports"), 0);
+}
+END_TEST
+
 /* ---- bk_run ---------------------------------------------------------------------- */
 
 START_TEST(run_returns_when_idle)
@@ -1275,6 +1330,7 @@ static Suite *botkit_suite(void)
 	tcase_add_test(tc, host_functions_released_when_dropped);
 	tcase_add_test(tc, handler_arguments_released_after_handler);
 	tcase_add_test(tc, host_function_received_while_held);
+	tcase_add_test(tc, function_node_copies_against_the_host);
 	tcase_add_test(tc, run_returns_when_idle);
 	tcase_add_test(tc, run_returns_on_stop);
 	tcase_add_test(tc, libev_adapter_drives_a_connection);

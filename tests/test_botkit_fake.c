@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -660,6 +661,428 @@ START_TEST(unknown_token_is_no_such_function)
 }
 END_TEST
 
+/* ---- function nodes: copies, cJSON_Delete, forgeries ------------------------------------ */
+
+/* What a completion kept: a counted copy of its result. */
+struct kept {
+	int calls;
+	cJSON *result;
+};
+
+/* Keep a bk_json_dup() of the result (the library frees the original). */
+static void keep_reply(bk_conn *c, const bk_error *err, const cJSON *result, void *userdata)
+{
+	struct kept *k = userdata;
+
+	k->calls++;
+	ck_assert_ptr_null(err);
+	k->result = bk_json_dup(result);
+	ck_assert_ptr_nonnull(k->result);
+}
+
+/* A tree {"next": host function fn} received in a result, as the counted
+ * copy a completion kept: one reference, fn received once more. */
+static cJSON *receive_host_fn(uint64_t fn)
+{
+	struct kept k = { 0 };
+	uint64_t id;
+
+	ck_assert_int_eq(bk_call(conn, "loopback", "makeCounter", keep_reply, &k, ""), 0);
+	cJSON_Delete(expect_call("makeCounter", &id));
+	fake_send(&fk, "{\"t\":\"result\",\"id\":%llu,\"value\":{\"next\":{\"$fn\":%llu}}}",
+		  (unsigned long long)id, (unsigned long long)fn);
+	ck_assert_int_eq(pump_until(conn, &k.calls, 1, 2000), 1);
+	ck_assert(bk_json_is_function(cJSON_GetObjectItemCaseSensitive(k.result, "next")));
+	return k.result;
+}
+
+/* Send v as loopback.echo's argument; on success the host gets the call,
+ * answers null, and *ret_arg is the argument as it came on the wire. */
+static int send_value(const cJSON *v, cJSON **ret_arg)
+{
+	struct rec done = { 0 };
+	uint64_t id;
+	int r = bk_call(conn, "loopback", "echo", rec_reply, &done, "j", v);
+
+	if (r < 0)
+		return r;
+	cJSON *m = expect_call("echo", &id);
+	*ret_arg = cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(m, "args"), 0);
+	cJSON_Delete(m);
+	fake_send(&fk, "{\"t\":\"result\",\"id\":%llu}", (unsigned long long)id);
+	ck_assert_int_eq(pump_until(conn, &done.calls, 1, 2000), 1);
+	ck_assert_int_eq(done.failed, 0);
+	return 0;
+}
+
+/* The id of a one-member token object {"<key>":N} found at v[field] (or at v
+ * itself when field is NULL); frees v. */
+static uint64_t token_of(cJSON *v, const char *field, const char *key)
+{
+	const cJSON *t = field ? cJSON_GetObjectItemCaseSensitive(v, field) : v;
+
+	ck_assert(cJSON_IsObject(t));
+	ck_assert_int_eq(cJSON_GetArraySize(t), 1);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, key);
+	ck_assert_msg(cJSON_IsNumber(n) && n->valuedouble >= 1, "no %s token", key);
+	uint64_t id = (uint64_t)n->valuedouble;
+	cJSON_Delete(v);
+	return id;
+}
+
+/* Nothing was sent since the last frame read (no release): the next frame
+ * is the call this makes now. */
+static void assert_nothing_sent(void)
+{
+	struct rec done = { 0 };
+	uint64_t id;
+
+	ck_assert_int_eq(bk_call(conn, "loopback", "mark", rec_reply, &done, ""), 0);
+	cJSON_Delete(expect_call("mark", &id));
+	fake_send(&fk, "{\"t\":\"result\",\"id\":%llu}", (unsigned long long)id);
+	ck_assert_int_eq(pump_until(conn, &done.calls, 1, 2000), 1);
+}
+
+/* A copy made by cJSON_Duplicate is no function: refused when used, it
+ * releases nothing when freed, and the original keeps working. A copy made by
+ * bk_json_dup is a function of its own, counted. */
+START_TEST(function_node_duplicated)
+{
+	struct rec r = { 0 };
+	int messages;
+	cJSON *arg;
+
+	/* a host function */
+	cJSON *t = receive_host_fn(7);
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(t, "next");
+	bk_fn *f = bk_json_get_fn(node);
+	ck_assert_ptr_nonnull(f);
+
+	cJSON *d = cJSON_Duplicate(t, true);
+	const cJSON *dnode = cJSON_GetObjectItemCaseSensitive(d, "next");
+	ck_assert(cJSON_IsRaw(dnode));
+	ck_assert_str_eq(dnode->valuestring, node->valuestring);
+	ck_assert(!bk_json_is_function(dnode));
+	ck_assert_ptr_null(bk_json_get_fn(dnode));
+	ck_assert_int_eq(bk_call(conn, "loopback", "refused", NULL, NULL, "j", d), -EINVAL);
+	ck_assert_int_eq(bk_call_json(conn, "loopback", "refused", d, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(bk_fn_call(f, NULL, NULL, "j", dnode), -EINVAL);
+	ck_assert_int_eq(bk_json_delete(d), -EINVAL);
+	cJSON_Delete(cJSON_Duplicate(t, true));
+	assert_nothing_sent();
+
+	/* the original still stands for the function */
+	ck_assert_ptr_eq(bk_json_get_fn(node), f);
+	ck_assert_int_eq(send_value(t, &arg), 0);
+	ck_assert_uint_eq(token_of(arg, "next", "$yours"), 7);
+
+	/* bk_json_dup: a counted copy that outlives the original */
+	cJSON *b = bk_json_dup(t);
+	const cJSON *bnode = cJSON_GetObjectItemCaseSensitive(b, "next");
+	ck_assert_ptr_eq(bk_json_get_fn(bnode), f);
+	ck_assert_str_ne(bnode->valuestring, node->valuestring);
+	ck_assert_int_eq(bk_json_delete(t), 0);
+	assert_nothing_sent();
+	ck_assert_int_eq(send_value(b, &arg), 0);
+	ck_assert_uint_eq(token_of(arg, "next", "$yours"), 7);
+	ck_assert_int_eq(bk_json_delete(b), 0);
+	ck_assert_uint_eq(collect_releases(7, 1, &messages), 1);
+	ck_assert_int_eq(messages, 1);
+	assert_nothing_sent();
+
+	/* a function of this program */
+	cJSON *l = bk_json_function(rec_fn, &r, rec_destroy);
+	cJSON *ld = cJSON_Duplicate(l, true);
+	ck_assert(bk_json_is_function(l));
+	ck_assert(!bk_json_is_function(ld));
+	ck_assert_int_eq(bk_call(conn, "loopback", "refused", NULL, NULL, "j", ld), -EINVAL);
+	ck_assert_int_eq(bk_json_delete(ld), -EINVAL);
+	cJSON *lb = bk_json_dup(l);
+	ck_assert(bk_json_is_function(lb));
+	ck_assert_int_eq(send_value(l, &arg), 0);
+	uint64_t n = token_of(arg, NULL, "$fn");
+	ck_assert_int_eq(send_value(lb, &arg), 0);
+	ck_assert_uint_eq(token_of(arg, NULL, "$fn"), n);
+	ck_assert_int_eq(bk_json_delete(l), 0);
+	ck_assert_int_eq(bk_json_delete(lb), 0);
+	/* the host holds two copies; it calls the function, then releases both */
+	fake_send(&fk, "{\"t\":\"invoke\",\"id\":50,\"fn\":%llu,\"args\":[1]}", (unsigned long long)n);
+	cJSON_Delete(expect_answer(50, "result"));
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.destroyed, 0);
+	fake_send(&fk, "{\"t\":\"release\",\"fn\":%llu,\"count\":2}", (unsigned long long)n);
+	ck_assert_int_eq(pump_until(conn, &r.destroyed, 1, 2000), 1);
+	assert_nothing_sent();
+	ck_assert(bk_conn_is_connected(conn));
+	ck_assert_int_eq(dc.calls, 0);
+}
+END_TEST
+
+/* A tree freed with plain cJSON_Delete: nothing crashes, nothing is released
+ * twice, the connection goes on; the host function the node held stays held
+ * (the host is not told) until the connection ends. */
+START_TEST(function_node_freed_by_cjson_delete)
+{
+	struct rec r = { 0 };
+	int messages;
+	cJSON *arg;
+
+	cJSON *t = receive_host_fn(7);
+	bk_fn *f = bk_fn_ref(bk_json_get_fn(cJSON_GetObjectItemCaseSensitive(t, "next")));
+	cJSON_Delete(t);
+	/* not the last reference: the forgotten node still holds one */
+	ck_assert_ptr_null(bk_fn_unref(f));
+	assert_nothing_sent();
+
+	/* the same function received again, used, freed: still held once */
+	cJSON *t2 = receive_host_fn(7);
+	ck_assert_int_eq(send_value(t2, &arg), 0);
+	ck_assert_uint_eq(token_of(arg, "next", "$yours"), 7);
+	ck_assert_int_eq(bk_json_delete(t2), 0);
+	assert_nothing_sent();
+
+	/* another host function goes normally */
+	cJSON *t3 = receive_host_fn(8);
+	ck_assert_int_eq(bk_json_delete(t3), 0);
+	ck_assert_uint_eq(collect_releases(8, 1, &messages), 1);
+
+	/* a function of this program in a tree freed by cJSON_Delete: the host
+	 * holds what it was sent, calls it and releases it as usual */
+	cJSON *arr = cJSON_CreateArray();
+	cJSON_AddItemToArray(arr, bk_json_function(rec_fn, &r, rec_destroy));
+	ck_assert_int_eq(send_value(arr, &arg), 0);
+	cJSON_Delete(arr);
+	uint64_t n = token_of(cJSON_DetachItemFromArray(arg, 0), NULL, "$fn");
+	cJSON_Delete(arg);
+	fake_send(&fk, "{\"t\":\"invoke\",\"id\":60,\"fn\":%llu,\"args\":[]}", (unsigned long long)n);
+	cJSON_Delete(expect_answer(60, "result"));
+	ck_assert_int_eq(r.calls, 1);
+	fake_send(&fk, "{\"t\":\"release\",\"fn\":%llu,\"count\":1}", (unsigned long long)n);
+	ck_assert_int_eq(pump_until(conn, &r.destroyed, 1, 2000), 1);
+	assert_nothing_sent();
+	ck_assert(bk_conn_is_connected(conn));
+
+	/* a tree kept past the end of its connection: its node is dropped with
+	 * the connection, then is no function, and freeing it is safe */
+	cJSON *t4 = receive_host_fn(9);
+	conn = bk_conn_unref(conn);
+	const cJSON *node4 = cJSON_GetObjectItemCaseSensitive(t4, "next");
+	ck_assert(!bk_json_is_function(node4));
+	ck_assert_ptr_null(bk_json_get_fn(node4));
+	ck_assert_int_eq(bk_json_delete(t4), -EINVAL);
+	/* the connection ended without a release: the host forgets it all */
+	for (cJSON *m; (m = fake_recv(&fk, NULL, 2000)); cJSON_Delete(m))
+		ck_assert_str_ne(cJSON_GetObjectItemCaseSensitive(m, "t")->valuestring, "release");
+	ck_assert(fk.eof);
+	ck_assert_int_eq(r.destroyed, 1);
+}
+END_TEST
+
+/* Answer with a forged node (the text in userdata): refused; then answer "ok". */
+static void forge_answer_fn(bk_conn *c, bk_args *a, void *userdata)
+{
+	cJSON *x = cJSON_CreateRaw(userdata);
+
+	ck_assert_int_eq(bk_args_return_json(a, x), -EINVAL);
+	ck_assert(bk_args_wants_result(a));
+	ck_assert_int_eq(bk_json_delete(x), -EINVAL);
+	ck_assert_int_eq(bk_args_return(a, "s", "ok"), 0);
+}
+
+/* Raw nodes made with cJSON_CreateRaw, whatever their text (old pointer
+ * formats with real pointers, garbage, huge numbers, the text of a live or a
+ * released function node), are refused with -EINVAL everywhere, never
+ * followed, and release nothing. */
+START_TEST(forged_function_nodes)
+{
+	struct rec r = { 0 }, r2 = { 0 }, done = { 0 };
+	char gone_text[64], old_local[128], old_host[64];
+	int messages;
+	cJSON *arg;
+
+	cJSON *t = receive_host_fn(7);
+	const cJSON *live = cJSON_GetObjectItemCaseSensitive(t, "next");
+	bk_fn *f = bk_json_get_fn(live);
+	cJSON *l = bk_json_function(rec_fn, &r, rec_destroy);
+	cJSON *gone = bk_json_function(rec_fn, &r, rec_destroy);
+	snprintf(gone_text, sizeof gone_text, "%s", gone->valuestring);
+	ck_assert_int_eq(bk_json_delete(gone), 0);
+	/* what the nodes used to hold: real pointers, in the old formats */
+	snprintf(old_local, sizeof old_local, "L:%" PRIxPTR ":%" PRIxPTR ":%" PRIxPTR, (uintptr_t)rec_fn,
+		 (uintptr_t)&r, (uintptr_t)rec_destroy);
+	snprintf(old_host, sizeof old_host, "R:%" PRIxPTR, (uintptr_t)f);
+	const char *const texts[] = {
+		"R:10", "L:1", "L:1:2:3", "R:0", "", "garbage", "null", "{\"$fn\":7}",
+		"\"<botkit function >\"", "\"<botkit function 0>\"", "\"<botkit function 01>\"",
+		"\"<botkit function -1>\"", "\"<botkit function 1> \"", "\"<botkit function 1>",
+		"\"<botkit function 18446744073709551615>\"", "\"<botkit function 18446744073709551616>\"",
+		"\"<botkit function 99999999999999999999999999999999999999>\"",
+		gone_text, live->valuestring, l->valuestring, old_local, old_host,
+	};
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		cJSON *x = cJSON_CreateRaw(texts[i]);
+		ck_assert(!bk_json_is_function(x));
+		ck_assert_ptr_null(bk_json_get_fn(x));
+		char *p = cJSON_PrintUnformatted(x);
+		ck_assert_ptr_nonnull(p);
+		free(p);
+		ck_assert_int_eq(bk_call(conn, "loopback", "refused", NULL, NULL, "j", x), -EINVAL);
+		/* beside real functions: the function exported for this message is
+		 * taken back (its destroy does not run) */
+		ck_assert_int_eq(bk_call(conn, "loopback", "refused", rec_reply, &done, "fjF", rec_fn, &r2,
+					 rec_destroy, x, f), -EINVAL);
+		ck_assert_int_eq(bk_fn_call(f, NULL, NULL, "sj", "x", x), -EINVAL);
+		cJSON *arr = cJSON_CreateArray();
+		cJSON_AddItemToArray(arr, bk_json_host_function(f));
+		cJSON_AddItemToArray(arr, cJSON_CreateObject());
+		cJSON_AddItemToObject(cJSON_GetArrayItem(arr, 1), "deep", x);
+		ck_assert_int_eq(bk_call_json(conn, "loopback", "refused", arr, NULL, NULL), -EINVAL);
+		ck_assert_int_eq(bk_fn_call_json(f, arr, NULL, NULL), -EINVAL);
+		/* freed: the real node releases its reference, the forged one nothing */
+		ck_assert_int_eq(bk_json_delete(arr), -EINVAL);
+	}
+	ck_assert_int_eq(done.calls, 0);
+	ck_assert_int_eq(r2.destroyed, 0);
+	ck_assert(bk_conn_is_idle(conn));
+	assert_nothing_sent();
+
+	/* forged answers to the host are refused too */
+	uint64_t id;
+	ck_assert_int_eq(bk_call(conn, "loopback", "store", rec_reply, &done, "sf", "k", forge_answer_fn,
+				 old_host, (void (*)(void *))NULL), 0);
+	cJSON *m = expect_call("store", &id);
+	uint64_t fa = fn_token(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "args"), 1));
+	cJSON_Delete(m);
+	fake_send(&fk, "{\"t\":\"result\",\"id\":%llu}", (unsigned long long)id);
+	ck_assert_int_eq(pump_until(conn, &done.calls, 1, 2000), 1);
+	fake_send(&fk, "{\"t\":\"invoke\",\"id\":70,\"fn\":%llu,\"args\":[]}", (unsigned long long)fa);
+	m = expect_answer(70, "result");
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(m, "value")->valuestring, "ok");
+	cJSON_Delete(m);
+
+	/* the real nodes still work, and go exactly once */
+	ck_assert_ptr_eq(bk_json_get_fn(live), f);
+	ck_assert_int_eq(send_value(t, &arg), 0);
+	ck_assert_uint_eq(token_of(arg, "next", "$yours"), 7);
+	ck_assert_int_eq(send_value(l, &arg), 0);
+	uint64_t ln = token_of(arg, NULL, "$fn");
+	ck_assert_int_eq(bk_json_delete(t), 0);
+	ck_assert_uint_eq(collect_releases(7, 1, &messages), 1);
+	ck_assert_int_eq(messages, 1);
+	ck_assert_int_eq(bk_json_delete(l), 0);
+	fake_send(&fk, "{\"t\":\"release\",\"fn\":%llu,\"count\":1}", (unsigned long long)ln);
+	ck_assert_int_eq(pump_until(conn, &r.destroyed, 1, 2000), 1);
+	assert_nothing_sent();
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(r2.calls + r2.destroyed, 0);
+	ck_assert(bk_conn_is_connected(conn));
+	ck_assert_int_eq(dc.calls, 0);
+}
+END_TEST
+
+/* Function nodes need no connection: nested copies, references, moves. */
+START_TEST(function_nodes_without_connection)
+{
+	struct rec a = { 0 }, b = { 0 };
+
+	ck_assert_ptr_null(bk_json_function(NULL, &a, NULL));
+	ck_assert_ptr_null(bk_json_host_function(NULL));
+	ck_assert_ptr_null(bk_json_dup(NULL));
+	ck_assert(!bk_json_is_function(NULL));
+	ck_assert_ptr_null(bk_json_get_fn(NULL));
+	ck_assert_int_eq(bk_json_delete(NULL), 0);
+
+	/* {"a":[fa,{"b":fb}],"c":forged,"d":"text"} */
+	cJSON *v = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(v, "a");
+	cJSON *fa = bk_json_function(rec_fn, &a, rec_destroy);
+	cJSON_AddItemToArray(arr, fa);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToArray(arr, o);
+	cJSON_AddItemToObject(o, "b", bk_json_function(rec_fn, &b, NULL));
+	cJSON_AddItemToObject(v, "c", cJSON_CreateRaw(fa->valuestring));
+	cJSON_AddStringToObject(v, "d", "text");
+	ck_assert(bk_json_is_function(fa));
+	ck_assert_ptr_null(bk_json_get_fn(fa));
+	ck_assert(!bk_json_is_function(cJSON_GetObjectItemCaseSensitive(v, "c")));
+
+	/* printing shows the nodes as strings and never looks into them */
+	char *p = cJSON_PrintUnformatted(v);
+	cJSON *printed = cJSON_Parse(p);
+	ck_assert_ptr_nonnull(printed);
+	ck_assert(cJSON_IsString(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(printed, "a"), 0)));
+	cJSON_Delete(printed);
+	free(p);
+
+	cJSON *copy = bk_json_dup(v);
+	ck_assert_ptr_nonnull(copy);
+	const cJSON *ca = cJSON_GetObjectItemCaseSensitive(copy, "a");
+	ck_assert(bk_json_is_function(cJSON_GetArrayItem(ca, 0)));
+	ck_assert(bk_json_is_function(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ca, 1), "b")));
+	ck_assert(!bk_json_is_function(cJSON_GetObjectItemCaseSensitive(copy, "c")));
+	ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(copy, "d")->valuestring, "text");
+	ck_assert_int_eq(bk_json_delete(copy), -EINVAL);
+
+	/* a node moved to another tree is still the function; a reference to it
+	 * (which cJSON_Delete does not free) is not, and freeing it releases nothing */
+	cJSON *moved = cJSON_DetachItemFromArray(arr, 0);
+	ck_assert_ptr_eq(moved, fa);
+	cJSON *other = cJSON_CreateArray();
+	cJSON_AddItemToArray(other, moved);
+	ck_assert(bk_json_is_function(cJSON_GetArrayItem(other, 0)));
+	cJSON *refs = cJSON_CreateArray();
+	cJSON_AddItemReferenceToArray(refs, moved);
+	cJSON_AddItemReferenceToArray(refs, o);
+	ck_assert(!bk_json_is_function(cJSON_GetArrayItem(refs, 0)));
+	ck_assert_int_eq(bk_json_delete(refs), 0);
+	ck_assert(bk_json_is_function(moved));
+	ck_assert(bk_json_is_function(cJSON_GetObjectItemCaseSensitive(o, "b")));
+
+	ck_assert_int_eq(bk_json_delete(v), -EINVAL);
+	ck_assert_int_eq(bk_json_delete(other), 0);
+	/* never sent: the program keeps its userdata, nothing ran */
+	ck_assert_int_eq(a.destroyed + a.calls + b.destroyed + b.calls, 0);
+}
+END_TEST
+
+/* Build, copy, check and free function nodes in a loop. */
+static void *nodes_worker(void *userdata)
+{
+	struct rec *r = userdata;
+
+	for (int i = 0; i < 2000; i++) {
+		cJSON *v = cJSON_CreateArray();
+		cJSON_AddItemToArray(v, bk_json_function(rec_fn, r, NULL));
+		cJSON_AddItemToArray(v, bk_json_function(rec_fn, r + 1, NULL));
+		cJSON *copy = bk_json_dup(v);
+		if (!bk_json_is_function(cJSON_GetArrayItem(copy, 1)) ||
+		    bk_json_is_function(cJSON_GetArrayItem(v, 2)))
+			r->failed++;
+		if (bk_json_delete(v) != 0 || bk_json_delete(copy) != 0)
+			r->failed++;
+		if (i % 3 == 0)
+			cJSON_Delete(bk_json_function(rec_fn, r, NULL));
+	}
+	return NULL;
+}
+
+/* The table behind function nodes is shared by the threads of a process. */
+START_TEST(function_nodes_in_threads)
+{
+	struct rec recs[4][2];
+	pthread_t t[4];
+
+	memset(recs, 0, sizeof recs);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, nodes_worker, recs[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(recs[i][0].failed, 0);
+	}
+}
+END_TEST
+
 /* ---- disconnect -------------------------------------------------------------------- */
 
 /* Assert that a completion ran once with Disconnected, before the disconnect handler. */
@@ -886,6 +1309,8 @@ static Suite *fake_suite(void)
 	tcase_add_test(hs, botkit_fd_adopted_once);
 	tcase_add_test(hs, version_mismatch_error_from_host);
 	tcase_add_test(hs, host_closes_during_handshake);
+	tcase_add_test(hs, function_nodes_without_connection);
+	tcase_add_test(hs, function_nodes_in_threads);
 	suite_add_tcase(s, hs);
 
 	tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
@@ -894,6 +1319,9 @@ static Suite *fake_suite(void)
 	tcase_add_test(tc, release_count_race);
 	tcase_add_test(tc, import_release_counts);
 	tcase_add_test(tc, unknown_token_is_no_such_function);
+	tcase_add_test(tc, function_node_duplicated);
+	tcase_add_test(tc, function_node_freed_by_cjson_delete);
+	tcase_add_test(tc, forged_function_nodes);
 	tcase_add_test(tc, pending_async_calls_on_close);
 	tcase_add_test(tc, pending_blocking_call_on_close);
 	tcase_add_test(tc, connection_error_from_host);

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "botkit.h"
+#include "botkit-irc.h"
 #include "wire/frame.h"
 #include "harness.h"
 

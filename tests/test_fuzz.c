@@ -2,7 +2,7 @@
  * corpus and every input that once made it fail (tests/fuzz/regress/NAME/),
  * with all of its property checks, under whatever sanitizers the build has.
  * Then the bugs fuzzing found, one named test each, and the splitting of the
- * server's byte stream into lines (bothost/irc_input.c), which was taken out
+ * server's byte stream into lines (bothost/irc/irc_input.c), which was taken out
  * of the link so that it could be fuzzed. */
 #include <check.h>
 #include <dirent.h>

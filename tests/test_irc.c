@@ -790,7 +790,7 @@ START_TEST(irc_full_queue_and_no_connection_fail)
 	size_t mark;
 	uint64_t t0;
 
-	env_start(&e, false, "channel = #test\nburst = 1\nline_interval = 2s\nqueue_max = 2\nqueue_max_age = 500ms\n");
+	env_start(&e, false, "channel = #test\nburst = 1\nline_interval = 1s\nqueue_max = 2\nqueue_max_age = 500ms\n");
 	user_start(&e, &u, "alice", "#test");
 	wait_bot_in(&e, "#test");
 
@@ -1129,12 +1129,14 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------------------------ */
 
-/* Add a test case of one or two tests. */
-static void irc_case(Suite *s, const char *name, const TTest *t1, const TTest *t2)
+/* Add a test case of one or two tests; tags NULL or e.g. "slow" (make check-slow). */
+static void irc_case(Suite *s, const char *name, const TTest *t1, const TTest *t2, const char *tags)
 {
 	TCase *t = tcase_create(name);
 
 	tcase_set_timeout(t, 120);
+	if (tags)
+		tcase_set_tags(t, tags);
 	tcase_add_test(t, t1);
 	if (t2)
 		tcase_add_test(t, t2);
@@ -1145,16 +1147,16 @@ static Suite *irc_suite(void)
 {
 	Suite *s = suite_create("irc");
 
-	irc_case(s, "messages", irc_message_reply_in_channel_and_private, irc_private_stays_private_after_prefix_renames);
-	irc_case(s, "events", irc_every_event_type, NULL);
-	irc_case(s, "injection", irc_injection_is_refused_or_literal, NULL);
-	irc_case(s, "text", irc_long_text_arrives_complete, NULL);
-	irc_case(s, "queue", irc_full_queue_and_no_connection_fail, NULL);
-	irc_case(s, "reconnect", irc_reconnect_rejoins_and_delivers_queued_lines, NULL);
-	irc_case(s, "descriptors", irc_reconnect_with_over_1024_descriptors_open, NULL);
-	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup);
-	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL);
-	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL);
+	irc_case(s, "messages", irc_message_reply_in_channel_and_private, irc_private_stays_private_after_prefix_renames, NULL);
+	irc_case(s, "events", irc_every_event_type, NULL, NULL);
+	irc_case(s, "injection", irc_injection_is_refused_or_literal, NULL, NULL);
+	irc_case(s, "text", irc_long_text_arrives_complete, NULL, NULL);
+	irc_case(s, "queue", irc_full_queue_and_no_connection_fail, NULL, NULL);
+	irc_case(s, "reconnect", irc_reconnect_rejoins_and_delivers_queued_lines, NULL, NULL);
+	irc_case(s, "descriptors", irc_reconnect_with_over_1024_descriptors_open, NULL, NULL);
+	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup, NULL);
+	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL, NULL);
+	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL, "slow");
 	return s;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "irc/irc_line.h"
 #include "irc/irc_state.h"
 #include "irc/irc_text.h"
@@ -1366,6 +1367,52 @@ START_TEST(outq_fail_all_and_exactly_once)
 }
 END_TEST
 
+/* ---- the clock ---------------------------------------------------------------- */
+
+/* The time a test says: monotonic and wall microseconds. */
+struct fake_clock {
+	uint64_t mono_us;
+	int64_t wall_us;
+};
+
+/* Monotonic microseconds of a fake clock. */
+static uint64_t fake_now_us(void *userdata)
+{
+	return ((struct fake_clock *)userdata)->mono_us;
+}
+
+/* Wall microseconds of a fake clock. */
+static int64_t fake_wall_us(void *userdata)
+{
+	return ((struct fake_clock *)userdata)->wall_us;
+}
+
+START_TEST(clock_injected_and_restored)
+{
+	struct fake_clock fc = { .mono_us = 5000123, .wall_us = 1700000000123456 };
+	const struct clock_source src = { fake_now_us, fake_wall_us, &fc };
+	const struct clock_source mono_only = { fake_now_us, NULL, &fc };
+	uint64_t real = clock_now_ms();
+
+	ck_assert_uint_ge(clock_now_us() / 1000, real);
+	ck_assert_int_gt(clock_wall_ms(), 1600000000000);
+	clock_set_source(&src);
+	ck_assert_uint_eq(clock_now_us(), 5000123);
+	ck_assert_uint_eq(clock_now_ms(), 5000);
+	ck_assert_int_eq(clock_wall_ms(), 1700000000123);
+	/* time moves only when the test says */
+	fc.mono_us += 60 * 1000000ULL;
+	ck_assert_uint_eq(clock_now_ms(), 65000);
+	/* a source without a wall clock leaves the system's */
+	clock_set_source(&mono_only);
+	ck_assert_uint_eq(clock_now_ms(), 65000);
+	ck_assert_int_ne(clock_wall_ms(), 1700000000123);
+	clock_set_source(NULL);
+	ck_assert_uint_ge(clock_now_ms(), real);
+	ck_assert_uint_lt(clock_now_ms(), real + 60000);
+}
+END_TEST
+
 static Suite *irc_pure_suite(void)
 {
 	Suite *s = suite_create("irc_pure");
@@ -1407,6 +1454,9 @@ static Suite *irc_pure_suite(void)
 	tcase_add_test(t, outq_bounds);
 	tcase_add_test(t, outq_expiry);
 	tcase_add_test(t, outq_fail_all_and_exactly_once);
+	suite_add_tcase(s, t);
+	t = tcase_create("clock");
+	tcase_add_test(t, clock_injected_and_restored);
 	suite_add_tcase(s, t);
 	return s;
 }

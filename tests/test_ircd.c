@@ -514,12 +514,18 @@ static Suite *ircd_suite(void)
 	tcase_add_test(t, ircd_users_exchange_channel_and_private_messages);
 	tcase_add_test(t, ircd_user_nick_in_use);
 	tcase_add_test(t, ircd_penalties_off_lets_50_lines_through);
-	tcase_add_test(t, ircd_penalties_on_throttle);
-	tcase_add_test(t, ircd_ping_timeout_answered);
 	tcase_add_test(t, ircd_restart_and_kill_keep_the_port);
 	tcase_add_test(t, ircd_start_failure_leaves_nothing);
 	tcase_add_test(t, ircd_restart_fails_while_the_port_is_taken);
 	tcase_add_test(t, ircd_regex_quote);
+	suite_add_tcase(s, t);
+
+	/* ngircd's own clocks: penalties and ping timeouts take seconds (make check-slow) */
+	t = tcase_create("ngircd-slow");
+	tcase_set_tags(t, "slow");
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, ircd_penalties_on_throttle);
+	tcase_add_test(t, ircd_ping_timeout_answered);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("fake");

@@ -1,6 +1,6 @@
-/* Tests of the IRC link (bothost/link.c) against the scripted fake server,
+/* Tests of the IRC link (bothost/irc/link.c) against the scripted fake server,
  * small in-process servers and a private ngircd, and of the libircclient
- * shim (bothost/ircshim.c) with Debian's libircclient. */
+ * shim (bothost/irc/ircshim.c) with Debian's libircclient. */
 #include "config.h"
 
 #include <check.h>
@@ -209,7 +209,7 @@ static void setup(void)
 
 	log_set_level(env && log_level_from_string(env, &lvl) == 0 ? lvl : LOG_LEVEL_ERROR);
 	memset(&R, 0, sizeof R);
-	later_start();
+	ck_assert_ptr_nonnull(later_queue_new(EV_DEFAULT));
 	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
 	ev_timer_start(EV_DEFAULT, &tick);
 }
@@ -219,9 +219,8 @@ static void teardown(void)
 {
 	link_free(R.l);
 	R.l = NULL;
-	later_run();
 	ev_timer_stop(EV_DEFAULT, &tick);
-	later_stop();
+	later_queue_free(later_queue_of(EV_DEFAULT));
 	for (size_t i = 0; i < R.nlines && i < MAX_REC * 4; i++) {
 		free(R.lines[i].untagged);
 		free(R.lines[i].command);

@@ -375,7 +375,7 @@ static void setup(void)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	ck_assert_ptr_nonnull(ev_default_loop(0));
-	later_start();
+	ck_assert_ptr_nonnull(later_queue_new(EV_DEFAULT));
 	log_set_level(LOG_LEVEL_INFO);
 	server_config_init(&cfg);
 	server = server_new(&cfg);
@@ -390,10 +390,7 @@ static void teardown(void)
 
 	spawn_stop_all();
 	server_free(server);
-	later_run();
-	object_free_all();
-	later_run();
-	later_stop();
+	later_queue_free(later_queue_of(EV_DEFAULT));
 	dup2(saved_stderr, 2);
 	close(saved_stderr);
 	unlink(log_path);
@@ -972,7 +969,7 @@ START_TEST(test_connected_context)
 	struct stats_answer stats = { 0 };
 	struct spawn *sp = NULL;
 	struct value *ctx = value_new(cJSON_CreateObject());
-	struct fn *reply = fn_new_native(reply_fn, &rec, reply_destroy);
+	struct fn *reply = fn_new_native(server, reply_fn, &rec, reply_destroy);
 
 	ck_assert_ptr_nonnull(ctx);
 	ck_assert_ptr_nonnull(reply);
@@ -992,12 +989,12 @@ START_TEST(test_connected_context)
 	ck_assert(log_has_line(out.log, "info", "ctx", out.pid, "greeting hi"));
 	ck_assert(log_has_line(out.log, "info", "ctx", out.pid, "reply answered thanks"));
 	ck_assert(run_until(no_clients, NULL, 5000));
-	later_run();
+	later_queue_run(later_queue_of(EV_DEFAULT));
 	ck_assert(rec.destroyed);
 
-	struct call *call = call_new_callback(NULL, stats_done, &stats);
+	struct call *call = call_new_callback(server, NULL, stats_done, &stats);
 	ck_assert_ptr_nonnull(call);
-	object_dispatch(call, "host", "stats");
+	object_dispatch(server_objects(server), call, "host", "stats");
 	ck_assert(run_until(stats_answered, &stats, 5000));
 	ck_assert_int_eq((int)stats.clients, 0);
 	ck_assert_int_eq((int)stats.functions, 0);

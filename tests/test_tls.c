@@ -1,4 +1,4 @@
-/* TLS, CAP and IRCv3 end to end: the IRC link (bothost/link.c) against a
+/* TLS, CAP and IRCv3 end to end: the IRC link (bothost/irc/link.c) against a
  * private ngircd with TLS on loopback, using certificates this test makes
  * with openssl(1) (verification against the certificate given as
  * tls_ca_file, a wrong name refused, pinning by fingerprint, the insecure
@@ -161,7 +161,7 @@ static void setup(void)
 	dup2(fd, 2);
 	close(fd);
 	log_set_level(LOG_LEVEL_INFO);
-	later_start();
+	ck_assert_ptr_nonnull(later_queue_new(EV_DEFAULT));
 	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
 	ev_timer_start(EV_DEFAULT, &tick);
 }
@@ -175,9 +175,8 @@ static void teardown(void)
 
 	link_free(R.l);
 	R.l = NULL;
-	later_run();
 	ev_timer_stop(EV_DEFAULT, &tick);
-	later_stop();
+	later_queue_free(later_queue_of(EV_DEFAULT));
 	dup2(saved_stderr, 2);
 	close(saved_stderr);
 	fd = open(log_path, O_RDONLY | O_CLOEXEC);

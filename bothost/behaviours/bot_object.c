@@ -13,6 +13,7 @@
 #include "core/emitter.h"
 #include "core/errors.h"
 #include "core/object.h"
+#include "core/server.h"
 #include "spawn.h"
 #include "core/value.h"
 
@@ -139,7 +140,7 @@ static const struct object_event bot_events[] = {
 };
 
 /* Create and register the object. */
-int bot_object_register(void)
+int bot_object_register(struct server *s)
 {
 	struct object *obj = object_new("bot", "the behaviours: commands, timers and residents", bot_methods, NULL);
 	int r;
@@ -148,7 +149,7 @@ int bot_object_register(void)
 		return -ENOMEM;
 	r = object_set_events(obj, bot_events);
 	if (r == 0)
-		r = object_register(obj);
+		r = object_register(server_objects(s), obj);
 	if (r < 0) {
 		object_free(obj);
 		return r;

@@ -5,8 +5,10 @@
 #ifndef BOTHOST_BOT_OBJECT_H
 #define BOTHOST_BOT_OBJECT_H
 
-/* Create and register the object and hear of the behaviours' processes
- * (after behaviours_start). 0 or -errno. */
-int bot_object_register(void);
+struct server;
+
+/* Create and register the object with server s and hear of the behaviours'
+ * processes (after behaviours_start). 0 or -errno. */
+int bot_object_register(struct server *s);
 
 #endif

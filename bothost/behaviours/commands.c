@@ -15,6 +15,7 @@
 
 #include "behaviour.h"
 #include "core/call.h"
+#include "core/clock.h"
 #include "behaviour_conf.h"
 #include "core/emitter.h"
 #include "core/fn.h"
@@ -67,14 +68,6 @@ static struct commands commands_state;
 
 /* ---- replies ----------------------------------------------------------------------- */
 
-/* Monotonic milliseconds. */
-static uint64_t commands_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ms as "5m", "90s" or "250ms": the largest unit that divides it. */
 static const char *commands_duration(unsigned ms, char *buf, size_t size)
@@ -128,7 +121,7 @@ static void commands_notice(const struct command_msg *m, enum ratelimit_notice w
 {
 	va_list ap;
 
-	if (!ratelimit_notice(commands_state.rl, m->who, what, commands_now_ms()))
+	if (!ratelimit_notice(commands_state.rl, m->who, what, clock_now_ms()))
 		return;
 	va_start(ap, fmt);
 	commands_vreply(m->reply, fmt, ap);
@@ -523,8 +516,9 @@ static void commands_status_done(struct value *result, const struct fn_error *er
 /* !status: ask the irc object for its state; the answer comes from the loop. */
 static void commands_status(const struct command_msg *m)
 {
+	struct server *s = behaviours_server();
 	struct fn *reply = fn_ref(m->reply);
-	struct call *call = call_new_callback(NULL, commands_status_done, reply);
+	struct call *call = call_new_callback(s, NULL, commands_status_done, reply);
 
 	log_info("command status from %s", m->hostmask);
 	if (!call) {
@@ -532,7 +526,7 @@ static void commands_status(const struct command_msg *m)
 		return;
 	}
 	call_set_starting(call, true);
-	object_dispatch(call, "irc", "getState");
+	object_dispatch(server_objects(s), call, "irc", "getState");
 	call_set_starting(call, false);
 }
 
@@ -578,7 +572,7 @@ static void commands_handle(const struct command_msg *m)
 		log_debug("command %s from %s: left to resident %s", m->word, m->hostmask, claimer->name);
 		return;
 	}
-	switch (ratelimit_hit(commands_state.rl, m->who, commands_now_ms())) {
+	switch (ratelimit_hit(commands_state.rl, m->who, clock_now_ms())) {
 	case RATELIMIT_EXCEEDED:
 		commands_duration(commands_state.ignore_ms, d, sizeof d);
 		log_warn("commands: %s gives commands too fast: ignored for %s", m->hostmask, d);
@@ -643,13 +637,14 @@ int commands_configure(const struct behaviours_conf *cfg)
 /* Register on the irc object's `message`. */
 void commands_irc_attach(void)
 {
-	struct object *obj = object_find("irc");
+	struct server *s = behaviours_server();
+	struct object *obj = s ? object_find(server_objects(s), "irc") : NULL;
 	struct emitter *em = obj ? object_get_emitter(obj) : NULL;
 	struct fn *fn;
 
 	if (commands_state.hook || !em || !commands_state.prefix)
 		return;
-	fn = fn_new_native(commands_message_cb, &commands_state, NULL);
+	fn = fn_new_native(s, commands_message_cb, &commands_state, NULL);
 	if (!fn || emitter_add(em, "message", fn, false, NULL) < 0) {
 		log_error("commands: out of memory: IRC commands are not heard");
 		fn_unref(fn);

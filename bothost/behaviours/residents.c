@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "behaviour.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "spawn.h"
 #include "core/value.h"
@@ -57,14 +58,6 @@ struct resident {
 
 static void resident_start(struct resident *r);
 
-/* Monotonic milliseconds. */
-static uint64_t resident_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Its name, for logs. */
 static const char *resident_name(const struct resident *r)
@@ -121,7 +114,7 @@ static void resident_start(struct resident *r)
 	e = ctx ? behaviour_run(r->b, ctx, NULL, 0, NULL) : -ENOMEM;
 	if (e == 0) {
 		r->state = RESIDENT_RUNNING;
-		r->started_ms = resident_now_ms();
+		r->started_ms = clock_now_ms();
 		return;
 	}
 	if (e == -ESHUTDOWN) {

@@ -30,6 +30,7 @@
 #endif
 
 #include "core/client.h"
+#include "core/clock.h"
 #include "core/later.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -157,14 +158,6 @@ static void spawn_pipe_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void spawn_flood_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_done_cb(void *userdata);
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t spawn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Append s (taken; NULL means an allocation failed). 0 or -ENOMEM. */
 static int spawn_strv_add(struct spawn_strv *sv, char *s)
@@ -561,7 +554,7 @@ static struct spawn *spawn_alloc(struct server *s, const struct spawn_opts *o, s
 	sp->grace_ms = o->kill_grace_ms ? o->kill_grace_ms : SPAWN_DEFAULT_GRACE_MS;
 	sp->done = done;
 	sp->userdata = userdata;
-	later_init(&sp->done_later, spawn_done_cb, sp);
+	later_init(&sp->done_later, later_queue_of(EV_DEFAULT), spawn_done_cb, sp);
 	ev_timer_init(&sp->timeout, spawn_timeout_cb, sp->timeout_ms / 1000., 0.);
 	sp->timeout.data = sp;
 	ev_init(&sp->grace, spawn_grace_cb);
@@ -600,7 +593,7 @@ static void spawn_pipe_start(struct spawn_pipe *p, int *fd)
 /* The child runs: watch its exit, its output and its deadline. */
 static void spawn_watch(struct spawn *sp, struct spawn_launch *l)
 {
-	sp->started_ms = spawn_now_ms();
+	sp->started_ms = clock_now_ms();
 	sp->state = SPAWN_RUNNING;
 	/* The loop's clock may be stale: time the deadline from now. */
 	ev_now_update(EV_DEFAULT);
@@ -734,7 +727,7 @@ static void spawn_flood_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * first line after a window opens the next one. */
 static bool spawn_log_allowed(struct spawn *sp)
 {
-	uint64_t now = spawn_now_ms();
+	uint64_t now = clock_now_ms();
 
 	if (sp->window_open && now - sp->window_start_ms >= sp->log_window_ms)
 		spawn_flood_end(sp);
@@ -879,7 +872,7 @@ static void spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ev_timer_stop(loop, &sp->timeout);
 	ev_timer_stop(loop, &sp->grace);
 	spawn_running--;
-	sp->how.runtime_ms = spawn_now_ms() - sp->started_ms;
+	sp->how.runtime_ms = clock_now_ms() - sp->started_ms;
 	sp->how.signaled = WIFSIGNALED(w->rstatus);
 	sp->how.code = sp->how.signaled ? WTERMSIG(w->rstatus) : WEXITSTATUS(w->rstatus);
 	sp->state = SPAWN_DRAINING;
@@ -997,7 +990,7 @@ void spawn_stop_all(void)
 	spawn_shutting_down = true;
 	while (!list_empty(&spawn_all) && ev_is_active(&limit)) {
 		ev_run(EV_DEFAULT, EVRUN_ONCE);
-		later_run();
+		later_queue_run(later_queue_of(EV_DEFAULT));
 	}
 	spawn_shutting_down = false;
 	ev_timer_stop(EV_DEFAULT, &limit);

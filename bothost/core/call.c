@@ -52,8 +52,8 @@ struct pending {
 
 static void call_deliver_cb(void *userdata);
 
-/* Allocate a call holding args (freed on failure). */
-static struct call *call_alloc(enum call_target target, struct value *args)
+/* Allocate a call of server s holding args (freed on failure). */
+static struct call *call_alloc(struct server *s, enum call_target target, struct value *args)
 {
 	struct call *call = calloc(1, sizeof *call);
 
@@ -67,14 +67,14 @@ static struct call *call_alloc(enum call_target target, struct value *args)
 	call->target = target;
 	call->args = args;
 	list_init(&call->link);
-	later_init(&call->later, call_deliver_cb, call);
+	later_init(&call->later, server_later(s), call_deliver_cb, call);
 	return call;
 }
 
 /* A request of client c. */
 struct call *call_new_client(struct client *c, uint64_t id, struct value *args)
 {
-	struct call *call = call_alloc(CALL_TARGET_CLIENT, args);
+	struct call *call = call_alloc(client_get_server(c), CALL_TARGET_CLIENT, args);
 	struct call_table *t = client_calls(c);
 
 	if (!call)
@@ -88,9 +88,9 @@ struct call *call_new_client(struct client *c, uint64_t id, struct value *args)
 }
 
 /* A host invocation answered through done. */
-struct call *call_new_callback(struct value *args, fn_done_cb done, void *userdata)
+struct call *call_new_callback(struct server *s, struct value *args, fn_done_cb done, void *userdata)
 {
-	struct call *call = call_alloc(CALL_TARGET_CALLBACK, args);
+	struct call *call = call_alloc(s, CALL_TARGET_CALLBACK, args);
 
 	if (!call)
 		return NULL;
@@ -296,6 +296,12 @@ void call_table_init(struct call_table *t)
 	t->requests = 0;
 	t->pending = (struct map)MAP_INIT;
 	t->last_id = 0;
+}
+
+/* Free the map of a table that call_table_lost emptied. */
+void call_table_free(struct call_table *t)
+{
+	map_free(&t->pending);
 }
 
 /* The client's requests waiting for an answer. */

@@ -25,6 +25,7 @@
 
 struct call;
 struct client;
+struct server;
 struct value;
 
 struct call_table {
@@ -36,8 +37,9 @@ struct call_table {
 
 /* A request from c with id (0 for a notification); args taken. */
 struct call *call_new_client(struct client *c, uint64_t id, struct value *args);
-/* A host invocation answered through done (NULL: a notification); args taken. */
-struct call *call_new_callback(struct value *args, fn_done_cb done, void *userdata);
+/* A host invocation on server s answered through done (NULL: a
+ * notification); args taken. */
+struct call *call_new_callback(struct server *s, struct value *args, fn_done_cb done, void *userdata);
 
 /* The calling client, or NULL (host invocation, or the client went away). */
 struct client *call_get_client(const struct call *call);
@@ -64,6 +66,8 @@ void call_discard(struct call *call);
 void call_set_starting(struct call *call, bool starting);
 
 void call_table_init(struct call_table *t);
+/* Free what the table holds (after call_table_lost). */
+void call_table_free(struct call_table *t);
 size_t call_table_pending_in(const struct call_table *t);
 size_t call_table_pending_out(const struct call_table *t);
 

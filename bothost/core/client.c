@@ -87,6 +87,7 @@ static void client_lost_cb(void *userdata);
 static void client_free_cb(void *userdata);
 
 /* Accessors: identity, state and the per-client state other modules keep. */
+struct server *client_get_server(const struct client *c) { return c->server; }
 uint64_t client_get_id(const struct client *c) { return c->id; }
 const char *client_get_name(const struct client *c) { return c->name; }
 pid_t client_get_pid(const struct client *c) { return c->pid; }
@@ -98,7 +99,9 @@ const struct server_config *client_config(const struct client *c) { return serve
 struct tokens *client_tokens(struct client *c) { return &c->tokens; }
 struct call_table *client_calls(struct client *c) { return &c->calls; }
 struct list *client_listeners(struct client *c) { return &c->listeners; }
-size_t *client_listener_count(struct client *c) { return &c->nlisteners; }
+void client_listener_add(struct client *c) { c->nlisteners++; }
+void client_listener_remove(struct client *c) { c->nlisteners--; }
+size_t client_listener_count(const struct client *c) { return c->nlisteners; }
 struct list *client_link(struct client *c) { return &c->link; }
 struct client *client_from_link(struct list *l) { return list_entry(l, struct client, link); }
 
@@ -151,9 +154,9 @@ static struct client *client_alloc(struct server *s, int fd)
 	call_table_init(&c->calls);
 	list_init(&c->listeners);
 	list_init(&c->link);
-	later_init(&c->flush_later, client_flush_cb, c);
-	later_init(&c->lost_later, client_lost_cb, c);
-	later_init(&c->free_later, client_free_cb, c);
+	later_init(&c->flush_later, server_later(s), client_flush_cb, c);
+	later_init(&c->lost_later, server_later(s), client_lost_cb, c);
+	later_init(&c->free_later, server_later(s), client_free_cb, c);
 	ev_io_init(&c->io, client_io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_timer_init(&c->linger_timer, client_linger_cb, CLIENT_LINGER_SECONDS, 0.);
@@ -466,7 +469,7 @@ static int client_send_welcome(struct client *c)
 	const struct server_config *cfg = client_config(c);
 	size_t mark = buf_pending(&c->out);
 	size_t len;
-	const char *objects = object_introspection_text(&len);
+	const char *objects = object_introspection_text(server_objects(c->server), &len);
 	int r;
 
 	if (!objects)
@@ -579,7 +582,7 @@ static void client_handle_call(struct client *c, cJSON *root, const struct wire_
 		client_send_error(c, m->id, ERR_FAILED, "out of memory", NULL);
 		return;
 	}
-	object_dispatch(call, m->obj, m->method);
+	object_dispatch(server_objects(c->server), call, m->obj, m->method);
 }
 
 /* invoke: run a function the host exported to this client. */
@@ -885,7 +888,7 @@ void client_lost(struct client *c)
 	}
 	tokens_clear(&c->tokens);
 	emitter_client_lost(c);
-	object_client_lost(c);
+	object_client_lost(server_objects(c->server), c);
 	call_table_lost(c);
 	if (c->welcomed) {
 		log_info("client %" PRIu64 " (%s) disconnected after %" PRIu64 " frames in, %" PRIu64 " out", c->id,
@@ -905,10 +908,8 @@ static void client_free_cb(void *userdata)
 
 	frame_reader_free(&c->in);
 	buf_free(&c->out);
-	map_free(&c->tokens.imports);
-	map_free(&c->tokens.exports_by_id);
-	map_free(&c->tokens.exports_by_fn);
-	map_free(&c->calls.pending);
+	tokens_free(&c->tokens);
+	call_table_free(&c->calls);
 	value_free(c->context);
 	free(c->name);
 	free(c);

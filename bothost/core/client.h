@@ -26,6 +26,8 @@ struct client *client_new(struct server *s, int fd);
  * close it once the error is flushed. */
 void client_refuse(struct server *s, int fd, const char *name, const char *message);
 
+/* The server that serves c. */
+struct server *client_get_server(const struct client *c);
 uint64_t client_get_id(const struct client *c);
 const char *client_get_name(const struct client *c);
 pid_t client_get_pid(const struct client *c);
@@ -48,9 +50,12 @@ const struct value *client_get_context(const struct client *c);
 /* The client's state kept by other modules. */
 struct tokens *client_tokens(struct client *c);
 struct call_table *client_calls(struct client *c);
-/* The client's event registrations (struct listener, linked by owner_link). */
+/* The client's event registrations (struct listener, linked by owner_link),
+ * and their count, which emitter.c keeps as it links and unlinks them. */
 struct list *client_listeners(struct client *c);
-size_t *client_listener_count(struct client *c);
+void client_listener_add(struct client *c);
+void client_listener_remove(struct client *c);
+size_t client_listener_count(const struct client *c);
 /* Link in the server's client list. */
 struct list *client_link(struct client *c);
 struct client *client_from_link(struct list *l);

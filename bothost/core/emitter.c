@@ -144,7 +144,7 @@ static struct fn *emitter_unlink(struct listener *l)
 	list_remove(&l->ev_link);
 	if (l->owner) {
 		list_remove(&l->owner_link);
-		(*client_listener_count(l->owner))--;
+		client_listener_remove(l->owner);
 	}
 	free(l);
 	emitter_event_trim(ev);
@@ -165,7 +165,7 @@ int emitter_add(struct emitter *em, const char *event, struct fn *fn, bool once,
 
 	if (!emitter_has_event(em, event))
 		return -ENOENT;
-	if (owner && *client_listener_count(owner) >= client_config(owner)->handlers_max)
+	if (owner && client_listener_count(owner) >= client_config(owner)->handlers_max)
 		return -ENOBUFS;
 	ev = emitter_event_get(em, event, true);
 	if (!ev)
@@ -183,7 +183,7 @@ int emitter_add(struct emitter *em, const char *event, struct fn *fn, bool once,
 	list_init(&l->owner_link);
 	if (owner) {
 		list_add_tail(client_listeners(owner), &l->owner_link);
-		(*client_listener_count(owner))++;
+		client_listener_add(owner);
 	}
 	return 0;
 }

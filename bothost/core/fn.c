@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "later.h"
 #include "log.h"
+#include "server.h"
 #include "value.h"
 
 enum fn_type {
@@ -21,6 +22,7 @@ enum fn_type {
 struct fn {
 	unsigned refs;
 	enum fn_type type;
+	struct server *server;	/* counts it; its queue runs native invocations */
 	union {
 		struct {
 			fn_native_cb cb;
@@ -41,10 +43,8 @@ struct fn_deferred {
 	struct call *call;
 };
 
-static uint64_t fn_live;
-
-/* Allocate a function with one reference. */
-static struct fn *fn_alloc(enum fn_type type)
+/* Allocate a function of server s with one reference. */
+static struct fn *fn_alloc(struct server *s, enum fn_type type)
 {
 	struct fn *fn = calloc(1, sizeof *fn);
 
@@ -52,14 +52,15 @@ static struct fn *fn_alloc(enum fn_type type)
 		return NULL;
 	fn->refs = 1;
 	fn->type = type;
-	fn_live++;
+	fn->server = s;
+	server_fn_add(s);
 	return fn;
 }
 
 /* A function implemented by cb in the host. */
-struct fn *fn_new_native(fn_native_cb cb, void *userdata, void (*destroy)(void *))
+struct fn *fn_new_native(struct server *s, fn_native_cb cb, void *userdata, void (*destroy)(void *))
 {
-	struct fn *fn = fn_alloc(FN_NATIVE);
+	struct fn *fn = fn_alloc(s, FN_NATIVE);
 
 	if (!fn)
 		return NULL;
@@ -72,7 +73,7 @@ struct fn *fn_new_native(fn_native_cb cb, void *userdata, void (*destroy)(void *
 /* A function client c exported with token id, received once. */
 struct fn *fn_new_remote(struct client *c, uint64_t id)
 {
-	struct fn *fn = fn_alloc(FN_REMOTE);
+	struct fn *fn = fn_alloc(client_get_server(c), FN_REMOTE);
 
 	if (!fn)
 		return NULL;
@@ -100,7 +101,7 @@ struct fn *fn_unref(struct fn *fn)
 		client_drop_import(fn->u.remote.client, fn->u.remote.id, fn->u.remote.received);
 	else if (fn->type == FN_NATIVE && fn->u.native.destroy)
 		fn->u.native.destroy(fn->u.native.userdata);
-	fn_live--;
+	server_fn_remove(fn->server);
 	free(fn);
 	return NULL;
 }
@@ -135,12 +136,6 @@ void fn_remote_lost(struct fn *fn)
 {
 	if (fn->type == FN_REMOTE)
 		fn->u.remote.client = NULL;
-}
-
-/* Live function objects. */
-uint64_t fn_count(void)
-{
-	return fn_live;
 }
 
 /* Send an invoke for call to the client that exported fn. */
@@ -208,7 +203,7 @@ static int fn_invoke_native(struct fn *fn, struct call *call)
 		return -ENOMEM;
 	d->fn = fn_ref(fn);
 	d->call = call;
-	if (later_add(fn_deferred_run, d) < 0) {
+	if (later_add(server_later(fn->server), fn_deferred_run, d) < 0) {
 		fn_unref(fn);
 		free(d);
 		return -ENOMEM;
@@ -219,7 +214,7 @@ static int fn_invoke_native(struct fn *fn, struct call *call)
 /* Call fn with args; done (if any) runs later exactly once. */
 int fn_invoke(struct fn *fn, struct value *args, fn_done_cb done, void *userdata)
 {
-	struct call *call = call_new_callback(args, done, userdata);
+	struct call *call = call_new_callback(fn->server, args, done, userdata);
 	int r = 0;
 
 	if (!call)

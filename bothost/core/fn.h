@@ -5,7 +5,9 @@
  * exported: the client and that client's token id). Both are refcounted; the
  * last unref of a REMOTE function tells its client at once (a release with
  * the receipt count). When its client goes away a REMOTE function is marked
- * dead, and calling it then fails with Disconnected. */
+ * dead, and calling it then fails with Disconnected. Every function belongs
+ * to a server (a REMOTE one to its client's), which counts the live ones and
+ * whose later queue runs native invocations. */
 #ifndef BOTHOST_FN_H
 #define BOTHOST_FN_H
 
@@ -15,6 +17,7 @@
 struct fn;
 struct call;
 struct client;
+struct server;
 struct value;
 
 /* A failure: name and message; data may be NULL. All borrowed. */
@@ -32,8 +35,9 @@ typedef void (*fn_done_cb)(struct value *result, const struct fn_error *err, voi
  * call_fail); its arguments are call_get_args(call). */
 typedef void (*fn_native_cb)(struct fn *fn, struct call *call, void *userdata);
 
-/* Both return a function with one reference, or NULL on allocation failure. */
-struct fn *fn_new_native(fn_native_cb cb, void *userdata, void (*destroy)(void *));
+/* Both return a function with one reference, or NULL on allocation failure;
+ * the server (s, or c's) must outlive it. */
+struct fn *fn_new_native(struct server *s, fn_native_cb cb, void *userdata, void (*destroy)(void *));
 struct fn *fn_new_remote(struct client *c, uint64_t id);
 
 struct fn *fn_ref(struct fn *fn);
@@ -58,8 +62,5 @@ int fn_invoke(struct fn *fn, struct value *args, fn_done_cb done, void *userdata
 void fn_notify(struct fn *fn, const struct value *args);
 /* Run fn for an existing call; the call is answered by fn's outcome. */
 void fn_call(struct fn *fn, struct call *call);
-
-/* Live function objects, for host.stats. */
-uint64_t fn_count(void);
 
 #endif

@@ -28,7 +28,7 @@ struct host_counts {
 /* Add c's numbers to n. */
 static void host_counts_add(struct host_counts *n, struct client *c)
 {
-	n->handlers += (double)*client_listener_count(c);
+	n->handlers += (double)client_listener_count(c);
 	n->imports += (double)tokens_import_count(client_tokens(c));
 	n->exports += (double)tokens_export_count(client_tokens(c));
 	n->pending_in += (double)call_table_pending_in(client_calls(c));
@@ -71,7 +71,9 @@ static void host_ping(struct object *obj, struct call *call)
 /* introspect(): the objects description */
 static void host_introspect(struct object *obj, struct call *call)
 {
-	call_return_json(call, object_introspection());
+	struct server *s = object_get_userdata(obj);
+
+	call_return_json(call, object_introspection(server_objects(s)));
 }
 
 /* Totals over all clients, and the caller's own numbers. */
@@ -90,7 +92,7 @@ static void host_stats(struct object *obj, struct call *call)
 		host_counts_add(&mine, self);
 	cJSON_AddNumberToObject(o, "clients", (double)server_client_count(s));
 	host_counts_write(o, &total);
-	cJSON_AddNumberToObject(o, "functions", (double)fn_count());
+	cJSON_AddNumberToObject(o, "functions", (double)server_fn_count(s));
 	if (self)
 		cJSON_AddNumberToObject(so, "id", (double)client_get_id(self));
 	host_counts_write(so, &mine);
@@ -176,7 +178,7 @@ int host_object_register(struct server *s)
 		return -ENOMEM;
 	r = object_set_events(obj, host_events);
 	if (r == 0)
-		r = object_register(obj);
+		r = object_register(server_objects(s), obj);
 	if (r < 0) {
 		object_free(obj);
 		return r;

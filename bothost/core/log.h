@@ -1,4 +1,8 @@
-/* Daemon logging to stderr with a timestamp and a level. */
+/* Daemon logging to stderr with a timestamp and a level.
+ *
+ * The sink and the level are process-wide on purpose: a process has one
+ * stderr, main.c configures it once, and every layer and test logs there
+ * without having to be handed a logger. */
 #ifndef BOTHOST_LOG_H
 #define BOTHOST_LOG_H
 

@@ -16,9 +16,11 @@
 #include "fn.h"
 #include "list.h"
 #include "object.h"
+#include "server.h"
 #include "value.h"
 
 struct loopback {
+	struct server *server;	/* owns the object and the functions it makes */
 	struct list store;	/* struct loopback_entry */
 	struct list timers;	/* struct loopback_timer */
 };
@@ -431,10 +433,10 @@ static void loopback_counter_reset(struct fn *fn, struct call *call, void *userd
 }
 
 /* Put a native function under key in o (held by v). */
-static int loopback_add_native(struct value *v, cJSON *o, const char *key, fn_native_cb cb,
+static int loopback_add_native(struct server *s, struct value *v, cJSON *o, const char *key, fn_native_cb cb,
 			       struct loopback_counter *k)
 {
-	struct fn *fn = fn_new_native(cb, k, loopback_counter_unref);
+	struct fn *fn = fn_new_native(s, cb, k, loopback_counter_unref);
 	cJSON *node;
 
 	if (!fn)
@@ -451,6 +453,7 @@ static int loopback_add_native(struct value *v, cJSON *o, const char *key, fn_na
 /* makeCounter(start?): {next, reset}. */
 static void loopback_make_counter(struct object *obj, struct call *call)
 {
+	struct server *s = ((struct loopback *)object_get_userdata(obj))->server;
 	const cJSON *start = call_get_arg(call, 0);
 	struct loopback_counter *k = calloc(1, sizeof *k);
 	struct value *v = value_new(cJSON_CreateObject());
@@ -463,8 +466,8 @@ static void loopback_make_counter(struct object *obj, struct call *call)
 	}
 	k->refs = 1;
 	k->start = k->value = cJSON_IsNumber(start) ? start->valuedouble : 0;
-	if (loopback_add_native(v, value_root(v), "next", loopback_counter_next, k) < 0 ||
-	    loopback_add_native(v, value_root(v), "reset", loopback_counter_reset, k) < 0) {
+	if (loopback_add_native(s, v, value_root(v), "next", loopback_counter_next, k) < 0 ||
+	    loopback_add_native(s, v, value_root(v), "reset", loopback_counter_reset, k) < 0) {
 		loopback_counter_unref(k);
 		value_free(v);
 		call_fail(call, ERR_FAILED, "out of memory");
@@ -588,8 +591,8 @@ static const struct object_event loopback_events[] = {
 	{ 0 },
 };
 
-/* Create and register the loopback object. */
-int loopback_register(void)
+/* Create and register the loopback object with server s. */
+int loopback_register(struct server *s)
 {
 	struct loopback *lb = calloc(1, sizeof *lb);
 	struct object *obj;
@@ -597,6 +600,7 @@ int loopback_register(void)
 
 	if (!lb)
 		return -ENOMEM;
+	lb->server = s;
 	list_init(&lb->store);
 	list_init(&lb->timers);
 	obj = object_new("loopback", "test object: echoes values, calls back functions, emits events",
@@ -609,7 +613,7 @@ int loopback_register(void)
 	object_set_client_lost(obj, loopback_client_lost);
 	r = object_set_events(obj, loopback_events);
 	if (r == 0)
-		r = object_register(obj);
+		r = object_register(server_objects(s), obj);
 	if (r < 0)
 		object_free(obj);
 	return r;

@@ -3,7 +3,9 @@
 #ifndef BOTHOST_LOOPBACK_H
 #define BOTHOST_LOOPBACK_H
 
-/* Create and register the object. 0 or -errno. */
-int loopback_register(void);
+struct server;
+
+/* Create and register the object with server s. 0 or -errno. */
+int loopback_register(struct server *s);
 
 #endif

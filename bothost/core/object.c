@@ -24,12 +24,15 @@ struct object {
 	struct emitter *emitter;
 	void (*client_lost)(struct object *obj, struct client *c);
 	void (*destroy)(struct object *obj);
-	struct list link;
+	struct objects *objs;	/* the registry it is in, or NULL */
+	struct list link;	/* in objs->list */
 };
 
-static struct list object_registry = { &object_registry, &object_registry };
-static char *object_intro_text;
-static size_t object_intro_len;
+struct objects {
+	struct list list;	/* struct object, in the order registered */
+	char *intro_text;	/* the introspection as wire text, or NULL */
+	size_t intro_len;
+};
 
 static const char *const object_type_names[] = {
 	[OBJECT_TYPE_ANY] = "any",
@@ -93,12 +96,14 @@ const char *object_get_name(const struct object *obj) { return obj->name; }
 void *object_get_userdata(const struct object *obj) { return obj->userdata; }
 struct emitter *object_get_emitter(const struct object *obj) { return obj->emitter; }
 
-/* Forget the cached introspection text. */
-static void object_intro_reset(void)
+/* Forget the registry's cached introspection text. */
+static void objects_intro_reset(struct objects *objs)
 {
-	free(object_intro_text);
-	object_intro_text = NULL;
-	object_intro_len = 0;
+	if (!objs)
+		return;
+	free(objs->intro_text);
+	objs->intro_text = NULL;
+	objs->intro_len = 0;
 }
 
 /* Free one object, registered or not. */
@@ -107,27 +112,49 @@ void object_free(struct object *obj)
 	if (!obj)
 		return;
 	list_remove(&obj->link);
+	objects_intro_reset(obj->objs);
 	if (obj->destroy)
 		obj->destroy(obj);
 	emitter_free(obj->emitter);
 	free(obj);
-	object_intro_reset();
+}
+
+/* An empty registry. */
+struct objects *objects_new(void)
+{
+	struct objects *objs = calloc(1, sizeof *objs);
+
+	if (objs)
+		list_init(&objs->list);
+	return objs;
+}
+
+/* Free every registered object, in the order registered, then the registry. */
+void objects_free(struct objects *objs)
+{
+	if (!objs)
+		return;
+	while (!list_empty(&objs->list))
+		object_free(list_entry(objs->list.next, struct object, link));
+	objects_intro_reset(objs);
+	free(objs);
 }
 
 /* Add the object to the registry. */
-int object_register(struct object *obj)
+int object_register(struct objects *objs, struct object *obj)
 {
-	if (object_find(obj->name))
+	if (object_find(objs, obj->name))
 		return -EEXIST;
-	list_add_tail(&object_registry, &obj->link);
-	object_intro_reset();
+	list_add_tail(&objs->list, &obj->link);
+	obj->objs = objs;
+	objects_intro_reset(objs);
 	return 0;
 }
 
 /* The registered object called name. */
-struct object *object_find(const char *name)
+struct object *object_find(const struct objects *objs, const char *name)
 {
-	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+	for (struct list *l = objs->list.next; l != &objs->list; l = l->next) {
 		struct object *obj = list_entry(l, struct object, link);
 		if (strcmp(obj->name, name) == 0)
 			return obj;
@@ -135,18 +162,10 @@ struct object *object_find(const char *name)
 	return NULL;
 }
 
-/* Free every registered object. */
-void object_free_all(void)
-{
-	while (!list_empty(&object_registry))
-		object_free(list_entry(object_registry.next, struct object, link));
-	object_intro_reset();
-}
-
 /* Let every object drop what it kept for c. */
-void object_client_lost(struct client *c)
+void object_client_lost(const struct objects *objs, struct client *c)
 {
-	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+	for (struct list *l = objs->list.next; l != &objs->list; l = l->next) {
 		struct object *obj = list_entry(l, struct object, link);
 		if (obj->client_lost)
 			obj->client_lost(obj, c);
@@ -242,9 +261,9 @@ static bool object_check_args(struct call *call, const struct object *obj, const
 }
 
 /* Find obj.method, check permission and arguments, and run it. */
-void object_dispatch(struct call *call, const char *name, const char *method)
+void object_dispatch(const struct objects *objs, struct call *call, const char *name, const char *method)
 {
-	struct object *obj = object_find(name);
+	struct object *obj = object_find(objs, name);
 	const struct object_method *m;
 	struct client *c = call_get_client(call);
 
@@ -316,11 +335,11 @@ static cJSON *object_describe(const struct object *obj)
 }
 
 /* A fresh description of every object. */
-cJSON *object_introspection(void)
+cJSON *object_introspection(const struct objects *objs)
 {
 	cJSON *all = cJSON_CreateObject();
 
-	for (struct list *l = object_registry.next; l != &object_registry; l = l->next) {
+	for (struct list *l = objs->list.next; l != &objs->list; l = l->next) {
 		struct object *obj = list_entry(l, struct object, link);
 		cJSON_AddItemToObject(all, obj->name, object_describe(obj));
 	}
@@ -328,16 +347,16 @@ cJSON *object_introspection(void)
 }
 
 /* The description as wire text, built once. */
-const char *object_introspection_text(size_t *ret_len)
+const char *object_introspection_text(struct objects *objs, size_t *ret_len)
 {
-	if (!object_intro_text) {
-		cJSON *all = object_introspection();
-		object_intro_text = cJSON_PrintUnformatted(all);
+	if (!objs->intro_text) {
+		cJSON *all = object_introspection(objs);
+		objs->intro_text = cJSON_PrintUnformatted(all);
 		cJSON_Delete(all);
-		if (!object_intro_text)
+		if (!objs->intro_text)
 			return NULL;
-		object_intro_len = strlen(object_intro_text);
+		objs->intro_len = strlen(objs->intro_text);
 	}
-	*ret_len = object_intro_len;
-	return object_intro_text;
+	*ret_len = objs->intro_len;
+	return objs->intro_text;
 }

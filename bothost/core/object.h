@@ -1,7 +1,8 @@
 /* Hosted objects: a name, a doc, a method table with argument descriptors,
  * optional events, and a hook to drop what the object kept for a client.
- * The registry dispatches calls, checking arguments before a method runs, and
- * builds the introspection of PROTOCOL.md section 8. */
+ * A registry (struct objects, one per server: server_objects) owns the
+ * objects registered in it, dispatches calls, checking arguments before a
+ * method runs, and builds the introspection of PROTOCOL.md section 8. */
 #ifndef BOTHOST_OBJECT_H
 #define BOTHOST_OBJECT_H
 
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 struct object;
+struct objects;
 struct call;
 struct client;
 struct emitter;
@@ -72,23 +74,26 @@ void *object_get_userdata(const struct object *obj);
 /* The object's emitter, or NULL when it has no events. */
 struct emitter *object_get_emitter(const struct object *obj);
 
-/* Free an object (taking it out of the registry if it is there). */
+/* Free an object (taking it out of its registry if it is in one). */
 void object_free(struct object *obj);
-/* Add obj to the registry, which owns it from then on. 0 or -EEXIST. */
-int object_register(struct object *obj);
-struct object *object_find(const char *name);
-/* Free every registered object. */
-void object_free_all(void);
 
-/* Run obj.method for call, or answer NoSuchObject / NoSuchMethod /
+/* An empty registry; NULL on allocation failure. */
+struct objects *objects_new(void);
+/* Free every registered object, then the registry; NULL is a no-op. */
+void objects_free(struct objects *objs);
+/* Add obj to objs, which owns it from then on. 0 or -EEXIST. */
+int object_register(struct objects *objs, struct object *obj);
+struct object *object_find(const struct objects *objs, const char *name);
+
+/* Run obj.method of objs for call, or answer NoSuchObject / NoSuchMethod /
  * PermissionDenied / InvalidArguments. */
-void object_dispatch(struct call *call, const char *obj, const char *method);
-/* Tell every object that c went away. */
-void object_client_lost(struct client *c);
+void object_dispatch(const struct objects *objs, struct call *call, const char *obj, const char *method);
+/* Tell every object of objs that c went away. */
+void object_client_lost(const struct objects *objs, struct client *c);
 
-/* The introspection of all objects: as wire JSON text (cached), and as a tree
- * (a new copy). */
-const char *object_introspection_text(size_t *ret_len);
-cJSON *object_introspection(void);
+/* The introspection of all objects of objs: as wire JSON text (cached in
+ * objs), and as a tree (a new copy). */
+const char *object_introspection_text(struct objects *objs, size_t *ret_len);
+cJSON *object_introspection(const struct objects *objs);
 
 #endif

@@ -18,7 +18,9 @@
 
 #include "client.h"
 #include "errors.h"
+#include "later.h"
 #include "log.h"
+#include "object.h"
 
 #define SERVER_ACCEPT_BACKOFF_SECONDS 1.0
 /* Refusals of one uid are logged at most once in this many seconds. */
@@ -49,6 +51,9 @@ struct server_refusal {
 
 struct server {
 	struct server_config cfg;
+	struct later_queue *later;	/* the default loop's, not owned */
+	struct objects *objects;
+	uint64_t functions;	/* live function objects */
 	struct listener listeners[SERVER_LISTENERS_MAX];
 	size_t nlisteners;
 	ev_timer accept_backoff;
@@ -91,6 +96,13 @@ struct server *server_new(const struct server_config *cfg)
 
 	if (!s)
 		return NULL;
+	s->later = later_queue_of(EV_DEFAULT);
+	s->objects = objects_new();
+	if (!s->later || !s->objects) {
+		objects_free(s->objects);
+		free(s);
+		return NULL;
+	}
 	s->cfg = *cfg;
 	list_init(&s->clients);
 	list_init(&s->lingering);
@@ -118,6 +130,12 @@ void server_free(struct server *s)
 		client_lost(client_from_link(s->clients.next));
 	while (!list_empty(&s->lingering))
 		client_lost(client_from_link(s->lingering.next));
+	/* The clients are freed from the queue; the objects' destroy hooks may queue more. */
+	later_queue_run(s->later);
+	objects_free(s->objects);
+	later_queue_run(s->later);
+	if (s->functions)
+		log_warn("%" PRIu64 " function object(s) still live when the server is freed", s->functions);
 	free(s->allow_uids);
 	free(s->allow_gids);
 	free(s);
@@ -705,4 +723,34 @@ void server_client_event(struct server *s, struct client *c, bool connected)
 {
 	if (s->hook)
 		s->hook(c, connected, s->hook_userdata);
+}
+
+/* The queue of deferred work. */
+struct later_queue *server_later(const struct server *s)
+{
+	return s->later;
+}
+
+/* The hosted objects. */
+struct objects *server_objects(const struct server *s)
+{
+	return s->objects;
+}
+
+/* A function object was created. */
+void server_fn_add(struct server *s)
+{
+	s->functions++;
+}
+
+/* A function object was freed. */
+void server_fn_remove(struct server *s)
+{
+	s->functions--;
+}
+
+/* Live function objects. */
+uint64_t server_fn_count(const struct server *s)
+{
+	return s->functions;
 }

@@ -1,4 +1,7 @@
-/* The listening socket, adopted connections, the client registry and limits. */
+/* The listening socket, adopted connections, the client registry and limits.
+ * A server owns what its clients share: the hosted objects (server_objects)
+ * and the statistics; it runs its deferred work on the later queue attached
+ * to the default loop (later_queue_of). */
 #ifndef BOTHOST_SERVER_H
 #define BOTHOST_SERVER_H
 
@@ -10,6 +13,8 @@
 #include "list.h"
 
 struct client;
+struct later_queue;
+struct objects;
 
 struct server_config {
 	size_t frame_max;
@@ -27,10 +32,23 @@ void server_config_init(struct server_config *cfg);
 
 struct server;
 
-/* A server on the default loop; NULL on allocation failure. */
+/* A server on the default loop, which must have a later queue
+ * (later_queue_new); NULL on allocation failure or without one. */
 struct server *server_new(const struct server_config *cfg);
-/* Drop every client, stop listening and remove the socket file. */
+/* Drop every client, stop listening and remove the socket file, run the
+ * deferred work, free the objects. Functions created for s (fn_new_native)
+ * must all be dropped by then. */
 void server_free(struct server *s);
+
+/* The deferred-work queue the server's clients, calls and functions use. */
+struct later_queue *server_later(const struct server *s);
+/* The hosted objects (owned by the server). */
+struct objects *server_objects(const struct server *s);
+/* Count a function object of the server created or freed (fn.c does), and
+ * how many are live: host.stats "functions". */
+void server_fn_add(struct server *s);
+void server_fn_remove(struct server *s);
+uint64_t server_fn_count(const struct server *s);
 
 /* The default socket path (allocated): $XDG_RUNTIME_DIR/bothost/bothost.sock,
  * else /run/bothost/bothost.sock. */

@@ -159,3 +159,12 @@ void tokens_clear(struct tokens *t)
 	}
 	map_free(&exports);
 }
+
+/* Forget the client's tokens and free the tables. */
+void tokens_free(struct tokens *t)
+{
+	tokens_clear(t);
+	map_free(&t->imports);
+	map_free(&t->exports_by_id);
+	map_free(&t->exports_by_fn);
+}

@@ -25,6 +25,8 @@ struct tokens {
 void tokens_init(struct tokens *t);
 /* Forget everything: imports are marked dead, exports dropped. */
 void tokens_clear(struct tokens *t);
+/* Clear, then free the tables' memory. */
+void tokens_free(struct tokens *t);
 
 size_t tokens_import_count(const struct tokens *t);
 size_t tokens_export_count(const struct tokens *t);

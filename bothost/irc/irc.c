@@ -7,9 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "irc_conf.h"
 #include "irc_conf.h"
 #include "irc_core.h"
 #include "irc_events.h"
@@ -21,35 +19,16 @@
 #include "irc_state.h"
 #include "ircshim.h"
 #include "link.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/object.h"
+#include "core/server.h"
 
-/* The object is registered once; functions handed to clients find it here. */
+/* The object is registered once; irc_reconfigure(), irc_get_casemapping() and
+ * irc_stop() (the daemon's and the behaviours' entry points) find it here. */
 static struct irc *irc_instance;
 
-/* The running instance. */
-struct irc *irc_get(void)
-{
-	return irc_instance;
-}
 
-/* Monotonic milliseconds. */
-uint64_t irc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds since the epoch. */
-int64_t irc_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the link's callbacks ------------------------------------------------------ */
 
@@ -173,6 +152,7 @@ static void irc_free(struct irc *irc)
 {
 	if (irc_instance == irc)
 		irc_instance = NULL;
+	irc_events_forget(irc);
 	/* The link first: after link_free no completion comes from it. */
 	if (irc->link)
 		link_free(irc->link);
@@ -213,7 +193,7 @@ static int irc_parts_new(struct irc *irc, const struct conf_irc *cfg)
 	if (r == 0)
 		r = irc_presence_init(irc);
 	irc->ctcp_tokens = cfg->ctcp_per_minute;
-	irc->ctcp_at = irc_now_ms();
+	irc->ctcp_at = clock_now_ms();
 	return r;
 }
 
@@ -229,14 +209,14 @@ static int irc_object_register(struct irc *irc)
 	object_set_client_lost(irc->obj, irc_client_lost);
 	r = object_set_events(irc->obj, irc_events_table());
 	if (r == 0)
-		r = object_register(irc->obj);
+		r = object_register(server_objects(irc->server), irc->obj);
 	if (r == 0)
 		irc->em = object_get_emitter(irc->obj);
 	return r;
 }
 
 /* Register the object and start connecting. */
-int irc_start(const struct conf_irc *cfg)
+int irc_start(struct server *s, const struct conf_irc *cfg)
 {
 	struct irc *irc;
 	int r;
@@ -250,7 +230,9 @@ int irc_start(const struct conf_irc *cfg)
 	irc = calloc(1, sizeof *irc);
 	if (!irc)
 		return -ENOMEM;
+	irc->server = s;
 	list_init(&irc->wanted);
+	list_init(&irc->replies);
 	r = irc_parts_new(irc, cfg);
 	if (r == 0)
 		r = irc_object_register(irc);

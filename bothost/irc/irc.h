@@ -8,9 +8,11 @@
 #include "isupport.h"
 
 struct conf_irc;
+struct server;
 
-/* Register the `irc` object and start connecting (cfg is copied). 0 or -errno. */
-int irc_start(const struct conf_irc *cfg);
+/* Register the `irc` object with server s and start connecting (cfg is
+ * copied). 0 or -errno. */
+int irc_start(struct server *s, const struct conf_irc *cfg);
 /* Apply a new configuration without dropping the connection: servers and
  * timings from the next connection on, channels joined/parted now, pacing at
  * once. 0 or -errno (then nothing changed). */

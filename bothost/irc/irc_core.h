@@ -1,7 +1,7 @@
 /* The irc object's own state, shared by its modules (irc.c: lifecycle and
  * the link; irc_events.c: lines to events; irc_methods.c: the methods;
  * irc_out.c: building and queueing commands; irc_presence.c: channels to be
- * in and the nick to have). Nothing outside bothost/irc*.c includes this. */
+ * in and the nick to have). Nothing outside bothost/irc/irc*.c includes this. */
 #ifndef BOTHOST_IRC_CORE_H
 #define BOTHOST_IRC_CORE_H
 
@@ -24,6 +24,7 @@ struct irc_send;
 struct irc_query;
 
 struct irc {
+	struct server *server;		/* serves the object, counts its functions */
 	struct conf_irc cfg;		/* the link reads it; cfg.nick is the nick wanted now */
 	char *conf_nick;		/* the nick as configured */
 	struct object *obj;
@@ -41,17 +42,12 @@ struct irc {
 	ev_timer join_timer;		/* retries joins that failed */
 	ev_timer regain_timer;		/* asks for the wanted nick again */
 
+	/* irc_events.c: the reply functions handed out (struct irc_reply), which
+	 * clients may hold after the object is gone */
+	struct list replies;
 	/* irc_events.c: the CTCP replies bothost sends itself, a token bucket */
 	double ctcp_tokens;
 	uint64_t ctcp_at;
 };
-
-/* The running irc object, or NULL (for functions handed to clients, which
- * may outlive it). */
-struct irc *irc_get(void);
-/* Monotonic milliseconds. */
-uint64_t irc_now_ms(void);
-/* Milliseconds since the epoch. */
-int64_t irc_wall_ms(void);
 
 #endif

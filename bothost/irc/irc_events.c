@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/call.h"
+#include "core/clock.h"
 #include "core/emitter.h"
 #include "core/errors.h"
 #include "core/fn.h"
@@ -28,6 +29,8 @@
 
 /* What a `reply` function answers to. */
 struct irc_reply {
+	struct list node;	/* in irc->replies */
+	struct irc *irc;	/* NULL once the irc object is gone (the function may outlive it) */
 	char *to;	/* a channel or a nick */
 	char *ctcp;	/* NULL: a message reply (PRIVMSG); else the CTCP command of a CTCP reply */
 };
@@ -212,16 +215,28 @@ static void irc_reply_free(void *userdata)
 {
 	struct irc_reply *r = userdata;
 
+	list_remove(&r->node);
 	free(r->to);
 	free(r->ctcp);
 	free(r);
+}
+
+/* Detach the reply functions clients still hold from irc, which is going away. */
+void irc_events_forget(struct irc *irc)
+{
+	while (!list_empty(&irc->replies)) {
+		struct irc_reply *rp = list_entry(irc->replies.next, struct irc_reply, node);
+
+		rp->irc = NULL;
+		list_remove(&rp->node);
+	}
 }
 
 /* reply(text) of a message, or reply(args) of a CTCP request. */
 static void irc_reply_cb(struct fn *fn, struct call *call, void *userdata)
 {
 	struct irc_reply *rp = userdata;
-	struct irc *irc = irc_get();
+	struct irc *irc = rp->irc;
 	const cJSON *arg = call_get_arg(call, 0);
 	int r;
 
@@ -248,11 +263,15 @@ static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, con
 	struct fn *fn;
 	cJSON *node;
 
-	if (!rp || !(rp->to = strdup(to)) || (ctcp && !(rp->ctcp = strdup(ctcp)))) {
-		if (rp)
-			irc_reply_free(rp);
+	if (!rp)
+		return false;
+	list_init(&rp->node);
+	if (!(rp->to = strdup(to)) || (ctcp && !(rp->ctcp = strdup(ctcp)))) {
+		irc_reply_free(rp);
 		return false;
 	}
+	rp->irc = irc;
+	list_add_tail(&irc->replies, &rp->node);
 	fn = fn_new_native(irc->server, irc_reply_cb, rp, irc_reply_free);
 	if (!fn) {
 		irc_reply_free(rp);
@@ -325,7 +344,7 @@ static void irc_events_notice(struct irc *irc, const struct irc_line *l)
 static bool irc_events_ctcp_allowed(struct irc *irc)
 {
 	double per_minute = irc->cfg.ctcp_per_minute;
-	uint64_t now = irc_now_ms();
+	uint64_t now = clock_now_ms();
 
 	irc->ctcp_tokens += (double)(now - irc->ctcp_at) * per_minute / 60000.0;
 	if (irc->ctcp_tokens > per_minute)
@@ -341,7 +360,7 @@ static bool irc_events_ctcp_allowed(struct irc *irc)
 static const char *irc_events_ctcp_answer(struct irc *irc, const char *cmd, const char *args, char *buf,
 					  size_t size)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)(clock_wall_ms() / 1000);
 	struct tm tm;
 
 	if (strcmp(cmd, "VERSION") == 0)

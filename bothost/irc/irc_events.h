@@ -26,5 +26,8 @@ void irc_events_line(struct irc *irc, const char *line, const char *direction);
 /* `connect` (registered) and `disconnect`. */
 void irc_events_connect(struct irc *irc);
 void irc_events_disconnect(struct irc *irc, const char *reason);
+/* Detach the reply functions clients still hold from irc, which is going
+ * away: they fail with NotConnected from then on. */
+void irc_events_forget(struct irc *irc);
 
 #endif

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/call.h"
+#include "core/clock.h"
 #include "core/errors.h"
 #include "core/fn.h"
 #include "irc_core.h"
@@ -440,7 +441,7 @@ static void irc_method_get_state(struct object *obj, struct call *call)
 	cJSON *o = cJSON_CreateObject();
 	const char *server = link_get_server(irc->link);
 	const char *nick = irc->registered ? irc_state_nick(irc->state) : NULL;
-	int64_t since = irc_wall_ms() - (int64_t)(irc_now_ms() - link_get_since(irc->link));
+	int64_t since = clock_wall_ms() - (int64_t)(clock_now_ms() - link_get_since(irc->link));
 
 	if (!o || !cJSON_AddStringToObject(o, "state", link_state_name(link_get_state(irc->link))) ||
 	    !(server ? cJSON_AddStringToObject(o, "server", server) : cJSON_AddNullToObject(o, "server")) ||

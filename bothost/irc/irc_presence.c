@@ -11,6 +11,7 @@
 
 #include "irc_conf.h"
 #include "irc_core.h"
+#include "core/clock.h"
 #include "irc_line.h"
 #include "irc_out.h"
 #include "irc_query.h"
@@ -62,7 +63,7 @@ static int irc_presence_send_join(struct irc_want *w, irc_send_done_fn done, voi
 	int r = irc_out_command(w->irc, OUTQ_CONTROL, done, userdata, "JOIN", params, w->key ? 2 : 1);
 
 	if (r == 0)
-		w->last_try = irc_now_ms();
+		w->last_try = clock_now_ms();
 	else
 		log_warn("irc: cannot send JOIN %s: %s", w->name, strerror(-r));
 	return r;
@@ -168,7 +169,7 @@ void irc_presence_regain(struct irc *irc)
 static void irc_presence_join_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct irc *irc = t->data;
-	uint64_t now = irc_now_ms();
+	uint64_t now = clock_now_ms();
 
 	for (struct list *l = irc->wanted.next; l != &irc->wanted; l = l->next) {
 		struct irc_want *w = list_entry(l, struct irc_want, link);

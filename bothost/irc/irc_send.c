@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ev.h>
 
 #include "irc_conf.h"
+#include "core/clock.h"
 #include "core/later.h"
 #include "link.h"
 #include "core/list.h"
@@ -54,14 +54,6 @@ struct irc_send {
 
 static void irc_send_pump(struct irc_send *s);
 
-/* Monotonic milliseconds. */
-static uint64_t irc_send_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* One line of a batch completed. */
 static void irc_send_line_done(const char *line, int err, void *userdata)
@@ -87,7 +79,7 @@ static void irc_send_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void irc_send_expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct irc_send *s = w->data;
-	size_t n = outq_expire(s->q, irc_send_now(), s->max_age_ms);
+	size_t n = outq_expire(s->q, clock_now_ms(), s->max_age_ms);
 
 	if (n)
 		log_info("irc: %zu queued lines failed after waiting %llu ms for a connection", n,
@@ -120,7 +112,7 @@ struct irc_send *irc_send_new(struct link *link)
 	s->pace.data = s;
 	ev_timer_init(&s->expire, irc_send_expire_cb, 0., 0.);
 	s->expire.data = s;
-	later_init(&s->pump_later, irc_send_pump_cb, s);
+	later_init(&s->pump_later, later_queue_of(EV_DEFAULT), irc_send_pump_cb, s);
 	return s;
 }
 
@@ -276,7 +268,7 @@ static void irc_send_pump(struct irc_send *s)
 		/* Keep at most what the link can take without buffering. */
 		if (!list_empty(&s->inflight) && !link_writable(s->link))
 			return;
-		e = outq_ready(s->q, irc_send_now(), &wait);
+		e = outq_ready(s->q, clock_now_ms(), &wait);
 		if (!e) {
 			if (wait != OUTQ_IDLE && !ev_is_active(&s->pace)) {
 				ev_timer_set(&s->pace, (double)wait / 1000.0, 0.);
@@ -305,7 +297,7 @@ int irc_send_lines(struct irc_send *s, enum outq_prio prio, char *const *lines, 
 {
 	struct irc_send_batch *b;
 	size_t bytes = 0;
-	uint64_t now = irc_send_now();
+	uint64_t now = clock_now_ms();
 
 	for (size_t i = 0; i < n; i++)
 		bytes += strlen(lines[i]);

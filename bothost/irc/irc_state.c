@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "irc_line.h"
+#include "core/clock.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "wire/map.h"
@@ -57,14 +57,6 @@ struct irc_state {
 	unsigned caps;			/* enum irc_state_cap: what account information is believed */
 };
 
-/* Milliseconds since the epoch, now. */
-static int64_t irc_state_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Replace *field with a copy of v (NULL clears it); false on allocation failure. */
 static bool irc_state_set_str(char **field, const char *v)
@@ -632,7 +624,7 @@ static int irc_state_on_topic(struct irc_state *s, const struct irc_line *l, int
 		ch->topic_time = irc_line_param(l, 3) ? strtoll(irc_line_param(l, 3), NULL, 10) * 1000 : 0;
 		return irc_state_set_str(&ch->setter, irc_line_param(l, 2)) ? 0 : -ENOMEM;
 	default:
-		ch->topic_time = irc_state_wall_ms();
+		ch->topic_time = clock_wall_ms();
 		if (!irc_state_set_str(&ch->topic, topic && *topic ? topic : NULL) ||
 		    !irc_state_set_str(&ch->setter, irc_line_source(l)))
 			return -ENOMEM;

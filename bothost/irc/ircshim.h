@@ -1,16 +1,16 @@
 /* libircclient, contained.
  *
  * Debian's libircclient 1.9 cannot be trusted with a socket (see
- * ../shared/IRC-NOTES.md), so it never gets one to a server: each IRC
- * connection gets a fresh session whose socket is one end of a socketpair
- * bothost holds. The link feeds it one untagged line at a time and the
- * library's callbacks fire synchronously inside ircshim_feed(); whatever the
- * library writes (its own NICK/USER, PONGs) arrives on our end and is
- * discarded after logging: the link does registration and PONG itself, and
- * outgoing commands are formatted by irc_line_build, never by the library.
- * The library's descriptor is kept below 1024 (FD_SET aborts above) by
- * reserving a low descriptor at startup and handing it over just before the
- * library creates its socket. */
+ * "libircclient in bothost" in docs/ARCHITECTURE.md), so it never gets one to
+ * a server: each IRC connection gets a fresh session whose socket is one end
+ * of a socketpair bothost holds. The link feeds it one untagged line at a
+ * time and the library's callbacks fire synchronously inside ircshim_feed();
+ * whatever the library writes (its own NICK/USER, PONGs) arrives on our end
+ * and is discarded after logging: the link does registration and PONG itself,
+ * and outgoing commands are formatted by irc_line_build, never by the
+ * library. The library's descriptor is kept below 1024 (FD_SET aborts above)
+ * by reserving a low descriptor at startup and handing it over just before
+ * the library creates its socket. */
 #ifndef BOTHOST_IRCSHIM_H
 #define BOTHOST_IRCSHIM_H
 

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -26,6 +25,7 @@
 #include "irc_conf.h"
 #include "irc_input.h"
 #include "irc_line.h"
+#include "core/clock.h"
 #include "core/later.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -123,14 +123,6 @@ static void link_attempt(struct link *l);
 static void link_connect_next(struct link *l);
 static void link_lost(struct link *l, const char *reason, bool wait);
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t link_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* xorshift64*: jitter and random nicks need no more. */
 static uint64_t link_random(struct link *l)
@@ -160,12 +152,12 @@ struct link *link_new(const struct conf_irc *cfg, const struct link_callbacks *c
 	l->userdata = userdata;
 	l->connect_fd = -1;
 	l->nicklen = LINK_NICKLEN_DEFAULT;
-	l->since = link_now_ms();
+	l->since = clock_now_ms();
 	l->rng = (l->since << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)l;
 	l->rng |= 1;
 	list_init(&l->out);
 	list_init(&l->finished);
-	later_init(&l->later, link_later_cb, l);
+	later_init(&l->later, later_queue_of(EV_DEFAULT), link_later_cb, l);
 	ev_init(&l->io, link_io_cb);
 	l->io.data = l;
 	ev_init(&l->phase, link_phase_cb);
@@ -208,7 +200,7 @@ static void link_set_state(struct link *l, enum link_state s)
 	if (l->state == s)
 		return;
 	l->state = s;
-	l->since = link_now_ms();
+	l->since = clock_now_ms();
 }
 
 /* (Re)arm the phase timer to fire once after ms milliseconds. */
@@ -573,7 +565,7 @@ static void link_lost(struct link *l, const char *reason, bool wait)
 		l->lost_reason = strdup(reason);
 	link_close(l);
 	later_schedule(&l->later);
-	if (registered && link_now_ms() - l->registered_at >= l->cfg->stable_after_ms)
+	if (registered && clock_now_ms() - l->registered_at >= l->cfg->stable_after_ms)
 		l->backoff_ms = l->cfg->reconnect_min_ms;
 	link_next(l, wait || registered);
 }
@@ -882,7 +874,7 @@ static void link_registered(struct link *l, const struct irc_line *msg)
 	free(l->nick);
 	l->nick = copy;
 	link_set_state(l, LINK_CONNECTED);
-	l->registered_at = link_now_ms();
+	l->registered_at = clock_now_ms();
 	l->round_left = l->cfg->n_servers;
 	l->ping_out = false;
 	link_phase_arm(l, l->cfg->ping_idle_ms / 1000.);
@@ -1201,7 +1193,7 @@ static void link_liveness(struct link *l)
 		link_phase_arm(l, l->last_rx + idle - now);
 		return;
 	}
-	snprintf(token, sizeof token, "bothost-%llu", (unsigned long long)link_now_ms());
+	snprintf(token, sizeof token, "bothost-%llu", (unsigned long long)clock_now_ms());
 	l->ping_out = true;
 	l->ping_at = now;
 	link_phase_arm(l, timeout);

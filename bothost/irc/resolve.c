@@ -189,7 +189,7 @@ struct resolve *resolve_start(const char *host, const char *port, resolve_fn fn,
 		goto fail;
 	r->fn = fn;
 	r->userdata = userdata;
-	later_init(&r->later, resolve_later_cb, r);
+	later_init(&r->later, later_queue_of(EV_DEFAULT), resolve_later_cb, r);
 	r->host = strdup(host);
 	r->port = strdup(port);
 	if (!r->host || !r->port)

@@ -1,5 +1,5 @@
 /* Fuzzing what an IRC server sends, the way the link takes it in: the byte
- * stream cut into lines (bothost/irc_input.c), each line parsed
+ * stream cut into lines (bothost/irc/irc_input.c), each line parsed
  * (irc_line_parse, tags included), its tags stripped and the rest cut to
  * 510 bytes for libircclient, the CAP and SASL negotiation (capneg) and
  * the channel state (irc_state, ISUPPORT) updated from it.

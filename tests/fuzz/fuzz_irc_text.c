@@ -1,4 +1,4 @@
-/* Fuzzing what clients ask the bot to send (bothost/irc_text.c): the text
+/* Fuzzing what clients ask the bot to send (bothost/irc/irc_text.c): the text
  * rule and the splitting of message text, names, masks and CTCP.
  *
  * Input: a byte choosing the budget (4 to 515 bytes), a byte choosing the

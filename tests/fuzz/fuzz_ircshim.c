@@ -1,4 +1,4 @@
-/* Fuzzing the lines handed to libircclient (bothost/ircshim.c): the
+/* Fuzzing the lines handed to libircclient (bothost/irc/ircshim.c): the
  * library trusts what it parses, and ircshim_feed must refuse every line
  * shape that would make it read out of bounds or through a NULL pointer.
  *

@@ -1,4 +1,4 @@
-/* Fuzzing the messages of the proxy protocol (botkit/wire.c): a session of
+/* Fuzzing the messages of the proxy protocol (botkit/wire/wire.c): a session of
  * frames as a client would send them to the host.
  *
  * Input: the byte stream of a session. Each frame is parsed the way the
