@@ -244,16 +244,23 @@ static void raise_nofile(void)
 	}
 }
 
-/* Warn when the configuration file holds a password and others may read it. */
+/* Warn when the configuration file holds a password and someone other than
+ * the bot may read it: others, or a group that is not the bot's own (root
+ * and the bot's group, as Debian's README recommends with 0640
+ * root:bothost, is fine). */
 static void config_check_mode(const struct conf *cfg)
 {
 	struct stat st;
 
-	if (!cfg->path || (!cfg->irc.password && !cfg->irc.sasl_password))
+	if (!cfg->path || (!cfg->irc.password && !cfg->irc.sasl_password) || stat(cfg->path, &st) < 0)
 		return;
-	if (stat(cfg->path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
-		log_warn("%s holds a password and is readable by %s (mode %04o): chmod 600 it", cfg->path,
-			 (st.st_mode & S_IROTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+	if (st.st_mode & S_IROTH)
+		log_warn("%s holds a password and is readable by others (mode %04o): chmod o-r it", cfg->path,
+			 (unsigned)(st.st_mode & 07777));
+	else if ((st.st_mode & S_IRGRP) && st.st_gid != getegid())
+		log_warn("%s holds a password and is readable by group %ld, not the bot's own (mode %04o): "
+			 "chmod 600 it, or chgrp it to the bot's group", cfg->path, (long)st.st_gid,
+			 (unsigned)(st.st_mode & 07777));
 }
 
 /* Keep orphaned descendants of behaviours as the host's descendants: they

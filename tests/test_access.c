@@ -669,10 +669,19 @@ START_TEST(config_with_password_readable_warns)
 	host_spawn(&h);
 	ck_assert_int_eq(host_wait(&h), 0);
 	log_wait(&h, "holds a password and is readable by others (mode 0644)");
-	/* And on reload, for a group-readable file. */
+	/* Readable by the bot's own group (0640 root:bothost): no warning. */
 	ck_assert_int_eq(chmod(h.conf, 0640), 0);
+	ck_assert_int_eq(chown(h.conf, (uid_t)-1, getegid()), 0);
+	int warned = log_count(&h, "holds a password");
 	kill(h.pid, SIGHUP);
-	log_wait(&h, "holds a password and is readable by its group (mode 0640)");
+	log_wait(&h, "configuration: nothing changed");	/* logged after the check */
+	ck_assert_int_eq(log_count(&h, "holds a password"), warned);
+	/* And on reload, for a file readable by another group (root can give it one). */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(h.conf, (uid_t)-1, 12345), 0);
+		kill(h.pid, SIGHUP);
+		log_wait(&h, "holds a password and is readable by group 12345, not the bot's own (mode 0640)");
+	}
 	host_stop(&h);
 
 	/* Without a secret, no warning. */
