@@ -39,7 +39,7 @@ struct ctl {
 
 enum ctl_command {
 	CMD_STATUS, CMD_CLIENTS, CMD_INTROSPECT, CMD_CALL, CMD_SAY, CMD_WATCH, CMD_RELOAD,
-	CMD_RESTART,
+	CMD_RESTART, CMD_STORE,
 };
 
 struct command {
@@ -59,6 +59,7 @@ static const struct command commands[] = {
 	{ "watch", CMD_WATCH, 1, -1, "watch [OBJECT.]EVENT..." },
 	{ "reload", CMD_RELOAD, 0, 0, "reload" },
 	{ "restart", CMD_RESTART, 1, 1, "restart NAME" },
+	{ "store", CMD_STORE, 1, 3, "store list [NS [PREFIX]] | store get NS KEY" },
 };
 
 /* One event a watch registered for. */
@@ -84,6 +85,8 @@ static void ctl_usage(FILE *f)
 		"  watch [OBJECT.]EVENT...      print events as JSON lines (OBJECT defaults to irc)\n"
 		"  reload                       reload the behaviours (bot.reload)\n"
 		"  restart NAME                 restart one behaviour (bot.restart)\n"
+		"  store list [NS [PREFIX]]     the store's namespaces, or the keys and values of NS\n"
+		"  store get NS KEY             the value under KEY in namespace NS\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH     the host's socket (default $BOTKIT_SOCKET, else the\n"
@@ -350,7 +353,26 @@ static const char *json_field_string(const cJSON *o, const char *key)
 
 /* --- status ------------------------------------------------------------- */
 
-/* Print the IRC connection's state line: state, server, nick. */
+/* Print the capabilities the server acknowledged, when the host says. */
+static void status_print_caps(const cJSON *caps)
+{
+	const cJSON *c;
+	bool first = true;
+
+	if (!cJSON_IsArray(caps))
+		return;
+	fputs("caps:      ", stdout);
+	cJSON_ArrayForEach(c, caps) {
+		if (!cJSON_IsString(c))
+			continue;
+		fputs(first ? "" : " ", stdout);
+		out_text(c->valuestring);
+		first = false;
+	}
+	fputs(first ? "none\n" : "\n", stdout);
+}
+
+/* Print the IRC connection's state line: state, server, nick; then the capabilities. */
 static void status_print_state(const cJSON *state)
 {
 	const char *server = json_field_string(state, "server");
@@ -372,6 +394,7 @@ static void status_print_state(const cJSON *state)
 		fputs(")", stdout);
 	}
 	putchar('\n');
+	status_print_caps(cJSON_GetObjectItemCaseSensitive(state, "caps"));
 }
 
 /* The number of users a channel entry gives (an array or a number). */
@@ -731,6 +754,55 @@ static int cmd_bot(struct ctl *ctl, const char *method, const char *name)
 	return r;
 }
 
+/* --- store -------------------------------------------------------------- */
+
+/* Print the store's namespaces, or the entries of one, a line each. */
+static void store_print(const cJSON *result, bool entries)
+{
+	const cJSON *e;
+	char *s;
+
+	cJSON_ArrayForEach(e, result) {
+		if (entries) {
+			out_text(e->string);
+			s = cJSON_PrintUnformatted(e);
+			printf("\t%s\n", s ? s : "?");
+			free(s);
+		} else {
+			out_text(json_field_string(e, "ns"));
+			printf("\t%.0f keys\t%.0f bytes\n", cJSON_GetNumberValue(cJSON_GetObjectItem(e, "keys")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(e, "bytes")));
+		}
+	}
+}
+
+/* botctl store list [NS [PREFIX]] | store get NS KEY: store.namespaces(),
+ * store.list(prefix, ns) or store.get(key, ns). */
+static int cmd_store(struct ctl *ctl, int argc, char **argv)
+{
+	bool get = strcmp(argv[0], "get") == 0;
+	cJSON *args = cJSON_CreateArray(), *result = NULL;
+	int r = -ENOMEM;
+
+	if (args && argc >= 2)
+		cJSON_AddItemToArray(args, cJSON_CreateString(get ? argv[2] : argc == 3 ? argv[2] : ""));
+	if (args && argc >= 2)
+		cJSON_AddItemToArray(args, cJSON_CreateString(argv[1]));
+	if (!args) {
+		fprintf(stderr, CTL_NAME ": out of memory\n");
+		return r;
+	}
+	if (get)
+		r = call_and_print(ctl, "store", "get", args, true);
+	else if ((r = ctl_call(ctl, "store", argc == 1 ? "namespaces" : "list", args, &result)) == 0 && ctl->json)
+		r = out_json(result);
+	else if (r == 0)
+		store_print(result, argc > 1);
+	bk_json_delete(result);
+	cJSON_Delete(args);
+	return r;
+}
+
 /* --- watch -------------------------------------------------------------- */
 
 /* An event arrived: print {"object","event","args"} as one line, at once. */
@@ -893,6 +965,7 @@ static int ctl_run(struct ctl *ctl, const struct command *cmd, int argc, char **
 	case CMD_SAY: return cmd_say(ctl, argc, argv);
 	case CMD_RELOAD: return cmd_bot(ctl, "reload", NULL);
 	case CMD_RESTART: return cmd_bot(ctl, "restart", argv[0]);
+	case CMD_STORE: return cmd_store(ctl, argc, argv);
 	case CMD_WATCH: break;
 	}
 	return -EINVAL;
@@ -911,6 +984,10 @@ static const struct command *ctl_find_command(const char *name)
 static bool ctl_check_args(const struct command *cmd, int argc, char **argv)
 {
 	if (argc < cmd->min_args || (cmd->max_args >= 0 && argc > cmd->max_args)) {
+		ctl_usage_error("usage: botctl [OPTION]... %s", cmd->synopsis);
+		return false;
+	}
+	if (cmd->id == CMD_STORE && !(strcmp(argv[0], "list") == 0 || (strcmp(argv[0], "get") == 0 && argc == 3))) {
 		ctl_usage_error("usage: botctl [OPTION]... %s", cmd->synopsis);
 		return false;
 	}

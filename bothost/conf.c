@@ -62,8 +62,11 @@ enum conf_kind {
 	CONF_FILE,		/* a readable file, resolved against the file's directory */
 	CONF_FINGERPRINT,	/* a SHA-256 fingerprint */
 	CONF_SASL_MECH,		/* none, plain or external */
+	CONF_ENCODING,		/* cp1252, latin1 or none */
 	CONF_SECRET,		/* text, spaces allowed, never shown */
 	CONF_WORDS,		/* command words, separated by spaces */
+	CONF_DIR,		/* an absolute path of a file or directory */
+	CONF_NAMES,		/* behaviour names, separated by spaces */
 	CONF_ALLOW_USER,	/* repeatable: a user name or uid */
 	CONF_ALLOW_GROUP,	/* repeatable: a group name or gid */
 	CONF_LIMIT_SIZE,	/* uint64_t bytes "512M", min..max, or unlimited */
@@ -103,8 +106,12 @@ static const struct conf_key conf_keys[] = {
 	KEY("bothost", "max_processes", CONF_COUNT, bot.max_processes, 1, 10000),
 	KEY("bothost", "user_commands", CONF_RATE, bot.user_commands, 1, 100),
 	KEY("bothost", "user_ignore", CONF_DURATION, bot.user_ignore_ms, SEC, DAY),
+	KEY("bothost", "user_processes", CONF_COUNT, bot.user_processes, 1, 10000),
 	KEY("bothost", "allow_user", CONF_ALLOW_USER, allow_uids, 0, 0),
 	KEY("bothost", "allow_group", CONF_ALLOW_GROUP, allow_gids, 0, 0),
+	KEY("bothost", "state_dir", CONF_DIR, state_dir, 0, 0),
+	KEY("store", "path", CONF_DIR, store.path, 0, 0),
+	KEY("store", "size_max", CONF_SIZE, store.size_max, 1024, 1ull << 32),
 	KEY("limits", "frame_max", CONF_SIZE, limits.frame_max, 64, SIZE_MAX / 2),
 	KEY("limits", "output_max", CONF_SIZE, limits.output_max, 1, SIZE_MAX / 2),
 	KEY("limits", "tokens_max", CONF_SIZE, limits.tokens_max, 1, SIZE_MAX / 2),
@@ -113,6 +120,9 @@ static const struct conf_key conf_keys[] = {
 	KEY("limits", "clients_max", CONF_SIZE, limits.clients_max, 1, SIZE_MAX / 2),
 	KEY("limits", "clients_per_user", CONF_SIZE, limits.clients_per_user, 1, SIZE_MAX / 2),
 	KEY("limits", "call_timeout", CONF_DURATION, limits.call_timeout_ms, 0, DAY),
+	KEY("limits", "hello_timeout", CONF_DURATION, limits.hello_timeout_ms, 0, HOUR),
+	KEY("limits", "output_total_max", CONF_SIZE, limits.output_total_max, 65536, SIZE_MAX / 2),
+	KEY("limits", "output_user_max", CONF_SIZE, limits.output_user_max, 65536, SIZE_MAX / 2),
 	KEY("irc", "server", CONF_SERVER, irc.servers, 0, 0),
 	KEY("irc", "nick", CONF_NICK, irc.nick, 0, 0),
 	KEY("irc", "alt_nick", CONF_ALT_NICK, irc.alt_nicks, 0, 0),
@@ -135,6 +145,7 @@ static const struct conf_key conf_keys[] = {
 	KEY("irc", "line_interval", CONF_DURATION, irc.line_interval_ms, 0, MIN),
 	KEY("irc", "queue_max", CONF_COUNT, irc.queue_max, 1, 100000),
 	KEY("irc", "queue_max_age", CONF_DURATION, irc.queue_max_age_ms, 0, DAY),
+	KEY("irc", "encoding_fallback", CONF_ENCODING, irc.encoding_fallback, 0, 0),
 	KEY("irc", "ctcp_version", CONF_TEXT, irc.ctcp_version, 0, 0),
 	KEY("irc", "ctcp_per_minute", CONF_COUNT, irc.ctcp_per_minute, 0, 600),
 	KEY("irc", "tls", CONF_BOOL, irc.tls, 0, 0),
@@ -158,12 +169,14 @@ static const struct conf_key conf_keys[] = {
 	BKEY("command", "owner_only", CONF_BOOL, owner_only, 0, 0),
 	BKEY("command", "help", CONF_TEXT, help, 0, 0),
 	BKEY("command", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("command", "store_access", CONF_NAMES, store_access, 0, 0),
 	BKEY("timer", "exec", CONF_EXEC, exec, 0, 0),
 	BKEY("timer", "arg", CONF_ARG, args, 0, 0),
 	BKEY("timer", "every", CONF_DURATION, every_ms, SEC, 7 * DAY),
 	BKEY("timer", "at", CONF_AT, at, 0, 0),
 	BKEY("timer", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
 	BKEY("timer", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("timer", "store_access", CONF_NAMES, store_access, 0, 0),
 	BKEY("resident", "exec", CONF_EXEC, exec, 0, 0),
 	BKEY("resident", "arg", CONF_ARG, args, 0, 0),
 	BKEY("resident", "restart_min", CONF_DURATION, restart_min_ms, 100, DAY),
@@ -172,6 +185,7 @@ static const struct conf_key conf_keys[] = {
 	BKEY("resident", "commands", CONF_WORDS, commands, 0, 0),
 	BKEY("resident", "help", CONF_TEXT, help, 0, 0),
 	BKEY("resident", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("resident", "store_access", CONF_NAMES, store_access, 0, 0),
 	LIMIT_KEYS(KEY, "behaviours", behaviour_limits),
 	LIMIT_KEYS(BKEY, "command", limits),
 	LIMIT_KEYS(BKEY, "timer", limits),
@@ -227,6 +241,20 @@ static int conf_irc_init(struct conf_irc *irc)
 	return irc->username && irc->realname && irc->ctcp_version ? 0 : -ENOMEM;
 }
 
+/* The default state directory: /var/lib/bothost for root, else
+ * $XDG_STATE_HOME/bothost or ~/.local/state/bothost (allocated). */
+static char *conf_state_dir_default(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *dir = NULL;
+
+	if (geteuid() == 0 || ((!xdg || xdg[0] != '/') && (!home || home[0] != '/')))
+		return strdup("/var/lib/" PACKAGE_NAME);
+	if (xdg && xdg[0] == '/')
+		return asprintf(&dir, "%s/%s", xdg, PACKAGE_NAME) < 0 ? NULL : dir;
+	return asprintf(&dir, "%s/.local/state/%s", home, PACKAGE_NAME) < 0 ? NULL : dir;
+}
+
 /* Fill cfg with the defaults. */
 int conf_init(struct conf *cfg)
 {
@@ -236,9 +264,12 @@ int conf_init(struct conf *cfg)
 	cfg->bot.max_processes = 32;
 	cfg->bot.user_commands = (struct conf_rate){ 12, 1 * MIN };
 	cfg->bot.user_ignore_ms = 5 * MIN;
+	cfg->bot.user_processes = 4;
+	cfg->store.size_max = STORE_SIZE_MAX_DEFAULT;
 	server_config_init(&cfg->limits);
 	spawn_limits_init(&cfg->behaviour_limits);
-	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->bot.command_prefix = strdup("!"))) {
+	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->bot.command_prefix = strdup("!")) ||
+	    !(cfg->state_dir = conf_state_dir_default())) {
 		conf_clear(cfg);
 		return -ENOMEM;
 	}
@@ -285,6 +316,8 @@ void conf_clear(struct conf *cfg)
 	free(cfg->allow_gids);
 	free(cfg->path);
 	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->store.path);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -962,6 +995,21 @@ static int conf_set_sasl_mech(struct conf_parse *p, const struct conf_key *k, en
 	return conf_fail(p, "invalid %s '%s': expected none, plain or external", k->name, value);
 }
 
+/* encoding_fallback: cp1252, latin1 or none (any case). */
+static int conf_set_encoding(struct conf_parse *p, const struct conf_key *k, enum conf_encoding *field,
+			     const char *value)
+{
+	static const char *const names[] = { "cp1252", "latin1", "none" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*field = (enum conf_encoding)i;
+			return 0;
+		}
+	}
+	return conf_fail(p, "invalid %s '%s': expected cp1252, latin1 or none", k->name, value);
+}
+
 /* sasl_password: non-empty text without control characters (spaces are
  * allowed: it travels base64-encoded). */
 static int conf_set_secret(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
@@ -1034,6 +1082,37 @@ static int conf_set_words(struct conf_parse *p, const struct conf_key *k, struct
 		s += strspn(s, " \t");
 	}
 	return r;
+}
+
+/* store_access: behaviour names whose namespaces of the store the section may use. */
+static int conf_set_names(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+			  const char *value)
+{
+	const char *s = value + strspn(value, " \t");
+	int r = 0;
+
+	if (!*s)
+		return conf_fail(p, "invalid %s: expected one or more behaviour names", k->name);
+	while (*s && r == 0) {
+		size_t n = strcspn(s, " \t");
+		char w[CONF_NAME_MAX + 1];
+		if (!conf_command_word_valid(s, n))
+			return conf_fail(p, "invalid %s name '%.*s': expected 1 to %d letters, digits, '-', '_' or '.'",
+					 k->name, (int)n, s, CONF_NAME_MAX);
+		snprintf(w, sizeof w, "%.*s", (int)n, s);
+		r = conf_add_string(&b->store_access, &b->n_store_access, w);
+		s += n;
+		s += strspn(s, " \t");
+	}
+	return r;
+}
+
+/* An absolute path (state_dir, [store] path). */
+static int conf_set_dir(struct conf_parse *p, const struct conf_key *k, char **field, const char *value)
+{
+	if (value[0] != '/' || conf_has_control(value, false))
+		return conf_fail(p, "invalid %s '%s': expected an absolute path", k->name, value);
+	return conf_set_string(field, value);
 }
 
 /* at: a time of day "HH:MM" (local time), added to the timer's times. */
@@ -1210,9 +1289,12 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 	case CONF_AT: return conf_add_at(p, k, base, value);
 	case CONF_NOT_BOOL: return conf_set_not_bool(p, k, field, value);
 	case CONF_WORDS: return conf_set_words(p, k, base, value);
+	case CONF_NAMES: return conf_set_names(p, k, base, value);
+	case CONF_DIR: return conf_set_dir(p, k, field, value);
 	case CONF_FILE: return conf_set_file(p, k, field, value);
 	case CONF_FINGERPRINT: return conf_set_fingerprint(p, k, field, value);
 	case CONF_SASL_MECH: return conf_set_sasl_mech(p, k, field, value);
+	case CONF_ENCODING: return conf_set_encoding(p, k, field, value);
 	case CONF_SECRET: return conf_set_secret(p, k, field, value);
 	case CONF_ALLOW_USER: return conf_add_allow_user(p, k, value);
 	case CONF_ALLOW_GROUP: return conf_add_allow_group(p, k, value);
@@ -1246,7 +1328,7 @@ static const struct conf_key *conf_key_find(const char *section, const char *nam
 static bool conf_section_known(const char *name)
 {
 	return strcmp(name, "bothost") == 0 || strcmp(name, "limits") == 0 || strcmp(name, "irc") == 0 ||
-	       strcmp(name, "behaviours") == 0;
+	       strcmp(name, "behaviours") == 0 || strcmp(name, "store") == 0;
 }
 
 /* The section a key belongs in, for messages: "irc" or "timer NAME". */
@@ -1763,6 +1845,7 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 
 	switch (k->kind) {
 	case CONF_PATH:
+	case CONF_DIR:
 	case CONF_NICK:
 	case CONF_USER:
 	case CONF_TEXT:
@@ -1772,6 +1855,8 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_SECRET: fputs(!*s ? "(none)" : reveal ? *s : "(set)", f); break;
 	case CONF_SASL_MECH: fputs((const char *[]){ "none", "plain", "external" }
 				   [*(const enum conf_sasl *)field], f); break;
+	case CONF_ENCODING: fputs((const char *[]){ "cp1252", "latin1", "none" }
+				  [*(const enum conf_encoding *)field], f); break;
 	case CONF_LOG_LEVEL: fputs((const char *[]){ "error", "warn", "info", "debug" }
 				   [*(const enum log_level *)field], f); break;
 	case CONF_BOOL: fputs(*(const bool *)field ? "yes" : "no", f); break;
@@ -1815,6 +1900,7 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_AT:
 	case CONF_NOT_BOOL:
 	case CONF_WORDS:
+	case CONF_NAMES:
 		break;		/* keys of behaviour sections, compared section by section */
 	}
 }

@@ -12,6 +12,7 @@
 #include "core/server.h"
 #include "irc/irc_conf.h"
 #include "behaviours/behaviour_conf.h"
+#include "store/store.h"
 
 struct conf {
 	char *path;			/* the file it came from, or NULL */
@@ -26,6 +27,9 @@ struct conf {
 	struct spawn_limits behaviour_limits;	/* [behaviours]: the limit_* defaults of every behaviour */
 	struct conf_irc irc;		/* [irc], the irc layer's */
 	struct behaviours_conf bot;	/* the behaviours layer's */
+	char *state_dir;		/* [bothost] state_dir: /var/lib/bothost for root, else
+				 * $XDG_STATE_HOME/bothost (~/.local/state/bothost) */
+	struct store_conf store;	/* [store], the store layer's */
 };
 
 /* Fill cfg with the defaults (no IRC server). 0 or -ENOMEM. */

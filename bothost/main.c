@@ -25,7 +25,9 @@
 #include "core/host_object.h"
 #include "core/object.h"
 #include "core/server.h"
+#include "core/value.h"
 #include "behaviours/spawn.h"
+#include "store/store.h"
 
 struct options {
 	struct server_config limits;	/* the limits given on the command line */
@@ -42,6 +44,7 @@ struct bothost {
 	struct conf conf;		/* in force: the file's values under the command line's */
 	struct later_queue *later;	/* attached to the default loop */
 	struct server *server;
+	struct store *store;		/* with a configuration file; owned by the server */
 	ev_signal sigint, sigterm, sighup;
 };
 
@@ -65,6 +68,8 @@ static void usage(FILE *f)
 		"  --handlers-max N     event registrations per client (default 1024)\n"
 		"  --pending-max N      requests of one client awaiting an answer (default 4096)\n"
 		"  --clients-max N      connected clients (default 4096)\n"
+		"  --clients-per-user N connected clients of one uid other than bothost's (default 64;\n"
+		"                       at most clients-max counts)\n"
 		"  --call-timeout MS    deadline of the host's calls to client functions, 0 for none\n"
 		"                       (default 30000)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
@@ -92,7 +97,7 @@ static int parse_size(const char *name, const char *arg, size_t min, size_t *ret
 
 enum {
 	OPT_SOCKET = 256, OPT_FD, OPT_LOOPBACK, OPT_FRAME_MAX, OPT_OUTPUT_MAX, OPT_TOKENS_MAX,
-	OPT_HANDLERS_MAX, OPT_PENDING_MAX, OPT_CLIENTS_MAX, OPT_CALL_TIMEOUT, OPT_LOG_LEVEL,
+	OPT_HANDLERS_MAX, OPT_PENDING_MAX, OPT_CLIENTS_MAX, OPT_CLIENTS_PER_USER, OPT_CALL_TIMEOUT, OPT_LOG_LEVEL,
 	OPT_HELP, OPT_VERSION,
 };
 
@@ -110,6 +115,7 @@ static const struct option long_options[] = {
 	{ "handlers-max", required_argument, NULL, OPT_HANDLERS_MAX },
 	{ "pending-max", required_argument, NULL, OPT_PENDING_MAX },
 	{ "clients-max", required_argument, NULL, OPT_CLIENTS_MAX },
+	{ "clients-per-user", required_argument, NULL, OPT_CLIENTS_PER_USER },
 	{ "call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -138,6 +144,9 @@ static int parse_option(struct options *o, int opt, const char *arg)
 	case OPT_HANDLERS_MAX: r = parse_size("handlers-max", arg, 1, &o->limits.handlers_max); break;
 	case OPT_PENDING_MAX: r = parse_size("pending-max", arg, 1, &o->limits.pending_max); break;
 	case OPT_CLIENTS_MAX: r = parse_size("clients-max", arg, 1, &o->limits.clients_max); break;
+	case OPT_CLIENTS_PER_USER:
+		r = parse_size("clients-per-user", arg, 1, &o->limits.clients_per_user);
+		break;
 	case OPT_CALL_TIMEOUT:
 		if ((r = parse_size("call-timeout", arg, 0, &v)) == 0 && v > UINT_MAX)
 			r = -EINVAL;
@@ -193,6 +202,8 @@ static void options_apply_limits(const struct options *o, struct server_config *
 		cfg->pending_max = l->pending_max;
 	if (o->given & OPT_GIVEN(OPT_CLIENTS_MAX))
 		cfg->clients_max = l->clients_max;
+	if (o->given & OPT_GIVEN(OPT_CLIENTS_PER_USER))
+		cfg->clients_per_user = l->clients_per_user;
 	if (o->given & OPT_GIVEN(OPT_CALL_TIMEOUT))
 		cfg->call_timeout_ms = l->call_timeout_ms;
 }
@@ -319,6 +330,8 @@ static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 	b->conf = *next;
 	if (behaviours_server() && (commands_configure(&b->conf.bot) < 0 || behaviours_configure(&b->conf.bot) < 0))
 		log_error("configuration: out of memory: the behaviours may not follow every change");
+	if (b->store && store_configure(b->store, &b->conf.store, b->conf.state_dir) < 0)
+		log_error("configuration: out of memory: the store keeps its settings");
 }
 
 /* Bring the IRC client of s in line with next: start, reconfigure or stop
@@ -397,6 +410,21 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	free(error);
 }
 
+/* The store's hook: a behaviour process's client works in the namespace of
+ * its section's name and in those its store_access lists. */
+static bool store_who_cb(struct client *c, struct store_who *ret, void *userdata)
+{
+	const struct value *ctx = spawn_client_context(c);
+	const char *name = ctx ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(value_json(ctx), "name")) : NULL;
+	const struct behaviour *bh = name ? behaviours_find(name) : NULL;
+	const struct conf_behaviour *cb = bh ? behaviour_conf(bh) : NULL;
+
+	if (!cb)
+		return false;
+	*ret = (struct store_who){ cb->name, cb->store_access, cb->n_store_access };
+	return true;
+}
+
 /* With a configuration file: the behaviours, IRC commands and the bot
  * object. socket_path is the host's socket (NULL: none); behaviours find it,
  * or its untrusted companion, in $BOTKIT_SOCKET. */
@@ -411,6 +439,11 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 		log_error("cannot start the behaviours: %s", strerror(-r));
 		return r;
 	}
+	if ((r = store_register(b->server, &b->conf.store, b->conf.state_dir, &b->store)) < 0) {
+		log_error("cannot create the store: %s", strerror(-r));
+		return r;
+	}
+	store_set_namespace_fn(b->store, store_who_cb, b);
 	behaviours_set_reload(reload_behaviours_cb, b);
 	commands_irc_attach();
 	return 0;
@@ -526,6 +559,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.later = later_queue_new(EV_DEFAULT);
+	b.store = NULL;
 	b.server = b.later ? server_new(&b.conf.limits) : NULL;
 	if (!b.server) {
 		later_queue_free(b.later);

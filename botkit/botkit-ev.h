@@ -5,9 +5,10 @@
  *   bk_ev_detach(e);
  *
  * The adapter watches the connection's socket (ev_io), its next deadline
- * (ev_timer), and before every loop iteration (ev_prepare) re-derives both
- * from bk_conn_get_events() and bk_conn_get_timeout(); events and deadlines
- * are handled by bk_conn_process(). While the connection is idle or lost the
+ * (ev_timer: a call's deadline or a bk_timer_add() timer), and before every
+ * loop iteration (ev_prepare) re-derives both from bk_conn_get_events() and
+ * bk_conn_get_timeout(); events, deadlines and due timers are handled by
+ * bk_conn_process(). While the connection is idle or lost the
  * adapter keeps no watcher active, so ev_run() returns once nothing else is
  * left, like bk_run(). It holds a reference to the connection until
  * bk_ev_detach(). Header only: libbotkit does not depend on libev. */

@@ -15,7 +15,8 @@
  * - bk_fn: a host function this program holds; the last unref sends release.
  * - struct pending: a request of this program awaiting its answer.
  * - bk_args: the arguments of a call into this program.
- * - bk_slot: an event registration, linked to the export of its function.
+ * - bk_slot: an event registration, linked to the export of its function;
+ *   or a timer (timer.c), in the connection's timer heap while active.
  * - struct fnode: what a function node of a cJSON tree stands for, in a
  *   process-wide table (json.c); the node's text holds only its serial.
  * Objects that outlive their connection (bk_fn, bk_args, bk_slot) are
@@ -113,8 +114,26 @@ enum slot_state {
 	SLOT_ENDED,
 };
 
+enum slot_kind {
+	SLOT_EVENT,	/* an event registration (slot.c) */
+	SLOT_TIMER,	/* a timer (timer.c) */
+};
+
+/* The timer part of a SLOT_TIMER slot. */
+struct slot_timer {
+	uint64_t deadline;	/* CLOCK_MONOTONIC usec */
+	uint64_t interval;	/* usec; 0 for a timer that fires once */
+	size_t heap_index;	/* SIZE_MAX when not in the connection's timer heap */
+	bk_timer_fn fn;
+	void *userdata;
+	void (*destroy)(void *);
+	bool firing;		/* fn is running: ending and freeing wait for its return */
+	struct bk_slot *due_next;	/* in the list of timers being fired */
+};
+
 struct bk_slot {
 	unsigned refs;		/* references of the program; 0 for a floating slot */
+	enum slot_kind kind;
 	enum slot_state state;
 	bool floating;		/* owned by the connection, freed when it ends */
 	bk_conn *conn;
@@ -123,6 +142,7 @@ struct bk_slot {
 	char *obj;
 	char *event;
 	struct bk_slot *prev, *next;	/* in export->slots */
+	struct slot_timer timer;	/* SLOT_TIMER only */
 };
 
 struct bk_args {
@@ -166,6 +186,10 @@ struct bk_conn {
 	struct pending_list deferred;	/* to complete with Disconnected from the loop */
 	struct pending **heap;		/* by deadline */
 	size_t heap_len, heap_cap;
+
+	/* timers of this program (timer.c): active ones, by deadline */
+	struct bk_slot **timers;
+	size_t timers_len, timers_cap;
 
 	/* function tokens */
 	uint64_t next_token;
@@ -295,8 +319,15 @@ void bki_slot_answered(bk_slot *s, const bk_error *err);
 void bki_slot_end(bk_slot *s);
 void bki_slot_end_export(struct export *e);
 
+/* timer.c */
+void bki_timer_expire(bk_conn *c);
+uint64_t bki_timer_next_deadline(const bk_conn *c);
+void bki_timer_end_all(bk_conn *c);
+bk_slot *bki_timer_slot_unref(bk_slot *s);
+
 /* run.c */
 uint64_t bki_run_now_usec(void);
+uint64_t bki_run_next_deadline(const bk_conn *c);
 int bki_run_iterate(bk_conn *c, uint64_t until);
 void bki_run_settle(bk_conn *c);
 

@@ -117,16 +117,18 @@ const bk_error *bk_conn_last_error(bk_conn *c);
 int bk_conn_get_fd(bk_conn *c);
 /* POLLIN, plus POLLOUT while output is queued. */
 int bk_conn_get_events(bk_conn *c);
-/* The next deadline as CLOCK_MONOTONIC microseconds, or UINT64_MAX for none. */
+/* The next deadline (of a call or a timer) as CLOCK_MONOTONIC microseconds,
+ * 0 when there is work to do now, or UINT64_MAX for none. */
 uint64_t bk_conn_get_timeout(bk_conn *c);
 /* Do everything possible without blocking: read, dispatch, write, expire
- * deadlines. Returns 0, or -ENOTCONN once the connection is lost (the
+ * deadlines, fire the timers that are due. Returns 0, or -ENOTCONN once the connection is lost (the
  * disconnect handler has then run). */
 int bk_conn_process(bk_conn *c);
 /* Write all queued output, blocking. */
 int bk_conn_flush(bk_conn *c);
 /* True when nothing is left to wait for: no calls pending, no function of
- * this program held by the host (so no handler registered), no output. */
+ * this program held by the host (so no handler registered), no active
+ * timer, no output. */
 bool bk_conn_is_idle(bk_conn *c);
 
 /* Dispatch until idle, until bk_stop(), or until the connection is lost.
@@ -183,6 +185,28 @@ bk_slot *bk_slot_ref(bk_slot *s);
 bk_slot *bk_slot_unref(bk_slot *s);
 /* False once the registration has ended (removed, once fired, disconnected). */
 bool bk_slot_is_active(bk_slot *s);
+
+/* --- Timers -------------------------------------------------------------- */
+
+/* A timer of this program fired; `s` is its slot (borrowed). */
+typedef void (*bk_timer_fn)(bk_conn *c, bk_slot *s, void *userdata);
+
+/* Call fn in `usec` microseconds (CLOCK_MONOTONIC) and, with `repeat`, every
+ * `usec` after that (usec > 0; a late turn is not caught up). Timers are
+ * serviced wherever the connection is: bk_run(), bk_conn_process() (its
+ * deadline is in bk_conn_get_timeout()), the libev adapter, and while a
+ * blocking call waits; fn never runs before bk_timer_add() has returned.
+ * With ret_slot the caller owns the timer: bk_slot_unref() of the last
+ * reference cancels it (inside fn too). With ret_slot NULL it belongs to the
+ * connection. Either way bk_timer_remove() ends it. destroy(userdata) runs
+ * once when the timer ends (fired once, removed, cancelled, connection lost
+ * or freed), after fn has returned. An active timer keeps bk_run() going.
+ * Returns 0, -EINVAL (no fn, or repeat with usec 0), -ENOTCONN, -ENOMEM. */
+int bk_timer_add(bk_conn *c, uint64_t usec, bool repeat, bk_timer_fn fn, void *userdata,
+		 void (*destroy)(void *), bk_slot **ret_slot);
+/* End a timer now (also a floating one, also inside its fn). Returns 1 if it
+ * was active, 0 if it had ended, -EINVAL for a slot that is no timer. */
+int bk_timer_remove(bk_slot *s);
 
 /* --- Arguments of calls into this program -------------------------------- */
 

@@ -11,6 +11,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* When the library is loaded: make stdout and stderr line-buffered unless
+ * they are terminals. A behaviour's output goes to bothost's log through
+ * pipes; fully buffered, its lines would arrive late or, when the process is
+ * stopped, never. Before main(), so before any output (setvbuf's rule). */
+__attribute__((constructor)) static void conn_stdio_init(void)
+{
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!isatty(STDERR_FILENO))
+		setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
 /* A connection on fd, before the handshake. */
 static bk_conn *conn_new(int fd)
 {
@@ -42,6 +54,7 @@ static void conn_free(bk_conn *c)
 	buf_free(&c->out);
 	free(c->undo);
 	free(c->heap);
+	free(c->timers);
 	cJSON_Delete(c->objects);
 	free(c->objects_text);
 	bki_error_free(c->last_error);
@@ -185,8 +198,8 @@ void bki_conn_protocol_error(bk_conn *c, const char *name, const char *why)
 }
 
 /* Report a failed connection once: complete every pending call with
- * Disconnected, free every export (destructors run), then call the
- * disconnect handler if notify. */
+ * Disconnected, free every export and end every timer (destructors run),
+ * then call the disconnect handler if notify. */
 void bki_conn_report_lost(bk_conn *c, bool notify)
 {
 	if (c->state != CONN_CLOSING)
@@ -194,6 +207,7 @@ void bki_conn_report_lost(bk_conn *c, bool notify)
 	c->state = CONN_LOST;
 	bki_call_fail_all(c);
 	bki_tokens_drop_exports(c);
+	bki_timer_end_all(c);
 	if (notify && c->disconnect_fn)
 		c->disconnect_fn(c, c->lost_error ? c->lost_error : &bki_error_disconnected,
 				 c->disconnect_userdata);

@@ -17,6 +17,15 @@ uint64_t bki_run_now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The earliest deadline of a call or a timer, or BK_NO_DEADLINE. */
+uint64_t bki_run_next_deadline(const bk_conn *c)
+{
+	uint64_t calls = bki_call_next_deadline(c);
+	uint64_t timers = bki_timer_next_deadline(c);
+
+	return calls < timers ? calls : timers;
+}
+
 /* True when the loop has something to do without waiting. */
 static bool run_has_work(const bk_conn *c)
 {
@@ -46,7 +55,7 @@ static int run_poll_timeout(uint64_t until)
  * what it reports. */
 static void run_poll(bk_conn *c, uint64_t until)
 {
-	uint64_t next = bki_call_next_deadline(c);
+	uint64_t next = bki_run_next_deadline(c);
 	struct pollfd pfd = { .fd = c->fd, .events = (short)bk_conn_get_events(c) };
 
 	if (next < until)
@@ -63,7 +72,7 @@ static void run_poll(bk_conn *c, uint64_t until)
 }
 
 /* One turn of the built-in loop: flush, wait, read and dispatch, expire
- * deadlines, report a loss, complete deferred requests. */
+ * deadlines, fire due timers, report a loss, complete deferred requests. */
 int bki_run_iterate(bk_conn *c, uint64_t until)
 {
 	bk_conn_ref(c);
@@ -75,6 +84,7 @@ int bki_run_iterate(bk_conn *c, uint64_t until)
 	if (conn_is_open(c) && !busy && !run_has_work(c))
 		run_poll(c, until);
 	bki_call_expire(c);
+	bki_timer_expire(c);
 	bki_run_settle(c);
 	int r = conn_is_open(c) ? 0 : -ENOTCONN;
 	bk_conn_unref(c);
@@ -103,7 +113,7 @@ uint64_t bk_conn_get_timeout(bk_conn *c)
 		return UINT64_MAX;
 	if (run_has_work(c))
 		return 0;
-	return bki_call_next_deadline(c);
+	return bki_run_next_deadline(c);
 }
 
 /* Do everything possible without blocking. Queued requests are written first,
@@ -122,6 +132,9 @@ int bk_conn_process(bk_conn *c)
 	if (conn_is_open(c) && buf_pending(&c->out) > 0)
 		bki_conn_flush_some(c);
 	bki_call_expire(c);
+	bki_timer_expire(c);
+	if (conn_is_open(c) && buf_pending(&c->out) > 0 && !c->out_blocked)
+		bki_conn_flush_some(c);
 	bki_run_settle(c);
 	int r = conn_is_open(c) ? 0 : -ENOTCONN;
 	bk_conn_unref(c);
@@ -154,7 +167,7 @@ bool bk_conn_is_idle(bk_conn *c)
 	if (!conn_is_open(c))
 		return true;
 	return map_count(&c->pending) == 0 && map_count(&c->exports_by_id) == 0 &&
-	       c->args_waiting == 0 && buf_pending(&c->out) == 0;
+	       c->args_waiting == 0 && c->timers_len == 0 && buf_pending(&c->out) == 0;
 }
 
 /* Dispatch until idle, stopped or disconnected. */

@@ -233,11 +233,14 @@ bk_slot *bk_slot_ref(bk_slot *s)
 	return s;
 }
 
-/* Drop a reference; the last one removes an active registration (off is sent). */
+/* Drop a reference; the last one removes an active registration (off is
+ * sent) or cancels a timer. */
 bk_slot *bk_slot_unref(bk_slot *s)
 {
 	if (!s || s->floating || --s->refs > 0)
 		return NULL;
+	if (s->kind == SLOT_TIMER)
+		return bki_timer_slot_unref(s);
 	if (s->state == SLOT_ACTIVE && conn_is_open(s->conn)) {
 		struct request rq = { .kind = REQUEST_CALL, .obj = s->obj, .method = "off",
 				      .timeout = s->conn->timeout };

@@ -12,7 +12,8 @@
 #   exec = /usr/local/libexec/bothost/fortune.sh
 #
 # The saying comes from fortune(6) when it is installed, else from the list
-# below. $BOTCTL names the botctl to run (default: the one in PATH).
+# below. $BOTCTL names the botctl to run: bothost sets it to the botctl
+# beside its own executable (default: the one in PATH).
 set -eu
 
 botctl=${BOTCTL:-botctl}

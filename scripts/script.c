@@ -53,7 +53,9 @@ static int script_load_words(struct script *sc, int argc, char **argv)
 		return 0;
 	}
 	if (!text) {
-		for (int i = 1; i < argc && r == 0; i++)
+		/* bothost puts "--" before a user's words: never an option. */
+		int first = argc > 1 && strcmp(argv[1], "--") == 0 ? 2 : 1;
+		for (int i = first; i < argc && r == 0; i++)
 			r = script_add_word(sc, argv[i]);
 		return r;
 	}

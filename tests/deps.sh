@@ -2,7 +2,7 @@
 # and how to install the missing ones. Sourced by tests/run and ./demo (bash).
 
 packages=(build-essential autoconf automake libtool pkg-config
-	libev-dev libcjson-dev check libircclient-dev libinih-dev libssl-dev ngircd
+	libev-dev libcjson-dev check libircclient-dev libinih-dev libssl-dev libsqlite3-dev ngircd
 	openssl valgrind python3)
 
 # Install what is missing, with sudo unless already root.

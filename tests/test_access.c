@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,10 +82,18 @@ static int mode_orphan(const char *out, const char *path)
 
 	if (child < 0)
 		return 1;
-	if (child > 0)
-		return waitpid(child, NULL, 0) == child ? 0 : 1;
+	if (child > 0) {
+		/* The behaviour stays until its orphan has spoken, then ends:
+		 * the host must end the orphan with it. */
+		if (waitpid(child, NULL, 0) != child)
+			return 1;
+		for (uint64_t deadline = test_now_ms() + WAIT_MS; access(out, F_OK) < 0; usleep(2000))
+			if (test_now_ms() > deadline)
+				return 1;
+		return 0;
+	}
 	middle = getpid();
-	if (fork() != 0)
+	if (setsid() < 0 || fork() != 0)
 		_exit(0);
 	/* Once the middle process exited, the grandchild is reparented. */
 	for (uint64_t deadline = test_now_ms() + WAIT_MS; getppid() == middle; usleep(2000))
@@ -93,7 +102,8 @@ static int mode_orphan(const char *out, const char *path)
 	outcome_of_reload(path, outcome, sizeof outcome);
 	snprintf(text, sizeof text, "%s ppid=%ld pid=%ld", outcome, (long)getppid(), (long)getpid());
 	write_atomically(out, text);
-	_exit(0);
+	for (;;)
+		pause();	/* lingers: its behaviour's end must end it */
 }
 
 /* The program as a behaviour: --behaviour MODE OUTFILE PATH. */
@@ -774,26 +784,31 @@ END_TEST
 START_TEST(orphan_of_behaviour)
 {
 	struct host h;
-	char conf[512], out[128], want[64], *text;
+	char conf[512], out[128], *text, *p;
 	uint64_t deadline;
-	long orphan = 0;
+	long orphan = 0, ppid = 0;
 
-	/* Even of a privileged behaviour, an orphan (reparented to the host) is not. */
+	/* An orphan of a behaviour (setsid and a double fork) stays in its
+	 * behaviour's tree, which is a subreaper: it is reparented to the
+	 * behaviour, not to the host, has the behaviour's privilege, and ends
+	 * when the behaviour does. */
 	host_prepare(&h, "");
 	resident_conf(conf, sizeof conf, "orphan", "out", true);
 	host_start(&h, conf);
 	snprintf(out, sizeof out, "%s/out", h.dir);
 	text = wait_file(out);
-	snprintf(want, sizeof want, "PermissionDenied ppid=%ld pid=", (long)h.pid);
-	ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "%s", text);
-	orphan = strtol(text + strlen(want), NULL, 10);
+	ck_assert_msg(strncmp(text, "result ppid=", 12) == 0, "%s", text);
+	ppid = strtol(text + 12, &p, 10);
+	ck_assert_msg(ppid > 1 && ppid != (long)h.pid, "reparented to %ld (the host is %ld)", ppid, (long)h.pid);
+	ck_assert_ptr_nonnull(strstr(p, " pid="));
+	orphan = strtol(strstr(p, " pid=") + 5, NULL, 10);
 	ck_assert_int_gt(orphan, 1);
 	free(text);
-	/* The orphan exits; the host reaps it (a zombie would stay signalable). */
+	/* The behaviour ends; the host ends its orphan and reaps it. */
 	deadline = test_now_ms() + WAIT_MS;
 	while (kill((pid_t)orphan, 0) == 0) {
-		ck_assert_msg(test_now_ms() < deadline, "bothost left its orphan %ld unreaped (%d zombies)",
-			      orphan, zombies_of(h.pid));
+		ck_assert_msg(test_now_ms() < deadline, "orphan %ld outlived its behaviour (%d zombies)", orphan,
+			      zombies_of(h.pid));
 		usleep(5000);
 	}
 	ck_assert_int_eq(zombies_of(h.pid), 0);
@@ -817,6 +832,94 @@ static int load(struct conf *c, const char *text, char **ret_error)
 	unlink(path);
 	return r;
 }
+
+/* A connection to path made by a child that is reaped before the host
+ * accepts it (the host is stopped meanwhile): its peer pid is gone. */
+static void connect_from_gone(struct host *h, struct test_raw *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), status;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(h->path), sizeof sa.sun_path);
+	memcpy(sa.sun_path, h->path, strlen(h->path) + 1);
+	ck_assert_int_eq(kill(h->pid, SIGSTOP), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(kill(h->pid, SIGCONT), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child could not connect");
+	memset(c, 0, sizeof *c);
+	c->fd = fd;
+	frame_reader_init(&c->in, 1 << 24);
+}
+
+/* As root, a peer whose process is gone when the host looks is never privileged. */
+START_TEST(gone_peer_not_privileged)
+{
+	struct host h;
+	struct test_raw c;
+	const char *t, *name;
+
+	NEEDS_ROOT();
+	host_prepare(&h, "");
+	host_start(&h, "[bothost]\n");
+	for (int i = 0; i < 3; i++) {
+		connect_from_gone(&h, &c);
+		ck_assert_int_eq(test_raw_send(&c, "{\"t\":\"hello\",\"version\":1,\"name\":\"gone\"}"), 0);
+		cJSON *w = test_raw_recv(&c, WAIT_MS);
+		ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "t")), "welcome");
+		cJSON_Delete(w);
+		cJSON *m = test_raw_call(&c, "bot", "reload", "[]", NULL);
+		t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "t"));
+		name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "error"), "name"));
+		ck_assert_msg(t && !strcmp(t, "error") && name && !strcmp(name, "PermissionDenied"),
+			      "a gone peer was privileged: %s", t ? t : "nothing");
+		cJSON_Delete(m);
+		test_raw_close(&c);
+	}
+	host_stop(&h);
+	host_remove(&h);
+}
+END_TEST
+
+/* Clients on PATH.behaviours leave room under clients_max for PATH (botctl). */
+START_TEST(behaviours_socket_leaves_room)
+{
+	struct host h;
+	struct test_raw c[8], own;
+	char path[200];
+	int n = 0;
+
+	host_prepare(&h, "");
+	host_start(&h, "[bothost]\n[limits]\nclients_max = 8\n");
+	struct test_host th = { .pid = h.pid };
+	snprintf(th.path, sizeof th.path, "%s", h.path);
+	ck_assert_int_eq(test_host_stat_wait(&th, "clients", 0, WAIT_MS), 0);
+	snprintf(path, sizeof path, "%s.behaviours", h.path);
+	for (int i = 0; i < 8; i++) {
+		cJSON *w = test_raw_hello(&c[n], path, "filler");
+		if (!w) {
+			test_raw_close(&c[n]);
+			continue;
+		}
+		cJSON_Delete(w);
+		n++;
+	}
+	ck_assert_int_eq(n, 7);
+	cJSON *w = test_raw_hello(&own, h.path, "botctl");
+	ck_assert_msg(w != NULL, "the host's own socket was locked out by PATH.behaviours");
+	cJSON_Delete(w);
+	test_raw_close(&own);
+	for (int i = 0; i < n; i++)
+		test_raw_close(&c[i]);
+	host_stop(&h);
+	host_remove(&h);
+}
+END_TEST
 
 START_TEST(conf_allow_keys_and_limit)
 {
@@ -875,6 +978,8 @@ static Suite *access_suite(void)
 	tcase_add_test(local, config_with_password_readable_warns);
 	tcase_add_test(local, behaviour_on_host_socket);
 	tcase_add_test(local, orphan_of_behaviour);
+	tcase_add_test(local, behaviours_socket_leaves_room);
+	tcase_add_test(local, gone_peer_not_privileged);
 	suite_add_tcase(s, local);
 	tcase_set_timeout(other, 60);
 	tcase_add_test(other, other_uid_refused_unless_allowed);

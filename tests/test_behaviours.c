@@ -16,8 +16,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "botkit-irc.h"
 #include "harness.h"
@@ -39,16 +43,76 @@ static void behaviour_reply(bk_fn *reply, const char *text)
 		bk_fn_call_sync(reply, NULL, "s", text);
 }
 
-/* echo: reply with the arguments after the mode, each in brackets. */
+/* echo: reply with the arguments after the mode, each in brackets, but the
+ * "--" the host puts before the user's words. */
 static void mode_echo(bk_fn *reply, int argc, char **argv)
 {
 	char text[400] = "argv:";
+	bool dashes = false;
 
 	for (int i = 3; i < argc; i++) {
 		size_t n = strlen(text);
+		if (!dashes && strcmp(argv[i], "--") == 0) {
+			dashes = true;
+			continue;
+		}
 		snprintf(text + n, sizeof text - n, " [%s]", argv[i]);
 	}
 	behaviour_reply(reply, text);
+}
+
+/* opts: parse the arguments after the mode with getopt, as a program taking
+ * options would; reply with the options seen and the operands left. */
+static void mode_opts(bk_fn *reply, int argc, char **argv)
+{
+	char text[400] = "opts:";
+	int opt;
+
+	optind = 3;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "hrf")) != -1)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " option-%c", opt == '?' ? optopt : opt);
+	for (int i = optind; i < argc; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " [%s]", argv[i]);
+	behaviour_reply(reply, text);
+}
+
+/* detach: leave a grandchild behind in a session of its own (setsid and a
+ * double fork), holding the connection; say its pid, then hang (argv[3]
+ * "hang") or exit. */
+static void mode_detach(bk_fn *reply, int argc, char **argv)
+{
+	struct timespec ts = { 20, 0 };
+	char text[64];
+	int p[2];
+	pid_t mid, grandchild = 0;
+
+	if (pipe(p) < 0 || (mid = fork()) < 0)
+		return;
+	if (mid == 0) {
+		close(p[0]);
+		setsid();
+		if (fork() == 0) {
+			pid_t self = getpid();
+			ssize_t w = write(p[1], &self, sizeof self);
+			close(p[1]);
+			(void)w;
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	waitpid(mid, NULL, 0);
+	if (read(p[0], &grandchild, sizeof grandchild) != (ssize_t)sizeof grandchild)
+		grandchild = 0;
+	close(p[0]);
+	snprintf(text, sizeof text, "detached %ld", (long)grandchild);
+	behaviour_reply(reply, text);
+	if (argc > 3 && strcmp(argv[3], "hang") == 0)
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
 }
 
 /* An environment variable, or "(unset)". */
@@ -147,15 +211,25 @@ static void mode_hang(bk_fn *reply)
 }
 
 /* A resident's handler: "rping" gets "rpong PID", "!ask WORDS" (a command
- * word the resident claims) "answer PID: WORDS". */
+ * word the resident claims) "answer PID: WORDS", "!many N" N lines "many
+ * I/N" (one answer of N lines). */
 static void resident_message(bk_conn *c, const bk_irc_event *ev, void *userdata)
 {
 	const char *text = bk_irc_event_text(ev);
+	char many[2048] = "";
 
 	if (text && strcmp(text, "rping") == 0)
 		bk_irc_event_replyf(ev, "rpong %ld", (long)getpid());
 	else if (text && strncmp(text, "!ask ", 5) == 0)
 		bk_irc_event_replyf(ev, "answer %ld: %s", (long)getpid(), text + 5);
+	else if (text && strncmp(text, "!many ", 6) == 0) {
+		int n = atoi(text + 6);
+		for (int i = 1; i <= n && i <= 50; i++) {
+			size_t len = strlen(many);
+			snprintf(many + len, sizeof many - len, "%smany %d/%d", i > 1 ? "\n" : "", i, n);
+		}
+		bk_irc_event_replyf(ev, "%s", many);
+	}
 }
 
 /* A resident's second handler, so that handler counts say two. */
@@ -206,6 +280,10 @@ static int behaviour_main(int argc, char **argv)
 		mode_hang(reply);
 	else if (strcmp(mode, "say") == 0)
 		mode_say(c, argc, argv);
+	else if (strcmp(mode, "opts") == 0)
+		mode_opts(reply, argc, argv);
+	else if (strcmp(mode, "detach") == 0)
+		mode_detach(reply, argc, argv);
 	else if (strcmp(mode, "resident") == 0)
 		r = mode_resident(c);
 	bk_json_delete(ctx);
@@ -221,6 +299,7 @@ struct env {
 	char dir[64];
 	char conf[128];
 	char bothost_keys[512];		/* extra [bothost] lines */
+	const char *pacing;		/* the [irc] pacing lines (NULL: none) */
 	bk_conn *c;			/* the test's own client, connected when needed */
 	struct test_irc_user alice;
 	struct test_irc_user bob;
@@ -238,8 +317,9 @@ static void env_write_conf(struct env *e, const char *sections)
 	f = fopen(tmp, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[bothost]\nowner = boss!*@*\n%s\n[irc]\nserver = 127.0.0.1:%d\nnick = bhbot\n"
-		"channel = #test\nburst = 100\nline_interval = 0s\nreconnect_min = 300ms\nreconnect_max = 1s\n"
-		"join_retry = 1s\n\n", e->bothost_keys, e->ircd.port);
+		"channel = #test\n%sreconnect_min = 300ms\nreconnect_max = 1s\n"
+		"join_retry = 1s\n\n", e->bothost_keys, e->ircd.port,
+		e->pacing ? e->pacing : "burst = 100\nline_interval = 0s\n");
 	for (const char *s = sections; *s; ) {
 		const char *exe = strstr(s, "EXE");
 		size_t n = exe ? (size_t)(exe - s) : strlen(s);
@@ -306,6 +386,30 @@ static void env_start(struct env *e, const char *bothost_keys, const char *secti
 static void env_user(struct env *e, struct test_irc_user *u, const char *nick)
 {
 	ck_assert_int_eq(test_irc_user_connect(u, e->ircd.port, nick), 0);
+	ck_assert_int_eq(test_irc_user_join(u, "#test"), 0);
+}
+
+/* Another user, in #test, connecting from the address from (such as
+ * 127.0.0.2: another host for the server) with the ident ident. */
+static void env_user_from(struct env *e, struct test_irc_user *u, const char *nick, const char *ident,
+			  const char *from)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)e->ircd.port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	const char *line;
+
+	memset(u, 0, sizeof *u);
+	frame_reader_init(&u->in, 4096);
+	snprintf(u->nick, sizeof u->nick, "%s", nick);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+	u->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(u->fd, 0);
+	ck_assert_int_eq(bind(u->fd, (struct sockaddr *)&src, sizeof src), 0);
+	ck_assert_int_eq(connect(u->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(test_irc_user_send(u, "NICK %s", nick), 0);
+	ck_assert_int_eq(test_irc_user_send(u, "USER %s 0 * :scripted user %s", ident, nick), 0);
+	ck_assert_int_eq(test_irc_user_expect(u, "^(@[^ ]* )?:[^ ]+ 001 ", WAIT_MS, &line), 0);
 	ck_assert_int_eq(test_irc_user_join(u, "#test"), 0);
 }
 
@@ -492,7 +596,8 @@ START_TEST(commands_refused_and_helped)
 	struct env e;
 
 	env_start(&e, "user_commands = 50/1m", commands_sections);
-	env_user(&e, &e.bob, "bob");
+	/* Notices are spaced per host: bob comes from another one. */
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
 	/* An unknown command is answered once a minute per user. */
 	say(&e.alice, "!nope");
 	expect(&e.alice, "PRIVMSG #test :unknown command: nope \\(try !help\\)$");
@@ -538,15 +643,18 @@ START_TEST(limits_timeouts_caps_and_rate)
 		  "[command hang]\nexec = EXE\narg = --behaviour\narg = hang\nmax_running = 1\ntimeout = 3s\n"
 		  "[command hang2]\nexec = EXE\narg = --behaviour\narg = hang\nmax_running = 5\ntimeout = 3s\n"
 		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
-	env_user(&e, &e.bob, "bob");
+	/* Users are counted by host: bob comes from another one. */
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
 	say(&e.alice, "!hang");
 	expect(&e.alice, "PRIVMSG #test :hanging$");
 	say(&e.alice, "!hang");
-	expect(&e.alice, "PRIVMSG #test :hang is busy, try again shortly$");
+	expect(&e.alice, "PRIVMSG #test :alice: hang is busy, try again shortly$");
 	say(&e.alice, "!hang2");
 	expect(&e.alice, "PRIVMSG #test :hanging$");
+	/* One refusal per user and minute: bob hears his own. */
+	say(&e.bob, "!hang2");
+	expect(&e.bob, "PRIVMSG #test :bob: too many behaviours are running, try again shortly$");
 	say(&e.alice, "!hang2");
-	expect(&e.alice, "PRIVMSG #test :too many behaviours are running, try again shortly$");
 	/* The runaways are stopped at their timeout. */
 	list = wait_exited(&e, "hang2");
 	bk_json_delete(list);
@@ -577,6 +685,65 @@ START_TEST(limits_timeouts_caps_and_rate)
 	ck_assert_uint_eq(test_irc_user_count(&e.alice, "PRIVMSG #test :commands: "), 1);
 	ck_assert_uint_eq(test_irc_user_count(&e.alice, "argv: \\[7\\]"), 0);
 	assert_no_residue(&e, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* The user's words come after a "--": a program parsing options with
+ * getopt takes none of them for an option. */
+START_TEST(commands_words_are_never_options)
+{
+	struct env e;
+
+	env_start(&e, "", "[command opts]\nexec = EXE\narg = --behaviour\narg = opts\n");
+	say(&e.alice, "!opts -h --help -rf x");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :opts: \\[-h\\] \\[--help\\] \\[-rf\\] \\[x\\]$");
+	say(&e.alice, "!opts");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :opts:$");
+	env_stop(&e);
+}
+END_TEST
+
+/* Wait until pid is gone (reaped). */
+static void wait_gone(long pid)
+{
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	for (uint64_t deadline = test_now_ms() + WAIT_MS; kill((pid_t)pid, 0) == 0;) {
+		ck_assert_msg(test_now_ms() < deadline, "process %ld outlived its behaviour", pid);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* What a behaviour starts ends with it, even in a session of its own
+ * (setsid and a double fork): at its timeout, and when it exits. */
+START_TEST(behaviour_end_takes_its_descendants)
+{
+	struct env e;
+	const char *line;
+	long pid;
+	cJSON *list;
+
+	env_start(&e, "", "[command detach]\nexec = EXE\narg = --behaviour\narg = detach\narg = hang\ntimeout = 2s\n"
+		  "[command detach2]\nexec = EXE\narg = --behaviour\narg = detach\n");
+	say(&e.alice, "!detach");
+	line = expect(&e.alice, "PRIVMSG #test :detached [1-9][0-9]*$");
+	pid = strtol(strrchr(line, ' ') + 1, NULL, 10);
+	ck_assert_int_eq(kill((pid_t)pid, 0), 0);
+	list = wait_exited(&e, "detach");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(list_entry_of(list, "detach"), "last_exit"),
+						   "timed_out")));
+	bk_json_delete(list);
+	wait_gone(pid);
+	/* Its connection, which the grandchild held too, is closed. */
+	e.c = bk_conn_unref(e.c);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "clients", 0, WAIT_MS), 0);
+
+	say(&e.alice, "!detach2");
+	line = expect(&e.alice, "PRIVMSG #test :detached [1-9][0-9]*$");
+	pid = strtol(strrchr(line, ' ') + 1, NULL, 10);
+	wait_gone(pid);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "clients", 0, WAIT_MS), 0);
 	env_stop(&e);
 }
 END_TEST
@@ -764,34 +931,123 @@ END_TEST
 START_TEST(resident_claims_command_words)
 {
 	struct env e;
-	char text[32], re[64];
+	char text[32];
 
-	env_start(&e, "user_commands = 4/1m",
+	env_start(&e, "user_commands = 5/1m",
 		  "[resident r]\nexec = EXE\narg = --behaviour\narg = resident\ncommands = ask\nhelp = answers at once\n"
 		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
 	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
-	/* More than user_commands allows: the host neither counts nor answers
-	 * them, and runs nothing; the resident answers each once. */
-	for (int i = 1; i <= 5; i++) {
-		snprintf(text, sizeof text, "!ask %d", i);
-		say(&e.alice, text);
-	}
-	for (int i = 1; i <= 5; i++) {
-		snprintf(re, sizeof re, "^:bhbot!\\S+ PRIVMSG #test :answer [0-9]+: %d$", i);
-		expect(&e.alice, re);
-	}
 	/* !help lists the word, with the resident's help. */
 	say(&e.alice, "!help");
 	expect(&e.alice, "PRIVMSG #test :commands: !ask, !echo, !help; owners only: !reload, !restart, !status; "
 		"!help NAME says more$");
 	say(&e.alice, "!help ask");
 	expect(&e.alice, "PRIVMSG #test :!ask: answers at once$");
-	/* Whatever the host said about !ask it said before running this. */
-	say(&e.alice, "!echo sync");
+	/* The host runs nothing for the word and says nothing of it. */
+	say(&e.alice, "!ask 1");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :answer [0-9]+: 1$");
+	/* A word a resident claims counts in user_commands like any command:
+	 * past it the user is told once, and the resident's answers are refused. */
+	for (int i = 2; i <= 5; i++) {
+		snprintf(text, sizeof text, "!ask %d", i);
+		say(&e.alice, text);
+	}
+	/* (The host's notice may pass the resident's answer to !ask 3.) */
+	expect(&e.alice, "PRIVMSG #test :alice: you give commands too fast; ignoring you for 5m$");
+	/* Whatever was said about alice's !ask was said before bob's answer. */
+	say(&e.bob, "!ask sync");
+	expect(&e.alice, "PRIVMSG #test :answer [0-9]+: sync$");
+	say(&e.bob, "!echo sync");
 	expect(&e.alice, "PRIVMSG #test :argv: \\[sync\\]$");
-	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG #test :answer "), 5);
-	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG"), 5 + 3);
-	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command|too fast"), 0);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG #test :answer [0-9]+: [0-9]"), 3);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG"), 2 + 3 + 1 + 2);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command"), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* Users are counted by host (not user@host): idents of one host share
+ * user_commands and user_processes; another host does not. */
+START_TEST(commands_limited_per_host)
+{
+	struct env e;
+	struct test_irc_user carol;
+
+	env_start(&e, "user_commands = 4/1m\nuser_processes = 2\nmax_processes = 10",
+		  "[command hang]\nexec = EXE\narg = --behaviour\narg = hang\nmax_running = 5\ntimeout = 3s\n"
+		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	env_user_from(&e, &carol, "carol", "carol", "127.0.0.1");
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
+	say(&e.alice, "!hang");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	say(&carol, "!hang");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	/* Two processes of the host run: a third waits, whatever the ident. */
+	say(&carol, "!hang");
+	expect(&e.alice, "PRIVMSG #test :carol: your commands are still running, try again shortly$");
+	say(&e.bob, "!hang");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	/* The fourth command of the host is the last one allowed (refused
+	 * again, silently: one such notice a minute). */
+	say(&e.alice, "!echo 4");
+	say(&e.bob, "!echo bob1");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[bob1\\]$");
+	say(&carol, "!echo 5");
+	expect(&e.alice, "PRIVMSG #test :carol: you give commands too fast; ignoring you for 5m$");
+	say(&e.alice, "!echo 6");
+	say(&e.bob, "!echo bob");
+	expect(&e.alice, "PRIVMSG #test :argv: \\[bob\\]$");
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "argv: \\[[456]\\]|alice: you give"), 0);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "your commands are still running"), 1);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "PRIVMSG #test :hanging$"), 3);
+	test_irc_user_close(&carol);
+	env_stop(&e);
+}
+END_TEST
+
+/* Milliseconds from now until u sees a line matching re. */
+static uint64_t latency_ms(struct test_irc_user *u, const char *re)
+{
+	uint64_t t0 = test_now_ms();
+
+	expect(u, re);
+	return test_now_ms() - t0;
+}
+
+/* With the default pacing, one user's long answers and flood of commands
+ * delay another user's answer by a line or two, not by the whole flood. */
+START_TEST(replies_fair_between_users)
+{
+	struct env e;
+	uint64_t ms;
+	char text[32];
+
+	memset(&e, 0, sizeof e);
+	env_prepare(&e, "");
+	e.pacing = "";		/* the defaults: a burst of 5, then a line a second */
+	env_host(&e, "[resident r]\nexec = EXE\narg = --behaviour\narg = resident\ncommands = ask many\n");
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 2, WAIT_MS), 2);
+	/* A flood of commands (one short of what user_commands allows). */
+	for (int i = 1; i <= 11; i++) {
+		snprintf(text, sizeof text, "!ask a%d", i);
+		say(&e.alice, text);
+	}
+	expect(&e.bob, "PRIVMSG #test :answer [0-9]+: a3$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.bob, "#test", "!ask one"), 0);
+	ms = latency_ms(&e.bob, "PRIVMSG #test :answer [0-9]+: one$");
+	fprintf(stderr, "replies_fair_between_users: bob's answer after %llu ms during a flood of commands\n",
+		(unsigned long long)ms);
+	ck_assert_uint_lt(ms, 2000);
+	/* Then a long answer on top: 15 more lines. */
+	say(&e.alice, "!many 15");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.bob, "#test", "!ask two"), 0);
+	ms = latency_ms(&e.bob, "PRIVMSG #test :answer [0-9]+: two$");
+	fprintf(stderr, "replies_fair_between_users: bob's answer after %llu ms behind a long answer\n",
+		(unsigned long long)ms);
+	ck_assert_uint_lt(ms, 2000);
+	ck_assert_uint_le(test_irc_user_count(&e.bob, "PRIVMSG #test :many "), 2);
 	env_stop(&e);
 }
 END_TEST
@@ -964,12 +1220,16 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, commands_reply_in_channel_and_privately);
 	tcase_add_test(irc, commands_refused_and_helped);
 	tcase_add_test(irc, limits_timeouts_caps_and_rate);
+	tcase_add_test(irc, commands_words_are_never_options);
+	tcase_add_test(irc, behaviour_end_takes_its_descendants);
 	tcase_add_test(irc, timer_fires_and_again);
 	tcase_add_test(irc, resident_restarts);
 	tcase_add_test(irc, resident_claims_command_words);
 	tcase_add_test(irc, limits_from_the_configuration);
 	tcase_add_test(irc, log_registration_once_and_stops_at_info);
 	tcase_add_test(irc, owners_and_reload);
+	tcase_add_test(irc, commands_limited_per_host);
+	tcase_add_test(irc, replies_fair_between_users);
 	suite_add_tcase(s, irc);
 	return s;
 }

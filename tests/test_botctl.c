@@ -596,6 +596,30 @@ START_TEST(status_with_irc_through_botkit_fd)
 }
 END_TEST
 
+START_TEST(status_shows_the_acknowledged_capabilities)
+{
+	struct fake f;
+
+	fake_start(&f, (const char *const[]){ "status", NULL });
+	fake_answer(&f, "irc", "getState", "[]",
+		    "{\"state\":\"connected\",\"server\":\"irc.example.net:6667\",\"nick\":\"bot\","
+		    "\"since\":1000,\"queued\":0,\"caps\":[\"multi-prefix\",\"server-time\"]}");
+	fake_answer(&f, "irc", "getChannels", "[]", "[]");
+	fake_answer(&f, "host", "stats", "[]", FAKE_STATS);
+	ck_assert_int_eq(fake_finish(&f), 0);
+	ck_assert_msg(strstr(f.p.obuf,
+			     "irc:       connected (server irc.example.net:6667, nick bot)\n"
+			     "caps:      multi-prefix server-time\n"), "%s", f.p.obuf);
+
+	fake_start(&f, (const char *const[]){ "status", NULL });
+	fake_answer(&f, "irc", "getState", "[]", "{\"state\":\"connected\",\"queued\":0,\"caps\":[]}");
+	fake_answer(&f, "irc", "getChannels", "[]", "[]");
+	fake_answer(&f, "host", "stats", "[]", FAKE_STATS);
+	ck_assert_int_eq(fake_finish(&f), 0);
+	ck_assert_msg(strstr(f.p.obuf, "irc:       connected\ncaps:      none\n"), "%s", f.p.obuf);
+}
+END_TEST
+
 START_TEST(say_joins_words)
 {
 	struct fake f;
@@ -632,6 +656,7 @@ static Suite *botctl_suite(void)
 	tcase_add_test(tc, environment_chooses_the_socket);
 	tcase_add_test(tc, status_with_irc_through_botkit_fd);
 	tcase_add_test(tc, say_joins_words);
+	tcase_add_test(tc, status_shows_the_acknowledged_capabilities);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -947,7 +947,7 @@ START_TEST(stuck_reader_flooded)
 		      (unsigned long long)worst);
 	ck_assert_msg(emits * FLOOD_PAYLOAD > 65536, "cut off after %d emits, below output_max", emits);
 	ck_assert_msg(test_raw_closed(&slow, WAIT_MS), "the stuck client was not disconnected");
-	ck_assert(test_host_log_has(&H, "dropped: output queue over output_max (not reading)"));
+	ck_assert(test_host_log_has(&H, "LimitExceeded: output queue over output_max (not reading)"));
 	/* The others keep their connections; the stuck one left nothing behind. */
 	call_num_is(&emitter, "loopback", "emit", "[\"flood\"]", 0);
 	call_num_is(&prober, "loopback", "echo", "[2]", 2);
@@ -959,6 +959,103 @@ START_TEST(stuck_reader_flooded)
 }
 END_TEST
 
+/* ---- 6. five hundred clients on the behaviours socket that never read ------------ */
+
+#define FLOODERS 500
+#define FLOOD_CALLS 24		/* echo calls each flooder sends and never reads the answers of */
+#define FLOOD_ECHO 65536
+#define FLOOD_BUDGET "16777216"	/* output_total_max */
+
+/* The host's resident set in kB, or -1. */
+static long host_rss_kb(void)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)H.pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+START_TEST(many_clients_output_budget)
+{
+	const struct test_host_opts o = { .log = true };
+	static struct test_raw flood[FLOODERS];
+	static char frame[FLOOD_ECHO + 128];
+	static const char hello[] = "{\"t\":\"hello\",\"version\":1,\"name\":\"flooder\"}\n";
+	char conf[] = "/tmp/test-faults-conf.XXXXXX", path[400];
+	struct test_raw prober;
+	long peak = 0;
+	uint64_t worst = 0;
+	int fd = mkstemp(conf);
+
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "[limits]\noutput_total_max = %s\n", FLOOD_BUDGET);
+	close(fd);
+	nofile_raise(FLOODERS + 256);
+	host_up((const char *const[]){ "--loopback", "--config", conf, NULL }, &o);
+	unlink(conf);
+	open_client(&prober, "prober");
+	snprintf(path, sizeof path, "%s.behaviours", H.path);
+	int n = snprintf(frame, sizeof frame, "{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[\"");
+	memset(frame + n, 'x', FLOOD_ECHO);
+	strcpy(frame + n + FLOOD_ECHO, "\"]}\n");
+	size_t len = strlen(frame), total = FLOOD_CALLS * len;
+	static size_t sent[FLOODERS];
+	for (int i = 0; i < FLOODERS; i++) {
+		ck_assert_int_eq(test_raw_connect(&flood[i], path), 0);
+		ck_assert_int_eq(test_raw_write(&flood[i], hello, sizeof hello - 1), 0);
+		sent[i] = 0;
+	}
+	/* Rounds over every flooder, each sending what its socket takes without
+	 * waiting (the host may cut it off), until all sent FLOOD_CALLS frames. */
+	uint64_t until = test_now_ms() + (uint64_t)test_scaled_ms(15000);
+	for (bool busy = true; busy && test_now_ms() < until;) {
+		busy = false;
+		for (int i = 0; i < FLOODERS; i++) {
+			while (sent[i] < total) {
+				size_t off = sent[i] % len;
+				ssize_t w = send(flood[i].fd, frame + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (w <= 0) {
+					if (w < 0 && errno != EAGAIN && errno != EINTR)
+						sent[i] = total;	/* cut off */
+					break;
+				}
+				sent[i] += (size_t)w;
+			}
+			busy = busy || sent[i] < total;
+		}
+		uint64_t t0 = test_now_ms();
+		cJSON_Delete(call_ok(&prober, "host", "ping", "[]"));
+		uint64_t dt = test_now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		long rss = host_rss_kb();
+		peak = rss > peak ? rss : peak;
+	}
+	uint64_t t0 = test_now_ms();
+	cJSON_Delete(call_ok(&prober, "host", "ping", "[]"));
+	worst = test_now_ms() - t0 > worst ? test_now_ms() - t0 : worst;
+	long rss = host_rss_kb();
+	peak = rss > peak ? rss : peak;
+	fprintf(stderr, "many_clients_output_budget: %d clients x %d x %d bytes unread, output_total_max %s: "
+	       "peak RSS %ld kB, slowest ping %llu ms\n", FLOODERS, FLOOD_CALLS, FLOOD_ECHO, FLOOD_BUDGET, peak,
+	       (unsigned long long)worst);
+	ck_assert_msg(peak < 160 * 1024, "bothost grew to %ld kB under the flood", peak);
+	ck_assert_msg(worst < (uint64_t)test_scaled_ms(2000), "a ping took %llu ms under the flood",
+		      (unsigned long long)worst);
+	ck_assert(test_host_log_has(&H, "output_total_max"));
+	for (int i = 0; i < FLOODERS; i++)
+		test_raw_close(&flood[i]);
+	test_raw_close(&prober);
+}
+END_TEST
+
 /* Suite: every fault is its own case, with a timeout that allows for sanitizers. */
 static Suite *faults_suite(void)
 {
@@ -966,16 +1063,20 @@ static Suite *faults_suite(void)
 	const struct {
 		const char *name;
 		const TTest *test;
+		const char *tags;	/* "slow": make check-slow */
 	} cases[] = {
-		{ "killed", clients_killed_mid_call },
-		{ "descriptors", descriptors_exhausted },
-		{ "ircd", ircd_killed_and_restarted },
-		{ "sighup", sighup_under_load },
-		{ "flood", stuck_reader_flooded },
+		{ "killed", clients_killed_mid_call, NULL },
+		{ "descriptors", descriptors_exhausted, NULL },
+		{ "ircd", ircd_killed_and_restarted, "slow" },	/* 20 restarts of ngircd */
+		{ "sighup", sighup_under_load, NULL },
+		{ "flood", stuck_reader_flooded, NULL },
+		{ "budget", many_clients_output_budget, NULL },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);
+		if (cases[i].tags)
+			tcase_set_tags(tc, cases[i].tags);
 		tcase_add_checked_fixture(tc, NULL, world_down);
 		tcase_set_timeout(tc, 60);
 		tcase_add_test(tc, cases[i].test);

@@ -538,7 +538,7 @@ START_TEST(test_handshake_welcome)
 	ck_assert_int_ge(id_a, 1);
 	json_has(cJSON_GetObjectItemCaseSensitive(w, "limits"),
 		"{\"frame_max\":1048576,\"output_max\":4194304,\"tokens_max\":4096,"
-		"\"handlers_max\":1024,\"pending_max\":4096}");
+		"\"handlers_max\":1024,\"pending_max\":4096,\"clients_max\":4096,\"clients_per_user\":64}");
 	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(w, "objects");
 	method_args(objects, "host", "ping", 0);
 	method_args(objects, "host", "introspect", 0);
@@ -590,11 +590,11 @@ START_TEST(test_handshake_options)
 	struct cl a;
 
 	HOST_UP("--frame-max", "2048", "--output-max", "100000", "--tokens-max", "10",
-		"--handlers-max", "5", "--pending-max", "7", "--clients-max", "9");
+		"--handlers-max", "5", "--pending-max", "7", "--clients-max", "9", "--clients-per-user", "4");
 	cl_open(&a, "limits");
 	json_has(cJSON_GetObjectItemCaseSensitive(a.welcome, "limits"),
 		"{\"frame_max\":2048,\"output_max\":100000,\"tokens_max\":10,"
-		"\"handlers_max\":5,\"pending_max\":7}");
+		"\"handlers_max\":5,\"pending_max\":7,\"clients_max\":9,\"clients_per_user\":4}");
 	const cJSON *objects = cJSON_GetObjectItemCaseSensitive(a.welcome, "objects");
 	ck_assert_msg(jpath(objects, "host", NULL, NULL) != NULL, "no host object");
 	ck_assert_msg(jpath(objects, "loopback", NULL, NULL) == NULL, "loopback without --loopback");
@@ -745,6 +745,9 @@ START_TEST(test_frame_bad)
 		"{\"t\":\"call\",\"id\":1,\"id\":2,\"obj\":\"host\",\"method\":\"ping\"}",
 		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":[],\"args\":[1]}",
 		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[{\"a\":1,\"a\":2}]}",
+		/* numbers beyond a double's range: they could not come back as they were */
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[1e400]}",
+		"{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[{\"x\":-2.5E+309}]}",
 	};
 	struct cl a, by;
 
@@ -1497,6 +1500,103 @@ START_TEST(test_call_timeout)
 }
 END_TEST
 
+/* ---- refused requests ---------------------------------------------------- */
+
+/* Tokens on both sides of a malformed $-object are released with every receipt. */
+START_TEST(test_refused_tokens)
+{
+	static const char *const bad[] = { "{\"$bad\":1}", "{\"$yours\":999}", "{\"$esc\":5}" };
+	struct cl a;
+	char args[256];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "refused");
+	for (int i = 0; i < 3; i++) {
+		snprintf(args, sizeof args, "[[{\"$fn\":%d},%s,{\"$fn\":%d}]]", 2 * i + 1, bad[i], 2 * i + 2);
+		cl_err(&a, "loopback", "echo", args, "InvalidArguments");
+		cl_see_release(&a, 2 * i + 1, 1);
+		cl_see_release(&a, 2 * i + 2, 1);
+		cl_quiet(&a);
+	}
+	/* One function on both sides: both receipts come back. */
+	cl_err(&a, "loopback", "echo", "[[{\"$fn\":9},{\"$esc\":5},{\"k\":{\"$fn\":9}}]]", "InvalidArguments");
+	cl_see_release(&a, 9, 2);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Tokens after the one refused for tokens_max are released too. */
+START_TEST(test_refused_tokens_max)
+{
+	struct cl a;
+	char args[64];
+
+	HOST_UP("--loopback", "--tokens-max", "8");
+	cl_open(&a, "full");
+	for (int fn = 1; fn <= 6; fn++) {
+		snprintf(args, sizeof args, "[\"k%d\",{\"$fn\":%d}]", fn, fn);
+		cl_ok_is(&a, "loopback", "store", args, "null");
+	}
+	cl_err(&a, "loopback", "echo", "[[{\"$fn\":7},{\"$fn\":8},{\"$fn\":9},{\"$fn\":10}]]", "LimitExceeded");
+	for (int fn = 7; fn <= 10; fn++)
+		cl_see_release(&a, fn, 1);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* depth nested empty arrays as JSON text (caller frees). */
+static char *nested_arrays(int depth)
+{
+	char *s = malloc(2 * (size_t)depth + 1);
+
+	memset(s, '[', (size_t)depth);
+	memset(s + depth, ']', (size_t)depth);
+	s[2 * depth] = '\0';
+	return s;
+}
+
+/* Answer callAll's one invoke with an array depth levels deep; the call's answer frame. */
+static cJSON *call_all_deep(struct cl *c, long long fn, int depth)
+{
+	char args[64];
+	char *v = nested_arrays(depth);
+
+	snprintf(args, sizeof args, "[[{\"$fn\":%lld}]]", fn);
+	uint64_t id = cl_send_call(c, "loopback", "callAll", args);
+	uint64_t inv = cl_take_invoke(c, fn, "[]");
+	cl_send(c, "{\"t\":\"result\",\"id\":%llu,\"value\":%s}", (unsigned long long)inv, v);
+	free(v);
+	cJSON *m = cl_answer(c, id);
+	cl_see_release(c, fn, 1);
+	return m;
+}
+
+/* The host never writes a frame deeper than it accepts (1000 levels): such a result fails the call. */
+START_TEST(test_depth_result)
+{
+	struct cl a;
+
+	HOST_UP("--loopback");
+	cl_open(&a, "deep");
+	/* 998 levels answered: callAll's result frame is 1000 deep, the most allowed. */
+	cJSON *v = result_value(call_all_deep(&a, 1, 998), "callAll, 998 deep");
+	ck_assert_msg(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1, "callAll: %s", jstr(v));
+	cJSON_Delete(v);
+	/* 999 levels (a 1000-deep frame, accepted): the result frame would be 1001 deep. */
+	cJSON *m = call_all_deep(&a, 2, 999);
+	const cJSON *e = error_is(m, "LimitExceeded");
+	ck_assert_msg(strstr(jget_str(e, "message"), "1000"), "message: %s", jstr(e));
+	cJSON_Delete(m);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
 /* ---- disconnect cleanup -------------------------------------------------- */
 
 /* Make a hold everything it can hold, b a forwarder to a's function; its token id. */
@@ -1726,12 +1826,201 @@ START_TEST(test_limit_output)
 	ck_assert_msg(worst < 1000, "an emit took %llu ms while one client was stuck",
 		      (unsigned long long)worst);
 	ck_assert_msg(emits > 3, "cut off after %d emits, below output_max", emits);
-	ck_assert_msg(test_raw_closed(&slow.r, WAIT_MS), "the slow client was not disconnected");
+	/* What it was sent ends with a connection error saying why, then the end. */
+	cJSON *m, *last = NULL;
+	while ((m = test_raw_recv(&slow.r, WAIT_MS))) {
+		cJSON_Delete(last);
+		last = m;
+	}
+	ck_assert_msg(slow.r.eof, "the slow client was not disconnected");
+	ck_assert_msg(last && !cJSON_GetObjectItemCaseSensitive(last, "id") &&
+		      jget_str(jpath(last, "error", NULL, NULL), "name") &&
+		      !strcmp(jget_str(jpath(last, "error", NULL, NULL), "name"), "LimitExceeded"),
+		      "the slow client's last frame is %s, want a LimitExceeded connection error", jstr(last));
+	cJSON_Delete(last);
 	uint64_t t0 = test_now_ms();
 	cl_quiet(&fast);
 	ck_assert_uint_lt(test_now_ms() - t0, 500);
 	cl_close(&slow);
 	cl_close(&fast);
+	stats_clean();
+}
+END_TEST
+
+/* ---- budgets: nothing lost silently, nothing unbounded --------------------- */
+
+/* Write a configuration file (in /tmp) for the host; its path goes in path. */
+static void conf_file(char *path, size_t size, const char *text)
+{
+	snprintf(path, size, "/tmp/bothost-raw-conf.XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* An event a client cannot take (tokens_max) cuts it off with an error and is not counted. */
+START_TEST(test_event_over_tokens_max)
+{
+	struct cl a, b;
+	long long next, reset;
+	char args[128];
+
+	HOST_UP("--loopback", "--tokens-max", "4");
+	cl_open(&a, "full");
+	for (int fn = 1; fn <= 4; fn++) {
+		snprintf(args, sizeof args, "[\"ev\",{\"$fn\":%d}]", fn);
+		cl_ok_is(&a, "loopback", "on", args, "null");
+	}
+	cl_open(&b, "emitter");
+	make_counter(&b, &next, &reset);
+	snprintf(args, sizeof args, "[\"ev\",{\"$yours\":%lld},{\"$yours\":%lld}]", next, reset);
+	/* Reaching nobody: a's four registrations could not take two more tokens. */
+	cl_ok_is(&b, "loopback", "emit", args, "0");
+	cl_conn_error(&a, "LimitExceeded");
+	cl_ok_is(&b, "loopback", "emit", args, "0");
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* Invocations awaiting one client's answers are held to pending_max. */
+START_TEST(test_invocations_bounded)
+{
+	struct cl a;
+	uint64_t ids[8];
+	int n = 0;
+
+	HOST_UP("--loopback", "--pending-max", "5");
+	cl_open(&a, "never-answers");
+	uint64_t all = cl_send_call(&a, "loopback", "callAll",
+				    "[[{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},"
+				    "{\"$fn\":1},{\"$fn\":1}]]");
+	for (cJSON *m; (m = test_raw_recv(&a.r, 500));) {
+		const char *t = jget_str(m, "t");
+		if (t && !strcmp(t, "invoke")) {
+			ck_assert_msg(n < 5, "more invocations than pending_max await the client: %s", jstr(m));
+			ids[n++] = (uint64_t)jget_int(m, "id");
+		}
+		cJSON_Delete(m);
+	}
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(test_host_stat(&H, "pending_out"), 5);
+	for (int i = 0; i < n; i++)
+		cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":%d}", (unsigned long long)ids[i], i);
+	char msg[256];
+	cJSON *m = cl_answer(&a, all);
+	snprintf(msg, sizeof msg, "%s", jget_str(error_is(m, "LimitExceeded"), "message"));
+	cJSON_Delete(m);
+	ck_assert_msg(strstr(msg, "pending_max"), "%s", msg);
+	cl_see_release(&a, 1, 8);
+	cl_quiet(&a);
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* Calls a client left running when it went away show in stats and count against pending_max. */
+START_TEST(test_orphans_counted)
+{
+	struct cl a, b;
+
+	HOST_UP("--loopback", "--pending-max", "4");
+	cl_open(&a, "leaves");
+	for (int i = 0; i < 3; i++)
+		cl_send_call(&a, "loopback", "sleep", "[1500]");
+	stat_is("pending_in", 3);
+	cl_close(&a);
+	stat_is("orphaned_calls", 3);
+	cl_open(&b, "same-uid");
+	uint64_t s = cl_send_call(&b, "loopback", "sleep", "[10]");
+	cl_err(&b, "host", "ping", "[]", "LimitExceeded");
+	cJSON_Delete(result_value(cl_answer(&b, s), "sleep"));
+	stat_is("orphaned_calls", 0);
+	cl_ok_is(&b, "loopback", "sleep", "[0]", "null");
+	cl_ok_is(&b, "host", "ping", "[]", "\"pong\"");
+	cl_quiet(&b);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* A connection that never says hello is closed with a Timeout error after hello_timeout. */
+START_TEST(test_hello_deadline)
+{
+	struct cl silent, slow;
+	char conf[64], path[320];
+
+	conf_file(conf, sizeof conf, "[limits]\nhello_timeout = 300ms\n");
+	HOST_UP("--loopback", "--config", conf);
+	unlink(conf);
+	cl_connect(&silent);
+	snprintf(path, sizeof path, "%s.behaviours", H.path);
+	memset(&slow, 0, sizeof slow);
+	ck_assert_int_eq(test_raw_connect(&slow.r, path), 0);
+	slow.q = cJSON_CreateArray();
+	uint64_t t0 = test_now_ms();
+	cl_conn_error(&silent, "Timeout");
+	ck_assert_uint_ge(test_now_ms() - t0, 200);
+	cl_conn_error(&slow, "Timeout");
+	cl_close(&silent);
+	cl_close(&slow);
+	/* A hello in time is served. */
+	cl_open(&silent, "prompt");
+	struct timespec ts = { 0, 500 * 1000000 };
+	nanosleep(&ts, NULL);
+	cl_quiet(&silent);
+	cl_close(&silent);
+	stats_clean();
+}
+END_TEST
+
+/* Output_total_max: the largest queue is cut off (told why) and the total stays within budget. */
+START_TEST(test_output_budget)
+{
+	struct cl stuck[3], fast, probe;
+	char conf[64], args[9000];
+	long worst = 0;
+
+	conf_file(conf, sizeof conf, "[limits]\noutput_total_max = 262144\n");
+	HOST_UP("--loopback", "--config", conf);
+	unlink(conf);
+	for (int i = 0; i < 3; i++) {
+		cl_open(&stuck[i], "never-reads");
+		cl_ok_is(&stuck[i], "loopback", "on", "[\"flood\",{\"$fn\":1}]", "null");
+	}
+	cl_open(&fast, "emitter");
+	cl_open(&probe, "probe");
+	int n = snprintf(args, sizeof args, "[\"flood\",\"");
+	memset(args + n, 'x', 8192);
+	strcpy(args + n + 8192, "\"]");
+	for (int emits = 0;; emits++) {
+		ck_assert_msg(emits < 3000, "the stuck clients were never cut off");
+		cJSON *v = cl_ok(&fast, "loopback", "emit", args);
+		long reached = (long)v->valuedouble;
+		cJSON_Delete(v);
+		if (emits % 8 == 0) {
+			cJSON *st = cl_ok(&probe, "host", "stats", "[]");
+			long queued = (long)jget_int(st, "queued_bytes");
+			cJSON_Delete(st);
+			worst = queued > worst ? queued : worst;
+		}
+		if (reached == 0)
+			break;
+	}
+	ck_assert_msg(worst <= 262144 + 65536, "%ld bytes queued, over output_total_max", worst);
+	for (int i = 0; i < 3; i++) {
+		cJSON *m = cl_take(&stuck[i], "{\"t\":\"error\",\"error\":{\"name\":\"LimitExceeded\"}}");
+		const char *msg = jget_str(cJSON_GetObjectItemCaseSensitive(m, "error"), "message");
+		ck_assert_msg(msg && strstr(msg, "output_total_max"), "%s", jstr(m));
+		cJSON_Delete(m);
+		cl_close(&stuck[i]);
+	}
+	cl_quiet(&fast);
+	cl_quiet(&probe);
+	cl_close(&fast);
+	cl_close(&probe);
 	stats_clean();
 }
 END_TEST
@@ -1811,10 +2100,13 @@ static Suite *host_raw_suite(void)
 		{ "release", { test_identity_counts, test_once, test_call_later, test_store_fetch_drop,
 			       test_release_race, test_release_stale } },
 		{ "deadlines", { test_call_timeout } },
+		{ "refused", { test_refused_tokens, test_refused_tokens_max, test_depth_result } },
 		{ "disconnect", { test_disconnect_cleanup } },
 		{ "limits", { test_limit_handlers, test_limit_tokens, test_limit_pending, test_limit_clients,
 			      test_limit_output } },
 		{ "scale", { test_thousand_clients } },
+		{ "budgets", { test_event_over_tokens_max, test_invocations_bounded, test_orphans_counted,
+			       test_hello_deadline, test_output_budget } },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

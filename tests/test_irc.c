@@ -1154,7 +1154,7 @@ static Suite *irc_suite(void)
 	irc_case(s, "queue", irc_full_queue_and_no_connection_fail, NULL, NULL);
 	irc_case(s, "reconnect", irc_reconnect_rejoins_and_delivers_queued_lines, NULL, NULL);
 	irc_case(s, "descriptors", irc_reconnect_with_over_1024_descriptors_open, NULL, NULL);
-	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup, NULL);
+	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup, "slow");
 	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL, NULL);
 	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL, "slow");
 	return s;

@@ -975,6 +975,46 @@ START_TEST(text_budget_512)
 }
 END_TEST
 
+/* irc_text_decode with fallback: its result, or "" when s was UTF-8 already. */
+static char *decoded(const char *s, enum irc_text_fallback fb)
+{
+	static char out[256];
+	char *text = NULL;
+	size_t len = 0;
+	int r = irc_text_decode(s, strlen(s), fb, &text, &len);
+
+	ck_assert_int_ge(r, 0);
+	out[0] = '\0';
+	if (r == 1) {
+		ck_assert_uint_eq(len, strlen(text));
+		ck_assert(irc_text_utf8_valid(text, len));
+		snprintf(out, sizeof out, "%s", text);
+		free(text);
+	}
+	return out;
+}
+
+START_TEST(text_decode_with_fallback)
+{
+	/* Valid UTF-8 is left alone. */
+	ck_assert_str_eq(decoded("h\xc3\xa9 \xe2\x82\xac", IRC_TEXT_CP1252), "");
+	ck_assert_str_eq(decoded("plain", IRC_TEXT_REPLACE), "");
+	/* Windows-1252: the euro, quotes, a hole kept as its C1 control, Latin-1 above 0xA0. */
+	ck_assert_str_eq(decoded("\x80 \x93q\x94 \x81 \xe9\xff", IRC_TEXT_CP1252),
+			 "\xe2\x82\xac \xe2\x80\x9cq\xe2\x80\x9d \xc2\x81 \xc3\xa9\xc3\xbf");
+	/* Latin-1: every byte is its code point. */
+	ck_assert_str_eq(decoded("\x80\xe9", IRC_TEXT_LATIN1), "\xc2\x80\xc3\xa9");
+	/* No fallback: U+FFFD for each stray byte. */
+	ck_assert_str_eq(decoded("a\xff" "b", IRC_TEXT_REPLACE), "a\xef\xbf\xbd" "b");
+	/* Valid sequences kept beside invalid bytes; truncated, overlong and
+	 * surrogate sequences decoded byte by byte. */
+	ck_assert_str_eq(decoded("\xc3\xa9\xe9", IRC_TEXT_CP1252), "\xc3\xa9\xc3\xa9");
+	ck_assert_str_eq(decoded("\xe2\x82", IRC_TEXT_LATIN1), "\xc3\xa2\xc2\x82");
+	ck_assert_str_eq(decoded("\xc0\xaf", IRC_TEXT_REPLACE), "\xef\xbf\xbd\xef\xbf\xbd");
+	ck_assert_str_eq(decoded("\xed\xa0\x80", IRC_TEXT_LATIN1), "\xc3\xad\xc2\xa0\xc2\x80");
+}
+END_TEST
+
 START_TEST(text_ctcp)
 {
 	char *s = NULL, *cmd = NULL, *args = NULL;
@@ -1307,6 +1347,68 @@ static void push_from_done(const char *line, int err, void *userdata)
 					  &reentrant_rec);
 }
 
+/* Flows of one priority are served round robin, one line per turn: a flood
+ * in one flow delays another flow's line by one line, not by the flood. */
+START_TEST(outq_flows_round_robin)
+{
+	struct outq *q = outq_new();
+	struct rec r[12];
+	char line[32];
+	struct outq_entry *e;
+	uint64_t wait;
+
+	ck_assert_ptr_nonnull(q);
+	recs_init(r, 12);
+	ck_assert_int_eq(outq_set_pacing(q, 1, 1000), 0);
+	for (int i = 1; i <= 6; i++) {
+		snprintf(line, sizeof line, "PRIVMSG #c :a%d", i);
+		ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:a", line, 0, rec_done, &r[i - 1]), 0);
+	}
+	/* b asks after a's flood; the default flow too. */
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:b", "PRIVMSG #c :b1", 10, rec_done, &r[6]), 0);
+	ck_assert_int_eq(outq_push(q, OUTQ_NORMAL, "PRIVMSG #d :d1", 10, rec_done, &r[7]), 0);
+	ck_assert_uint_eq(outq_count(q), 8);
+	send_one(q, 0, "PRIVMSG #c :a1");
+	expect_wait(q, 500, 500);
+	send_one(q, 1000, "PRIVMSG #c :b1");
+	send_one(q, 2000, "PRIVMSG #d :d1");
+	send_one(q, 3000, "PRIVMSG #c :a2");
+	/* A flow that starts waiting goes before the one just served: its
+	 * line is next. */
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:b", "PRIVMSG #c :b2", 3500, rec_done, &r[8]), 0);
+	send_one(q, 4000, "PRIVMSG #c :b2");
+	send_one(q, 5000, "PRIVMSG #c :a3");
+	/* CONTROL still goes first, then the turn goes on where it was. */
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_CONTROL, "host:b", "JOIN #e", 5500, rec_done, &r[9]), 0);
+	send_one(q, 6000, "JOIN #e");
+	/* A line given back is first again, in its flow and in the round robin. */
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:b", "PRIVMSG #c :b3", 6500, rec_done, &r[10]), 0);
+	e = outq_ready(q, 7000, &wait);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(outq_entry_line(e), "PRIVMSG #c :b3");
+	outq_requeue(q, e);
+	send_one(q, 7000, "PRIVMSG #c :b3");
+	e = outq_ready(q, 8000, &wait);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(outq_entry_line(e), "PRIVMSG #c :a4");
+	outq_requeue(q, e);
+	send_one(q, 8000, "PRIVMSG #c :a4");
+	send_one(q, 9000, "PRIVMSG #c :a5");
+	/* Expiry and failure reach every flow, exactly once. */
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:c", "PRIVMSG #c :c1", 9000, rec_done, &r[11]), 0);
+	ck_assert_uint_eq(outq_expire(q, 9500, 9000), 1);	/* a6, queued at 0 */
+	ck_assert_int_eq(r[5].err, -ETIMEDOUT);
+	ck_assert_uint_eq(outq_fail_all(q, -ENOTCONN), 1);
+	ck_assert_int_eq(r[11].err, -ENOTCONN);
+	ck_assert_uint_eq(outq_count(q), 0);
+	ck_assert_uint_eq(outq_bytes(q), 0);
+	for (int i = 0; i < 12; i++)
+		ck_assert_int_eq(r[i].calls, 1);
+	expect_wait(q, 20000, OUTQ_IDLE);
+	outq_free(q);
+}
+END_TEST
+
 START_TEST(outq_fail_all_and_exactly_once)
 {
 	struct outq *q = outq_new();
@@ -1447,12 +1549,14 @@ static Suite *irc_pure_suite(void)
 	tcase_add_test(t, text_split_invalid_bytes_pass);
 	tcase_add_test(t, text_budget_512);
 	tcase_add_test(t, text_ctcp);
+	tcase_add_test(t, text_decode_with_fallback);
 	suite_add_tcase(s, t);
 	t = tcase_create("outq");
 	tcase_add_test(t, outq_pacing_burst_then_interval);
 	tcase_add_test(t, outq_priorities);
 	tcase_add_test(t, outq_bounds);
 	tcase_add_test(t, outq_expiry);
+	tcase_add_test(t, outq_flows_round_robin);
 	tcase_add_test(t, outq_fail_all_and_exactly_once);
 	suite_add_tcase(s, t);
 	t = tcase_create("clock");

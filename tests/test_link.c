@@ -1921,7 +1921,6 @@ static Suite *link_suite(void)
 	tcase_add_test(t, link_registers_without_pass_and_sends);
 	tcase_add_test(t, link_registers_with_pass);
 	tcase_add_test(t, link_nick_fallback_alternates_then_suffixes);
-	tcase_add_test(t, link_every_nick_refused_reconnects);
 	tcase_add_test(t, link_tags_parsed_and_removed);
 	tcase_add_test(t, link_long_lines_cut_or_discarded);
 	tcase_add_test(t, link_ping_answered_at_once);
@@ -1930,11 +1929,8 @@ static Suite *link_suite(void)
 	tcase_add_test(t, link_connect_refused_next_server);
 	tcase_add_test(t, link_connect_timeout_then_next_server);
 	tcase_add_test(t, link_registration_timeout);
-	tcase_add_test(t, link_backoff_resets_after_a_stable_connection);
-	tcase_add_test(t, link_backoff_grows_with_jitter);
 	tcase_add_test(t, link_ipv6_and_resolved_names);
 	tcase_add_test(t, link_tries_the_next_address);
-	tcase_add_test(t, link_pong_goes_ahead_of_buffered_output);
 	tcase_add_test(t, link_server_not_reading_is_dropped);
 	tcase_add_test(t, link_free_and_stop_inside_callbacks);
 	tcase_add_test(t, link_ngircd_register_send_restart);
@@ -1943,6 +1939,17 @@ static Suite *link_suite(void)
 	tcase_add_test(t, link_sasl_failure_not_required_goes_on);
 	tcase_add_test(t, link_sasl_timeout_aborts);
 	tcase_add_test(t, link_server_without_cap);
+	suite_add_tcase(s, t);
+
+	/* Reconnect backoff and paced output waited for in real time (make check-slow). */
+	t = tcase_create("link-slow");
+	tcase_set_tags(t, "slow");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, link_every_nick_refused_reconnects);
+	tcase_add_test(t, link_backoff_resets_after_a_stable_connection);
+	tcase_add_test(t, link_backoff_grows_with_jitter);
+	tcase_add_test(t, link_pong_goes_ahead_of_buffered_output);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("capneg");

@@ -431,6 +431,125 @@ START_TEST(dice_rolls_and_refuses_bad_input)
 }
 END_TEST
 
+/* Start bothost on conf (the whole file: default pacing), its log going to
+ * the file logpath, and connect the test's client. */
+static void env_host_logged(struct env *e, const char *conf, const char *logpath)
+{
+	const char *args[] = { "--config", e->conf, NULL };
+	FILE *f = fopen(e->conf, "w");
+	int fd, saved;
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[irc]\nserver = 127.0.0.1:%d\nnick = bot\nchannel = #test\n%s", e->ircd.port, conf);
+	fclose(f);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	ck_assert_int_eq(test_host_start(&e->host, args), 0);
+	dup2(saved, 2);
+	close(saved);
+	ck_assert_int_eq(bk_conn_new_path(&e->c, e->host.path, "test_scripts"), 0);
+	wait_bot_in(e, "#test");
+	env_alice(e);
+}
+
+/* Lines of the file at path holding needle. */
+static int log_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Wait until no process of the behaviour name runs. */
+static void wait_idle(struct env *e, const char *name)
+{
+	for (uint64_t deadline = test_now_ms() + 3 * WAIT_MS;;) {
+		cJSON *list = NULL, *b;
+		int running = -1;
+		ck_assert_int_eq(bk_call_sync(e->c, "bot", "list", &list, ""), 0);
+		cJSON_ArrayForEach(b, list)
+			if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")), name) == 0)
+				running = cJSON_GetArraySize(cJSON_GetObjectItem(b, "running"));
+		bk_json_delete(list);
+		if (running == 0)
+			return;
+		ck_assert_msg(test_now_ms() < deadline, "%s still runs", name);
+		usleep(20000);
+	}
+}
+
+/* With the default configuration, 12 dice in one write get rolls or one
+ * refusal naming the user, and another user's dice a second later is
+ * answered; no process is logged as timed out. */
+START_TEST(dice_flood_answered_or_refused_once)
+{
+	char conf[512], logpath[128], burst[512] = "";
+	struct test_irc_user bob;
+	struct env e;
+
+	env_prepare(&e);
+	snprintf(logpath, sizeof logpath, "%s/log", e.dir);
+	/* The default configuration but user_commands: the test's users share one host. */
+	snprintf(conf, sizeof conf, "[bothost]\nuser_commands = 20/1m\n[command dice]\nexec = %s/dice\n",
+		 SCRIPTS_BUILDDIR);
+	env_host_logged(&e, conf, logpath);
+	ck_assert_int_eq(test_irc_user_connect(&bob, e.ircd.port, "bob"), 0);
+	ck_assert_int_eq(test_irc_user_join(&bob, "#test"), 0);
+	wait_user_in(&e, "#test", "bob");
+	for (int i = 0; i < 12; i++)
+		strcat(burst, i ? "\r\nPRIVMSG #test :!dice 1d6" : "PRIVMSG #test :!dice 1d6");
+	ck_assert_int_eq(test_irc_user_send(&e.alice, "%s", burst), 0);
+	check_roll(expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :alice rolled 1d6: "), 1, 6);
+	usleep(1000 * 1000);
+	ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "!dice 1d6"), 0);
+	check_roll(expect(&bob, "^:bot![^ ]+ PRIVMSG #test :bob rolled 1d6: "), 1, 6);
+	wait_idle(&e, "dice");
+	test_irc_user_expect(&e.alice, "never", 300, NULL);
+	ck_assert_uint_le(test_irc_user_count(&e.alice, "PRIVMSG #test :alice: dice is busy"), 1);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "PRIVMSG #test :dice is busy"), 0);
+	test_irc_user_close(&bob);
+	env_stop_host(&e);
+	ck_assert_int_eq(log_count(logpath, "timed out"), 0);
+	unlink(logpath);
+	env_stop(&e);
+}
+END_TEST
+
+/* An answer waiting in the paced queue is the host's: the process that
+ * handed it over is not timed out while the queue holds it. */
+START_TEST(answer_in_queue_is_not_timed_out)
+{
+	char conf[512], logpath[128];
+	struct env e;
+
+	env_prepare(&e);
+	snprintf(logpath, sizeof logpath, "%s/log", e.dir);
+	snprintf(conf, sizeof conf, "burst = 1\nline_interval = 600ms\n[bothost]\nuser_commands = 100/1m\n"
+		 "[command dice]\nexec = %s/dice\ntimeout = 1s\nmax_running = 10\n", SCRIPTS_BUILDDIR);
+	env_host_logged(&e, conf, logpath);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!dice 2d6"), 0);
+	for (int i = 0; i < 4; i++)
+		check_roll(expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :alice rolled 2d6: "), 2, 6);
+	wait_idle(&e, "dice");
+	env_stop_host(&e);
+	ck_assert_int_eq(log_count(logpath, "timed out"), 0);
+	ck_assert_int_eq(log_count(logpath, "exited with code 0"), 4);
+	unlink(logpath);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(whois_summarizes_or_says_no_such_nick)
 {
 	struct env e;
@@ -784,9 +903,9 @@ END_TEST
 
 /* ---- through the host: [command], [timer] and [resident] sections ---------------------- */
 
-/* The sections running every bundled behaviour; fortune goes through a
- * wrapper in the state directory that tells it where botctl is (the host
- * gives behaviours a PATH of system directories only). */
+/* The sections running every bundled behaviour; fortune.sh runs as it is:
+ * the host tells it where botctl is ($BOTCTL, beside bothost). The wrapper
+ * in the state directory is left for those who run it by hand. */
 static void e2e_sections(struct env *e, char *out, size_t size)
 {
 	char wrapper[256];
@@ -804,7 +923,7 @@ static void e2e_sections(struct env *e, char *out, size_t size)
 		 "[command hello]\nexec = %s/hello\n"
 		 "[command dice]\nexec = %s/dice\nhelp = roll dice: !dice NdM\n"
 		 "[command whois]\nexec = %s/whois\n"
-		 "[command fortune]\nexec = fortune\n"
+		 "[command fortune]\nexec = " SCRIPTS_SRCDIR "/fortune.sh\n"
 		 "[timer uptime]\nexec = %s/uptime_announce\nevery = 1s\n"
 		 "[resident seen]\nexec = %s/seen\narg = %s/seen.json\n"
 		 "[resident greeter]\nexec = %s/greeter\n",
@@ -875,6 +994,8 @@ static Suite *scripts_suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, hello_answers_in_channel_and_privately);
 	tcase_add_test(t, dice_rolls_and_refuses_bad_input);
+	tcase_add_test(t, dice_flood_answered_or_refused_once);
+	tcase_add_test(t, answer_in_queue_is_not_timed_out);
 	tcase_add_test(t, whois_summarizes_or_says_no_such_nick);
 	tcase_add_test(t, fortune_says_through_botctl);
 	tcase_add_test(t, uptime_announces_in_the_bots_channels);

@@ -479,7 +479,8 @@ START_TEST(test_env_clean)
 	char *extra[] = { "EXTRA=1", "LANG=fr_FR.UTF-8", NULL };
 	struct spawn_opts o = { .name = "env", .env = extra };
 	struct passwd *pw = getpwuid(geteuid());
-	char home[PATH_MAX + 8];
+	char home[PATH_MAX + 8], path[PATH_MAX + 64], self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
 	const char *want[8];
 	const char *got[64];
 	const cJSON *e;
@@ -488,7 +489,12 @@ START_TEST(test_env_clean)
 	setenv("SECRET_TOKEN", "must not leak", 1);
 	setenv("TZ", "Europe/Paris", 1);
 	snprintf(home, sizeof home, "HOME=%s", pw ? pw->pw_dir : getenv("HOME"));
-	want[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	/* The system directories, then the host's own (this program's here). */
+	self[len > 0 ? len : 0] = '\0';
+	if (strrchr(self, '/'))
+		*strrchr(self, '/') = '\0';
+	snprintf(path, sizeof path, "PATH=/usr/local/bin:/usr/bin:/bin:%s", self);
+	want[0] = path;
 	want[1] = home;
 	want[2] = "LANG=fr_FR.UTF-8";
 	want[3] = "LC_ALL=C.UTF-8";

@@ -564,7 +564,8 @@ static void host_start(struct host_env *e, const char *bothost_lines, const char
 	fprintf(f, "[bothost]\n%s[irc]\nnick = bot\nusername = botuser\nreconnect_min = 300ms\n"
 		"reconnect_max = 1s\nburst = 100\nline_interval = 10ms\n%s", bothost_lines, irc_lines);
 	fclose(f);
-	ck_assert_int_eq(test_host_start(&e->host, args), 0);
+	/* The log in a file, for the tests that read it. */
+	ck_assert_int_eq(test_host_start_opts(&e->host, args, &(struct test_host_opts){ .log = true }), 0);
 	ck_assert_int_eq(bk_conn_new_path(&e->c, e->host.path, "test_tls"), 0);
 	ck_assert_int_eq(bk_on(e->c, "irc", "message", on_event, "message", NULL, NULL), 0);
 	ck_assert_int_eq(bk_on(e->c, "irc", "join", on_event, "join", NULL, NULL), 0);
@@ -672,6 +673,263 @@ START_TEST(tags_and_accounts_reach_the_message_handler)
 	ck_assert(num(ev, "time") == 1704164646000.0);
 	/* The owner by account was answered, the other refused. */
 	ck_assert_msg(test_fake_done(f, 10000) == 0, "fake server: %s", test_fake_report(f));
+
+	host_stop(&e);
+	test_fake_stop(f);
+	test_fake_free(f);
+}
+END_TEST
+
+/* ---- text that is not UTF-8, raw lines, refusals ------------------------------------------ */
+
+#define LINES_MAX 256
+
+/* The `line` events, as "in LINE" or "out LINE". */
+static char *lines_seen[LINES_MAX];
+static size_t nlines_seen;
+
+/* Record a `line` event. */
+static void on_line_event(bk_conn *c, bk_args *a, void *userdata)
+{
+	const cJSON *ev = bk_args_get(a, 0);
+	const char *line = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "line"));
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "direction"));
+	char *s = NULL;
+
+	if (line && dir && nlines_seen < LINES_MAX && asprintf(&s, "%s %s", dir, line) >= 0)
+		lines_seen[nlines_seen++] = s;
+}
+
+/* Forget the recorded lines. */
+static void lines_clear(void)
+{
+	for (size_t i = 0; i < nlines_seen; i++)
+		free(lines_seen[i]);
+	nlines_seen = 0;
+}
+
+/* The index of the first recorded line containing needle from index from on, or -1. */
+static long lines_find(const char *needle, size_t from)
+{
+	for (size_t i = from; i < nlines_seen; i++)
+		if (strstr(lines_seen[i], needle))
+			return (long)i;
+	return -1;
+}
+
+/* Lines of the host's log containing needle. */
+static int log_count(const struct host_env *e, const char *needle)
+{
+	FILE *f = fopen(e->host.log, "r");
+	char buf[2048];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof buf, f))
+		n += strstr(buf, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Process the client until the host's log has needle (up to ms). */
+static bool host_log_wait(struct host_env *e, const char *needle, int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	while (!test_host_log_has(&e->host, needle)) {
+		if (now_ms() >= deadline)
+			return false;
+		struct pollfd p = { .fd = bk_conn_get_fd(e->c), .events = (short)bk_conn_get_events(e->c) };
+		poll(&p, 1, 20);
+		bk_conn_process(e->c);
+	}
+	return true;
+}
+
+START_TEST(text_not_utf8_is_decoded_and_can_be_sent_back)
+{
+	static const char said[] = ":alice!a@alice.host PRIVMSG bot :look \xff\xfe\x80 here\r\n";
+	struct test_fake *f = test_fake_new();
+	struct host_env e;
+	char lines[128];
+	const cJSON *ev;
+	cJSON *args, *st = NULL;
+	char echo[64];
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG alice :ready$", 10000), 0);
+	ck_assert_int_eq(test_fake_send_raw(f, said, strlen(said)), 0);
+	/* cp1252: U+00FF U+00FE U+20AC, sent back as UTF-8. */
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG alice :echo: look \xc3\xbf\xc3\xbe\xe2\x82\xac here$",
+					  10000), 0);
+	ck_assert_int_eq(test_fake_start(f, AF_INET), 0);
+
+	snprintf(lines, sizeof lines, "server = 127.0.0.1:%d\n", test_fake_port(f));
+	host_start(&e, "", lines);
+	ck_assert_int_eq(bk_on(e.c, "irc", "line", on_line_event, NULL, NULL, NULL), 0);
+	ck_assert(wait_state(e.c, "connected", 10000));
+	bk_json_delete(irc_call(e.c, "say", "alice", "ready"));
+
+	ev = wait_event(e.c, "message", "from.nick", "alice", WAIT_MS);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")), "look \xc3\xbf\xc3\xbe\xe2\x82\xac here");
+	/* The bytes as they came, in base64 ("look \xff\xfe\x80 here"). */
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "bytes")), "bG9vayD//oAgaGVyZQ==");
+	/* Sent back as it came: the connection stays. */
+	snprintf(echo, sizeof echo, "echo: %s", cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")));
+	args = cJSON_CreateArray();
+	cJSON_AddItemToArray(args, cJSON_CreateString("alice"));
+	cJSON_AddItemToArray(args, cJSON_CreateString(echo));
+	ck_assert_int_eq(bk_call_json_sync(e.c, "irc", "say", args, NULL), 0);
+	cJSON_Delete(args);
+	ck_assert_msg(test_fake_done(f, 10000) == 0, "fake server: %s", test_fake_report(f));
+	st = irc_call(e.c, "getState", NULL, NULL);
+	ck_assert_ptr_nonnull(st);
+	bk_json_delete(st);
+	/* The `line` event carries the bytes too; valid lines do not. */
+	ck_assert(lines_find("in :alice!a@alice.host PRIVMSG bot :look \xc3\xbf", 0) >= 0);
+
+	host_stop(&e);
+	lines_clear();
+	test_fake_stop(f);
+	test_fake_free(f);
+}
+END_TEST
+
+/* One registration with CAP and SASL PLAIN on the fake server. */
+static void fake_cap_sasl(struct test_fake *f)
+{
+	ck_assert_int_eq(test_fake_expect(f, "^CAP LS 302$", 10000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^USER ", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * LS :multi-prefix server-time sasl=PLAIN"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP REQ :(.*)$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * ACK :$1"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE PLAIN$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, "AUTHENTICATE +"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^AUTHENTICATE [A-Za-z0-9+/=]+$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 900 bot bot!botuser@h acct :You are now logged in\n"
+					  ":irc.test.local 903 bot :SASL authentication successful"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP END$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot :Welcome bot\n"
+					  ":irc.test.local 376 bot :End of MOTD command"), 0);
+}
+
+START_TEST(cap_and_authenticate_lines_reach_the_line_event)
+{
+	struct test_fake *f = test_fake_new();
+	struct host_env e;
+	char lines[256];
+	cJSON *st;
+	const cJSON *c;
+	double since;
+	long at;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_answer(f, "^PING :?(.*)$", ":irc.test.local PONG irc.test.local :$1"), 0);
+	fake_cap_sasl(f);
+	/* Once the client listens to `line`, a second connection. */
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG alice :again$", 10000), 0);
+	ck_assert_int_eq(test_fake_close(f), 0);
+	ck_assert_int_eq(test_fake_accept(f, 10000), 0);
+	fake_cap_sasl(f);
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG alice :done$", 10000), 0);
+	ck_assert_int_eq(test_fake_start(f, AF_INET), 0);
+
+	snprintf(lines, sizeof lines, "server = 127.0.0.1:%d\nsasl_user = acct\nsasl_password = hunter2\n",
+		 test_fake_port(f));
+	host_start(&e, "", lines);
+	ck_assert_int_eq(bk_on(e.c, "irc", "line", on_line_event, NULL, NULL, NULL), 0);
+	ck_assert(wait_state(e.c, "connected", 10000));
+	bk_json_delete(irc_call(e.c, "say", "alice", "again"));
+	/* The link logs the loss as it happens: connected again is the second registration. */
+	ck_assert(host_log_wait(&e, "lost", 10000));
+	ck_assert(wait_state(e.c, "connected", 10000));
+	bk_json_delete(irc_call(e.c, "say", "alice", "done"));
+	ck_assert_msg(test_fake_done(f, 10000) == 0, "fake server: %s", test_fake_report(f));
+
+	/* Every line of the second registration, in order; no credentials. */
+	at = lines_find("out CAP LS 302", 0);
+	ck_assert_msg(at >= 0, "no CAP LS among %zu lines", nlines_seen);
+	ck_assert((at = lines_find("in :irc.test.local CAP * LS :multi-prefix server-time sasl=PLAIN", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("out CAP REQ :", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("in :irc.test.local CAP * ACK :", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("out AUTHENTICATE PLAIN", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("in AUTHENTICATE +", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("out AUTHENTICATE ***", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("in :irc.test.local 903 bot", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("out CAP END", (size_t)at)) >= 0);
+	ck_assert((at = lines_find("in :irc.test.local 001 bot", (size_t)at)) >= 0);
+	ck_assert_int_lt(lines_find("YWNjdABhY2N0AGh1bnRlcjI", 0), 0);
+
+	/* The capabilities: in getState, and in the log. */
+	st = irc_call(e.c, "getState", NULL, NULL);
+	ck_assert_ptr_nonnull(st);
+	c = cJSON_GetObjectItem(st, "caps");
+	ck_assert(cJSON_IsArray(c));
+	ck_assert_int_eq(cJSON_GetArraySize(c), 3);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(c, 0)), "sasl");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(c, 1)), "multi-prefix");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(c, 2)), "server-time");
+	since = num(st, "since");
+	bk_json_delete(st);
+	ck_assert(test_host_log_has(&e.host, "acknowledged the capabilities"));
+	ck_assert(test_host_log_has(&e.host, "enabled now: sasl multi-prefix server-time"));
+
+	/* since does not move while the state lasts. */
+	for (int i = 0; i < 200; i++) {
+		st = irc_call(e.c, "getState", NULL, NULL);
+		ck_assert_ptr_nonnull(st);
+		ck_assert_msg(num(st, "since") == since, "since moved from %.0f to %.0f", since, num(st, "since"));
+		bk_json_delete(st);
+		if (i % 20 == 0)
+			usleep(1300);
+	}
+	/* The lost connection was logged once. */
+	ck_assert_int_eq(log_count(&e, "lost"), 1);
+
+	host_stop(&e);
+	lines_clear();
+	test_fake_stop(f);
+	test_fake_free(f);
+}
+END_TEST
+
+START_TEST(refusals_are_logged_and_reported)
+{
+	struct test_fake *f = test_fake_new();
+	struct host_env e;
+	char lines[128];
+	const cJSON *ev;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_answer(f, "^PRIVMSG (nosuch) :", ":irc.test.local 401 bot $1 :No such nick/channel"), 0);
+	ck_assert_int_eq(test_fake_answer(f, "^PRIVMSG (#mod) :", ":irc.test.local 404 bot $1 :Cannot send to channel"),
+			 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG #mod :two$", 10000), 0);
+	ck_assert_int_eq(test_fake_wait(f, 200), 0);
+	ck_assert_int_eq(test_fake_start(f, AF_INET), 0);
+
+	snprintf(lines, sizeof lines, "server = 127.0.0.1:%d\n", test_fake_port(f));
+	host_start(&e, "", lines);
+	ck_assert_int_eq(bk_on(e.c, "irc", "refused", on_event, "refused", NULL, NULL), 0);
+	ck_assert(wait_state(e.c, "connected", 10000));
+	bk_json_delete(irc_call(e.c, "say", "nosuch", "one"));
+	bk_json_delete(irc_call(e.c, "say", "#mod", "two"));
+
+	ev = wait_event(e.c, "refused", "target", "nosuch", WAIT_MS);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert(num(ev, "code") == 401);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "command")), "PRIVMSG");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "text")), "No such nick/channel");
+	ev = wait_event(e.c, "refused", "target", "#mod", WAIT_MS);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert(num(ev, "code") == 404);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "command")), "PRIVMSG");
+	ck_assert(host_log_wait(&e, "refused PRIVMSG nosuch: 401 No such nick/channel", WAIT_MS));
+	ck_assert(host_log_wait(&e, "refused PRIVMSG #mod: 404 Cannot send to channel", WAIT_MS));
 
 	host_stop(&e);
 	test_fake_stop(f);
@@ -815,6 +1073,30 @@ START_TEST(conf_tls_and_sasl_keys)
 }
 END_TEST
 
+START_TEST(conf_encoding_fallback)
+{
+	struct conf a, b;
+	char error[512], dir[64], changes[1024] = "";
+
+	ck_assert_msg(conf_try(&a, "[irc]\nnick = bot\nserver = irc.example.org\n", error, sizeof error, dir,
+			       sizeof dir) == 0, "%s", error);
+	ck_assert_int_eq(a.irc.encoding_fallback, CONF_ENCODING_CP1252);
+	ck_assert_msg(conf_try(&b, "[irc]\nnick = bot\nserver = irc.example.org\nencoding_fallback = Latin1\n",
+			       error, sizeof error, dir, sizeof dir) == 0, "%s", error);
+	ck_assert_int_eq(b.irc.encoding_fallback, CONF_ENCODING_LATIN1);
+	ck_assert_int_gt(conf_compare(&a, &b, conf_change, changes), 0);
+	ck_assert_ptr_nonnull(strstr(changes, "[irc] encoding_fallback: cp1252 -> latin1\n"));
+	conf_clear(&a);
+	conf_clear(&b);
+	ck_assert_msg(conf_try(&a, "[irc]\nnick = bot\nserver = irc.example.org\nencoding_fallback = none\n",
+			       error, sizeof error, dir, sizeof dir) == 0, "%s", error);
+	ck_assert_int_eq(a.irc.encoding_fallback, CONF_ENCODING_NONE);
+	conf_clear(&a);
+	ck_assert_str_eq(conf_refused("[irc]\nencoding_fallback = utf-16\n"),
+			 "2: invalid encoding_fallback 'utf-16': expected cp1252, latin1 or none");
+}
+END_TEST
+
 START_TEST(conf_tls_and_sasl_refused)
 {
 	ck_assert_str_eq(conf_refused("[irc]\nsasl_mechanism = external\n"),
@@ -858,11 +1140,15 @@ static Suite *tls_suite(void)
 	t = tcase_create("conf");
 	tcase_add_test(t, conf_tls_and_sasl_keys);
 	tcase_add_test(t, conf_tls_and_sasl_refused);
+	tcase_add_test(t, conf_encoding_fallback);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("bothost");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, tags_and_accounts_reach_the_message_handler);
+	tcase_add_test(t, text_not_utf8_is_decoded_and_can_be_sent_back);
+	tcase_add_test(t, cap_and_authenticate_lines_reach_the_line_event);
+	tcase_add_test(t, refusals_are_logged_and_reported);
 	tcase_add_test(t, bothost_configured_for_tls);
 	suite_add_tcase(s, t);
 	return s;

@@ -154,10 +154,12 @@ unsigned behaviour_running(const struct behaviour *b)
 
 /* ---- processes -------------------------------------------------------------------- */
 
-/* The argument vector: exec, the fixed arguments, the user's (borrowed). */
+/* The argument vector: exec, the fixed arguments, then for a command "--"
+ * and the user's words (borrowed), so that no word of a user is ever taken
+ * for an option by a program that parses them (getopt: "-rf", "--help"). */
 static char **behaviour_argv(const struct behaviour *b, char *const *user_args, size_t n)
 {
-	char **argv = calloc(2 + b->cfg.n_args + n, sizeof *argv);
+	char **argv = calloc(3 + b->cfg.n_args + n, sizeof *argv);
 	size_t k = 0;
 
 	if (!argv)
@@ -165,6 +167,8 @@ static char **behaviour_argv(const struct behaviour *b, char *const *user_args, 
 	argv[k++] = b->cfg.exec;
 	for (size_t i = 0; i < b->cfg.n_args; i++)
 		argv[k++] = b->cfg.args[i];
+	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND)
+		argv[k++] = "--";
 	for (size_t i = 0; i < n; i++)
 		argv[k++] = user_args[i];
 	return argv;
@@ -203,16 +207,41 @@ fail:
 	return -ENOMEM;
 }
 
-/* Whether b may start one more process now: 0, -EBUSY, -EAGAIN or -ESHUTDOWN. */
+/* b's processes that hold a slot: those the host is not serving a request
+ * of (an answer handed to the host belongs to the host: the wait for the
+ * paced IRC queue does not hold a slot). */
+static unsigned behaviour_busy(const struct behaviour *b)
+{
+	unsigned n = 0;
+
+	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next)
+		n += !spawn_waits_on_host(list_entry(l, struct behaviour_run, link)->sp);
+	return n;
+}
+
+/* The processes of every behaviour of list that hold a slot. */
+static unsigned behaviours_busy_in(const struct list *list)
+{
+	unsigned n = 0;
+
+	for (const struct list *l = list->next; l != list; l = l->next)
+		n += behaviour_busy(list_entry(l, struct behaviour, link));
+	return n;
+}
+
+/* Whether b may start one more process now: 0, -EBUSY, -EAGAIN or
+ * -ESHUTDOWN. Processes waiting on the host count only against a hard cap
+ * of twice max_processes. */
 static int behaviour_may_run(const struct behaviours *bs, const struct behaviour *b)
 {
 	unsigned own = b->cfg.kind == CONF_BEHAVIOUR_COMMAND ? b->cfg.max_running : 1;
 
 	if (bs->stopping || b->removed)
 		return -ESHUTDOWN;
-	if (b->running >= own)
+	if (behaviour_busy(b) >= own || (b->cfg.kind != CONF_BEHAVIOUR_COMMAND && b->running >= own))
 		return -EBUSY;
-	if (bs->running >= bs->max_processes)
+	if (bs->running >= 2 * bs->max_processes ||
+	    behaviours_busy_in(&bs->live) + behaviours_busy_in(&bs->removed) >= bs->max_processes)
 		return -EAGAIN;
 	return 0;
 }

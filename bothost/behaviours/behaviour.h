@@ -77,14 +77,18 @@ unsigned behaviour_running(const struct behaviour *b);
 /* A context for a process of b: a value holding {"kind","name"}, to which
  * the caller adds what it knows; NULL on allocation failure. */
 struct value *behaviour_context_new(const struct behaviour *b);
-/* Start a process of b: argv is exec, the fixed args, then user_args (n);
+/* Start a process of b: argv is exec, the fixed args, then for a command
+ * "--" and user_args (n);
  * context (taken; NULL: behaviour_context_new's) is what host.context()
  * answers the process, and its strings "kind", "name", "text", "nick",
  * "hostmask", "channel" and "target" become $BOTKIT_KIND, $BOTKIT_NAME,
  * $BOTKIT_ARGS, $BOTKIT_NICK, $BOTKIT_HOSTMASK, $BOTKIT_CHANNEL and
  * $BOTKIT_TARGET (empty when absent), beside $BOTKIT_SOCKET. 0, -EBUSY (b runs as many
  * processes as it may), -EAGAIN (max_processes reached), -ESHUTDOWN (the
- * host is stopping or b was removed) or another -errno from spawn_start. */
+ * host is stopping or b was removed) or another -errno from spawn_start.
+ * A process the host is serving a request of (its answer in the paced IRC
+ * queue) holds no slot of max_running or max_processes; at most twice
+ * max_processes processes live at once. */
 int behaviour_run(struct behaviour *b, struct value *context, char *const *user_args, size_t n, pid_t *ret_pid);
 /* Stop b's processes (SIGTERM, then SIGKILL); their pids are appended to
  * the array pids if given. */

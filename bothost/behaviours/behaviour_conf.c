@@ -28,6 +28,7 @@ void conf_behaviour_clear(struct conf_behaviour *b)
 	free(b->help);
 	free(b->at);
 	conf_strv_free(b->commands, b->n_commands);
+	conf_strv_free(b->store_access, b->n_store_access);
 	memset(b, 0, sizeof *b);
 }
 
@@ -84,6 +85,9 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 	dst->commands = conf_strv_dup(src->commands, src->n_commands, &ok);
 	if (!dst->commands)
 		dst->n_commands = 0;
+	dst->store_access = conf_strv_dup(src->store_access, src->n_store_access, &ok);
+	if (!dst->store_access)
+		dst->n_store_access = 0;
 	dst->at = src->n_at ? malloc(src->n_at * sizeof *dst->at) : NULL;
 	if (dst->at)
 		memcpy(dst->at, src->at, src->n_at * sizeof *dst->at);
@@ -117,9 +121,11 @@ bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_beha
 	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
 	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
 	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch ||
-	    a->n_commands != b->n_commands || memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
+	    a->n_commands != b->n_commands || a->n_store_access != b->n_store_access ||
+	    memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
 		return false;
-	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands))
+	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands) ||
+	    !conf_strv_equal(a->store_access, b->store_access, a->n_store_access))
 		return false;
 	return a->n_at == 0 || memcmp(a->at, b->at, a->n_at * sizeof *a->at) == 0;
 }

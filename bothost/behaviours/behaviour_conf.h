@@ -28,6 +28,8 @@ struct conf_behaviour {
 	unsigned timeout_ms;		/* commands and timers (30 s); 0: none */
 	bool privileged;		/* may call privileged methods (no) */
 	struct spawn_limits limits;	/* limit_* keys; those not given come from [behaviours] */
+	char **store_access;		/* other namespaces of the store it may use */
+	size_t n_store_access;
 
 	/* [command NAME] */
 	unsigned max_running;		/* its processes at once (2) */
@@ -64,6 +66,7 @@ struct behaviours_conf {
 	unsigned max_processes;		/* behaviour processes at once (32) */
 	struct conf_rate user_commands;	/* commands per user (12 per minute) */
 	unsigned user_ignore_ms;	/* how long a user over the rate is ignored (5 min) */
+	unsigned user_processes;	/* command processes one user may have running (4) */
 	struct conf_behaviour *behaviours;	/* in the order of the file */
 	size_t n_behaviours;
 };

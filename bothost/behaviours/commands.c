@@ -19,6 +19,7 @@
 #include "behaviour_conf.h"
 #include "core/emitter.h"
 #include "core/fn.h"
+#include "core/list.h"
 #include "irc/irc.h"
 #include "core/log.h"
 #include "core/object.h"
@@ -32,12 +33,22 @@
 /* The most characters of a command's name (longer words are not commands). */
 #define COMMANDS_WORD_MAX 32
 
+/* A command process started for a user, while it may be running. */
+struct commands_proc {
+	struct list link;	/* in commands.procs */
+	char *behaviour;	/* its section's name */
+	pid_t pid;
+	char *who, *account;	/* the user's keys (account NULL: none) */
+};
+
 struct commands {
 	char *prefix;		/* NULL until configured */
 	char **owners;
 	size_t n_owners;
 	struct ratelimit *rl;
 	unsigned ignore_ms;	/* user_ignore */
+	unsigned user_processes;	/* user_processes */
+	struct list procs;	/* struct commands_proc */
 	struct fn *hook;	/* registered on the irc object's `message` */
 };
 
@@ -50,7 +61,8 @@ struct command_msg {
 	const char *target;	/* where replies go: the channel, or the sender */
 	struct fn *reply;	/* borrowed from the event */
 	char *hostmask;
-	char *who;		/* the rate limit's key, user@host */
+	char *who;		/* the rate limit's key: "host:HOST" (the nick when there is no host) */
+	char *account;		/* "account:NAME" when the account is known, a second key; else NULL */
 	char word[COMMANDS_WORD_MAX + 1];	/* the command's name as typed */
 	const char *rest;	/* the text after it, leading blanks skipped */
 };
@@ -185,9 +197,12 @@ static bool commands_msg_parse(struct command_msg *m, const struct value *args, 
 	m->private = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "private"));
 	m->target = m->channel ? m->channel : m->from.nick;
 	m->hostmask = owners_hostmask(&m->from);
-	if (!m->hostmask || asprintf(&m->who, "%s@%s", m->from.user ? m->from.user : "",
-				     m->from.host ? m->from.host : m->from.nick) < 0) {
+	if (!m->hostmask || asprintf(&m->who, "host:%s", m->from.host ? m->from.host : m->from.nick) < 0) {
 		m->who = NULL;
+		return false;
+	}
+	if (m->from.account && asprintf(&m->account, "account:%s", m->from.account) < 0) {
+		m->account = NULL;
 		return false;
 	}
 	return true;
@@ -198,6 +213,7 @@ static void commands_msg_clear(struct command_msg *m)
 {
 	free(m->hostmask);
 	free(m->who);
+	free(m->account);
 }
 
 /* Split text into words at blanks: a new array of new strings (*ret_n of
@@ -264,27 +280,104 @@ static struct value *commands_context(const struct behaviour *b, const struct co
 	return ctx;
 }
 
+/* ---- processes per user --------------------------------------------------------- */
+
+/* Forget one record. */
+static void commands_proc_free(struct commands_proc *p)
+{
+	list_remove(&p->link);
+	free(p->behaviour);
+	free(p->who);
+	free(p->account);
+	free(p);
+}
+
+/* Whether the process of p is still running (its behaviour lists it). */
+static bool commands_proc_running(const struct commands_proc *p)
+{
+	const struct behaviour *b = behaviours_find(p->behaviour);
+	cJSON *d = b && behaviour_running(b) ? behaviour_describe(b) : NULL;
+	const cJSON *pid;
+	bool running = false;
+
+	cJSON_ArrayForEach(pid, cJSON_GetObjectItemCaseSensitive(d, "running"))
+		if (cJSON_IsNumber(pid) && (pid_t)pid->valuedouble == p->pid)
+			running = true;
+	cJSON_Delete(d);
+	return running;
+}
+
+/* The command processes of the user of m running now (records of the
+ * others are forgotten). */
+static unsigned commands_user_processes(const struct command_msg *m)
+{
+	unsigned n = 0;
+
+	for (struct list *l = commands_state.procs.next, *next; l != &commands_state.procs; l = next) {
+		struct commands_proc *p = list_entry(l, struct commands_proc, link);
+		next = l->next;
+		if (!commands_proc_running(p))
+			commands_proc_free(p);
+		else if (strcmp(p->who, m->who) == 0 || (m->account && p->account && strcmp(p->account, m->account) == 0))
+			n++;
+	}
+	return n;
+}
+
+/* Remember that pid of behaviour name runs for the user of m. */
+static void commands_proc_add(const struct command_msg *m, const char *name, pid_t pid)
+{
+	struct commands_proc *p = calloc(1, sizeof *p);
+
+	if (!p || !(p->behaviour = strdup(name)) || !(p->who = strdup(m->who)) ||
+	    (m->account && !(p->account = strdup(m->account)))) {
+		if (p) {
+			free(p->behaviour);
+			free(p->who);
+		}
+		free(p);
+		log_warn("commands: out of memory: process %ld is not counted for %s", (long)pid, m->hostmask);
+		return;
+	}
+	p->pid = pid;
+	list_add_tail(&commands_state.procs, &p->link);
+}
+
 /* Start b for m, or say why not. */
 static void commands_run(struct behaviour *b, const struct command_msg *m)
 {
 	const char *name = behaviour_conf(b)->name;
 	size_t n = 0;
-	char **words = commands_split(m->rest, &n);
-	struct value *ctx = words ? commands_context(b, m, words, n) : NULL;
+	char **words;
+	struct value *ctx;
 	pid_t pid = 0;
-	int r = ctx ? behaviour_run(b, ctx, words, n, &pid) : -ENOMEM;
+	int r;
 
+	if (commands_user_processes(m) >= commands_state.user_processes) {
+		log_info("command %s from %s: refused: %u of the user's commands are running", name, m->hostmask,
+			 commands_state.user_processes);
+		commands_notice(m, RATELIMIT_NOTICE_REFUSED, "%s: your commands are still running, try again shortly",
+				m->from.nick);
+		return;
+	}
+	words = commands_split(m->rest, &n);
+	ctx = words ? commands_context(b, m, words, n) : NULL;
+	r = ctx ? behaviour_run(b, ctx, words, n, &pid) : -ENOMEM;
 	commands_words_free(words, n);
 	switch (r) {
 	case 0:
 		log_info("command %s from %s%s%s: pid %ld", name, m->hostmask, m->channel ? " in " : " (private)",
 			 m->channel ? m->channel : "", (long)pid);
+		commands_proc_add(m, name, pid);
 		break;
 	case -EBUSY:
-		commands_reply(m->reply, "%s is busy, try again shortly", m->word);
+		log_info("command %s from %s: refused: max_running reached", name, m->hostmask);
+		commands_notice(m, RATELIMIT_NOTICE_REFUSED, "%s: %s is busy, try again shortly", m->from.nick, m->word);
 		break;
 	case -EAGAIN:
-		commands_reply(m->reply, "too many behaviours are running, try again shortly");
+		log_info("command %s from %s: refused: max_processes reached", name, m->hostmask);
+		commands_notice(m, RATELIMIT_NOTICE_REFUSED, "%s: too many behaviours are running, try again shortly",
+				m->from.nick);
 		break;
 	default:
 		log_warn("command %s from %s: not started: %s", name, m->hostmask, strerror(-r));
@@ -309,6 +402,7 @@ static void commands_configured(const struct command_msg *m)
 		return;
 	}
 	if (c->owner_only && !commands_is_owner(m)) {
+		log_info("command %s from %s: refused: owners only", m->word, m->hostmask);
 		commands_notice(m, RATELIMIT_NOTICE_REFUSED, "only owners may use %s", m->word);
 		return;
 	}
@@ -545,6 +639,7 @@ static enum commands_builtin commands_builtin_of(const char *word)
 static void commands_builtin(const struct command_msg *m, enum commands_builtin which)
 {
 	if (which != COMMANDS_HELP && !commands_is_owner(m)) {
+		log_info("command %s from %s: refused: owners only", m->word, m->hostmask);
 		commands_notice(m, RATELIMIT_NOTICE_REFUSED, "only owners may use %s", m->word);
 		return;
 	}
@@ -559,29 +654,56 @@ static void commands_builtin(const struct command_msg *m, enum commands_builtin 
 
 /* ---- the message handler ------------------------------------------------------------- */
 
-/* One command: nothing for a word a resident claims (it answers itself, and
- * at its own pace); else the rate limit first, then a built-in or a
- * configured command. */
+/* Count one command of the user of m under both its keys (the host, and the
+ * account when known): ignored when either is. */
+static enum ratelimit_verdict commands_rate(const struct command_msg *m)
+{
+	uint64_t now = clock_now_ms();
+	enum ratelimit_verdict v = ratelimit_hit(commands_state.rl, m->who, now);
+	enum ratelimit_verdict a = m->account ? ratelimit_hit(commands_state.rl, m->account, now) : RATELIMIT_OK;
+
+	if (v == RATELIMIT_IGNORED || a == RATELIMIT_IGNORED)
+		return RATELIMIT_IGNORED;
+	return v == RATELIMIT_EXCEEDED ? v : a;
+}
+
+/* Make the reply function of m fail for the resident that would answer it. */
+static void commands_mute(const struct command_msg *m, const struct conf_behaviour *claimer)
+{
+	int r = irc_reply_refuse(m->reply, "the user gives commands too fast and is ignored");
+
+	if (r < 0)
+		log_warn("command %s from %s: resident %s may still answer: %s", m->word, m->hostmask, claimer->name,
+			 strerror(-r));
+}
+
+/* One command: the rate limit first (a word a resident claims too: its
+ * reply function then fails), then nothing for a word a resident claims (it
+ * answers itself, at its own pace), a built-in or a configured command. */
 static void commands_handle(const struct command_msg *m)
 {
 	const struct conf_behaviour *claimer = commands_claimer(m->word);
 	enum commands_builtin which;
 	char d[32];
 
-	if (claimer) {
-		log_debug("command %s from %s: left to resident %s", m->word, m->hostmask, claimer->name);
-		return;
-	}
-	switch (ratelimit_hit(commands_state.rl, m->who, clock_now_ms())) {
+	switch (commands_rate(m)) {
 	case RATELIMIT_EXCEEDED:
 		commands_duration(commands_state.ignore_ms, d, sizeof d);
 		log_warn("commands: %s gives commands too fast: ignored for %s", m->hostmask, d);
 		commands_reply(m->reply, "%s: you give commands too fast; ignoring you for %s", m->from.nick, d);
+		if (claimer)
+			commands_mute(m, claimer);
 		return;
 	case RATELIMIT_IGNORED:
+		if (claimer)
+			commands_mute(m, claimer);
 		return;
 	case RATELIMIT_OK:
 		break;
+	}
+	if (claimer) {
+		log_debug("command %s from %s: left to resident %s", m->word, m->hostmask, claimer->name);
+		return;
 	}
 	which = commands_builtin_of(m->word);
 	if (which != COMMANDS_NONE)
@@ -629,6 +751,9 @@ int commands_configure(const struct behaviours_conf *cfg)
 	cs->owners = owners;
 	cs->n_owners = cfg->n_owners;
 	cs->ignore_ms = cfg->user_ignore_ms;
+	cs->user_processes = cfg->user_processes ? cfg->user_processes : 4;
+	if (!cs->procs.next)
+		list_init(&cs->procs);
 	ratelimit_configure(cs->rl, cfg->user_commands.count, cfg->user_commands.window_ms, cfg->user_ignore_ms,
 			    COMMANDS_NOTICE_MS);
 	return 0;
@@ -665,6 +790,8 @@ void commands_free(void)
 	struct commands *cs = &commands_state;
 
 	commands_irc_detach();
+	while (cs->procs.next && !list_empty(&cs->procs))
+		commands_proc_free(list_entry(cs->procs.next, struct commands_proc, link));
 	free(cs->prefix);
 	for (size_t i = 0; i < cs->n_owners; i++)
 		free(cs->owners[i]);

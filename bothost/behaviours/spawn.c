@@ -5,6 +5,7 @@
 
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +30,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#include "core/call.h"
 #include "core/client.h"
 #include "core/clock.h"
 #include "core/later.h"
@@ -48,11 +50,20 @@
 /* Output still open this long after the child exited: what is left of its
  * process group is killed and the output closed. */
 #define SPAWN_DRAIN_MS 1000
+/* A child whose deadline passed while the host still serves a request of it
+ * (its answer in the paced IRC queue) is looked at again this often, and
+ * stopped once the host is done with it, or this long after the deadline. */
+#define SPAWN_HOST_WAIT_CHECK_MS 200
+#define SPAWN_HOST_WAIT_MAX_MS (10 * 60 * 1000)
 /* At the host's exit: the grace before SIGKILL, and the whole wait. */
 #define SPAWN_SHUTDOWN_GRACE_MS 500
 #define SPAWN_SHUTDOWN_MAX_MS 3000
 #define SPAWN_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SPAWN_BOTKIT_FD 3
+/* Rounds of SIGKILL to a tree whose members may still be forking. */
+#define SPAWN_KILL_ROUNDS 8
+/* Children the host had before its first behaviour, remembered at most. */
+#define SPAWN_FOREIGN_MAX 64
 #define MIB (1024ull * 1024ull)
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -102,6 +113,7 @@ struct spawn {
 	uint64_t started_ms;
 	struct spawn_exit how;
 	bool stopped;		/* spawn_stop was called: the end is the host's doing */
+	bool host_waited;	/* its deadline passed while the host served a request of it */
 	ev_child child;
 	ev_timer timeout;
 	ev_timer grace;		/* SIGKILL after SIGTERM, or the end of draining */
@@ -147,7 +159,14 @@ struct spawn_child {
 	const char *volatile step;
 };
 
+/* A process and its parent, as /proc shows them. */
+struct spawn_proc {
+	pid_t pid, ppid;
+};
+
 static struct list spawn_all = { &spawn_all, &spawn_all };
+static pid_t spawn_foreign[SPAWN_FOREIGN_MAX];
+static size_t spawn_foreign_n;
 static unsigned spawn_running;
 static bool spawn_shutting_down;	/* spawn_stop_all runs the loop */
 
@@ -157,6 +176,8 @@ static void spawn_grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_pipe_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void spawn_flood_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn_done_cb(void *userdata);
+static void spawn_foreign_note(void);
+static void spawn_kill_orphans(const struct spawn *ended);
 
 
 /* Append s (taken; NULL means an allocation failed). 0 or -ENOMEM. */
@@ -240,6 +261,48 @@ static const char *spawn_env_home(char *buf, size_t size)
 	return home && home[0] ? home : "/";
 }
 
+/* The directory of the host's own executable (its bindir once installed,
+ * where botctl is too), read once; "" when unknown. */
+static const char *spawn_env_own_dir(void)
+{
+	static char dir[PATH_MAX];
+	static bool read_once;
+	ssize_t n;
+	char *slash;
+
+	if (read_once)
+		return dir;
+	read_once = true;
+	n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+	dir[n > 0 ? n : 0] = '\0';
+	if ((slash = strrchr(dir, '/')))
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	return dir;
+}
+
+/* PATH: the system directories, then the host's own directory when it is
+ * not one of them; and BOTCTL: the botctl beside the host, when there is
+ * one, so that a script finds it under any prefix. */
+static int spawn_env_path(struct spawn_strv *env)
+{
+	const char *own = spawn_env_own_dir();
+	char path[sizeof SPAWN_PATH + PATH_MAX + 16], botctl[PATH_MAX + 16];
+	char sys[] = ":" SPAWN_PATH ":", mine[PATH_MAX + 2];
+	int r;
+
+	snprintf(mine, sizeof mine, ":%s:", own);
+	snprintf(path, sizeof path, "PATH=%s%s%s", SPAWN_PATH, own[0] && !strstr(sys, mine) ? ":" : "",
+		 own[0] && !strstr(sys, mine) ? own : "");
+	if ((r = spawn_env_put(env, strdup(path))) < 0)
+		return r;
+	snprintf(botctl, sizeof botctl, "%s/botctl", own);
+	if (own[0] && access(botctl, X_OK) == 0)
+		return spawn_env_put(env, spawn_env_entry("BOTCTL", botctl));
+	return 0;
+}
+
 /* The clean environment, the caller's entries and BOTKIT_FD. */
 static int spawn_env_build(struct spawn_strv *env, const struct spawn_opts *o)
 {
@@ -247,7 +310,7 @@ static int spawn_env_build(struct spawn_strv *env, const struct spawn_opts *o)
 	char buf[4096];
 	int r;
 
-	if ((r = spawn_env_put(env, strdup("PATH=" SPAWN_PATH))) < 0 ||
+	if ((r = spawn_env_path(env)) < 0 ||
 	    (r = spawn_env_put(env, spawn_env_entry("HOME", spawn_env_home(buf, sizeof buf)))) < 0 ||
 	    (r = spawn_env_put(env, strdup("LANG=C.UTF-8"))) < 0 ||
 	    (r = spawn_env_put(env, strdup("LC_ALL=C.UTF-8"))) < 0 ||
@@ -490,6 +553,11 @@ static __attribute__((noreturn)) void spawn_child_exec(struct spawn_child *c)
 	c->step = "changing directory";
 	if ((l->cwd && chdir(l->cwd) < 0) || spawn_child_limits(c, &l->limits) < 0)
 		goto fail;
+	/* Its descendants stay in its tree while it lives, whatever they do
+	 * (setsid, double forks), so that its end can reach them. */
+	c->step = "becoming a child subreaper";
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		goto fail;
 	c->step = "setting no_new_privs";
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		goto fail;
@@ -646,6 +714,7 @@ int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done
 	if (r < 0)
 		return r;
 	spawn_launch_init(&l, o);
+	spawn_foreign_note();
 	if (!(sp = spawn_alloc(s, o, done, userdata)) ||
 	    (o->connect && o->context && !(context = value_dup(o->context)))) {
 		r = -ENOMEM;
@@ -674,11 +743,171 @@ fail:
 	return r;
 }
 
-/* Signal the child's process group (the child alone if it left the group). */
+/* ---- descendants ----------------------------------------------------------------- */
+
+/* The parent of pid from /proc/PID/stat ("pid (comm) state ppid ...", comm
+ * may hold spaces and parentheses), or -1 when it is gone. */
+static pid_t spawn_proc_ppid(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *p;
+	long ppid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (!(p = strrchr(buf, ')')) || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* Every process's pid and parent, read from /proc (allocated, *ret_n of
+ * them); NULL when /proc cannot be read or memory ran out. */
+static struct spawn_proc *spawn_procs_read(size_t *ret_n)
+{
+	DIR *d = opendir("/proc");
+	struct spawn_proc *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		pid_t ppid;
+		if (*end || pid <= 0 || (ppid = spawn_proc_ppid((pid_t)pid)) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if (!(nv = realloc(v, cap * sizeof *v)))
+				break;
+			v = nv;
+		}
+		v[n++] = (struct spawn_proc){ (pid_t)pid, ppid };
+	}
+	if (d)
+		closedir(d);
+	*ret_n = n;
+	return v;
+}
+
+/* Send sig to every descendant of root found in procs (root excluded);
+ * how many were signalled. */
+static size_t spawn_signal_tree(const struct spawn_proc *procs, size_t n, pid_t root, int sig)
+{
+	pid_t *tree = malloc((n + 1) * sizeof *tree);
+	size_t len = 0;
+
+	if (!tree)
+		return 0;
+	tree[len++] = root;
+	for (size_t i = 0; i < len; i++)
+		for (size_t j = 0; j < n; j++)
+			if (procs[j].ppid == tree[i] && procs[j].pid != root)
+				tree[len++] = procs[j].pid;
+	for (size_t i = 1; i < len; i++)
+		kill(tree[i], sig);
+	free(tree);
+	return len - 1;
+}
+
+/* Send sig to root's descendants, whatever session or group they moved
+ * to (the behaviour is their subreaper); with SIGKILL again, for those
+ * forked meanwhile, until none is left or a few rounds passed. */
+static void spawn_signal_descendants(pid_t root, int sig)
+{
+	for (int round = 0; round < SPAWN_KILL_ROUNDS; round++) {
+		size_t n = 0, hit;
+		struct spawn_proc *procs = spawn_procs_read(&n);
+
+		hit = procs ? spawn_signal_tree(procs, n, root, sig) : 0;
+		free(procs);
+		if (!hit || sig != SIGKILL)
+			return;
+	}
+}
+
+/* Whether pid is a child the host started and has not reaped yet. */
+static bool spawn_is_ours(pid_t pid)
+{
+	for (struct list *l = spawn_all.next; l != &spawn_all; l = l->next) {
+		const struct spawn *sp = list_entry(l, struct spawn, link);
+		if (sp->pid == pid && sp->state < SPAWN_DRAINING)
+			return true;
+	}
+	return false;
+}
+
+/* Whether pid was already the host's child before its first behaviour
+ * started (a process the host inherited): never an orphan of a behaviour. */
+static bool spawn_is_foreign(pid_t pid)
+{
+	for (size_t i = 0; i < spawn_foreign_n; i++)
+		if (spawn_foreign[i] == pid)
+			return true;
+	return false;
+}
+
+/* Remember the children the host has before its first behaviour starts. */
+static void spawn_foreign_note(void)
+{
+	static bool noted;
+	struct spawn_proc *procs;
+	size_t n = 0;
+
+	if (noted)
+		return;
+	noted = true;
+	procs = spawn_procs_read(&n);
+	for (size_t i = 0; procs && i < n && spawn_foreign_n < SPAWN_FOREIGN_MAX; i++)
+		if (procs[i].ppid == getpid())
+			spawn_foreign[spawn_foreign_n++] = procs[i].pid;
+	free(procs);
+}
+
+/* A behaviour ended: a process it left behind was reparented to the host
+ * (a child subreaper); kill each such orphan with all its descendants.
+ * Only when the host is a subreaper: otherwise orphans never come to it. */
+static void spawn_kill_orphans(const struct spawn *ended)
+{
+	int reaper = 0;
+
+	if (prctl(PR_GET_CHILD_SUBREAPER, &reaper, 0, 0, 0) < 0 || !reaper)
+		return;
+	for (int round = 0; round < SPAWN_KILL_ROUNDS; round++) {
+		size_t n = 0, hit = 0;
+		struct spawn_proc *procs = spawn_procs_read(&n);
+
+		for (size_t i = 0; procs && i < n; i++) {
+			pid_t pid = procs[i].pid;
+			if (procs[i].ppid != getpid() || spawn_is_ours(pid) || spawn_is_foreign(pid))
+				continue;
+			if (round == 0)
+				log_warn("behaviour %s (pid %ld) left process %ld running: killed with its descendants",
+					 ended->name, (long)ended->pid, (long)pid);
+			spawn_signal_tree(procs, n, pid, SIGKILL);
+			kill(pid, SIGKILL);
+			hit++;
+		}
+		free(procs);
+		if (!hit)
+			return;
+	}
+}
+
+/* Signal the child's process group (the child alone if it left the group)
+ * and every descendant it has, in whatever group. */
 static void spawn_signal(struct spawn *sp, int sig)
 {
 	if (kill(-sp->pid, sig) < 0 && errno == ESRCH)
 		kill(sp->pid, sig);
+	spawn_signal_descendants(sp->pid, sig);
 }
 
 /* SIGTERM now, SIGKILL after grace_ms. */
@@ -696,11 +925,31 @@ void spawn_stop(struct spawn *sp)
 	ev_timer_start(EV_DEFAULT, &sp->grace);
 }
 
-/* The deadline passed. */
+/* Whether the host is still serving a request of the child (such as an
+ * answer waiting in the paced IRC queue): the wait is the host's. */
+bool spawn_waits_on_host(const struct spawn *sp)
+{
+	struct client *c = spawn_get_client(sp);
+
+	return c && call_table_pending_in(client_calls(c)) > 0;
+}
+
+/* The deadline passed: stop the child, unless the host is still serving a
+ * request of it; then look again shortly, up to SPAWN_HOST_WAIT_MAX_MS. */
 static void spawn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct spawn *sp = w->data;
+	uint64_t ran = clock_now_ms() - sp->started_ms;
 
+	if (spawn_waits_on_host(sp) && ran < (uint64_t)sp->timeout_ms + SPAWN_HOST_WAIT_MAX_MS) {
+		if (!sp->host_waited)
+			log_debug("behaviour %s (pid %ld): its time is up while the host serves its request: "
+				  "waiting for the host", sp->name, (long)sp->pid);
+		sp->host_waited = true;
+		ev_timer_set(&sp->timeout, SPAWN_HOST_WAIT_CHECK_MS / 1000., 0.);
+		ev_timer_start(loop, &sp->timeout);
+		return;
+	}
 	log_warn("behaviour %s (pid %ld): timed out after %u ms", sp->name, (long)sp->pid, sp->timeout_ms);
 	sp->how.timed_out = true;
 	spawn_stop(sp);
@@ -876,6 +1125,7 @@ static void spawn_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	sp->how.signaled = WIFSIGNALED(w->rstatus);
 	sp->how.code = sp->how.signaled ? WTERMSIG(w->rstatus) : WEXITSTATUS(w->rstatus);
 	sp->state = SPAWN_DRAINING;
+	spawn_kill_orphans(sp);
 	if (sp->out.fd >= 0 || sp->err.fd >= 0) {
 		ev_timer_set(&sp->grace, SPAWN_DRAIN_MS / 1000., 0.);
 		ev_timer_start(loop, &sp->grace);

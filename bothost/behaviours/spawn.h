@@ -3,8 +3,12 @@
  * child before the exec, a clean environment, no inherited descriptor but stdin (/dev/null),
  * stdout and stderr (pipes logged line by line, tagged with the behaviour's
  * name and pid, at most so many lines per window and each line cut at 4 KiB) and, when asked, one end of a socketpair as descriptor 3
- * ($BOTKIT_FD=3) whose other end the host serves as a client. A timeout
- * sends SIGTERM, then SIGKILL after a grace period. Children are reaped by
+ * ($BOTKIT_FD=3) whose other end the host serves as a client. The child is
+ * a child subreaper, so that its descendants stay in its tree whatever
+ * session or group they move to: a timeout sends SIGTERM to its group and
+ * all its descendants, then SIGKILL after a grace period; when it ends,
+ * what it left behind (reparented to the host, itself a subreaper) is
+ * killed. Children are reaped by
  * libev (ev_child on the default loop); the exit status and run time are
  * logged and reported. */
 #ifndef BOTHOST_SPAWN_H
@@ -75,6 +79,10 @@ pid_t spawn_get_pid(const struct spawn *sp);
 const char *spawn_get_name(const struct spawn *sp);
 /* The host side of its connection while it is open, else NULL. */
 struct client *spawn_get_client(const struct spawn *sp);
+/* Whether the host is still serving a request of the child's connection
+ * (an answer waiting in the paced IRC queue): such a wait counts neither
+ * against its timeout (up to 10 minutes more) nor against its slot. */
+bool spawn_waits_on_host(const struct spawn *sp);
 /* Children running now. */
 unsigned spawn_count(void);
 /* Stop every child (SIGTERM, a short grace, SIGKILL) and run the default

@@ -30,6 +30,8 @@ struct call {
 	void *userdata;
 	struct value *args;
 	struct list link;	/* CLIENT: in the client's call table */
+	struct server *orphan_of;	/* CLIENT: counts it, since its client went away */
+	uid_t orphan_uid;
 	bool starting;
 	/* An answer given while starting, delivered from the loop; the error
 	 * strings are copies (NULL when the copy failed). */
@@ -114,6 +116,8 @@ static void call_detach(struct call *call)
 static void call_free(struct call *call)
 {
 	call_detach(call);
+	if (call->orphan_of)
+		server_orphan_remove(call->orphan_of, call->orphan_uid);
 	later_cancel(&call->later);
 	value_free(call->args);
 	value_free(call->result);
@@ -197,8 +201,9 @@ static void call_send_result(struct call *call, const struct value *v, const cJS
 		return;
 	int r = client_send_result_node(call->client, call->id, v, node);
 	if (r < 0)
-		client_send_error(call->client, call->id, r == -ENOBUFS ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
+		client_send_error(call->client, call->id, r == -ENOBUFS || r == -E2BIG ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
 				  r == -ENOBUFS ? "the result holds more functions than tokens_max allows"
+				  : r == -E2BIG ? "the result nests deeper than a frame may (1000 levels)"
 						: "the result could not be encoded", NULL);
 }
 
@@ -348,10 +353,12 @@ static void call_pending_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
 int call_pending_add(struct client *c, struct fn *fn, struct call *call, uint64_t *ret_id)
 {
 	struct call_table *t = client_calls(c);
-	struct pending *p = calloc(1, sizeof *p);
 	unsigned ms = client_config(c)->call_timeout_ms;
+	struct pending *p;
 
-	if (!p)
+	if (map_count(&t->pending) >= client_config(c)->pending_max)
+		return -ENOBUFS;
+	if (!(p = calloc(1, sizeof *p)))
 		return -ENOMEM;
 	p->client = c;
 	p->id = ++t->last_id;
@@ -390,8 +397,14 @@ void call_table_lost(struct client *c)
 	struct pending *p;
 	size_t iter = 0;
 
-	while (!list_empty(&t->calls))
-		call_detach(list_entry(t->calls.next, struct call, link));
+	/* They run on without it: counted as its uid's orphans until they end. */
+	while (!list_empty(&t->calls)) {
+		struct call *call = list_entry(t->calls.next, struct call, link);
+		call_detach(call);
+		call->orphan_of = client_get_server(c);
+		call->orphan_uid = client_get_uid(c);
+		server_orphan_add(call->orphan_of, call->orphan_uid);
+	}
 	t->pending = (struct map)MAP_INIT;
 	while ((p = map_next(&pending, &iter)))
 		call_pending_finish(p, NULL, &err);

@@ -72,7 +72,8 @@ size_t call_table_pending_in(const struct call_table *t);
 size_t call_table_pending_out(const struct call_table *t);
 
 /* Record that call waits for c's answer to an invoke of fn; returns the
- * request id to send. 0 or -ENOMEM. */
+ * request id to send. 0, -ENOBUFS (c has pending_max invocations awaiting
+ * its answer already) or -ENOMEM. */
 int call_pending_add(struct client *c, struct fn *fn, struct call *call, uint64_t *ret_id);
 /* The client answered request id: result taken, or err. Ignored (result
  * freed) when id is not pending. */

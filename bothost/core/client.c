@@ -61,10 +61,13 @@ struct client {
 	bool linger;		/* flush the output before closing */
 	bool eof;		/* the peer finished sending */
 	bool in_batch;		/* handling a read batch: output waits for early_write or its end */
+	bool untrusted_socket;	/* accepted on an untrusted socket */
+	size_t accounted;	/* output bytes charged to the server's budget */
 	size_t early_write;	/* queued bytes that get written during the batch */
 	int io_events;
 	ev_io io;
 	ev_timer linger_timer;
+	ev_timer hello_timer;	/* the handshake deadline, when started */
 	struct frame_reader in;
 	struct buf out;
 	struct later flush_later;
@@ -82,9 +85,11 @@ struct client {
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_linger_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void client_flush_cb(void *userdata);
 static void client_lost_cb(void *userdata);
 static void client_free_cb(void *userdata);
+static void client_fail(struct client *c, const char *name, const char *message, const cJSON *data);
 
 /* Accessors: identity, state and the per-client state other modules keep. */
 struct server *client_get_server(const struct client *c) { return c->server; }
@@ -104,6 +109,20 @@ void client_listener_remove(struct client *c) { c->nlisteners--; }
 size_t client_listener_count(const struct client *c) { return c->nlisteners; }
 struct list *client_link(struct client *c) { return &c->link; }
 struct client *client_from_link(struct list *l) { return list_entry(l, struct client, link); }
+bool client_is_closing(const struct client *c) { return c->state >= CLIENT_CLOSING; }
+void client_set_untrusted_socket(struct client *c) { c->untrusted_socket = true; }
+bool client_on_untrusted_socket(const struct client *c) { return c->untrusted_socket; }
+
+/* Charge the server's output budget with what the queue holds now. */
+static void client_account(struct client *c)
+{
+	size_t now = buf_pending(&c->out);
+
+	if (now == c->accounted)
+		return;
+	server_output_charge(c->server, c->uid, c->accounted, now);
+	c->accounted = now;
+}
 
 /* Replace the client's context. */
 void client_set_context(struct client *c, struct value *v)
@@ -161,6 +180,8 @@ static struct client *client_alloc(struct server *s, int fd)
 	c->io.data = c;
 	ev_timer_init(&c->linger_timer, client_linger_cb, CLIENT_LINGER_SECONDS, 0.);
 	c->linger_timer.data = c;
+	ev_timer_init(&c->hello_timer, client_hello_cb, 0., 0.);
+	c->hello_timer.data = c;
 	client_get_peer(c);
 	return c;
 }
@@ -178,6 +199,27 @@ struct client *client_new(struct server *s, int fd)
 	ev_io_start(EV_DEFAULT, &c->io);
 	log_debug("client %" PRIu64 " connected (uid %ld, pid %ld)", c->id, (long)c->uid, (long)c->pid);
 	return c;
+}
+
+/* Give the connection hello_timeout to say hello. */
+void client_start_hello_deadline(struct client *c)
+{
+	unsigned ms = client_config(c)->hello_timeout_ms;
+
+	if (!ms || c->state != CLIENT_HELLO)
+		return;
+	ev_timer_set(&c->hello_timer, ms / 1000.0, 0.);
+	ev_timer_start(EV_DEFAULT, &c->hello_timer);
+}
+
+/* No hello in time: a Timeout connection error frees the slot. */
+static void client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = w->data;
+	char message[96];
+
+	snprintf(message, sizeof message, "no hello within %u ms (hello_timeout)", client_config(c)->hello_timeout_ms);
+	client_fail(c, ERR_TIMEOUT, message, NULL);
 }
 
 /* Watch the socket for events (EV_READ and/or EV_WRITE, or 0). */
@@ -219,6 +261,7 @@ static void client_flush(struct client *c)
 	if (c->state >= CLIENT_DEAD)
 		return;
 	r = client_write(c);
+	client_account(c);
 	if (r < 0) {
 		buf_clear(&c->out);
 		if (c->state == CLIENT_LINGER) {
@@ -241,6 +284,17 @@ static void client_flush_cb(void *userdata)
 	client_flush(userdata);
 }
 
+/* A client over output_max: drop what it has not read, except the rest of the
+ * frame being written, and queue the error that says why before closing. */
+static void client_cut_off(struct client *c)
+{
+	const char *head = buf_head(&c->out);
+	const char *nl = memchr(head, '\n', buf_pending(&c->out));
+
+	buf_truncate(&c->out, c->out.off + (nl ? (size_t)(nl - head) + 1 : 0));
+	client_fail(c, ERR_LIMIT_EXCEEDED, "output queue over output_max (not reading)", NULL);
+}
+
 /* A message was appended: see that it gets written, and enforce output_max. */
 static void client_output_commit(struct client *c)
 {
@@ -251,12 +305,18 @@ static void client_output_commit(struct client *c)
 		if (c->early_write < CLIENT_EARLY_WRITE_MAX)
 			c->early_write *= 2;
 		int r = client_write(c);
-		if (r < 0 || buf_pending(&c->out) > client_config(c)->output_max) {
+		if (r < 0) {
 			buf_clear(&c->out);
-			client_kill(c, r < 0 ? strerror(-r) : "output queue over output_max (not reading)");
+			client_kill(c, strerror(-r));
+			return;
+		}
+		if (buf_pending(&c->out) > client_config(c)->output_max) {
+			client_cut_off(c);
 			return;
 		}
 	}
+	client_account(c);
+	server_output_enforce(c->server, c->uid);
 	if (!c->in_batch && !(c->io_events & EV_WRITE) && buf_pending(&c->out) > 0)
 		later_schedule(&c->flush_later);
 }
@@ -319,7 +379,7 @@ static int client_put_error(struct client *c, const char *name, const char *mess
 		size_t mark = buf_pending(&c->out);
 		r = buf_puts(&c->out, ",\"data\":");
 		if (r == 0)
-			r = value_encode(&c->out, data, c);
+			r = value_encode_in(&c->out, data, 2, c);	/* inside "error" */
 		if (r < 0) {
 			/* Data that cannot be sent is left out rather than losing the error. */
 			buf_truncate(&c->out, c->out.off + mark);
@@ -373,6 +433,17 @@ static int client_put_invoke(struct client *c, uint64_t fn_id, uint64_t id)
 	return r;
 }
 
+/* A notification could not be queued: rather than miss it unknowingly, the
+ * client is cut off, told why when it is tokens_max. */
+static void client_notify_failed(struct client *c, int r)
+{
+	if (r == -ENOBUFS)
+		client_evict(c, ERR_LIMIT_EXCEEDED, "a notification (an event) for this client would pass "
+			     "tokens_max; the connection is closed rather than miss it");
+	else
+		client_kill(c, "no memory for a notification");
+}
+
 /* {"t":"invoke",["id":id,]"fn":fn_id,"args":args} */
 int client_send_invoke(struct client *c, uint64_t fn_id, uint64_t id, const struct value *args)
 {
@@ -384,7 +455,10 @@ int client_send_invoke(struct client *c, uint64_t fn_id, uint64_t id, const stru
 	r = client_put_invoke(c, fn_id, id);
 	if (r == 0)
 		r = args ? value_encode(&c->out, args, c) : buf_append(&c->out, "[]", 2);
-	return client_end_message(c, mark, r);
+	r = client_end_message(c, mark, r);
+	if (r < 0 && !id)
+		client_notify_failed(c, r);
+	return r;
 }
 
 /* An invoke notification with arguments already encoded. */
@@ -398,7 +472,10 @@ int client_send_invoke_text(struct client *c, uint64_t fn_id, const char *args, 
 	r = client_put_invoke(c, fn_id, 0);
 	if (r == 0)
 		r = buf_append(&c->out, args, len);
-	return client_end_message(c, mark, r);
+	r = client_end_message(c, mark, r);
+	if (r < 0)
+		client_notify_failed(c, r);
+	return r;
 }
 
 /* Forget an import nobody holds any more and release it to the client. */
@@ -433,6 +510,7 @@ static void client_fail(struct client *c, const char *name, const char *message,
 		log_debug("refused connection: %s: %s", name, message);
 	if (wire_write_error(&c->out, 0, name, message, data) == 0)
 		c->frames_out++;
+	client_account(c);
 	c->linger = true;
 	c->state = CLIENT_CLOSING;
 	later_schedule(&c->lost_later);
@@ -445,8 +523,22 @@ void client_kill(struct client *c, const char *why)
 		return;
 	log_info("client %" PRIu64 " dropped: %s", c->id, why);
 	buf_clear(&c->out);
+	client_account(c);
 	c->state = CLIENT_CLOSING;
 	later_schedule(&c->lost_later);
+}
+
+/* Cut the client off for the host's output budget: what it has not read is
+ * dropped, except the rest of the frame being written, for the error. */
+void client_evict(struct client *c, const char *name, const char *message)
+{
+	const char *head = buf_head(&c->out);
+	const char *nl = buf_pending(&c->out) ? memchr(head, '\n', buf_pending(&c->out)) : NULL;
+
+	if (c->state >= CLIENT_CLOSING)
+		return;
+	buf_truncate(&c->out, c->out.off + (nl ? (size_t)(nl - head) + 1 : 0));
+	client_fail(c, name, message, NULL);
 }
 
 /* A connection the host will not serve: error, flush, close. */
@@ -477,9 +569,11 @@ static int client_send_welcome(struct client *c)
 	r = buf_printf(&c->out,
 		       "{\"t\":\"welcome\",\"version\":%d,\"server\":\"%s %s\",\"client\":%" PRIu64 ","
 		       "\"limits\":{\"frame_max\":%zu,\"output_max\":%zu,\"tokens_max\":%zu,"
-		       "\"handlers_max\":%zu,\"pending_max\":%zu},\"objects\":",
+		       "\"handlers_max\":%zu,\"pending_max\":%zu,\"clients_max\":%zu,\"clients_per_user\":%zu},"
+		       "\"objects\":",
 		       WIRE_VERSION, PACKAGE_NAME, PACKAGE_VERSION, c->id, cfg->frame_max, cfg->output_max,
-		       cfg->tokens_max, cfg->handlers_max, cfg->pending_max);
+		       cfg->tokens_max, cfg->handlers_max, cfg->pending_max, cfg->clients_max,
+		       cfg->clients_per_user < cfg->clients_max ? cfg->clients_per_user : cfg->clients_max);
 	if (r == 0)
 		r = buf_append(&c->out, objects, len);
 	return client_end_message(c, mark, r);
@@ -514,6 +608,7 @@ static void client_handle_hello(struct client *c, cJSON *root, const struct wire
 	}
 	c->state = CLIENT_OPEN;
 	c->welcomed = true;
+	ev_timer_stop(EV_DEFAULT, &c->hello_timer);
 	log_info("client %" PRIu64 " (%s) connected", c->id, c->name ? c->name : "unnamed");
 	server_client_event(c->server, c, true);
 }
@@ -559,22 +654,33 @@ static bool client_request_args(struct client *c, cJSON *root, const struct wire
 	return false;
 }
 
-/* True when another request may be taken on. */
-static bool client_request_room(struct client *c)
+/* NULL when another request may be taken on, else why not: pending_max
+ * counts the calls the uid's closed connections left running too, and the
+ * output budget admits new work only within it. */
+static const char *client_request_room(struct client *c)
 {
-	return c->calls.requests < client_config(c)->pending_max;
+	size_t orphans = server_orphans_of(c->server, c->uid);
+
+	if (c->calls.requests + orphans >= client_config(c)->pending_max)
+		return orphans ? "too many requests pending (pending_max), counting the calls this uid's closed "
+				 "connections left running" : "too many requests pending (pending_max)";
+	if (!server_output_admits(c->server, c))
+		return "the host's queued output is over half its budget (output_total_max, output_user_max) "
+		       "and this client's is over its share: read the answers first";
+	return NULL;
 }
 
 /* call: run a method of a hosted object. */
 static void client_handle_call(struct client *c, cJSON *root, const struct wire_msg *m)
 {
+	const char *full;
 	struct value *args;
 	struct call *call;
 
 	if (!client_request_args(c, root, m, &args))
 		return;
-	if (!client_request_room(c)) {
-		client_refuse_request(c, m->id, args, ERR_LIMIT_EXCEEDED, "too many requests pending (pending_max)");
+	if ((full = client_request_room(c))) {
+		client_refuse_request(c, m->id, args, ERR_LIMIT_EXCEEDED, full);
 		return;
 	}
 	call = call_new_client(c, m->id, args);
@@ -589,6 +695,7 @@ static void client_handle_call(struct client *c, cJSON *root, const struct wire_
 static void client_handle_invoke(struct client *c, cJSON *root, const struct wire_msg *m)
 {
 	char message[96];
+	const char *full;
 	struct value *args;
 	struct call *call;
 
@@ -603,8 +710,8 @@ static void client_handle_invoke(struct client *c, cJSON *root, const struct wir
 			value_free(args);
 		return;
 	}
-	if (m->id && !client_request_room(c)) {
-		client_refuse_request(c, m->id, args, ERR_LIMIT_EXCEEDED, "too many requests pending (pending_max)");
+	if (m->id && (full = client_request_room(c))) {
+		client_refuse_request(c, m->id, args, ERR_LIMIT_EXCEEDED, full);
 		return;
 	}
 	call = call_new_client(c, m->id, args);
@@ -776,6 +883,7 @@ static void client_on_readable(struct client *c)
 		}
 		c->eof = true;
 		buf_clear(&c->out);
+		client_account(c);
 		client_lost(c);
 		return;
 	}
@@ -853,7 +961,10 @@ static void client_close(struct client *c)
 	c->state = CLIENT_DEAD;
 	ev_io_stop(EV_DEFAULT, &c->io);
 	ev_timer_stop(EV_DEFAULT, &c->linger_timer);
+	ev_timer_stop(EV_DEFAULT, &c->hello_timer);
 	later_cancel(&c->flush_later);
+	server_output_charge(c->server, c->uid, c->accounted, 0);
+	c->accounted = 0;
 	if (!list_empty(&c->link))
 		list_remove(&c->link);
 	close(c->fd);

@@ -76,6 +76,18 @@ void client_drop_import(struct client *c, uint64_t fn_id, uint64_t received);
 
 /* Cut the client off from anywhere: it is unwound from the loop shortly. */
 void client_kill(struct client *c, const char *why);
+/* The same, telling it why: its queued output is dropped for a connection
+ * error (name, message), flushed before the socket closes. */
+void client_evict(struct client *c, const char *name, const char *message);
+/* True once the client is cut off, closing or gone. */
+bool client_is_closing(const struct client *c);
+/* Close the connection with a Timeout connection error unless it says hello
+ * within hello_timeout (for connections from outside; not for the sockets
+ * of processes the host started). */
+void client_start_hello_deadline(struct client *c);
+/* Mark a client accepted on an untrusted socket (the server counts them). */
+void client_set_untrusted_socket(struct client *c);
+bool client_on_untrusted_socket(const struct client *c);
 /* Unwind everything the client held (PROTOCOL.md section 10) now. Only from
  * the loop's top level: never while an object is iterating its state. */
 void client_lost(struct client *c);

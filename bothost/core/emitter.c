@@ -188,15 +188,17 @@ int emitter_add(struct emitter *em, const char *event, struct fn *fn, bool once,
 	return 0;
 }
 
-/* Deliver to one function: shared text for a client's function, else a copy. */
-static void emitter_deliver(struct fn *fn, const struct value *args, const struct buf *text)
+/* Deliver to one function: shared text for a client's function, else a
+ * copy. True when it was queued; a client that could not take it has been
+ * cut off (with an error), and is not counted. */
+static bool emitter_deliver(struct fn *fn, const struct value *args, const struct buf *text)
 {
 	struct client *c = fn_get_client(fn);
 
 	if (c && text)
-		client_send_invoke_text(c, fn_get_remote_id(fn), buf_head(text), buf_pending(text));
-	else
-		fn_notify(fn, args);
+		return client_send_invoke_text(c, fn_get_remote_id(fn), buf_head(text), buf_pending(text)) == 0 &&
+		       client_is_open(c);
+	return fn_notify(fn, args) == 0;
 }
 
 /* Deliver an event to every registration, in order. */
@@ -220,9 +222,9 @@ size_t emitter_emit(struct emitter *em, const char *event, const struct value *a
 		next = it->next;
 		/* A once registration is gone before its call is sent, released after. */
 		fn = l->once ? emitter_unlink(l) : fn_ref(l->fn);
-		emitter_deliver(fn, args, shared ? &text : NULL);
+		if (emitter_deliver(fn, args, shared ? &text : NULL))
+			count++;
 		fn_unref(fn);
-		count++;
 	}
 	ev->emitting--;
 	emitter_event_trim(ev);

@@ -149,8 +149,12 @@ static void fn_call_remote(struct fn *fn, struct call *call)
 		call_fail(call, ERR_DISCONNECTED, "the client that exported this function is gone");
 		return;
 	}
-	if (call_wants_answer(call) && call_pending_add(c, fn, call, &id) < 0) {
-		call_fail(call, ERR_FAILED, "out of memory");
+	if (call_wants_answer(call) && (r = call_pending_add(c, fn, call, &id)) < 0) {
+		if (r == -ENOBUFS)
+			call_fail(call, ERR_LIMIT_EXCEEDED, "the client has %zu invocations awaiting its answer "
+				  "already (pending_max)", client_config(c)->pending_max);
+		else
+			call_fail(call, ERR_FAILED, "out of memory");
 		return;
 	}
 	r = client_send_invoke(c, fn->u.remote.id, id, call_get_args(call));
@@ -234,20 +238,19 @@ int fn_invoke(struct fn *fn, struct value *args, fn_done_cb done, void *userdata
 	return 0;
 }
 
-/* Notify fn with args (borrowed). */
-void fn_notify(struct fn *fn, const struct value *args)
+/* Notify fn with args (borrowed): 0 once it is queued; a client's
+ * notification that cannot be cut the client off (client_send_invoke). */
+int fn_notify(struct fn *fn, const struct value *args)
 {
 	struct client *c = fn_get_client(fn);
+	struct value *copy;
 
 	if (c) {
 		int r = client_send_invoke(c, fn->u.remote.id, 0, args);
-		if (r < 0)
-			log_debug("client %llu: notification dropped (%d)", (unsigned long long)client_get_id(c), r);
-		return;
+		return r < 0 ? r : client_is_open(c) ? 0 : -ENOTCONN;
 	}
-	if (fn->type == FN_NATIVE) {
-		struct value *copy = value_dup(args);
-		if (copy)
-			fn_invoke(fn, copy, NULL, NULL);
-	}
+	if (fn->type != FN_NATIVE)
+		return -ENOTCONN;
+	copy = value_dup(args);
+	return copy ? fn_invoke(fn, copy, NULL, NULL) : -ENOMEM;
 }

@@ -58,8 +58,10 @@ void fn_remote_lost(struct fn *fn);
  * never before fn_invoke returns: result, error, Timeout or Disconnected.
  * Without done it is a notification. 0, or -ENOMEM (then done never runs). */
 int fn_invoke(struct fn *fn, struct value *args, fn_done_cb done, void *userdata);
-/* Notify fn with a copy of args (borrowed), sharing encoded text where possible. */
-void fn_notify(struct fn *fn, const struct value *args);
+/* Notify fn with a copy of args (borrowed), sharing encoded text where
+ * possible. 0 once queued; -errno when not (a client that cannot take it
+ * is cut off with an error, PROTOCOL.md section 9: never a silent loss). */
+int fn_notify(struct fn *fn, const struct value *args);
 /* Run fn for an existing call; the call is answered by fn's outcome. */
 void fn_call(struct fn *fn, struct call *call);
 

@@ -93,6 +93,7 @@ static void host_stats(struct object *obj, struct call *call)
 	cJSON_AddNumberToObject(o, "clients", (double)server_client_count(s));
 	host_counts_write(o, &total);
 	cJSON_AddNumberToObject(o, "functions", (double)server_fn_count(s));
+	cJSON_AddNumberToObject(o, "orphaned_calls", (double)server_orphan_count(s));
 	if (self)
 		cJSON_AddNumberToObject(so, "id", (double)client_get_id(self));
 	host_counts_write(so, &mine);
@@ -151,7 +152,8 @@ static const struct object_method host_methods[] = {
 	{ "introspect", "describes every hosted object, as in the welcome", NULL, "object", false,
 	  host_introspect },
 	{ "stats", "totals over all clients (clients, handlers, imports, exports, pending_in, pending_out, "
-		   "queued_bytes, functions) and the caller's own numbers in self",
+		   "queued_bytes, functions, orphaned_calls: calls still running for clients that went away) "
+		   "and the caller's own numbers in self",
 	  NULL, "object", false, host_stats },
 	{ "clients", "one entry per connected client: id, name, pid, uid and its numbers", NULL, "array", false,
 	  host_clients },

@@ -21,6 +21,7 @@
 #include "later.h"
 #include "log.h"
 #include "object.h"
+#include "wire/map.h"
 
 #define SERVER_ACCEPT_BACKOFF_SECONDS 1.0
 /* Refusals of one uid are logged at most once in this many seconds. */
@@ -42,6 +43,12 @@ struct listener {
 
 #define SERVER_LISTENERS_MAX 2
 
+/* What one uid's clients hold together. */
+struct server_user {
+	size_t queued;		/* output bytes */
+	size_t orphans;		/* calls their departed connections left running */
+};
+
 /* When a refusal of uid was last logged. */
 struct server_refusal {
 	uid_t uid;
@@ -59,6 +66,10 @@ struct server {
 	ev_timer accept_backoff;
 	struct list clients;
 	size_t nclients;
+	size_t nuntrusted;	/* of them, accepted on an untrusted socket */
+	size_t output_total;	/* bytes queued to all clients */
+	size_t orphans;		/* calls left running by clients that went away */
+	struct map users;	/* (uid, 0) -> struct server_user, while it has something */
 	uint64_t last_client_id;
 	struct list lingering;
 	server_client_hook hook;
@@ -84,6 +95,9 @@ void server_config_init(struct server_config *cfg)
 	cfg->clients_max = 4096;
 	cfg->clients_per_user = 64;
 	cfg->call_timeout_ms = 30000;
+	cfg->hello_timeout_ms = 5000;
+	cfg->output_total_max = 67108864;
+	cfg->output_user_max = 33554432;
 }
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -136,6 +150,11 @@ void server_free(struct server *s)
 	later_queue_run(s->later);
 	if (s->functions)
 		log_warn("%" PRIu64 " function object(s) still live when the server is freed", s->functions);
+	struct server_user *u;
+	size_t iter = 0;
+	while ((u = map_next(&s->users, &iter)))
+		free(u);
+	map_free(&s->users);
 	free(s->allow_uids);
 	free(s->allow_gids);
 	free(s);
@@ -486,9 +505,10 @@ static int server_descends(pid_t pid, pid_t *ret_child)
 /* Whether a peer gets the privileged methods: the one place where this is
  * decided. Never on an untrusted socket; else its uid must be root or the
  * host's; then a descendant of the host is privileged only when the child
- * policy says so of the host's child it descends from, and a peer whose
- * ancestry cannot be read (gone, or hidden from the host) only when it is
- * root. A peer outside the host's pid namespace (pid 0) has no ancestry to
+ * policy says so of the host's child it descends from. A peer whose process
+ * (or an ancestor on its chain) is already gone never is: it may have been a
+ * reaped descendant; one whose ancestry is hidden from the host only when it
+ * is root. A peer outside the host's pid namespace (pid 0) has no ancestry to
  * read: its uid decides. */
 static bool server_peer_privileged(const struct server *s, const struct ucred *cred, bool trusted)
 {
@@ -500,6 +520,8 @@ static bool server_peer_privileged(const struct server *s, const struct ucred *c
 	if (cred->pid <= 0)
 		return true;
 	r = server_descends(cred->pid, &child);
+	if (r == -ENOENT || r == -ESRCH)
+		return false;
 	if (r < 0)
 		return cred->uid == 0;
 	if (r == 0)
@@ -553,8 +575,10 @@ int server_adopt_fd(struct server *s, int fd)
 	if (server_refuse_peer(s, fd, &cred))
 		return -EPERM;
 	r = server_adopt_client(s, fd, true, &c);
-	if (r == 0)
+	if (r == 0) {
 		client_set_privileged(c, server_peer_privileged(s, &cred, true));
+		client_start_hello_deadline(c);
+	}
 	return r;
 }
 
@@ -564,6 +588,35 @@ void server_set_exit_when_idle(struct server *s, bool on)
 	s->exit_when_idle = on;
 }
 
+/* The connections an untrusted socket may have: clients_max less the room
+ * kept for the trusted one (an eighth of it, at least one). */
+static size_t server_untrusted_max(const struct server *s)
+{
+	size_t reserve = s->cfg.clients_max / 8;
+
+	if (reserve == 0 && s->cfg.clients_max > 1)
+		reserve = 1;
+	return s->cfg.clients_max - reserve;
+}
+
+/* Refuse fd (taken then) when the host, or for an untrusted socket its
+ * share of clients_max, is full: true when refused. */
+static bool server_refuse_full(struct server *s, int fd, const struct ucred *cred, bool trusted)
+{
+	char message[160];
+
+	if (s->nclients >= s->cfg.clients_max)
+		snprintf(message, sizeof message, "the host serves at most %zu clients", s->cfg.clients_max);
+	else if (!trusted && s->nuntrusted >= server_untrusted_max(s))
+		snprintf(message, sizeof message, "this socket serves at most %zu clients (clients_max less the "
+			 "room kept for the host's own socket)", server_untrusted_max(s));
+	else
+		return false;
+	server_log_refusal(s, cred->uid, cred->pid, message);
+	client_refuse(s, fd, ERR_LIMIT_EXCEEDED, message);
+	return true;
+}
+
 /* Accept every waiting connection; back off when out of descriptors. */
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -571,7 +624,6 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct server *s = l->server;
 	struct ucred cred;
 	struct client *c;
-	char message[96];
 
 	for (;;) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -589,17 +641,17 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		server_peer_cred(fd, &cred);
-		if (s->nclients >= s->cfg.clients_max) {
-			snprintf(message, sizeof message, "the host serves at most %zu clients", s->cfg.clients_max);
-			server_log_refusal(s, cred.uid, cred.pid, message);
-			client_refuse(s, fd, ERR_LIMIT_EXCEEDED, message);
-			continue;
-		}
-		if (server_refuse_peer(s, fd, &cred))
+		if (server_refuse_full(s, fd, &cred, l->trusted) || server_refuse_peer(s, fd, &cred))
 			continue;
 		c = client_new(s, fd);
-		if (c)
-			client_set_privileged(c, server_peer_privileged(s, &cred, l->trusted));
+		if (!c)
+			continue;
+		client_set_privileged(c, server_peer_privileged(s, &cred, l->trusted));
+		client_start_hello_deadline(c);
+		if (!l->trusted) {
+			client_set_untrusted_socket(c);
+			s->nuntrusted++;
+		}
 	}
 }
 
@@ -687,6 +739,8 @@ void server_client_remove(struct server *s, struct client *c)
 {
 	list_remove(client_link(c));
 	s->nclients--;
+	if (client_on_untrusted_socket(c))
+		s->nuntrusted--;
 	if (s->exit_when_idle && s->nclients == 0 && s->nlisteners == 0) {
 		log_info("last client gone; exiting");
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
@@ -753,4 +807,138 @@ void server_fn_remove(struct server *s)
 uint64_t server_fn_count(const struct server *s)
 {
 	return s->functions;
+}
+
+/* The entry of uid, created on demand (NULL: none, or out of memory). */
+static struct server_user *server_user_get(struct server *s, uid_t uid, bool create)
+{
+	struct server_user *u = map_get(&s->users, (uint64_t)uid, 0);
+
+	if (u || !create)
+		return u;
+	u = calloc(1, sizeof *u);
+	if (u && map_put(&s->users, (uint64_t)uid, 0, u) < 0) {
+		free(u);
+		u = NULL;
+	}
+	return u;
+}
+
+/* Forget uid's entry once it holds nothing. */
+static void server_user_trim(struct server *s, uid_t uid, struct server_user *u)
+{
+	if (u->queued || u->orphans)
+		return;
+	map_remove(&s->users, (uint64_t)uid, 0);
+	free(u);
+}
+
+/* A client's queue changed size: charge the total and its uid. Without
+ * memory for uid's entry only the total is kept (the uid is not held to its
+ * share then, but the total still is). */
+void server_output_charge(struct server *s, uid_t uid, size_t was, size_t now)
+{
+	struct server_user *u = server_user_get(s, uid, now > was);
+
+	s->output_total = s->output_total - was + now;
+	if (!u)
+		return;
+	u->queued = u->queued + now >= was ? u->queued - was + now : 0;
+	server_user_trim(s, uid, u);
+}
+
+/* Bytes queued to all clients. */
+size_t server_output_total(const struct server *s)
+{
+	return s->output_total;
+}
+
+/* Bytes queued to uid's clients. */
+size_t server_output_of(const struct server *s, uid_t uid)
+{
+	const struct server_user *u = map_get(&s->users, (uint64_t)uid, 0);
+
+	return u ? u->queued : 0;
+}
+
+/* The open client (of uid when mine, else of any) with the largest queue, or NULL. */
+static struct client *server_output_largest(struct server *s, bool mine, uid_t uid)
+{
+	struct client *best = NULL;
+
+	for (struct list *l = s->clients.next; l != &s->clients; l = l->next) {
+		struct client *c = client_from_link(l);
+		if (client_queued_bytes(c) == 0 || client_is_closing(c) || (mine && client_get_uid(c) != uid))
+			continue;
+		if (!best || client_queued_bytes(c) > client_queued_bytes(best))
+			best = c;
+	}
+	return best;
+}
+
+/* Cut off the largest queues until the total and uid's share are within budget. */
+void server_output_enforce(struct server *s, uid_t uid)
+{
+	char message[200];
+
+	for (;;) {
+		bool user = server_output_of(s, uid) > s->cfg.output_user_max;
+		if (!user && s->output_total <= s->cfg.output_total_max)
+			return;
+		struct client *c = server_output_largest(s, user, uid);
+		if (!c)
+			return;
+		snprintf(message, sizeof message, "not reading: %zu bytes queued to it, the most while the host's "
+			 "queued output (%zu bytes) is over %s (%zu)", client_queued_bytes(c),
+			 user ? server_output_of(s, uid) : s->output_total, user ? "output_user_max" : "output_total_max",
+			 user ? s->cfg.output_user_max : s->cfg.output_total_max);
+		client_evict(c, ERR_LIMIT_EXCEEDED, message);
+	}
+}
+
+/* Whether c may start new work within the output budget. */
+bool server_output_admits(const struct server *s, const struct client *c)
+{
+	size_t share = s->cfg.output_total_max / (s->nclients ? s->nclients : 1);
+
+	if (s->output_total <= s->cfg.output_total_max / 2 &&
+	    server_output_of(s, client_get_uid(c)) <= s->cfg.output_user_max / 2)
+		return true;
+	return client_queued_bytes(c) <= share;
+}
+
+/* A client of uid went away with a call still running. */
+void server_orphan_add(struct server *s, uid_t uid)
+{
+	struct server_user *u = server_user_get(s, uid, true);
+
+	s->orphans++;
+	if (u)
+		u->orphans++;
+}
+
+/* An orphaned call of uid ended. */
+void server_orphan_remove(struct server *s, uid_t uid)
+{
+	struct server_user *u = server_user_get(s, uid, false);
+
+	s->orphans--;
+	if (u && u->orphans) {
+		u->orphans--;
+		server_user_trim(s, uid, u);
+	}
+}
+
+/* Orphaned calls of uid. */
+size_t server_orphans_of(const struct server *s, uid_t uid)
+{
+	const struct server_user *u = map_get(&s->users, (uint64_t)uid, 0);
+
+	return u ? u->orphans : 0;
+}
+
+/* Orphaned calls of every uid. */
+size_t server_orphan_count(const struct server *s)
+{
+	return s->orphans;
 }

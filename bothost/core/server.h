@@ -25,6 +25,9 @@ struct server_config {
 	size_t clients_max;
 	size_t clients_per_user;	/* of one uid other than the host's (at most clients_max counts) */
 	unsigned call_timeout_ms;
+	unsigned hello_timeout_ms;	/* a connection that sends no hello within it is closed */
+	size_t output_total_max;	/* bytes queued to all clients together */
+	size_t output_user_max;		/* bytes queued to the clients of one uid */
 };
 
 /* The defaults of PROTOCOL.md section 9. */
@@ -106,6 +109,27 @@ void server_client_remove(struct server *s, struct client *c);
 size_t server_client_count(const struct server *s);
 /* The list of registered clients (linked through client_link). */
 const struct list *server_clients(const struct server *s);
+
+/* The output budget (output_total_max, output_user_max): a client's queue
+ * went from was to now bytes; charged to the total and to uid. */
+void server_output_charge(struct server *s, uid_t uid, size_t was, size_t now);
+/* Bytes queued to all clients, and to those of uid. */
+size_t server_output_total(const struct server *s);
+size_t server_output_of(const struct server *s, uid_t uid);
+/* Keep the budget: while the total or uid's share is over it, cut off the
+ * client with the largest queue (of uid, or of all) with a LimitExceeded
+ * connection error. */
+void server_output_enforce(struct server *s, uid_t uid);
+/* Whether a new request of c may be taken on: false while the total or c's
+ * uid is over half its budget and c's own queue is over its fair share. */
+bool server_output_admits(const struct server *s, const struct client *c);
+
+/* Calls a client of uid left running when it went away (orphans): counted
+ * against pending_max of that uid's clients and shown by host.stats. */
+void server_orphan_add(struct server *s, uid_t uid);
+void server_orphan_remove(struct server *s, uid_t uid);
+size_t server_orphans_of(const struct server *s, uid_t uid);
+size_t server_orphan_count(const struct server *s);
 
 /* Connections that are flushing a last error before closing (linked through client_link). */
 struct list *server_lingering(struct server *s);

@@ -262,25 +262,39 @@ static int value_encode_fn(struct buf *b, const cJSON *node, void *userdata)
 	return buf_printf(b, "{\"$fn\":%" PRIu64 "}", id);
 }
 
-/* Encode v for c; exports are undone if the encoding fails. */
-int value_encode(struct buf *b, const struct value *v, struct client *c)
-{
-	return value_encode_node(b, v, v ? v->json : NULL, c);
-}
-
-/* Encode a node of v for c; exports are undone if the encoding fails. */
-int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c)
+/* Encode a node of v for c, inside depth containers of its frame; exports are
+ * undone if the encoding fails. */
+static int value_encode_at(struct buf *b, const struct value *v, const cJSON *node, unsigned depth,
+			   struct client *c)
 {
 	struct value_codec k = { (struct value *)v, c, NULL, 0, 0 };
 	int r;
 
 	if (!value_has_functions(v))
-		return wire_encode(b, node, NULL, NULL);
-	r = wire_encode(b, node, value_encode_fn, &k);
+		return wire_encode_in(b, node, depth, NULL, NULL);
+	r = wire_encode_in(b, node, depth, value_encode_fn, &k);
 	if (r < 0) {
 		for (size_t i = 0; i < k.nsent; i++)
 			tokens_export_undo(client_tokens(c), k.sent[i]);
 	}
 	free(k.sent);
 	return r;
+}
+
+/* Encode v for c as a member of a message. */
+int value_encode(struct buf *b, const struct value *v, struct client *c)
+{
+	return value_encode_at(b, v, v ? v->json : NULL, 1, c);
+}
+
+/* Encode v for c inside depth containers of its frame. */
+int value_encode_in(struct buf *b, const struct value *v, unsigned depth, struct client *c)
+{
+	return value_encode_at(b, v, v ? v->json : NULL, depth, c);
+}
+
+/* Encode a node of v for c as a member of a message. */
+int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c)
+{
+	return value_encode_at(b, v, node, 1, c);
 }

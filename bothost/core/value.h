@@ -39,11 +39,16 @@ cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node)
 struct value *value_extract(const struct value *src, const cJSON *node);
 
 /* Decode json (taken) as received from c: 0, -EBADMSG (malformed $-object),
- * -EINVAL (unknown {"$yours":N}), -ENOBUFS (tokens_max) or -ENOMEM. */
+ * -EINVAL (unknown {"$yours":N}), -ENOBUFS (tokens_max) or -ENOMEM (the
+ * first in document order). On failure every {"$fn":N} of json is still
+ * given back to c with its receipts (PROTOCOL.md section 9). */
 int value_decode(struct value **ret, cJSON *json, struct client *c);
-/* Append v (NULL: null) as wire JSON for c, exporting functions as needed.
- * On failure nothing is appended and no export is counted. */
+/* Append v (NULL: null) as wire JSON for c, as a member of a message,
+ * exporting functions as needed. On failure nothing is appended and no export
+ * is counted; -E2BIG when the frame would nest deeper than WIRE_DEPTH_MAX. */
 int value_encode(struct buf *b, const struct value *v, struct client *c);
+/* value_encode inside depth arrays and objects of its frame (2: error data). */
+int value_encode_in(struct buf *b, const struct value *v, unsigned depth, struct client *c);
 /* The same for node, a node of v's tree (NULL: null). */
 int value_encode_node(struct buf *b, const struct value *v, const cJSON *node, struct client *c);
 

@@ -318,6 +318,16 @@ static int capneg_on_new(struct capneg *c, const struct irc_line *msg)
 	return capneg_sendv(c, NULL, IRC_LINE_COLON_ALWAYS, "CAP", "REQ", list, NULL);
 }
 
+/* Log what the server acknowledged or withdrew (verb), and what is enabled now. */
+static void capneg_log_enabled(const struct capneg *c, const char *verb, const char *list)
+{
+	char *now = capneg_enabled_list(c);
+
+	log_info("irc: %s %s the capabilities %s; enabled now: %s", c->server, verb, list,
+		 now ? (*now ? now : "none") : "?");
+	free(now);
+}
+
 /* A CAP line, by subcommand. */
 static int capneg_on_cap(struct capneg *c, const struct irc_line *msg)
 {
@@ -329,8 +339,12 @@ static int capneg_on_cap(struct capneg *c, const struct irc_line *msg)
 	if (strcasecmp(sub, "LS") == 0)
 		return capneg_on_ls(c, msg);
 	if (strcasecmp(sub, "ACK") == 0 || strcasecmp(sub, "NAK") == 0) {
-		if (strcasecmp(sub, "ACK") == 0)
+		if (strcasecmp(sub, "ACK") == 0) {
 			capneg_apply(c, list, &c->enabled, false);
+			capneg_log_enabled(c, "acknowledged", list);
+		} else {
+			log_info("irc: %s refused the capabilities %s", c->server, list);
+		}
 		return c->state == CAPNEG_REQ ? capneg_after_req(c) : 0;
 	}
 	if (strcasecmp(sub, "NEW") == 0)
@@ -338,6 +352,7 @@ static int capneg_on_cap(struct capneg *c, const struct irc_line *msg)
 	if (strcasecmp(sub, "DEL") == 0) {
 		capneg_apply(c, list, &c->enabled, true);
 		capneg_apply(c, list, &c->offered, true);
+		capneg_log_enabled(c, "withdrew", list);
 	}
 	return 0;
 }
@@ -512,6 +527,18 @@ bool capneg_enabled(const struct capneg *c, const char *name)
 	unsigned bit = capneg_bit(name, strlen(name));
 
 	return bit && (c->enabled & bit);
+}
+
+/* The enabled capabilities, space-separated, in a new string. */
+char *capneg_enabled_list(const struct capneg *c)
+{
+	char list[512] = "";
+	size_t off = 0;
+
+	for (unsigned i = 0; capneg_caps[i]; i++)
+		if (c->enabled & (1u << i))
+			off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", off ? " " : "", capneg_caps[i]);
+	return strdup(list);
 }
 
 /* Base64 (RFC 4648, with padding). */

@@ -83,6 +83,9 @@ const char *capneg_get_error(const struct capneg *c);
 const char *capneg_get_account(const struct capneg *c);
 /* Whether the server enabled capability name. */
 bool capneg_enabled(const struct capneg *c, const char *name);
+/* The enabled capabilities, space-separated ("" for none), in a new
+ * string (NULL when memory ran out). */
+char *capneg_enabled_list(const struct capneg *c);
 
 /* Standard base64 of len bytes at p, NUL-terminated, in a new string
  * (NULL when memory ran out). */

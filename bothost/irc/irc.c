@@ -95,19 +95,26 @@ static void irc_link_line_cb(struct link *l, const struct irc_line *msg, const c
 	struct irc *irc = userdata;
 
 	irc_state_set_caps(irc->state, irc_link_caps(l));
-	irc_events_line(irc, untagged, "in");
 	/* The presence rules and the queries look at the state before the line. */
 	irc_presence_line(irc, msg);
 	irc_query_line(irc->query, msg);
 	irc_shim_feed(irc, msg, untagged);
+	irc_events_refused(irc, msg);
 	if (irc_state_update(irc->state, msg) < 0)
 		log_warn("irc: out of memory: the channel state may be incomplete");
+}
+
+/* Every line from the server, CAP and AUTHENTICATE included: `line`. */
+static void irc_link_heard_cb(struct link *l, const char *untagged, void *userdata)
+{
+	irc_events_line(userdata, untagged, "in");
 }
 
 /* A line was written to the server (PASS shows without the password). */
 static void irc_link_sent_cb(struct link *l, const char *line, void *userdata)
 {
 	irc_events_line(userdata, line, "out");
+	irc_events_sent(userdata, line);
 }
 
 /* The connection ended. */
@@ -116,8 +123,8 @@ static void irc_link_lost_cb(struct link *l, const char *reason, void *userdata)
 	struct irc *irc = userdata;
 	bool was = irc->registered;
 
+	/* The link logged the loss (once, as a warning). */
 	irc->registered = false;
-	log_info("irc: connection lost: %s", reason ? reason : "");
 	irc_send_stop(irc->send);
 	irc_presence_lost(irc);
 	irc_query_lost(irc->query, irc->cfg.queue_max_age_ms);
@@ -133,6 +140,7 @@ static void irc_link_lost_cb(struct link *l, const char *reason, void *userdata)
 static const struct link_callbacks irc_link_callbacks = {
 	.registered = irc_link_registered_cb,
 	.line = irc_link_line_cb,
+	.heard = irc_link_heard_cb,
 	.sent = irc_link_sent_cb,
 	.lost = irc_link_lost_cb,
 };
@@ -294,6 +302,12 @@ int irc_reconfigure(const struct conf_irc *cfg)
 enum isupport_casemap irc_get_casemapping(void)
 {
 	return irc_instance ? irc_state_casemap(irc_instance->state) : ISUPPORT_CASEMAP_RFC1459;
+}
+
+/* Refuse a message's reply function from now on. */
+int irc_reply_refuse(struct fn *reply, const char *why)
+{
+	return irc_instance ? irc_events_reply_refuse(irc_instance, reply, why) : -ENOTCONN;
 }
 
 /* Say goodbye to the server and unregister the object. */

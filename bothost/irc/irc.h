@@ -8,6 +8,7 @@
 #include "isupport.h"
 
 struct conf_irc;
+struct fn;
 struct server;
 
 /* Register the `irc` object with server s and start connecting (cfg is
@@ -22,5 +23,11 @@ void irc_stop(const char *quit_message);
 /* How the server compares names (RFC 1459's until it says, and without an
  * IRC client). */
 enum isupport_casemap irc_get_casemapping(void);
+/* The host refused the command a `message` event gave (a user over the
+ * rate limit): calling the event's reply function fails with
+ * PermissionDenied and why from now on when a client calls it, so that a
+ * resident does not answer it (the host's own notices still go). 0, -EINVAL (reply is not a message's reply function), -ENOMEM, or
+ * -ENOTCONN when there is no irc object. */
+int irc_reply_refuse(struct fn *reply, const char *why);
 
 #endif

@@ -24,6 +24,13 @@ enum conf_sasl {
 	CONF_SASL_EXTERNAL,	/* the TLS client certificate (tls_cert) */
 };
 
+/* How bytes of IRC text that are not valid UTF-8 are read (irc_text_decode). */
+enum conf_encoding {
+	CONF_ENCODING_CP1252,	/* Windows-1252, the default */
+	CONF_ENCODING_LATIN1,	/* ISO 8859-1 */
+	CONF_ENCODING_NONE,	/* no fallback: U+FFFD for each such byte */
+};
+
 /* A channel to be in, with its key (NULL for none). */
 struct conf_channel {
 	char *name;
@@ -60,6 +67,8 @@ struct conf_irc {
 	unsigned line_interval_ms;	/* then one line per interval (1000 ms) */
 	unsigned queue_max;		/* lines waiting (300) */
 	unsigned queue_max_age_ms;	/* while disconnected (300 s) */
+
+	enum conf_encoding encoding_fallback;	/* bytes of IRC text that are not UTF-8 (cp1252) */
 
 	char *ctcp_version;		/* answer to CTCP VERSION (default "bothost VERSION") */
 	unsigned ctcp_per_minute;	/* CTCP replies per minute at most (6) */

@@ -23,6 +23,9 @@ struct irc_state;
 struct irc_send;
 struct irc_query;
 
+/* Commands remembered for naming the cause of a refusal. */
+#define IRC_SENT_RECS 16
+
 struct irc {
 	struct server *server;		/* serves the object, counts its functions */
 	struct conf_irc cfg;		/* the link reads it; cfg.nick is the nick wanted now */
@@ -48,6 +51,14 @@ struct irc {
 	/* irc_events.c: the CTCP replies bothost sends itself, a token bucket */
 	double ctcp_tokens;
 	uint64_t ctcp_at;
+	/* irc_events.c: the last commands sent to a target (a ring), so that a
+	 * refusal (401, 404, 482, ...) can name the command it answers */
+	struct irc_sent_rec {
+		char command[16];
+		char target[256];
+		uint64_t at;	/* monotonic ms; 0: empty */
+	} sent[IRC_SENT_RECS];
+	unsigned sent_next;
 };
 
 #endif

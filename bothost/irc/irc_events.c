@@ -20,6 +20,8 @@
 #include "irc_line.h"
 #include "irc_out.h"
 #include "irc_query.h"
+#include "capneg.h"
+#include "irc_presence.h"
 #include "irc_state.h"
 #include "irc_text.h"
 #include "link.h"
@@ -33,6 +35,9 @@ struct irc_reply {
 	struct irc *irc;	/* NULL once the irc object is gone (the function may outlive it) */
 	char *to;	/* a channel or a nick */
 	char *ctcp;	/* NULL: a message reply (PRIVMSG); else the CTCP command of a CTCP reply */
+	char *flow;	/* the outbound queue's flow of its lines: the sender's host (or nick) */
+	char *refused;	/* not NULL: the host refused the command this answers (irc_reply_refuse) */
+	struct fn *fn;	/* weak: the function whose data this is */
 };
 
 enum irc_ev {
@@ -83,7 +88,10 @@ static const struct object_event irc_events[] = {
 	{ "mode", "{who, target, modes, args}" },
 	{ "invite", "{who, channel}" },
 	{ "numeric", "{code, params, origin}: every numeric reply" },
-	{ "line", "{line, direction}: every raw line, direction in or out" },
+	{ "refused", "{code, target, command, text, params}: the server refused something the bot sent "
+		     "(401, 403, 404, 442, 482, 471-477, ...); command is what the bot last sent to target, or null" },
+	{ "line", "{line, direction, bytes}: every raw line, direction in or out; bytes (base64) only for a "
+		  "line in that was not UTF-8" },
 	{ 0 },
 };
 
@@ -218,6 +226,8 @@ static void irc_reply_free(void *userdata)
 	list_remove(&r->node);
 	free(r->to);
 	free(r->ctcp);
+	free(r->flow);
+	free(r->refused);
 	free(r);
 }
 
@@ -248,16 +258,44 @@ static void irc_reply_cb(struct fn *fn, struct call *call, void *userdata)
 		call_fail(call, ERR_INVALID_ARGUMENTS, "reply takes a string");
 		return;
 	}
+	/* The host's own answers (no client) still go: they say why. */
+	if (rp->refused && call_get_client(call)) {
+		call_fail(call, ERR_PERMISSION_DENIED, "%s", rp->refused);
+		return;
+	}
+	irc_send_set_flow(irc->send, rp->flow);
 	if (rp->ctcp)
 		r = irc_out_ctcp(irc, "NOTICE", rp->to, rp->ctcp, cJSON_GetStringValue(arg), irc_out_call_done, call);
 	else
 		r = irc_out_text(irc, "PRIVMSG", rp->to, arg->valuestring, NULL, irc_out_call_done, call);
+	irc_send_set_flow(irc->send, NULL);
 	if (r < 0)
 		irc_out_call_fail(call, r);
 }
 
-/* Add a reply function to o (held by v) answering to `to`. */
-static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, const char *to, const char *ctcp)
+/* Make reply (a message's reply function) fail with PermissionDenied and
+ * why from now on. 0, -EINVAL when it is not one, -ENOMEM. */
+int irc_events_reply_refuse(struct irc *irc, struct fn *reply, const char *why)
+{
+	for (struct list *l = irc->replies.next; l != &irc->replies; l = l->next) {
+		struct irc_reply *rp = list_entry(l, struct irc_reply, node);
+		char *copy;
+
+		if (rp->fn != reply)
+			continue;
+		if (!(copy = strdup(why)))
+			return -ENOMEM;
+		free(rp->refused);
+		rp->refused = copy;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Add a reply function to o (held by v) answering to `to` for the sender
+ * flow (NULL: its lines' target). */
+static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, const char *to, const char *ctcp,
+				 const char *flow)
 {
 	struct irc_reply *rp = calloc(1, sizeof *rp);
 	struct fn *fn;
@@ -266,7 +304,7 @@ static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, con
 	if (!rp)
 		return false;
 	list_init(&rp->node);
-	if (!(rp->to = strdup(to)) || (ctcp && !(rp->ctcp = strdup(ctcp)))) {
+	if (!(rp->to = strdup(to)) || (ctcp && !(rp->ctcp = strdup(ctcp))) || (flow && !(rp->flow = strdup(flow)))) {
 		irc_reply_free(rp);
 		return false;
 	}
@@ -277,6 +315,7 @@ static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, con
 		irc_reply_free(rp);
 		return false;
 	}
+	rp->fn = fn;
 	node = value_add_fn(v, fn);
 	fn_unref(fn);
 	if (!node)
@@ -286,6 +325,26 @@ static bool irc_events_add_reply(struct irc *irc, struct value *v, cJSON *o, con
 }
 
 /* ---- messages ------------------------------------------------------------------- */
+
+/* Add "bytes" to o: the base64 of parameter i of the line as its bytes
+ * came, only when they were not valid UTF-8 (the text is then decoded with
+ * encoding_fallback); false on allocation failure. */
+static bool irc_events_add_bytes(struct irc *irc, cJSON *o, size_t i)
+{
+	const char *raw = link_get_raw(irc->link);
+	struct irc_line *rl = NULL;
+	const char *p;
+	char *b64 = NULL;
+	bool ok = true;
+
+	if (!raw)
+		return true;
+	if (irc_line_parse(raw, &rl) == 0 && (p = irc_line_param(rl, i)) && !irc_text_utf8_valid(p, strlen(p)))
+		ok = (b64 = capneg_base64(p, strlen(p))) && cJSON_AddStringToObject(o, "bytes", b64);
+	free(b64);
+	irc_line_free(rl);
+	return ok;
+}
 
 /* {"from","target","channel","private","text","time","tags"} of a PRIVMSG or NOTICE. */
 static cJSON *irc_events_message_obj(struct irc *irc, const struct irc_line *l, const char *text)
@@ -297,7 +356,7 @@ static cJSON *irc_events_message_obj(struct irc *irc, const struct irc_line *l, 
 	if (o && irc_events_add_person(irc, o, "from", l) && irc_events_add_str(o, "target", target) &&
 	    irc_events_add_str(o, "channel", channel) &&
 	    cJSON_AddBoolToObject(o, "private", !channel && irc_state_is_me(irc->state, target)) &&
-	    irc_events_add_str(o, "text", text) && irc_events_add_meta(o, l))
+	    irc_events_add_str(o, "text", text) && irc_events_add_meta(o, l) && irc_events_add_bytes(irc, o, 1))
 		return o;
 	cJSON_Delete(o);
 	return NULL;
@@ -311,8 +370,9 @@ static void irc_events_message(struct irc *irc, const struct irc_line *l, const 
 	const char *target = irc_line_param(l, 0);
 	const char *channel = target ? irc_events_channel_of(irc, target) : NULL;
 	const char *to = channel ? channel : irc_line_nick(l);
+	const char *flow = irc_line_host(l) ? irc_line_host(l) : irc_line_nick(l);
 
-	if (v && o && to && !irc_events_add_reply(irc, v, o, to, NULL)) {
+	if (v && o && to && !irc_events_add_reply(irc, v, o, to, NULL, flow)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -403,7 +463,7 @@ static void irc_events_ctcp_request(struct irc *irc, const struct irc_line *l, c
 
 	bool ok = v && o && nick && irc_events_add_person(irc, o, "from", l) &&
 		  irc_events_add_str(o, "target", irc_line_param(l, 0)) && cJSON_AddStringToObject(o, "command", cmd) &&
-		  cJSON_AddStringToObject(o, "args", args) && irc_events_add_reply(irc, v, o, nick, cmd);
+		  cJSON_AddStringToObject(o, "args", args) && irc_events_add_reply(irc, v, o, nick, cmd, NULL);
 
 	if (!ok) {
 		cJSON_Delete(o);
@@ -610,18 +670,110 @@ void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin
 	}
 }
 
-/* `line`. */
+/* `line`; a line in that was not UTF-8 carries its bytes too. */
 void irc_events_line(struct irc *irc, const char *line, const char *direction)
 {
+	const char *raw = strcmp(direction, "in") == 0 ? link_get_raw(irc->link) : NULL;
+	char *b64 = NULL;
 	cJSON *o;
 
 	/* Every line passes here: build the event only for a listener. */
 	if (!emitter_listened(irc->em, "line"))
 		return;
 	o = cJSON_CreateObject();
+	if (raw)
+		raw = irc_line_strip_tags(raw);
 	irc_events_emit_if(irc, "line", o,
 			   o && cJSON_AddStringToObject(o, "line", line) &&
-				   cJSON_AddStringToObject(o, "direction", direction));
+				   cJSON_AddStringToObject(o, "direction", direction) &&
+				   (!raw || ((b64 = capneg_base64(raw, strlen(raw))) &&
+					     cJSON_AddStringToObject(o, "bytes", b64))));
+	free(b64);
+}
+
+/* ---- refusals ------------------------------------------------------------------------ */
+
+/* Remember the command and target of a line the bot sent (the commands
+ * whose refusal names their target). */
+void irc_events_sent(struct irc *irc, const char *line)
+{
+	static const char *const commands[] = { "PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "MODE", "TOPIC",
+						"INVITE", "WHOIS", "NAMES", NULL };
+	struct irc_line *l = NULL;
+	const char *cmd, *target;
+
+	if (irc_line_parse(line, &l) < 0)
+		return;
+	cmd = irc_line_command(l);
+	target = irc_line_param(l, strcmp(cmd, "INVITE") == 0 ? 1 : 0);
+	for (size_t i = 0; target && commands[i]; i++) {
+		if (strcmp(cmd, commands[i]) == 0) {
+			struct irc_sent_rec *r = &irc->sent[irc->sent_next++ % IRC_SENT_RECS];
+			snprintf(r->command, sizeof r->command, "%s", cmd);
+			/* The first of a comma-separated list. */
+			snprintf(r->target, sizeof r->target, "%.*s", (int)strcspn(target, ","), target);
+			r->at = clock_now_ms();
+			break;
+		}
+	}
+	irc_line_free(l);
+}
+
+/* The command last sent to target within the last minute, or NULL. */
+static const char *irc_events_sent_to(struct irc *irc, const char *target)
+{
+	uint64_t now = clock_now_ms();
+
+	for (unsigned i = 1; i <= IRC_SENT_RECS; i++) {
+		const struct irc_sent_rec *r = &irc->sent[(irc->sent_next - i) % IRC_SENT_RECS];
+		if (r->at && now - r->at <= 60000 && irc_state_same(irc->state, r->target, target))
+			return r->command;
+	}
+	return NULL;
+}
+
+/* Whether a numeric refuses something sent to the target in its second
+ * parameter (a nick or a channel). */
+static bool irc_events_is_refusal(int code)
+{
+	switch (code) {
+	case 401: case 403: case 404: case 405: case 406: case 407: case 437: case 441: case 442:
+	case 443: case 467: case 471: case 473: case 474: case 475: case 476: case 477: case 478:
+	case 482: case 489:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A refusal: logged (unless the join retries of irc_presence log it, or it
+ * answers a query) and emitted as `refused`. */
+void irc_events_refused(struct irc *irc, const struct irc_line *l)
+{
+	int code = irc_line_numeric(l);
+	const char *target = irc_line_param(l, 1), *text = irc_line_last_param(l), *command;
+	cJSON *o, *params;
+
+	if (!irc->registered || !irc_events_is_refusal(code) || !target || irc_line_param_count(l) < 3)
+		return;
+	command = irc_events_sent_to(irc, target);
+	if (command && strcmp(command, "WHOIS") != 0 && strcmp(command, "NAMES") != 0 &&
+	    !(strcmp(command, "JOIN") == 0 && irc_presence_wanted(irc, target)))
+		log_warn("irc: %s refused %s %s: %d %s", link_get_server(irc->link), command, target, code,
+			 text ? text : "");
+	else
+		log_debug("irc: %d for %s: %s", code, target, text ? text : "");
+	o = cJSON_CreateObject();
+	params = irc_events_params(l, 0);
+	if (!o || !params || !cJSON_AddNumberToObject(o, "code", code) || !irc_events_add_str(o, "target", target) ||
+	    !irc_events_add_str(o, "command", command) || !irc_events_add_str(o, "text", text)) {
+		cJSON_Delete(o);
+		cJSON_Delete(params);
+		o = NULL;
+	} else {
+		cJSON_AddItemToObject(o, "params", params);
+	}
+	irc_events_emit(irc, "refused", NULL, o);
 }
 
 /* `connect`. */

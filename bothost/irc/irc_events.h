@@ -10,7 +10,9 @@
 #ifndef BOTHOST_IRC_EVENTS_H
 #define BOTHOST_IRC_EVENTS_H
 
+struct fn;
 struct irc;
+struct irc_line;
 struct ircshim;
 struct object_event;
 
@@ -23,11 +25,19 @@ void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin
 			unsigned count, void *userdata);
 /* `line`: a raw line, direction "in" or "out". */
 void irc_events_line(struct irc *irc, const char *line, const char *direction);
+/* A line the bot sent: remember its command and target for `refused`. */
+void irc_events_sent(struct irc *irc, const char *line);
+/* A line from the server: when it is a numeric refusing something the bot
+ * sent (401, 403, 404, 442, 482, 471-477, ...), log it and emit `refused`. */
+void irc_events_refused(struct irc *irc, const struct irc_line *l);
 /* `connect` (registered) and `disconnect`. */
 void irc_events_connect(struct irc *irc);
 void irc_events_disconnect(struct irc *irc, const char *reason);
 /* Detach the reply functions clients still hold from irc, which is going
  * away: they fail with NotConnected from then on. */
 void irc_events_forget(struct irc *irc);
+/* Make reply, a message's reply function, fail with PermissionDenied and
+ * why from now on (see irc_reply_refuse). 0, -EINVAL or -ENOMEM. */
+int irc_events_reply_refuse(struct irc *irc, struct fn *reply, const char *why);
 
 #endif

@@ -441,9 +441,19 @@ static void irc_method_get_state(struct object *obj, struct call *call)
 	cJSON *o = cJSON_CreateObject();
 	const char *server = link_get_server(irc->link);
 	const char *nick = irc->registered ? irc_state_nick(irc->state) : NULL;
-	int64_t since = clock_wall_ms() - (int64_t)(clock_now_ms() - link_get_since(irc->link));
+	int64_t since = link_get_since_wall(irc->link);
+	char *caps = link_get_caps(irc->link);
+	cJSON *capa = caps ? cJSON_CreateArray() : NULL;
 
-	if (!o || !cJSON_AddStringToObject(o, "state", link_state_name(link_get_state(irc->link))) ||
+	/* "a b c" as ["a","b","c"]. */
+	for (char *p = caps, *save = NULL, *w; capa && (w = strtok_r(p, " ", &save)); p = NULL)
+		cJSON_AddItemToArray(capa, cJSON_CreateString(w));
+	free(caps);
+	if (capa && o)
+		cJSON_AddItemToObject(o, "caps", capa);
+	else
+		cJSON_Delete(capa);
+	if (!o || !capa || !cJSON_AddStringToObject(o, "state", link_state_name(link_get_state(irc->link))) ||
 	    !(server ? cJSON_AddStringToObject(o, "server", server) : cJSON_AddNullToObject(o, "server")) ||
 	    !(nick ? cJSON_AddStringToObject(o, "nick", nick) : cJSON_AddNullToObject(o, "nick")) ||
 	    !cJSON_AddNumberToObject(o, "since", (double)since) ||
@@ -562,7 +572,7 @@ static const struct object_method irc_methods[] = {
 	  irc_method_get_channels },
 	{ "getUsers", "[{nick, prefixes, user, host, account}] of a channel the bot is in", irc_args_channel,
 	  "array", false, irc_method_get_users },
-	{ "getState", "{state, server, nick, since, queued}", NULL, "object", false, irc_method_get_state },
+	{ "getState", "{state, server, nick, since, queued, caps}", NULL, "object", false, irc_method_get_state },
 	{ "getIsupport", "the server's ISUPPORT tokens", NULL, "object", false, irc_method_get_isupport },
 	{ 0 },
 };

@@ -12,6 +12,7 @@
 #include <ev.h>
 
 #include "irc_conf.h"
+#include "irc_line.h"
 #include "core/clock.h"
 #include "core/later.h"
 #include "link.h"
@@ -47,6 +48,7 @@ struct irc_send {
 	bool running;		/* the link is registered */
 	unsigned queue_max;
 	uint64_t max_age_ms;
+	const char *flow;	/* borrowed: the flow of the NORMAL lines queued now (NULL: their target) */
 	ev_timer pace;		/* the bucket lets the next line go */
 	ev_timer expire;	/* while stopped: fail old lines */
 	struct later pump_later;
@@ -291,6 +293,29 @@ static bool irc_send_fits(const struct irc_send *s, size_t n, size_t bytes)
 	       outq_bytes(s->q) + bytes <= OUTQ_MAX_BYTES;
 }
 
+/* The flow of a NORMAL line: the one set, else the line's target (the word
+ * after the command), copied into buf. */
+static const char *irc_send_flow_of(const struct irc_send *s, const char *line, char *buf, size_t size)
+{
+	size_t n;
+
+	if (s->flow)
+		return s->flow;
+	/* Skip tags and a source, then the command. */
+	while (*line == '@' || *line == ':') {
+		line += strcspn(line, " ");
+		line += strspn(line, " ");
+	}
+	line += strcspn(line, " ");
+	line += strspn(line, " ");
+	n = strcspn(line, " ");
+	if (n == 0 || *line == ':' || n >= size)
+		return NULL;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* Queue a batch. */
 int irc_send_lines(struct irc_send *s, enum outq_prio prio, char *const *lines, size_t n,
 		   irc_send_done_fn done, void *userdata)
@@ -311,7 +336,9 @@ int irc_send_lines(struct irc_send *s, enum outq_prio prio, char *const *lines, 
 	b->done = done;
 	b->userdata = userdata;
 	for (size_t i = 0; i < n; i++) {
-		int r = outq_push(s->q, prio, lines[i], now, irc_send_line_done, b);
+		char buf[IRC_LINE_MAX + 1];
+		const char *flow = prio == OUTQ_NORMAL ? irc_send_flow_of(s, lines[i], buf, sizeof buf) : NULL;
+		int r = outq_push_flow(s->q, prio, flow, lines[i], now, irc_send_line_done, b);
 		if (r < 0 && b->remaining == 0) {
 			free(b);
 			return r;
@@ -334,6 +361,12 @@ int irc_send_line(struct irc_send *s, enum outq_prio prio, const char *line, irc
 	char *const lines[] = { (char *)line };
 
 	return irc_send_lines(s, prio, lines, 1, done, userdata);
+}
+
+/* Set the flow of the NORMAL lines queued from now on. */
+void irc_send_set_flow(struct irc_send *s, const char *flow)
+{
+	s->flow = flow;
 }
 
 /* Fail what waits. */

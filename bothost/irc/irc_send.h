@@ -4,6 +4,11 @@
  * whose connection dropped before it was written goes back to the front of
  * its priority, so nothing is lost or reordered.
  *
+ * NORMAL lines (messages) are served round robin between flows (outq.h):
+ * by default a line's flow is its target, so that a flood to one channel or
+ * nick cannot hold back the answers to another; the caller may name the
+ * flow instead (irc_send_set_flow), such as the user a reply answers.
+ *
  * Lines are pushed in batches (the lines of one method call): the batch
  * completes once, from the loop, when all its lines are written or one of
  * them failed. */
@@ -49,6 +54,9 @@ int irc_send_lines(struct irc_send *s, enum outq_prio prio, char *const *lines, 
 /* A batch of one line. */
 int irc_send_line(struct irc_send *s, enum outq_prio prio, const char *line, irc_send_done_fn done,
 		  void *userdata);
+/* The flow of the NORMAL lines queued until it is set again (flow is
+ * borrowed until then; NULL: each line's target). */
+void irc_send_set_flow(struct irc_send *s, const char *flow);
 /* Fail every queued line with err (lines being written finish as they do). */
 void irc_send_fail_all(struct irc_send *s, int err);
 /* Lines waiting (not yet handed to the link). */

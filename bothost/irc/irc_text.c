@@ -143,6 +143,79 @@ bool irc_text_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+/* The code point a byte from 0x80 to 0x9F stands for in Windows-1252; its
+ * five unassigned bytes stay the C1 controls of the same value. */
+static const uint16_t irc_text_cp1252_c1[32] = {
+	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+/* The code point of byte c (0x80 or above) under fallback. */
+static uint32_t irc_text_fallback_cp(unsigned char c, enum irc_text_fallback fallback)
+{
+	switch (fallback) {
+	case IRC_TEXT_CP1252:
+		return c < 0xA0 ? irc_text_cp1252_c1[c - 0x80] : c;
+	case IRC_TEXT_LATIN1:
+		return c;
+	case IRC_TEXT_REPLACE:
+		break;
+	}
+	return 0xFFFD;
+}
+
+/* Write code point cp (below 0x10000) as UTF-8 at out; its length. */
+static size_t irc_text_put_utf8(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	out[0] = (char)(0xE0 | cp >> 12);
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[2] = (char)(0x80 | (cp & 0x3F));
+	return 3;
+}
+
+/* Text from IRC as valid UTF-8, other bytes read by the fallback. */
+int irc_text_decode(const char *s, size_t len, enum irc_text_fallback fallback, char **ret_text,
+		    size_t *ret_len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+	char *out;
+
+	if (irc_text_utf8_valid(s, len))
+		return 0;
+	/* Each byte becomes at most three. */
+	out = malloc(3 * len + 1);
+	if (!out)
+		return -ENOMEM;
+	while (i < len) {
+		bool valid;
+		size_t n = irc_text_utf8_seq(u + i, len - i, &valid);
+		if (valid) {
+			memcpy(out + o, s + i, n);
+			o += n;
+		} else {
+			o += irc_text_put_utf8(irc_text_fallback_cp(u[i], fallback), out + o);
+		}
+		i += n;
+	}
+	out[o] = '\0';
+	*ret_text = out;
+	if (ret_len)
+		*ret_len = o;
+	return 1;
+}
+
 /* Whether text leaves at least one line under the text rule. */
 int irc_text_check(const char *text)
 {

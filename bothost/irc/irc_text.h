@@ -51,6 +51,19 @@ bool irc_text_mask_match(enum isupport_casemap cm, const char *mask, const char 
 
 /* Whether s (len bytes) is valid UTF-8 (no overlongs, no surrogates). */
 bool irc_text_utf8_valid(const char *s, size_t len);
+/* How irc_text_decode reads a byte that is not part of valid UTF-8. */
+enum irc_text_fallback {
+	IRC_TEXT_CP1252,	/* Windows-1252 (its five holes as U+0081 ... U+009D) */
+	IRC_TEXT_LATIN1,	/* ISO 8859-1: the byte is the code point */
+	IRC_TEXT_REPLACE,	/* U+FFFD, the replacement character */
+};
+/* Text from IRC as valid UTF-8: every valid UTF-8 sequence of s (len
+ * bytes) is kept, every other byte is read as fallback says. Returns 0 when
+ * s is valid UTF-8 already (nothing allocated), 1 with *ret_text a new
+ * NUL-terminated string (*ret_len its length) when bytes were decoded, or
+ * -ENOMEM. */
+int irc_text_decode(const char *s, size_t len, enum irc_text_fallback fallback, char **ret_text,
+		    size_t *ret_len);
 /* Check text against the text rule: 0, or -EINVAL when it leaves no line. */
 int irc_text_check(const char *text);
 /* Where to cut the first chunk of s (len bytes, one line) to fit budget

@@ -25,6 +25,7 @@
 #include "irc_conf.h"
 #include "irc_input.h"
 #include "irc_line.h"
+#include "irc_text.h"
 #include "core/clock.h"
 #include "core/later.h"
 #include "core/list.h"
@@ -70,6 +71,7 @@ struct link {
 
 	enum link_state state;
 	uint64_t since;
+	int64_t since_wall;	/* the same moment on the wall clock */
 	bool running;		/* started and not stopped: keep reconnecting */
 	bool dead;		/* freed inside a callback; the outermost frame frees */
 	unsigned depth;
@@ -93,6 +95,7 @@ struct link {
 
 	struct irc_input in;
 	uint64_t discarded;	/* lines too long, dropped */
+	const char *raw;	/* the line being handled as it came, when it was not UTF-8 */
 
 	struct list out;
 	size_t out_bytes;
@@ -153,6 +156,7 @@ struct link *link_new(const struct conf_irc *cfg, const struct link_callbacks *c
 	l->connect_fd = -1;
 	l->nicklen = LINK_NICKLEN_DEFAULT;
 	l->since = clock_now_ms();
+	l->since_wall = clock_wall_ms();
 	l->rng = (l->since << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)l;
 	l->rng |= 1;
 	list_init(&l->out);
@@ -201,6 +205,7 @@ static void link_set_state(struct link *l, enum link_state s)
 		return;
 	l->state = s;
 	l->since = clock_now_ms();
+	l->since_wall = clock_wall_ms();
 }
 
 /* (Re)arm the phase timer to fire once after ms milliseconds. */
@@ -948,8 +953,36 @@ static bool link_handle(struct link *l, const struct irc_line *msg)
 	return !l->dead && gen == l->gen;
 }
 
-/* One complete line (no CR LF, no NUL); false when the connection ended. */
-static bool link_line(struct link *l, char *line)
+/* The fallback of the configured encoding_fallback. */
+static enum irc_text_fallback link_fallback(const struct link *l)
+{
+	switch (l->cfg->encoding_fallback) {
+	case CONF_ENCODING_LATIN1:
+		return IRC_TEXT_LATIN1;
+	case CONF_ENCODING_NONE:
+		return IRC_TEXT_REPLACE;
+	case CONF_ENCODING_CP1252:
+		break;
+	}
+	return IRC_TEXT_CP1252;
+}
+
+/* Report a line to `heard`, the payload of AUTHENTICATE hidden ("+" and
+ * "*" carry nothing secret). */
+static void link_heard(struct link *l, const struct irc_line *msg, const char *untagged)
+{
+	const char *arg = irc_line_param(msg, 0);
+
+	if (!l->cb.heard)
+		return;
+	if (strcmp(irc_line_command(msg), "AUTHENTICATE") == 0 && arg && strcmp(arg, "+") != 0 &&
+	    strcmp(arg, "*") != 0)
+		untagged = "AUTHENTICATE ***";
+	l->cb.heard(l, untagged, l->userdata);
+}
+
+/* One decoded line; false when the connection ended. */
+static bool link_line_decoded(struct link *l, char *line)
 {
 	struct irc_line *msg;
 	char *untagged;
@@ -967,10 +1000,34 @@ static bool link_line(struct link *l, char *line)
 	       strcmp(irc_line_command(msg), "PING") == 0;
 	untagged = (char *)irc_line_strip_tags(line);
 	irc_input_cut(untagged);
-	if (link_handle(l, msg) && pass && l->cb.line)
+	link_heard(l, msg, untagged);
+	if (!l->dead && gen == l->gen && link_handle(l, msg) && pass && l->cb.line)
 		l->cb.line(l, msg, untagged, l->userdata);
 	irc_line_free(msg);
 	return !l->dead && gen == l->gen;
+}
+
+/* One complete line (no CR LF, no NUL), made valid UTF-8 first (the bytes
+ * as they came stay readable with link_get_raw); false when the
+ * connection ended. */
+static bool link_line(struct link *l, char *line)
+{
+	char *decoded = NULL;
+	int r = irc_text_decode(line, strlen(line), link_fallback(l), &decoded, NULL);
+	bool alive;
+
+	if (r < 0) {
+		log_warn("irc: out of memory: a line from %s is lost", l->server_name);
+		return true;
+	}
+	if (r == 0)
+		return link_line_decoded(l, line);
+	l->raw = line;
+	alive = link_line_decoded(l, decoded);
+	/* l may be dead, not yet freed: it is held by the read frame. */
+	l->raw = NULL;
+	free(decoded);
+	return alive;
 }
 
 /* Count and log a line too long to keep. */
@@ -1469,6 +1526,12 @@ uint64_t link_get_since(const struct link *l)
 	return l->since;
 }
 
+/* When the current state began, on the wall clock. */
+int64_t link_get_since_wall(const struct link *l)
+{
+	return l->since_wall;
+}
+
 /* The registered nick. */
 const char *link_get_nick(const struct link *l)
 {
@@ -1479,6 +1542,18 @@ const char *link_get_nick(const struct link *l)
 bool link_has_cap(const struct link *l, const char *name)
 {
 	return l->cap && capneg_enabled(l->cap, name);
+}
+
+/* The capabilities enabled on this connection. */
+char *link_get_caps(const struct link *l)
+{
+	return l->cap ? capneg_enabled_list(l->cap) : strdup("");
+}
+
+/* The line being handled as it came from the server, when it was not UTF-8. */
+const char *link_get_raw(const struct link *l)
+{
+	return l->raw;
 }
 
 /* The account SASL logged in as on this connection. */

@@ -41,6 +41,10 @@ struct link_callbacks {
 	 * parsed (tags included) and as text without tags, at most 510 bytes,
 	 * for libircclient. PINGs are answered by the link and passed on too. */
 	void (*line)(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata);
+	/* Every line from the server as text without tags (at most 510
+	 * bytes), before the link acts on it: CAP, AUTHENTICATE (its payload
+	 * shown as "***") and everything before 001 included. */
+	void (*heard)(struct link *l, const char *untagged, void *userdata);
 	/* A line was written to the server, the link's own included (for the
 	 * "out" direction of the line event). */
 	void (*sent)(struct link *l, const char *line, void *userdata);
@@ -86,6 +90,9 @@ const char *link_state_name(enum link_state s);
 const char *link_get_server(const struct link *l);
 /* Monotonic milliseconds when the current state began. */
 uint64_t link_get_since(const struct link *l);
+/* Wall-clock milliseconds (since the epoch) when the current state began,
+ * read once then, so that it does not move while the state lasts. */
+int64_t link_get_since_wall(const struct link *l);
 /* The nick the bot registered with (valid once registered). */
 const char *link_get_nick(const struct link *l);
 /* Whether the server enabled the IRCv3 capability name on the current
@@ -93,5 +100,13 @@ const char *link_get_nick(const struct link *l);
 bool link_has_cap(const struct link *l, const char *name);
 /* The account SASL logged in as on the current connection, or NULL. */
 const char *link_get_account(const struct link *l);
+/* The IRCv3 capabilities the server enabled on the current connection,
+ * space-separated ("" for none), in a new string (NULL: out of memory). */
+char *link_get_caps(const struct link *l);
+/* While a line is handled (inside the `heard` and `line` callbacks): the
+ * line as its bytes came from the server, tags included, when they were not
+ * valid UTF-8 (the parsed line and the text are then decoded with
+ * encoding_fallback); NULL when they were valid UTF-8. */
+const char *link_get_raw(const struct link *l);
 
 #endif

@@ -6,7 +6,16 @@
  * `interval_ms` (kept as a virtual clock: each line sent moves it forward by
  * one interval). URGENT lines (PONG, QUIT) go out at once but are still
  * counted; CONTROL lines (NICK, JOIN, PART, MODE, CAP) go before NORMAL ones
- * (PRIVMSG, NOTICE); lines of one priority keep their order.
+ * (PRIVMSG, NOTICE).
+ *
+ * Within a priority, lines belong to flows (a key the caller chooses, such
+ * as the user a reply answers; NULL is the default flow) served round robin,
+ * one line per turn. As in fq_codel, a flow that starts waiting (it held
+ * no line) goes before the flows already served, so that a user's answer
+ * waits for at most the line being paced and the other new flows, however
+ * long another flow's backlog; served, a flow goes to the end of the round.
+ * Lines of one flow keep their order. URGENT lines all go to the default
+ * flow.
  *
  * Every entry completes exactly once through its callback: with 0 when the
  * caller reports it sent, -ETIMEDOUT when outq_expire drops it, the caller's
@@ -76,13 +85,16 @@ void outq_pacing_reset(struct outq *q);
  * not called on failure. */
 int outq_push(struct outq *q, enum outq_prio prio, const char *line, uint64_t now,
 	      outq_done_cb cb, void *userdata);
+/* outq_push into the flow with key flow (copied; NULL: the default flow). */
+int outq_push_flow(struct outq *q, enum outq_prio prio, const char *flow, const char *line, uint64_t now,
+		   outq_done_cb cb, void *userdata);
 /* The next line allowed at time now, removed from the queue: the caller now
  * owns the entry and must complete it (outq_entry_complete) or give it back
  * (outq_requeue). NULL when none may go now: *ret_wait_ms (if not NULL) is
  * then the time until one may, or OUTQ_IDLE when the queue is empty. */
 struct outq_entry *outq_ready(struct outq *q, uint64_t now, uint64_t *ret_wait_ms);
-/* Put an entry from outq_ready back at the head of its priority (it was not
- * sent) and give back its pacing cost. */
+/* Put an entry from outq_ready back at the head of its flow, and its flow
+ * first in the round robin (it was not sent), and give back its pacing cost. */
 void outq_requeue(struct outq *q, struct outq_entry *e);
 /* Complete with -ETIMEDOUT every entry queued more than max_age_ms before now.
  * Returns the number completed. */

@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Deepest nesting of arrays and objects a parsed text may have (cJSON's limit). */
-#define WIRE_DEPTH_MAX 1000
-
 bool wire_get_id(const cJSON *v, uint64_t *ret)
 {
 	if (!cJSON_IsNumber(v))
@@ -57,18 +54,20 @@ static void wire_replace(cJSON *parent, cJSON **root, cJSON *item, cJSON *replac
 static int wire_decode_node(cJSON *parent, cJSON **root, cJSON *item, bool literal_keys,
 			    wire_token_cb cb, void *userdata);
 
-/* Decode the children of a container. */
+/* Decode the children of a container: all of them, so that the callback sees
+ * every token even after an error; the first error is returned. */
 static int wire_decode_children(cJSON *item, wire_token_cb cb, void *userdata)
 {
+	int first = 0;
 	cJSON *c = item->child;
 	while (c) {
 		cJSON *next = c->next;
 		int r = wire_decode_node(item, NULL, c, false, cb, userdata);
-		if (r < 0)
-			return r;
+		if (r < 0 && first == 0)
+			first = r;
 		c = next;
 	}
-	return 0;
+	return first;
 }
 
 static int wire_decode_node(cJSON *parent, cJSON **root, cJSON *item, bool literal_keys,
@@ -209,11 +208,19 @@ static int wire_write_number(struct buf *b, double d)
 	return buf_puts(b, tmp);
 }
 
-static int wire_encode_node(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata)
+/* Write v, inside depth open arrays and objects of its frame. */
+static int wire_encode_node(struct buf *b, const cJSON *v, unsigned depth, wire_fn_cb cb, void *userdata)
 {
+	int type = v->type & 0xff;
 	int r = 0;
 
-	switch (v->type & 0xff) {
+	/* A token is an object; an escaped object is two. */
+	if (type == cJSON_Array || type == cJSON_Object || type == cJSON_Raw) {
+		depth += type == cJSON_Object && wire_object_special(v) ? 2 : 1;
+		if (depth > WIRE_DEPTH_MAX)
+			return -E2BIG;
+	}
+	switch (type) {
 	case cJSON_NULL:
 		return buf_puts(b, "null");
 	case cJSON_False:
@@ -232,7 +239,7 @@ static int wire_encode_node(struct buf *b, const cJSON *v, wire_fn_cb cb, void *
 			if (c != v->child)
 				r = buf_putc(b, ',');
 			if (r == 0)
-				r = wire_encode_node(b, c, cb, userdata);
+				r = wire_encode_node(b, c, depth, cb, userdata);
 		}
 		return r < 0 ? r : buf_putc(b, ']');
 	case cJSON_Object: {
@@ -246,7 +253,7 @@ static int wire_encode_node(struct buf *b, const cJSON *v, wire_fn_cb cb, void *
 			if (r == 0)
 				r = buf_putc(b, ':');
 			if (r == 0)
-				r = wire_encode_node(b, c, cb, userdata);
+				r = wire_encode_node(b, c, depth, cb, userdata);
 		}
 		return r < 0 ? r : buf_puts(b, esc ? "}}" : "}");
 	}
@@ -255,14 +262,19 @@ static int wire_encode_node(struct buf *b, const cJSON *v, wire_fn_cb cb, void *
 	}
 }
 
-int wire_encode(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata)
+int wire_encode_in(struct buf *b, const cJSON *v, unsigned depth, wire_fn_cb cb, void *userdata)
 {
 	/* Relative to the unconsumed start: appending may compact the buffer. */
 	size_t mark = buf_pending(b);
-	int r = v ? wire_encode_node(b, v, cb, userdata) : buf_puts(b, "null");
+	int r = v ? wire_encode_node(b, v, depth, cb, userdata) : buf_puts(b, "null");
 	if (r < 0)
 		buf_truncate(b, b->off + mark);
 	return r;
+}
+
+int wire_encode(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata)
+{
+	return wire_encode_in(b, v, 1, cb, userdata);
 }
 
 int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *message, const cJSON *data)
@@ -282,7 +294,7 @@ int wire_write_error(struct buf *b, uint64_t id, const char *name, const char *m
 	if (r == 0 && data) {
 		r = buf_puts(b, ",\"data\":");
 		if (r == 0)
-			r = wire_encode(b, data, NULL, NULL);
+			r = wire_encode_in(b, data, 2, NULL, NULL);	/* inside "error" */
 	}
 	if (r == 0)
 		r = buf_puts(b, "}}\n");
@@ -511,13 +523,15 @@ static bool wire_strtod(const unsigned char *s, size_t n, double *ret)
 	char point = localeconv()->decimal_point[0];
 	char *end;
 
+	*ret = 0;
 	if (!text)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		text[i] = s[i] == '.' ? point : (char)s[i];
 	text[n] = '\0';
 	*ret = strtod(text, &end);
-	bool ok = end == text + n;
+	/* Beyond a double's range strtod gives infinity, which JSON cannot carry back. */
+	bool ok = end == text + n && isfinite(*ret);
 	if (text != small)
 		free(text);
 	return ok;
@@ -559,8 +573,11 @@ static bool wire_parse_number(struct wire_parser *ps, double *ret)
 	}
 	if (integer && digits <= 15)
 		*ret = *s == '-' ? -(double)mantissa : (double)mantissa;
-	else if (!wire_strtod(s, (size_t)(p - s), ret))
+	else if (!wire_strtod(s, (size_t)(p - s), ret)) {
+		if (!isfinite(*ret))
+			ps->why = "a number is beyond the range of a double (about 1.8e308)";
 		return false;
+	}
 	ps->p = p;
 	return true;
 }

@@ -17,6 +17,9 @@
 
 #define WIRE_VERSION 1
 #define WIRE_ID_MAX 9007199254740991ULL	/* 2^53 - 1 */
+/* Deepest nesting of arrays and objects a frame may have, the message object
+ * included (cJSON's limit): parsing refuses deeper text, encoding deeper values. */
+#define WIRE_DEPTH_MAX 1000
 
 enum wire_token {
 	WIRE_TOKEN_FN,		/* {"$fn":N}: exported by the sender */
@@ -30,10 +33,18 @@ typedef int (*wire_token_cb)(enum wire_token kind, uint64_t id, cJSON **ret_node
 typedef int (*wire_fn_cb)(struct buf *b, const cJSON *node, void *userdata);
 
 /* Decode token shapes and escapes in place; *root may be replaced.
- * -EBADMSG for a malformed $-object, or the callback's error. */
+ * -EBADMSG for a malformed $-object, or the callback's error. Decoding goes
+ * on after an error, so that cb sees every well-formed token of the value
+ * (whose receipts the caller must then give back); what a malformed $-object
+ * holds is not looked at. The first error in document order is returned. */
 int wire_decode(cJSON **root, wire_token_cb cb, void *userdata);
-/* Write v as wire JSON: escapes $-objects, hands raw nodes to cb. */
+/* Write v as wire JSON: escapes $-objects, hands raw nodes to cb. v is a
+ * member of a message object; -E2BIG (nothing written) when the frame would
+ * nest deeper than WIRE_DEPTH_MAX, $esc wrappers and token objects counted. */
 int wire_encode(struct buf *b, const cJSON *v, wire_fn_cb cb, void *userdata);
+/* wire_encode for v written inside depth open arrays and objects of its
+ * frame (1: a member of the message object, 2: of "error", ...). */
+int wire_encode_in(struct buf *b, const cJSON *v, unsigned depth, wire_fn_cb cb, void *userdata);
 /* True when v holds a function node anywhere. */
 bool wire_has_functions(const cJSON *v);
 
