@@ -1349,6 +1349,33 @@ static void push_from_done(const char *line, int err, void *userdata)
 
 /* Flows of one priority are served round robin, one line per turn: a flood
  * in one flow delays another flow's line by one line, not by the flood. */
+/* The bot's own refusals (LOW) wait for every answer (NORMAL) and command
+ * (CONTROL), whenever they were queued; among themselves, in order. */
+START_TEST(outq_low_goes_after_answers)
+{
+	struct outq *q = outq_new();
+	struct rec r[5];
+
+	ck_assert_ptr_nonnull(q);
+	recs_init(r, 5);
+	ck_assert_int_eq(outq_set_pacing(q, 1, 1000), 0);
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_LOW, "host:a", "PRIVMSG #c :a: dice is busy", 0, rec_done, &r[0]), 0);
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:b", "PRIVMSG #c :b rolled", 1, rec_done, &r[1]), 0);
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_LOW, "host:c", "PRIVMSG #c :c: too fast", 2, rec_done, &r[2]), 0);
+	ck_assert_int_eq(outq_push_flow(q, OUTQ_NORMAL, "host:a", "PRIVMSG #c :a rolled", 3, rec_done, &r[3]), 0);
+	ck_assert_int_eq(outq_push(q, OUTQ_CONTROL, "JOIN #d", 4, rec_done, &r[4]), 0);
+	send_one(q, 10, "JOIN #d");
+	send_one(q, 1010, "PRIVMSG #c :b rolled");
+	send_one(q, 2010, "PRIVMSG #c :a rolled");
+	send_one(q, 3010, "PRIVMSG #c :a: dice is busy");
+	send_one(q, 4010, "PRIVMSG #c :c: too fast");
+	ck_assert_uint_eq(outq_count(q), 0);
+	outq_free(q);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(r[i].calls, 1);
+}
+END_TEST
+
 START_TEST(outq_flows_round_robin)
 {
 	struct outq *q = outq_new();
@@ -1557,6 +1584,7 @@ static Suite *irc_pure_suite(void)
 	tcase_add_test(t, outq_bounds);
 	tcase_add_test(t, outq_expiry);
 	tcase_add_test(t, outq_flows_round_robin);
+	tcase_add_test(t, outq_low_goes_after_answers);
 	tcase_add_test(t, outq_fail_all_and_exactly_once);
 	suite_add_tcase(s, t);
 	t = tcase_create("clock");

@@ -671,8 +671,9 @@ START_TEST(tags_and_accounts_reach_the_message_handler)
 	ck_assert(cJSON_IsNull(path_get(ev, "from.account")));
 	ck_assert(cJSON_IsTrue(path_get(ev, "private")));
 	ck_assert(num(ev, "time") == 1704164646000.0);
-	/* The owner by account was answered, the other refused. */
+	/* The owner by account was answered, the other refused, and the refusal logged. */
 	ck_assert_msg(test_fake_done(f, 10000) == 0, "fake server: %s", test_fake_report(f));
+	ck_assert(test_host_log_has(&e.host, "command status from mallory!m@evil.host: refused: owners only"));
 
 	host_stop(&e);
 	test_fake_stop(f);

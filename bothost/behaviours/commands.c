@@ -127,17 +127,28 @@ static void commands_reply(struct fn *reply, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Reply to m, at most once per notice interval for this kind and user. */
+/* Reply to m with the bot's own notice (a refusal), at most once per notice
+ * interval for this kind and user, queued after every answer waiting. */
 __attribute__((format(printf, 3, 4)))
 static void commands_notice(const struct command_msg *m, enum ratelimit_notice what, const char *fmt, ...)
 {
 	va_list ap;
+	char *text = NULL;
+	int n, r;
 
 	if (!ratelimit_notice(commands_state.rl, m->who, what, clock_now_ms()))
 		return;
 	va_start(ap, fmt);
-	commands_vreply(m->reply, fmt, ap);
+	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		log_warn("commands: out of memory: a notice is lost");
+		return;
+	}
+	r = irc_reply_notice(m->reply, text);
+	if (r < 0)
+		log_warn("commands: a notice to %s is lost: %s", m->from.nick, strerror(-r));
+	free(text);
 }
 
 /* Whether the sender of m is an owner. */

@@ -310,6 +310,12 @@ int irc_reply_refuse(struct fn *reply, const char *why)
 	return irc_instance ? irc_events_reply_refuse(irc_instance, reply, why) : -ENOTCONN;
 }
 
+/* Say text as the bot's own notice through a message's reply function. */
+int irc_reply_notice(struct fn *reply, const char *text)
+{
+	return irc_instance ? irc_events_reply_notice(irc_instance, reply, text) : -ENOTCONN;
+}
+
 /* Say goodbye to the server and unregister the object. */
 void irc_stop(const char *quit_message)
 {

@@ -29,5 +29,10 @@ enum isupport_casemap irc_get_casemapping(void);
  * resident does not answer it (the host's own notices still go). 0, -EINVAL (reply is not a message's reply function), -ENOMEM, or
  * -ENOTCONN when there is no irc object. */
 int irc_reply_refuse(struct fn *reply, const char *why);
+/* Say text through a message's reply function as the bot's own notice (a
+ * refusal: "busy", "too fast"), queued after every answer waiting so that it
+ * never delays one. 0, -EINVAL (not a message's reply function), -ENOTCONN
+ * (no irc object) or the queue's error (-ENOBUFS when full). */
+int irc_reply_notice(struct fn *reply, const char *text);
 
 #endif

@@ -267,10 +267,36 @@ static void irc_reply_cb(struct fn *fn, struct call *call, void *userdata)
 	if (rp->ctcp)
 		r = irc_out_ctcp(irc, "NOTICE", rp->to, rp->ctcp, cJSON_GetStringValue(arg), irc_out_call_done, call);
 	else
-		r = irc_out_text(irc, "PRIVMSG", rp->to, arg->valuestring, NULL, irc_out_call_done, call);
+		r = irc_out_text(irc, OUTQ_NORMAL, "PRIVMSG", rp->to, arg->valuestring, NULL, irc_out_call_done, call);
 	irc_send_set_flow(irc->send, NULL);
 	if (r < 0)
 		irc_out_call_fail(call, r);
+}
+
+/* The reply function data of reply, or NULL when it is not a message's. */
+static struct irc_reply *irc_events_reply_find(struct irc *irc, struct fn *reply)
+{
+	for (struct list *l = irc->replies.next; l != &irc->replies; l = l->next) {
+		struct irc_reply *rp = list_entry(l, struct irc_reply, node);
+		if (rp->fn == reply)
+			return rp;
+	}
+	return NULL;
+}
+
+/* Send text through reply as the bot's own notice, after every answer
+ * waiting. 0, -EINVAL when reply is not a message's, or the queue's error. */
+int irc_events_reply_notice(struct irc *irc, struct fn *reply, const char *text)
+{
+	struct irc_reply *rp = irc_events_reply_find(irc, reply);
+	int r;
+
+	if (!rp || rp->ctcp)
+		return -EINVAL;
+	irc_send_set_flow(irc->send, rp->flow);
+	r = irc_out_text(irc, OUTQ_LOW, "PRIVMSG", rp->to, text, NULL, NULL, NULL);
+	irc_send_set_flow(irc->send, NULL);
+	return r;
 }
 
 /* Make reply (a message's reply function) fail with PermissionDenied and

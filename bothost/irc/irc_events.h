@@ -39,5 +39,9 @@ void irc_events_forget(struct irc *irc);
 /* Make reply, a message's reply function, fail with PermissionDenied and
  * why from now on (see irc_reply_refuse). 0, -EINVAL or -ENOMEM. */
 int irc_events_reply_refuse(struct irc *irc, struct fn *reply, const char *why);
+/* Send text through reply (a message's reply function) as the bot's own
+ * notice, at the lowest priority: after every answer waiting. 0, -EINVAL
+ * (not a message's reply function) or the queue's error. */
+int irc_events_reply_notice(struct irc *irc, struct fn *reply, const char *text);
 
 #endif

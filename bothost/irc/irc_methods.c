@@ -116,7 +116,7 @@ static void irc_method_text(struct object *obj, struct call *call, const char *v
 
 	if (!irc_check_target(call, irc, target) || !irc_check_text(call, text))
 		return;
-	r = irc_out_text(irc, verb, target, text, ctcp, irc_out_call_done, call);
+	r = irc_out_text(irc, OUTQ_NORMAL, verb, target, text, ctcp, irc_out_call_done, call);
 	if (r < 0)
 		irc_out_call_fail(call, r);
 }

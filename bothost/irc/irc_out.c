@@ -80,8 +80,8 @@ static int irc_out_text_lines(const char *verb, const char *target, char **chunk
 }
 
 /* Queue a text, line by line. */
-int irc_out_text(struct irc *irc, const char *verb, const char *target, const char *text, const char *ctcp,
-		 irc_send_done_fn done, void *userdata)
+int irc_out_text(struct irc *irc, enum outq_prio prio, const char *verb, const char *target, const char *text,
+		 const char *ctcp, irc_send_done_fn done, void *userdata)
 {
 	const struct irc_state *st = irc->state;
 	size_t budget = irc_text_budget(verb, target, irc_state_nick(st), irc_state_user(st), irc_state_host(st),
@@ -100,7 +100,7 @@ int irc_out_text(struct irc *irc, const char *verb, const char *target, const ch
 	irc_text_lines_free(chunks);
 	if (r < 0)
 		return r;
-	r = irc_send_lines(irc->send, OUTQ_NORMAL, lines, (size_t)n, done, userdata);
+	r = irc_send_lines(irc->send, prio, lines, (size_t)n, done, userdata);
 	irc_out_free_lines(lines, (size_t)n);
 	return r;
 }

@@ -19,11 +19,12 @@ struct call;
 /* Queue "verb params..." (n parameters; only the last may hold spaces). */
 int irc_out_command(struct irc *irc, enum outq_prio prio, irc_send_done_fn done, void *userdata,
 		    const char *verb, const char *const *params, size_t n);
-/* Queue text to target with verb (PRIVMSG or NOTICE): one message per line
- * of the text rule, each cut to fit 512 bytes as the server relays it; each
- * wrapped as the CTCP ctcp (ACTION) when ctcp is not NULL. */
-int irc_out_text(struct irc *irc, const char *verb, const char *target, const char *text, const char *ctcp,
-		 irc_send_done_fn done, void *userdata);
+/* Queue text to target with verb (PRIVMSG or NOTICE) at prio (OUTQ_NORMAL,
+ * or OUTQ_LOW for the bot's own refusals): one message per line of the text
+ * rule, each cut to fit 512 bytes as the server relays it; each wrapped as
+ * the CTCP ctcp (ACTION) when ctcp is not NULL. */
+int irc_out_text(struct irc *irc, enum outq_prio prio, const char *verb, const char *target, const char *text,
+		 const char *ctcp, irc_send_done_fn done, void *userdata);
 /* Queue one CTCP cmd with args (NULL: none) to target: a request (PRIVMSG)
  * or a reply (NOTICE). */
 int irc_out_ctcp(struct irc *irc, const char *verb, const char *target, const char *cmd, const char *args,

@@ -337,7 +337,7 @@ int irc_send_lines(struct irc_send *s, enum outq_prio prio, char *const *lines, 
 	b->userdata = userdata;
 	for (size_t i = 0; i < n; i++) {
 		char buf[IRC_LINE_MAX + 1];
-		const char *flow = prio == OUTQ_NORMAL ? irc_send_flow_of(s, lines[i], buf, sizeof buf) : NULL;
+		const char *flow = prio >= OUTQ_NORMAL ? irc_send_flow_of(s, lines[i], buf, sizeof buf) : NULL;
 		int r = outq_push_flow(s->q, prio, flow, lines[i], now, irc_send_line_done, b);
 		if (r < 0 && b->remaining == 0) {
 			free(b);

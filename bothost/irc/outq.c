@@ -389,8 +389,8 @@ struct outq_entry *outq_ready(struct outq *q, uint64_t now, uint64_t *ret_wait_m
 
 	if (q->ring[OUTQ_URGENT].head)
 		return outq_take(q, OUTQ_URGENT, now);
-	if (!q->ring[p].head)
-		p = OUTQ_NORMAL;
+	while (p < OUTQ_LOW && !q->ring[p].head)
+		p++;
 	if (!q->ring[p].head) {
 		if (ret_wait_ms)
 			*ret_wait_ms = OUTQ_IDLE;

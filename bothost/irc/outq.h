@@ -6,7 +6,8 @@
  * `interval_ms` (kept as a virtual clock: each line sent moves it forward by
  * one interval). URGENT lines (PONG, QUIT) go out at once but are still
  * counted; CONTROL lines (NICK, JOIN, PART, MODE, CAP) go before NORMAL ones
- * (PRIVMSG, NOTICE).
+ * (PRIVMSG, NOTICE), and LOW ones (the bot's own refusals: "busy", "too
+ * fast") only when no other line waits, so they never delay an answer.
  *
  * Within a priority, lines belong to flows (a key the caller chooses, such
  * as the user a reply answers; NULL is the default flow) served round robin,
@@ -42,6 +43,7 @@ enum outq_prio {
 	OUTQ_URGENT,
 	OUTQ_CONTROL,
 	OUTQ_NORMAL,
+	OUTQ_LOW,
 	OUTQ_PRIO_COUNT
 };
 
