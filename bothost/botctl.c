@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* botctl: the command-line client of bothost. It shows the host's state,
  * lists clients and objects, calls methods and prints events, all through
  * libbotkit; see botctl(1). */
@@ -39,7 +40,7 @@ struct ctl {
 
 enum ctl_command {
 	CMD_STATUS, CMD_CLIENTS, CMD_INTROSPECT, CMD_CALL, CMD_SAY, CMD_WATCH, CMD_RELOAD,
-	CMD_RESTART, CMD_STORE,
+	CMD_RESTART, CMD_STORE, CMD_SERVICES, CMD_ROUTES, CMD_LISTENERS,
 };
 
 struct command {
@@ -53,6 +54,9 @@ struct command {
 static const struct command commands[] = {
 	{ "status", CMD_STATUS, 0, 0, "status" },
 	{ "clients", CMD_CLIENTS, 0, 0, "clients" },
+	{ "services", CMD_SERVICES, 0, 0, "services" },
+	{ "routes", CMD_ROUTES, 0, 0, "routes" },
+	{ "listeners", CMD_LISTENERS, 0, 0, "listeners" },
 	{ "introspect", CMD_INTROSPECT, 0, 1, "introspect [OBJECT]" },
 	{ "call", CMD_CALL, 2, -1, "call OBJECT METHOD [JSON-ARG]..." },
 	{ "say", CMD_SAY, 2, -1, "say TARGET TEXT..." },
@@ -79,6 +83,9 @@ static void ctl_usage(FILE *f)
 		"Commands:\n"
 		"  status                       IRC connection, channels, queue, clients, tokens\n"
 		"  clients                      one line per connected client\n"
+		"  services                     one line per service clients provide\n"
+		"  routes                       the HTTP server's addresses, then one line per route\n"
+		"  listeners                    one line per [listen NAME] socket and who gets it\n"
 		"  introspect [OBJECT]          objects, methods with their arguments, events\n"
 		"  call OBJECT METHOD [ARG]...  call a method; each ARG is JSON, or else a string\n"
 		"  say TARGET TEXT...           send TEXT (the words joined by spaces) to TARGET\n"
@@ -515,7 +522,28 @@ static int cmd_status(struct ctl *ctl)
 
 /* --- clients ------------------------------------------------------------ */
 
-/* Print one client of host.clients() as one line. */
+/* Print a client's filtered registrations, one indented line each:
+ * "  filter irc.message {"channel":"#c"}". */
+static void clients_print_filters(const cJSON *filters)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, filters) {
+		char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(f, "filter"));
+		const char *obj = json_field_string(f, "object"), *event = json_field_string(f, "event");
+
+		fputs("  filter ", stdout);
+		out_text(obj ? obj : "?");
+		putchar('.');
+		out_text(event ? event : "?");
+		putchar(' ');
+		out_text(text ? text : "?");
+		putchar('\n');
+		cJSON_free(text);
+	}
+}
+
+/* Print one client of host.clients() as one line, and its filters. */
 static void clients_print_one(struct ctl *ctl, const cJSON *cl)
 {
 	static const char *const fields[] = {
@@ -533,6 +561,7 @@ static void clients_print_one(struct ctl *ctl, const cJSON *cl)
 	if (cJSON_IsNumber(id) && id->valuedouble == (double)bk_conn_get_client_id(ctl->conn))
 		fputs(" (this botctl)", stdout);
 	putchar('\n');
+	clients_print_filters(cJSON_GetObjectItemCaseSensitive(cl, "filters"));
 }
 
 /* botctl clients: one line per client. */
@@ -552,6 +581,116 @@ static int cmd_clients(struct ctl *ctl)
 	}
 	bk_json_delete(list);
 	return r;
+}
+
+/* botctl services: NAME provider=ID(NAME) pid=PID methods=A,B doc. */
+static int cmd_services(struct ctl *ctl)
+{
+	cJSON *list = NULL;
+	const cJSON *svc, *m;
+	char buf[64];
+	int r = ctl_call(ctl, "host", "services", NULL, &list);
+
+	if (r < 0)
+		return r;
+	if (ctl->json) {
+		r = out_json(list);
+		bk_json_delete(list);
+		return r;
+	}
+	cJSON_ArrayForEach(svc, list) {
+		const cJSON *provider = cJSON_GetObjectItemCaseSensitive(svc, "provider");
+		const char *name = json_field_string(provider, "name");
+		out_text(json_field_string(svc, "name") ? json_field_string(svc, "name") : "?");
+		printf(" provider=%s(", json_field_text(provider, "id", buf, sizeof buf));
+		out_text(name && *name ? name : "-");
+		printf(") pid=%s methods=", json_field_text(provider, "pid", buf, sizeof buf));
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(svc, "methods")) {
+			out_text(cJSON_IsString(m) ? m->valuestring : "?");
+			fputs(m->next ? "," : "", stdout);
+		}
+		if (json_field_string(svc, "doc")) {
+			putchar(' ');
+			out_text(json_field_string(svc, "doc"));
+		}
+		putchar('\n');
+	}
+	bk_json_delete(list);
+	return 0;
+}
+
+/* botctl listeners: NAME BOUND-ADDRESS behaviours=A,B (none: -). */
+static int cmd_listeners(struct ctl *ctl)
+{
+	cJSON *res = NULL;
+	const cJSON *it, *u;
+	int r = ctl_call(ctl, "bot", "listeners", NULL, &res);
+
+	if (r < 0)
+		return r;
+	if (ctl->json) {
+		r = out_json(res);
+		bk_json_delete(res);
+		return r;
+	}
+	cJSON_ArrayForEach(it, res) {
+		bool first = true;
+		out_text(json_field_string(it, "name") ? json_field_string(it, "name") : "?");
+		putchar(' ');
+		out_text(json_field_string(it, "bound") ? json_field_string(it, "bound") : "?");
+		fputs(" behaviours=", stdout);
+		cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(it, "behaviours")) {
+			fputs(first ? "" : ",", stdout);
+			out_text(cJSON_IsString(u) ? u->valuestring : "?");
+			first = false;
+		}
+		fputs(first ? "-\n" : "\n", stdout);
+	}
+	bk_json_delete(res);
+	return 0;
+}
+
+/* botctl routes: "listen ADDR" lines, then METHOD PATH STATE served=N and
+ * who serves it: client=ID(NAME) pid=PID, or section=NAME. */
+static int cmd_routes(struct ctl *ctl)
+{
+	cJSON *res = NULL;
+	const cJSON *it;
+	char buf[64];
+	int r = ctl_call(ctl, "http", "routes", NULL, &res);
+
+	if (r < 0)
+		return r;
+	if (ctl->json) {
+		r = out_json(res);
+		bk_json_delete(res);
+		return r;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "listen")) {
+		fputs("listen ", stdout);
+		out_text(cJSON_IsString(it) ? it->valuestring : "?");
+		putchar('\n');
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "routes")) {
+		const cJSON *client = cJSON_GetObjectItemCaseSensitive(it, "client");
+		const char *name = json_field_string(client, "name");
+		out_text(json_field_string(it, "method") ? json_field_string(it, "method") : "?");
+		putchar(' ');
+		out_text(json_field_string(it, "path") ? json_field_string(it, "path") : "?");
+		printf(" %s served=%s", json_field_string(it, "state") ? json_field_string(it, "state") : "?",
+		       json_field_text(it, "served", buf, sizeof buf));
+		if (client) {
+			printf(" client=%s(", json_field_text(client, "id", buf, sizeof buf));
+			out_text(name && *name ? name : "-");
+			printf(") pid=%s", json_field_text(client, "pid", buf, sizeof buf));
+		} else if (json_field_string(it, "section")) {
+			fputs(" section=", stdout);
+			out_text(json_field_string(it, "section"));
+		}
+		putchar('\n');
+	}
+	bk_json_delete(res);
+	return 0;
 }
 
 /* --- introspect --------------------------------------------------------- */
@@ -960,6 +1099,9 @@ static int ctl_run(struct ctl *ctl, const struct command *cmd, int argc, char **
 	switch (cmd->id) {
 	case CMD_STATUS: return cmd_status(ctl);
 	case CMD_CLIENTS: return cmd_clients(ctl);
+	case CMD_SERVICES: return cmd_services(ctl);
+	case CMD_ROUTES: return cmd_routes(ctl);
+	case CMD_LISTENERS: return cmd_listeners(ctl);
 	case CMD_INTROSPECT: return cmd_introspect(ctl, argc, argv);
 	case CMD_CALL: return cmd_call(ctl, argc, argv);
 	case CMD_SAY: return cmd_say(ctl, argc, argv);

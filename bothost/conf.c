@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The configuration file: inih reads the INI syntax, this module checks the
  * sections, keys and values against the schema and fills a struct conf. */
 #include "config.h"
@@ -25,6 +26,8 @@
 #include "irc/irc_text.h"
 #include "irc/isupport.h"
 #include "irc/transport_tls.h"
+#include "http/http_route.h"
+#include "behaviours/listeners.h"
 
 #define CONF_FILE_MAX (1u << 20)	/* a configuration file larger than this is refused */
 #define CONF_HOST_MAX 253		/* a DNS name */
@@ -72,6 +75,8 @@ enum conf_kind {
 	CONF_LIMIT_SIZE,	/* uint64_t bytes "512M", min..max, or unlimited */
 	CONF_LIMIT_COUNT,	/* uint64_t, min..max, or unlimited */
 	CONF_LIMIT_CPU,		/* uint64_t seconds written as a duration, min..max, or unlimited */
+	CONF_LISTEN,		/* repeatable: an HTTP address "HOST:PORT" */
+	CONF_LISTENERS,		/* repeatable: names of [listen NAME] sections */
 };
 
 struct conf_key {
@@ -112,6 +117,14 @@ static const struct conf_key conf_keys[] = {
 	KEY("bothost", "state_dir", CONF_DIR, state_dir, 0, 0),
 	KEY("store", "path", CONF_DIR, store.path, 0, 0),
 	KEY("store", "size_max", CONF_SIZE, store.size_max, 1024, 1ull << 32),
+	KEY("http", "listen", CONF_LISTEN, http.listen, 0, 0),
+	KEY("http", "body_max", CONF_SIZE, http.body_max, 0, 1ull << 30),
+	KEY("http", "header_max", CONF_SIZE, http.header_max, 4096, 1u << 20),
+	KEY("http", "connections_max", CONF_COUNT, http.connections_max, 1, 100000),
+	KEY("http", "inflight_max", CONF_COUNT, http.inflight_max, 1, 100000),
+	KEY("http", "handler_wait", CONF_DURATION, http.handler_wait_ms, 0, 10 * MIN),
+	KEY("http", "answer_timeout", CONF_DURATION, http.answer_timeout_ms, 100, HOUR),
+	KEY("http", "idle_timeout", CONF_DURATION, http.idle_timeout_ms, SEC, HOUR),
 	KEY("limits", "frame_max", CONF_SIZE, limits.frame_max, 64, SIZE_MAX / 2),
 	KEY("limits", "output_max", CONF_SIZE, limits.output_max, 1, SIZE_MAX / 2),
 	KEY("limits", "tokens_max", CONF_SIZE, limits.tokens_max, 1, SIZE_MAX / 2),
@@ -123,6 +136,8 @@ static const struct conf_key conf_keys[] = {
 	KEY("limits", "hello_timeout", CONF_DURATION, limits.hello_timeout_ms, 0, HOUR),
 	KEY("limits", "output_total_max", CONF_SIZE, limits.output_total_max, 65536, SIZE_MAX / 2),
 	KEY("limits", "output_user_max", CONF_SIZE, limits.output_user_max, 65536, SIZE_MAX / 2),
+	KEY("limits", "fds_per_frame", CONF_SIZE, limits.fds_per_frame, 0, 253),
+	KEY("limits", "fds_max", CONF_SIZE, limits.fds_max, 0, 253),
 	KEY("irc", "server", CONF_SERVER, irc.servers, 0, 0),
 	KEY("irc", "nick", CONF_NICK, irc.nick, 0, 0),
 	KEY("irc", "alt_nick", CONF_ALT_NICK, irc.alt_nicks, 0, 0),
@@ -141,6 +156,7 @@ static const struct conf_key conf_keys[] = {
 	KEY("irc", "regain_nick", CONF_DURATION, irc.regain_nick_ms, 100, DAY),
 	KEY("irc", "rejoin_on_kick", CONF_BOOL, irc.rejoin_on_kick, 0, 0),
 	KEY("irc", "rejoin_delay", CONF_DURATION, irc.rejoin_delay_ms, 0, HOUR),
+	KEY("irc", "refusal_wait", CONF_DURATION, irc.refusal_wait_ms, 0, MIN),
 	KEY("irc", "burst", CONF_COUNT, irc.burst, 1, 100),
 	KEY("irc", "line_interval", CONF_DURATION, irc.line_interval_ms, 0, MIN),
 	KEY("irc", "queue_max", CONF_COUNT, irc.queue_max, 1, 100000),
@@ -164,11 +180,13 @@ static const struct conf_key conf_keys[] = {
 	BKEY("command", "arg", CONF_ARG, args, 0, 0),
 	BKEY("command", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
 	BKEY("command", "max_running", CONF_COUNT, max_running, 1, 100),
+	BKEY("command", "prestart", CONF_COUNT, prestart, 0, 16),
 	BKEY("command", "channel_only", CONF_NOT_BOOL, private_ok, 0, 0),
 	BKEY("command", "private_ok", CONF_BOOL, private_ok, 0, 0),
 	BKEY("command", "owner_only", CONF_BOOL, owner_only, 0, 0),
 	BKEY("command", "help", CONF_TEXT, help, 0, 0),
 	BKEY("command", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("command", "line_buffered", CONF_BOOL, line_buffered, 0, 0),
 	BKEY("command", "store_access", CONF_NAMES, store_access, 0, 0),
 	BKEY("timer", "exec", CONF_EXEC, exec, 0, 0),
 	BKEY("timer", "arg", CONF_ARG, args, 0, 0),
@@ -176,7 +194,12 @@ static const struct conf_key conf_keys[] = {
 	BKEY("timer", "at", CONF_AT, at, 0, 0),
 	BKEY("timer", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
 	BKEY("timer", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("timer", "line_buffered", CONF_BOOL, line_buffered, 0, 0),
 	BKEY("timer", "store_access", CONF_NAMES, store_access, 0, 0),
+	BKEY("command", "listen", CONF_LISTENERS, listen, 0, 0),
+	BKEY("timer", "listen", CONF_LISTENERS, listen, 0, 0),
+	BKEY("resident", "listen", CONF_LISTENERS, listen, 0, 0),
+	BKEY("route", "listen", CONF_LISTENERS, listen, 0, 0),
 	BKEY("resident", "exec", CONF_EXEC, exec, 0, 0),
 	BKEY("resident", "arg", CONF_ARG, args, 0, 0),
 	BKEY("resident", "restart_min", CONF_DURATION, restart_min_ms, 100, DAY),
@@ -185,11 +208,22 @@ static const struct conf_key conf_keys[] = {
 	BKEY("resident", "commands", CONF_WORDS, commands, 0, 0),
 	BKEY("resident", "help", CONF_TEXT, help, 0, 0),
 	BKEY("resident", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("resident", "line_buffered", CONF_BOOL, line_buffered, 0, 0),
 	BKEY("resident", "store_access", CONF_NAMES, store_access, 0, 0),
+	BKEY("route", "exec", CONF_EXEC, exec, 0, 0),
+	BKEY("route", "arg", CONF_ARG, args, 0, 0),
+	BKEY("route", "path", CONF_TEXT, route_path, 0, 0),
+	BKEY("route", "method", CONF_TEXT, route_method, 0, 0),
+	BKEY("route", "timeout", CONF_DURATION, timeout_ms, 0, DAY),
+	BKEY("route", "max_running", CONF_COUNT, max_running, 1, 1000),
+	BKEY("route", "privileged", CONF_BOOL, privileged, 0, 0),
+	BKEY("route", "line_buffered", CONF_BOOL, line_buffered, 0, 0),
+	BKEY("route", "store_access", CONF_NAMES, store_access, 0, 0),
 	LIMIT_KEYS(KEY, "behaviours", behaviour_limits),
 	LIMIT_KEYS(BKEY, "command", limits),
 	LIMIT_KEYS(BKEY, "timer", limits),
 	LIMIT_KEYS(BKEY, "resident", limits),
+	LIMIT_KEYS(BKEY, "route", limits),
 };
 
 #define CONF_NKEYS (sizeof conf_keys / sizeof conf_keys[0])
@@ -204,6 +238,8 @@ struct conf_parse {
 	bool section_has_key;		/* a key was read since the last section header */
 	unsigned seen[CONF_NKEYS];	/* line where each key was first given, 0: not yet */
 	long cur;			/* the behaviour whose section is being read, or -1 */
+	long cur_listen;		/* the [listen NAME] section being read, or -1 */
+	unsigned *lline;		/* line of each [listen NAME] header */
 	unsigned (*bseen)[CONF_NKEYS];	/* seen, for each behaviour */
 	unsigned *bline;		/* line of each behaviour's first header */
 	struct isupport *is;		/* RFC 1459 defaults, no nick length limit */
@@ -230,6 +266,7 @@ static int conf_irc_init(struct conf_irc *irc)
 	irc->regain_nick_ms = 60 * SEC;
 	irc->rejoin_on_kick = true;
 	irc->rejoin_delay_ms = 5 * SEC;
+	irc->refusal_wait_ms = 2 * SEC;
 	irc->burst = 5;
 	irc->line_interval_ms = 1 * SEC;
 	irc->queue_max = 300;
@@ -266,6 +303,7 @@ int conf_init(struct conf *cfg)
 	cfg->bot.user_ignore_ms = 5 * MIN;
 	cfg->bot.user_processes = 4;
 	cfg->store.size_max = STORE_SIZE_MAX_DEFAULT;
+	http_conf_init(&cfg->http);
 	server_config_init(&cfg->limits);
 	spawn_limits_init(&cfg->behaviour_limits);
 	if (conf_irc_init(&cfg->irc) < 0 || !(cfg->bot.command_prefix = strdup("!")) ||
@@ -318,6 +356,7 @@ void conf_clear(struct conf *cfg)
 	free(cfg->socket_path);
 	free(cfg->state_dir);
 	free(cfg->store.path);
+	http_conf_clear(&cfg->http);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -832,6 +871,46 @@ static int conf_add_allow_group(struct conf_parse *p, const struct conf_key *k, 
 	return 0;
 }
 
+
+/* [http] listen: an address "HOST:PORT" for the HTTP server. */
+static int conf_add_listen(struct conf_parse *p, const struct conf_key *k, const char *value)
+{
+	struct http_conf *hc = &p->cfg->http;
+
+	if (http_conf_check_listen(value) < 0)
+		return conf_fail(p, "invalid address '%s' for %s: expected HOST:PORT, an IPv4 address or an IPv6 "
+				 "one in brackets and a port from 0 (any free one) to 65535", value, k->name);
+	for (size_t i = 0; i < hc->n_listen; i++)
+		if (strcmp(hc->listen[i], value) == 0)
+			return conf_fail(p, "%s %s is given twice", k->name, value);
+	return conf_add_string(&hc->listen, &hc->n_listen, value);
+}
+static bool conf_behaviour_name_valid(const char *name);
+
+/* listen (in a behaviour's section): names of [listen NAME] sections,
+ * separated by spaces; whether they exist is checked once the file is read. */
+static int conf_add_listeners(struct conf_parse *p, const struct conf_key *k, struct conf_behaviour *b,
+			      const char *value)
+{
+	char name[CONF_NAME_MAX + 2];
+	const char *s = value;
+
+	while (*(s += strspn(s, " \t"))) {
+		size_t n = strcspn(s, " \t");
+		snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name - 1 ? n : sizeof name - 1), s);
+		if (n >= sizeof name - 1 || !conf_behaviour_name_valid(name))
+			return conf_fail(p, "invalid name '%.*s' in %s: expected the names of [listen NAME] sections",
+					 (int)n, s, k->name);
+		for (size_t i = 0; i < b->n_listen; i++)
+			if (strcmp(b->listen[i], name) == 0)
+				return conf_fail(p, "%s %s is given twice", k->name, name);
+		if (conf_add_string(&b->listen, &b->n_listen, name) < 0)
+			return p->r = -ENOMEM;
+		s += n;
+	}
+	return b->n_listen ? 0 : conf_fail(p, "%s needs the name of a [listen NAME] section", k->name);
+}
+
 /* user_commands: "count/duration", at most count commands in duration. */
 static int conf_set_rate(struct conf_parse *p, const struct conf_key *k, struct conf_rate *field,
 			 const char *value)
@@ -1298,6 +1377,8 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 	case CONF_SECRET: return conf_set_secret(p, k, field, value);
 	case CONF_ALLOW_USER: return conf_add_allow_user(p, k, value);
 	case CONF_ALLOW_GROUP: return conf_add_allow_group(p, k, value);
+	case CONF_LISTEN: return conf_add_listen(p, k, value);
+	case CONF_LISTENERS: return conf_add_listeners(p, k, base, value);
 	case CONF_LIMIT_SIZE:
 	case CONF_LIMIT_COUNT:
 	case CONF_LIMIT_CPU: return conf_set_limit(p, k, field, value);
@@ -1311,7 +1392,8 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k, const char *
 static bool conf_kind_repeatable(enum conf_kind kind)
 {
 	return kind == CONF_SERVER || kind == CONF_ALT_NICK || kind == CONF_CHANNEL || kind == CONF_OWNER ||
-	       kind == CONF_ARG || kind == CONF_AT || kind == CONF_ALLOW_USER || kind == CONF_ALLOW_GROUP;
+	       kind == CONF_ARG || kind == CONF_AT || kind == CONF_ALLOW_USER || kind == CONF_ALLOW_GROUP ||
+	       kind == CONF_LISTEN || kind == CONF_LISTENERS;
 }
 
 /* The key named name in section (NULL section: in any section). */
@@ -1328,7 +1410,7 @@ static const struct conf_key *conf_key_find(const char *section, const char *nam
 static bool conf_section_known(const char *name)
 {
 	return strcmp(name, "bothost") == 0 || strcmp(name, "limits") == 0 || strcmp(name, "irc") == 0 ||
-	       strcmp(name, "behaviours") == 0 || strcmp(name, "store") == 0;
+	       strcmp(name, "behaviours") == 0 || strcmp(name, "store") == 0 || strcmp(name, "http") == 0;
 }
 
 /* The section a key belongs in, for messages: "irc" or "timer NAME". */
@@ -1388,7 +1470,7 @@ static long conf_behaviour_add(struct conf_parse *p, enum conf_behaviour_kind ki
 	memset(p->bseen[n], 0, sizeof p->bseen[n]);
 	p->bline[n] = p->line;
 	cfg->bot.behaviours[n] = (struct conf_behaviour){
-		.kind = kind, .name = copy, .max_running = 2, .private_ok = true,
+		.kind = kind, .name = copy, .max_running = 2, .private_ok = true, .line_buffered = true,
 		.timeout_ms = kind == CONF_BEHAVIOUR_RESIDENT ? 0 : 30 * SEC,
 		.restart_min_ms = 1 * SEC, .restart_max_ms = 5 * MIN,
 	};
@@ -1420,6 +1502,53 @@ static int conf_behaviour_section(struct conf_parse *p, enum conf_behaviour_kind
 	return 0;
 }
 
+/* A [listen NAME] header: start (or go on with) that section. */
+static int conf_listen_section(struct conf_parse *p, const char *name)
+{
+	struct behaviours_conf *bc = &p->cfg->bot;
+	const struct conf_listener *other = conf_listener_find(bc, name);
+	unsigned *lline;
+
+	if (!conf_behaviour_name_valid(name))
+		return conf_fail(p, "invalid name '%s' in [listen %s]: expected 1 to %d letters, digits, '-', '_' "
+				 "or '.'", name, name, CONF_NAME_MAX);
+	if (other) {
+		p->cur_listen = other - bc->listeners;
+		return 0;
+	}
+	if (!(lline = realloc(p->lline, (bc->n_listeners + 1) * sizeof *lline)))
+		return p->r = -ENOMEM;
+	p->lline = lline;
+	char *copy = strdup(name);
+	if (!copy || conf_grow((void **)&bc->listeners, &bc->n_listeners, sizeof *bc->listeners) < 0) {
+		free(copy);
+		return p->r = -ENOMEM;
+	}
+	p->cur_listen = (long)bc->n_listeners - 1;
+	bc->listeners[p->cur_listen] = (struct conf_listener){ .name = copy };
+	p->lline[p->cur_listen] = p->line;
+	return 0;
+}
+
+/* A key of a [listen NAME] section: only address. */
+static int conf_listen_key(struct conf_parse *p, const char *name, const char *value)
+{
+	struct conf_listener *l = &p->cfg->bot.listeners[p->cur_listen];
+	char why[160];
+
+	if (strcmp(name, "address") != 0)
+		return conf_fail(p, "unknown key '%s' in [listen %s] (it has only address)", name, l->name);
+	if (l->address)
+		return conf_fail(p, "address is already set in [listen %s]", l->name);
+	if (listener_address_check(value, why, sizeof why) < 0)
+		return conf_fail(p, "invalid address '%s' in [listen %s]: %s", value, l->name, why);
+	for (size_t i = 0; i < p->cfg->bot.n_listeners; i++)
+		if (p->cfg->bot.listeners[i].address && strcmp(p->cfg->bot.listeners[i].address, value) == 0)
+			return conf_fail(p, "[listen %s]: %s is the address of [listen %s] on line %u", l->name,
+					 value, p->cfg->bot.listeners[i].name, p->lline[i]);
+	return (l->address = strdup(value)) ? 0 : (p->r = -ENOMEM);
+}
+
 /* A section header's name: a fixed section, or "KIND NAME". */
 static int conf_section(struct conf_parse *p, const char *name, size_t n)
 {
@@ -1427,16 +1556,19 @@ static int conf_section(struct conf_parse *p, const char *name, size_t n)
 
 	snprintf(buf, sizeof buf, "%.*s", (int)n, name);
 	p->cur = -1;
+	p->cur_listen = -1;
 	if (conf_section_known(buf))
 		return 0;
+	if (strncmp(buf, "listen", 6) == 0 && (buf[6] == ' ' || !buf[6]))
+		return conf_listen_section(p, buf + 6 + (buf[6] == ' '));
 	for (int k = 0; k < CONF_BEHAVIOUR_KINDS; k++) {
 		const char *kind = conf_behaviour_kind_name((enum conf_behaviour_kind)k);
 		size_t kn = strlen(kind);
 		if (strncmp(buf, kind, kn) == 0 && (buf[kn] == ' ' || !buf[kn]))
 			return conf_behaviour_section(p, (enum conf_behaviour_kind)k, buf + kn + (buf[kn] == ' '));
 	}
-	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [behaviours], "
-			 "[command NAME], [timer NAME] or [resident NAME])", buf);
+	return conf_fail(p, "unknown section [%s] (expected [bothost], [limits], [irc], [behaviours], [store], "
+			 "[http], [command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])", buf);
 }
 
 /* inih's handler: one "name = value" of section. Nonzero to go on. */
@@ -1453,6 +1585,8 @@ static int conf_handler(void *user, const char *section, const char *name, const
 		return 0;
 	if (!*name)
 		return conf_fail(p, "expected 'key = value' (the key is missing)") == 0;
+	if (p->cur_listen >= 0)
+		return conf_listen_key(p, name, value) == 0;
 	if (p->cur >= 0)
 		k = conf_key_find(conf_behaviour_kind_name(p->cfg->bot.behaviours[p->cur].kind), name);
 	else
@@ -1600,6 +1734,28 @@ static void conf_behaviour_inherit(struct conf_parse *p, long i)
 	}
 }
 
+
+/* A [route NAME]: a path, a method ("*" when not given), no other section's. */
+static int conf_check_route(struct conf_parse *p, long i)
+{
+	struct conf_behaviour *b = &p->cfg->bot.behaviours[i];
+	char why[200];
+
+	if (!b->route_path)
+		return conf_fail(p, "[route %s] has no path (the path prefix it serves, e.g. path = /hooks)", b->name);
+	if (!b->route_method && !(b->route_method = strdup("*")))
+		return p->r = -ENOMEM;
+	if (!http_route_valid(b->route_method, b->route_path, why, sizeof why))
+		return conf_fail(p, "[route %s]: %s", b->name, why);
+	for (long j = 0; j < i; j++) {
+		const struct conf_behaviour *o = &p->cfg->bot.behaviours[j];
+		if (o->kind == CONF_BEHAVIOUR_ROUTE && o->route_path && strcmp(o->route_path, b->route_path) == 0 &&
+		    strcmp(o->route_method, b->route_method) == 0)
+			return conf_fail(p, "[route %s] serves %s %s like [route %s] on line %u", b->name,
+					 b->route_method, b->route_path, o->name, p->bline[j]);
+	}
+	return 0;
+}
 /* The checks of one behaviour section that need all of it. */
 static int conf_check_behaviour(struct conf_parse *p, long i)
 {
@@ -1629,6 +1785,8 @@ static int conf_check_behaviour(struct conf_parse *p, long i)
 		conf_format_duration(b->restart_max_ms, c, sizeof c);
 		return conf_fail(p, "restart_min (%s) is greater than restart_max (%s)", a, c);
 	}
+	if (b->kind == CONF_BEHAVIOUR_ROUTE)
+		return conf_check_route(p, i);
 	return 0;
 }
 
@@ -1737,6 +1895,29 @@ static int conf_check_clients(struct conf_parse *p)
 			 l->clients_max);
 }
 
+/* Every [listen NAME] has an address; every listen = NAME names one. */
+static int conf_check_listeners(struct conf_parse *p)
+{
+	const struct behaviours_conf *bc = &p->cfg->bot;
+
+	for (size_t i = 0; i < bc->n_listeners; i++) {
+		p->line = p->lline[i];
+		if (!bc->listeners[i].address)
+			return conf_fail(p, "[listen %s] has no address (HOST:PORT or unix:/path)", bc->listeners[i].name);
+	}
+	for (size_t i = 0; i < bc->n_behaviours; i++) {
+		const struct conf_behaviour *b = &bc->behaviours[i];
+		for (size_t j = 0; j < b->n_listen; j++) {
+			if (conf_listener_find(bc, b->listen[j]))
+				continue;
+			p->line = conf_seen(p, (long)i, conf_behaviour_kind_name(b->kind), "listen");
+			return conf_fail(p, "[%s %s]: listen %s: there is no [listen %s] section",
+					 conf_behaviour_kind_name(b->kind), b->name, b->listen[j], b->listen[j]);
+		}
+	}
+	return 0;
+}
+
 /* The checks that need the whole file: nick with servers, backoff order,
  * TLS and SASL settings, complete behaviour sections, command words claimed
  * once. */
@@ -1763,6 +1944,8 @@ static int conf_check(struct conf_parse *p)
 	for (size_t i = 0; i < p->cfg->bot.n_behaviours; i++)
 		if (conf_check_behaviour(p, (long)i) < 0)
 			return p->r;
+	if (conf_check_listeners(p) < 0)
+		return p->r;
 	return conf_check_claims(p);
 }
 
@@ -1783,7 +1966,7 @@ static int conf_parse_text(struct conf_parse *p)
 /* Read path over the defaults into cfg. */
 int conf_load(struct conf *cfg, const char *path, char **ret_error)
 {
-	struct conf_parse p = { .cfg = cfg, .path = path, .cur = -1 };
+	struct conf_parse p = { .cfg = cfg, .path = path, .cur = -1, .cur_listen = -1 };
 	int r;
 
 	*ret_error = NULL;
@@ -1798,6 +1981,9 @@ int conf_load(struct conf *cfg, const char *path, char **ret_error)
 	r = conf_read_file(&p, ret_error);
 	if (r == 0)
 		r = conf_parse_text(&p);
+	/* The behaviours layer makes each behaviour's directory in it. */
+	if (r == 0 && !(cfg->bot.state_dir = strdup(cfg->state_dir)))
+		r = -ENOMEM;
 	if (r < 0 && !*ret_error) {
 		*ret_error = p.error;
 		p.error = NULL;
@@ -1807,6 +1993,7 @@ out:
 	free(p.text);
 	free(p.bseen);
 	free(p.bline);
+	free(p.lline);
 	isupport_free(p.is);
 	if (r < 0)
 		conf_clear(cfg);
@@ -1889,6 +2076,10 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 		for (size_t i = 0; i < cfg->n_allow_gids; i++)
 			fprintf(f, "%s%lu", i ? ", " : "", (unsigned long)cfg->allow_gids[i]);
 		break;
+	case CONF_LISTEN:
+		for (size_t i = 0; i < cfg->http.n_listen; i++)
+			fprintf(f, "%s%s", i ? ", " : "", cfg->http.listen[i]);
+		break;
 	case CONF_LIMIT_SIZE:
 	case CONF_LIMIT_COUNT:
 	case CONF_LIMIT_CPU:
@@ -1901,6 +2092,7 @@ static void conf_format_value(const struct conf *cfg, const struct conf_key *k, 
 	case CONF_NOT_BOOL:
 	case CONF_WORDS:
 	case CONF_NAMES:
+	case CONF_LISTENERS:
 		break;		/* keys of behaviour sections, compared section by section */
 	}
 }
@@ -1987,6 +2179,43 @@ static int conf_compare_behaviours(const struct conf *old, const struct conf *cu
 	return r < 0 ? r : n;
 }
 
+/* Report "[listen NAME] what"; 1, or -ENOMEM. */
+static int conf_compare_listener(const struct conf_listener *l, const char *what, conf_change_fn fn,
+				 void *userdata)
+{
+	char *line;
+
+	if (asprintf(&line, "[listen %s] %s", l->name, what) < 0)
+		return -ENOMEM;
+	fn(line, userdata);
+	free(line);
+	return 1;
+}
+
+/* Report the [listen NAME] sections removed, then those added or changed. */
+static int conf_compare_listeners(const struct conf *old, const struct conf *cur, conf_change_fn fn,
+				  void *userdata)
+{
+	int n = 0, r = 0;
+	char *what = NULL;
+
+	for (size_t i = 0; i < old->bot.n_listeners && r >= 0; i++)
+		if (!conf_listener_find(&cur->bot, old->bot.listeners[i].name))
+			n += r = conf_compare_listener(&old->bot.listeners[i], "removed", fn, userdata);
+	for (size_t i = 0; i < cur->bot.n_listeners && r >= 0; i++) {
+		const struct conf_listener *b = &cur->bot.listeners[i], *a = conf_listener_find(&old->bot, b->name);
+		if (!a)
+			n += r = conf_compare_listener(b, "added", fn, userdata);
+		else if (strcmp(a->address, b->address) != 0) {
+			if (asprintf(&what, "address: %s -> %s", a->address, b->address) < 0)
+				return -ENOMEM;
+			n += r = conf_compare_listener(b, what, fn, userdata);
+			free(what);
+		}
+	}
+	return r < 0 ? r : n;
+}
+
 /* Call fn with a description of each key whose value differs, then of each
  * behaviour section that differs. */
 int conf_compare(const struct conf *old, const struct conf *cur, conf_change_fn fn, void *userdata)
@@ -2002,5 +2231,9 @@ int conf_compare(const struct conf *old, const struct conf *cur, conf_change_fn 
 		n += r;
 	}
 	r = conf_compare_behaviours(old, cur, fn, userdata);
+	if (r < 0)
+		return r;
+	n += r;
+	r = conf_compare_listeners(old, cur, fn, userdata);
 	return r < 0 ? r : n + r;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The configuration file (INI, read with inih): its schema, defaults and
  * checks. Every error names the file, the line and the problem. The reference
  * is docs/CONFIG.md; an annotated example is bothost.conf.example. */
@@ -13,6 +14,7 @@
 #include "irc/irc_conf.h"
 #include "behaviours/behaviour_conf.h"
 #include "store/store.h"
+#include "http/http_conf.h"
 
 struct conf {
 	char *path;			/* the file it came from, or NULL */
@@ -30,6 +32,7 @@ struct conf {
 	char *state_dir;		/* [bothost] state_dir: /var/lib/bothost for root, else
 				 * $XDG_STATE_HOME/bothost (~/.local/state/bothost) */
 	struct store_conf store;	/* [store], the store layer's */
+	struct http_conf http;		/* [http], the http layer's */
 };
 
 /* Fill cfg with the defaults (no IRC server). 0 or -ENOMEM. */

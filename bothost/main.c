@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bothost: options, the configuration file, signals and the event loop. */
 #include "config.h"
 
@@ -17,9 +18,14 @@
 #include "behaviours/behaviour.h"
 #include "behaviours/bot_object.h"
 #include "behaviours/commands.h"
+#include "behaviours/listeners.h"
 #include "conf.h"
 #include "irc/irc.h"
+#include "http/http.h"
 #include "core/later.h"
+#include "core/call.h"
+#include "core/errors.h"
+#include "core/fn.h"
 #include "core/log.h"
 #include "core/loopback.h"
 #include "core/host_object.h"
@@ -45,6 +51,7 @@ struct bothost {
 	struct later_queue *later;	/* attached to the default loop */
 	struct server *server;
 	struct store *store;		/* with a configuration file; owned by the server */
+	struct http *http;		/* with [http] listen addresses */
 	ev_signal sigint, sigterm, sighup;
 };
 
@@ -72,6 +79,8 @@ static void usage(FILE *f)
 		"                       at most clients-max counts)\n"
 		"  --call-timeout MS    deadline of the host's calls to client functions, 0 for none\n"
 		"                       (default 30000)\n"
+		"  --fds-per-frame N    descriptors one frame may carry (default 16, at most 253)\n"
+		"  --fds-max N          descriptors queued per client each way (default 64, at most 253)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  --help               show this help\n"
 		"  --version            show the version\n"
@@ -97,7 +106,8 @@ static int parse_size(const char *name, const char *arg, size_t min, size_t *ret
 
 enum {
 	OPT_SOCKET = 256, OPT_FD, OPT_LOOPBACK, OPT_FRAME_MAX, OPT_OUTPUT_MAX, OPT_TOKENS_MAX,
-	OPT_HANDLERS_MAX, OPT_PENDING_MAX, OPT_CLIENTS_MAX, OPT_CLIENTS_PER_USER, OPT_CALL_TIMEOUT, OPT_LOG_LEVEL,
+	OPT_HANDLERS_MAX, OPT_PENDING_MAX, OPT_CLIENTS_MAX, OPT_CLIENTS_PER_USER, OPT_CALL_TIMEOUT,
+	OPT_FDS_PER_FRAME, OPT_FDS_MAX, OPT_LOG_LEVEL,
 	OPT_HELP, OPT_VERSION,
 };
 
@@ -117,6 +127,8 @@ static const struct option long_options[] = {
 	{ "clients-max", required_argument, NULL, OPT_CLIENTS_MAX },
 	{ "clients-per-user", required_argument, NULL, OPT_CLIENTS_PER_USER },
 	{ "call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT },
+	{ "fds-per-frame", required_argument, NULL, OPT_FDS_PER_FRAME },
+	{ "fds-max", required_argument, NULL, OPT_FDS_MAX },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -151,6 +163,19 @@ static int parse_option(struct options *o, int opt, const char *arg)
 		if ((r = parse_size("call-timeout", arg, 0, &v)) == 0 && v > UINT_MAX)
 			r = -EINVAL;
 		o->limits.call_timeout_ms = (unsigned)v;
+		break;
+	case OPT_FDS_PER_FRAME:
+		if ((r = parse_size("fds-per-frame", arg, 0, &o->limits.fds_per_frame)) == 0 &&
+		    o->limits.fds_per_frame > 253) {
+			fprintf(stderr, "bothost: --fds-per-frame is at most 253\n");
+			r = -EINVAL;
+		}
+		break;
+	case OPT_FDS_MAX:
+		if ((r = parse_size("fds-max", arg, 0, &o->limits.fds_max)) == 0 && o->limits.fds_max > 253) {
+			fprintf(stderr, "bothost: --fds-max is at most 253\n");
+			r = -EINVAL;
+		}
 		break;
 	case OPT_LOG_LEVEL:
 		r = log_level_from_string(arg, &o->level);
@@ -206,6 +231,10 @@ static void options_apply_limits(const struct options *o, struct server_config *
 		cfg->clients_per_user = l->clients_per_user;
 	if (o->given & OPT_GIVEN(OPT_CALL_TIMEOUT))
 		cfg->call_timeout_ms = l->call_timeout_ms;
+	if (o->given & OPT_GIVEN(OPT_FDS_PER_FRAME))
+		cfg->fds_per_frame = l->fds_per_frame;
+	if (o->given & OPT_GIVEN(OPT_FDS_MAX))
+		cfg->fds_max = l->fds_max;
 }
 
 /* Put the command line over the configuration. 0 or -ENOMEM. */
@@ -299,6 +328,8 @@ static void reload_change_cb(const char *change, void *userdata)
 		cJSON_AddItemToArray(userdata, cJSON_CreateString(change));
 }
 
+static void routes_wire(struct bothost *b, const struct behaviours_conf *cfg);
+
 /* Apply a new configuration: log what changed (and add it to changes, if
  * given), take the limits, the log level and the behaviours at once; the
  * socket and the loopback object stay until a restart. */
@@ -328,10 +359,19 @@ static void reload_apply(struct bothost *b, struct conf *next, cJSON *changes)
 	log_set_level(next->log_level);
 	conf_clear(&b->conf);
 	b->conf = *next;
+	if (behaviours_server())
+		listeners_commit(&b->conf.bot);
 	if (behaviours_server() && (commands_configure(&b->conf.bot) < 0 || behaviours_configure(&b->conf.bot) < 0))
 		log_error("configuration: out of memory: the behaviours may not follow every change");
+	if (behaviours_server())
+		listeners_restart_moved();
 	if (b->store && store_configure(b->store, &b->conf.store, b->conf.state_dir) < 0)
 		log_error("configuration: out of memory: the store keeps its settings");
+	if (b->http && http_reconfigure(b->http, &b->conf.http) < 0)
+		log_error("configuration: out of memory: the HTTP server keeps its settings");
+	if (!b->http && b->conf.http.n_listen)
+		log_warn("configuration: the HTTP server starts when bothost restarts");
+	routes_wire(b, &b->conf.bot);
 }
 
 /* Bring the IRC client of s in line with next: start, reconfigure or stop
@@ -373,8 +413,16 @@ static int reload(struct bothost *b, char **ret_error, cJSON *changes)
 		return r;
 	}
 	config_check_mode(&next);
+	if (behaviours_server() && (r = listeners_prepare(&next.bot, ret_error)) < 0) {
+		log_error("%s: cannot listen: %s; the configuration in force stays", b->opts.config_path,
+			  *ret_error ? *ret_error : strerror(-r));
+		conf_clear(&next);
+		return r;
+	}
 	r = reload_irc(b->server, &b->conf, &next);
 	if (r < 0) {
+		if (behaviours_server())
+			listeners_commit(&b->conf.bot);	/* close what the new file opened */
 		if (asprintf(ret_error, "%s: the IRC client cannot take the [irc] settings (%s)",
 			     b->opts.config_path, strerror(-r)) < 0)
 			*ret_error = NULL;
@@ -425,6 +473,55 @@ static bool store_who_cb(struct client *c, struct store_who *ret, void *userdata
 	return true;
 }
 
+/* A request for a [route NAME] section: a process of it gets the request
+ * (respond included) in its context; refused (503) when none may start. */
+static void route_request_cb(struct fn *fn, struct call *call, void *userdata)
+{
+	const char *name = userdata;
+	struct behaviour *bh = behaviours_find(name);
+	struct value *ctx = bh ? behaviour_context_new(bh) : NULL;
+	cJSON *req = ctx ? value_copy(ctx, call_get_args(call), call_get_arg(call, 0)) : NULL;
+	int r;
+
+	if (!req) {
+		value_free(ctx);
+		call_fail(call, ERR_LIMIT_EXCEEDED, "[route %s] is not available", name);
+		return;
+	}
+	cJSON_AddItemToObject(value_root(ctx), "request", req);
+	if ((r = behaviour_run(bh, ctx, NULL, 0, NULL)) < 0)
+		call_fail(call, ERR_LIMIT_EXCEEDED, "[route %s]: no process can start now: %s", name, strerror(-r));
+	else
+		call_return(call, NULL);
+}
+
+/* Give the HTTP server a route for each [route NAME] section of cfg,
+ * replacing those of the configuration before. */
+static void routes_wire(struct bothost *b, const struct behaviours_conf *cfg)
+{
+	if (!b->http)
+		return;
+	http_routes_clear_config(b->http);
+	for (size_t i = 0; i < cfg->n_behaviours; i++) {
+		const struct conf_behaviour *c = &cfg->behaviours[i];
+		char *name = c->kind == CONF_BEHAVIOUR_ROUTE ? strdup(c->name) : NULL;
+		struct fn *fn = name ? fn_new_native(b->server, route_request_cb, name, free) : NULL;
+		int r;
+		if (c->kind != CONF_BEHAVIOUR_ROUTE)
+			continue;
+		if (!fn) {
+			free(name);
+			r = -ENOMEM;
+		} else {
+			r = http_route_add_config(b->http, c->route_method, c->route_path, c->name, fn);
+			fn_unref(fn);
+		}
+		if (r < 0)
+			log_error("[route %s]: cannot serve %s %s: %s", c->name, c->route_method, c->route_path,
+				  r == -EEXIST ? "a client holds that route" : strerror(-r));
+	}
+}
+
 /* With a configuration file: the behaviours, IRC commands and the bot
  * object. socket_path is the host's socket (NULL: none); behaviours find it,
  * or its untrusted companion, in $BOTKIT_SOCKET. */
@@ -432,8 +529,16 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 {
 	int r;
 
+	char *why = NULL;
+
 	if (!b->opts.config_path)
 		return 0;
+	if ((r = listeners_prepare(&b->conf.bot, &why)) < 0) {
+		log_error("%s: cannot listen: %s", b->opts.config_path, why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	listeners_commit(&b->conf.bot);
 	if ((r = commands_configure(&b->conf.bot)) < 0 || (r = behaviours_start(b->server, socket_path, &b->conf.bot)) < 0 ||
 	    (r = bot_object_register(b->server)) < 0) {
 		log_error("cannot start the behaviours: %s", strerror(-r));
@@ -444,6 +549,7 @@ static int start_behaviours(struct bothost *b, const char *socket_path)
 		return r;
 	}
 	store_set_namespace_fn(b->store, store_who_cb, b);
+	routes_wire(b, &b->conf.bot);
 	behaviours_set_reload(reload_behaviours_cb, b);
 	commands_irc_attach();
 	return 0;
@@ -476,6 +582,8 @@ static int start(struct bothost *b)
 		r = loopback_register(b->server);
 	if (r == 0 && b->conf.irc.n_servers)
 		r = irc_start(b->server, &b->conf.irc);
+	if (r == 0 && b->conf.http.n_listen)
+		r = http_start(b->server, &b->conf.http, &b->http);
 	if (r < 0) {
 		log_error("cannot create the objects: %s", strerror(-r));
 		return r;
@@ -560,6 +668,7 @@ int main(int argc, char **argv)
 	}
 	b.later = later_queue_new(EV_DEFAULT);
 	b.store = NULL;
+	b.http = NULL;
 	b.server = b.later ? server_new(&b.conf.limits) : NULL;
 	if (!b.server) {
 		later_queue_free(b.later);
@@ -572,11 +681,13 @@ int main(int argc, char **argv)
 		ev_run(EV_DEFAULT, 0);
 	signals_stop(&b);
 	behaviours_stop();
+	http_stop(b.http);
 	commands_irc_detach();
 	irc_stop("bothost stopping");
 	spawn_stop_all();
 	commands_free();
 	behaviours_free();
+	listeners_free();
 	server_free(b.server);
 	later_queue_free(b.later);
 	ev_loop_destroy(EV_DEFAULT);

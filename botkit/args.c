@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Calls from the host into functions of this program, and their answers. */
 #include "botkit-internal.h"
 
@@ -265,6 +266,12 @@ int64_t bk_args_int(const bk_args *a, unsigned i)
 }
 
 /* Argument i as a host function (borrowed), or NULL. */
+int bk_args_fd(const bk_args *a, unsigned i)
+{
+	return a->conn ? bki_conn_take_fd(a->conn, bki_json_fd_number(bk_args_get(a, i))) : -1;
+}
+
+/* The host function of argument i (borrowed), or NULL. */
 bk_fn *bk_args_fn(const bk_args *a, unsigned i)
 {
 	return bk_json_get_fn(bk_args_get(a, i));
@@ -302,6 +309,8 @@ static bool args_type_ok(const cJSON *v, char letter)
 		return true;
 	case 'F':
 		return bk_json_get_fn(v) != NULL;
+	case 'D':
+		return bki_json_fd_number(v) >= 0;
 	default:
 		return false;
 	}
@@ -331,6 +340,9 @@ static void args_store(const cJSON *v, char letter, va_list *ap)
 		break;
 	case 'F':
 		*va_arg(*ap, bk_fn **) = bk_json_get_fn(v);
+		break;
+	case 'D':
+		*va_arg(*ap, int *) = bki_json_fd_number(v);
 		break;
 	}
 }

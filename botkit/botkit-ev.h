@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* botkit on a libev loop.
  *
  *   bk_ev *e = bk_ev_attach(EV_DEFAULT, c);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libbotkit internals: the connection and the objects that hang off it.
  *
  * Naming: the public API is bk_* (only those names are exported); every other
@@ -16,7 +17,8 @@
  * - struct pending: a request of this program awaiting its answer.
  * - bk_args: the arguments of a call into this program.
  * - bk_slot: an event registration, linked to the export of its function;
- *   or a timer (timer.c), in the connection's timer heap while active.
+ *   or a timer (timer.c), in the connection's timer heap while active; or a
+ *   service this program provides (provide.c, struct provide).
  * - struct fnode: what a function node of a cJSON tree stands for, in a
  *   process-wide table (json.c); the node's text holds only its serial.
  * Objects that outlive their connection (bk_fn, bk_args, bk_slot) are
@@ -33,6 +35,7 @@
 
 #include "botkit.h"
 #include "wire/buf.h"
+#include "wire/fdq.h"
 #include "wire/frame.h"
 #include "wire/map.h"
 #include "wire/wire.h"
@@ -117,6 +120,7 @@ enum slot_state {
 enum slot_kind {
 	SLOT_EVENT,	/* an event registration (slot.c) */
 	SLOT_TIMER,	/* a timer (timer.c) */
+	SLOT_SERVICE,	/* a service this program provides (provide.c) */
 };
 
 /* The timer part of a SLOT_TIMER slot. */
@@ -143,6 +147,7 @@ struct bk_slot {
 	char *event;
 	struct bk_slot *prev, *next;	/* in export->slots */
 	struct slot_timer timer;	/* SLOT_TIMER only */
+	struct provide *service;	/* SLOT_SERVICE only */
 };
 
 struct bk_args {
@@ -154,6 +159,15 @@ struct bk_args {
 	struct bk_args *prev, *next;
 };
 
+/* The descriptor number a descriptor node names ("fd:N"), or -1. */
+int bki_json_fd_number(const cJSON *node);
+/* Queue a duplicate of fd with the message being built: 0 with its index,
+ * or -errno (-ETOOMANYREFS past fds_per_frame). */
+int bki_conn_queue_fd(bk_conn *c, int fd, unsigned *ret_index);
+/* Take descriptor fd of the frame being dispatched: fd, or -1 when it is
+ * not one of its descriptors (or was taken). */
+int bki_conn_take_fd(bk_conn *c, int fd);
+
 struct bk_conn {
 	unsigned refs;
 	bool freeing;
@@ -162,6 +176,15 @@ struct bk_conn {
 
 	struct frame_reader in;
 	struct buf out;
+	/* descriptors (the "fd" extension): received and not yet claimed by a
+	 * frame; those of the frame being dispatched (in the dispatcher's
+	 * frame, -1 once taken); queued to send, and before this message */
+	struct fdq fds_in;
+	int *frame_fds;
+	size_t frame_nfds;
+	struct fdq fds_out;
+	size_t fds_out_mark;
+	size_t fds_per_frame;	/* the host's, from welcome */
 	unsigned cork;		/* > 0 while a batch of input is dispatched */
 	bool out_blocked;	/* the kernel buffer was full at the last write */
 	bool out_dead;		/* the host stopped reading: output is dropped and
@@ -249,6 +272,7 @@ struct request {
 	const char *method;	/* call */
 	bk_fn *fn;		/* invoke */
 	uint64_t timeout;	/* usec, 0: none */
+	unsigned wait_ms;	/* call: the "wait" for a provider, 0: none */
 	bk_reply_fn reply;
 	void *userdata;
 	struct sync_wait *sync;
@@ -260,6 +284,11 @@ struct request {
 
 int bki_call_start(bk_conn *c, const struct request *rq, struct pending **ret);
 int bki_call_start_sig(bk_conn *c, struct request *rq, struct pending **ret, const char *sig, ...);
+/* obj.on or obj.once(event, fn, filter) (filter borrowed; NULL: none): as
+ * bk_on_async() (slot.c). */
+int bki_slot_register_filtered(bk_conn *c, bool once, const char *obj, const char *event, const cJSON *filter,
+			       bk_function fn, void *userdata, void (*destroy)(void *), bk_slot **ret_slot,
+			       bk_reply_fn done, void *done_userdata);
 void bki_call_sync_begin(bk_conn *c);
 int bki_call_wait(bk_conn *c, struct sync_wait *st);
 void bki_call_dispatch_result(bk_conn *c, const struct wire_msg *m, cJSON *root, bool dollar);
@@ -324,6 +353,9 @@ void bki_timer_expire(bk_conn *c);
 uint64_t bki_timer_next_deadline(const bk_conn *c);
 void bki_timer_end_all(bk_conn *c);
 bk_slot *bki_timer_slot_unref(bk_slot *s);
+
+/* provide.c */
+bk_slot *bki_provide_slot_unref(bk_slot *s);
 
 /* run.c */
 uint64_t bki_run_now_usec(void);

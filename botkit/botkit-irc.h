@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* botkit-irc: the host's `irc` object (PROTOCOL.md, "The irc object") as a
  * typed API, so that a behaviour reads like a program using a local IRC
  * client. This header includes <botkit.h>; the functions are part of
@@ -15,12 +16,17 @@
  *
  * Methods block until the host answers and return 0 or a negative errno code
  * as any call does; the error behind a failure is in bk_conn_last_error().
- * IRC failures keep the general mapping: `IrcError` (the server refused; see
- * bk_irc_error_numeric()) and `NotConnected` (no IRC connection within the
- * host's queue_max_age) give -EIO, `InvalidArguments` (a target, channel,
- * nick or text the host refuses) -EINVAL, `LimitExceeded` (outbound queue
- * full) -ENOBUFS, `PermissionDenied` (raw from an unprivileged client) -EPERM.
- * Sending methods complete once every line is written to the server. Text is
+ * IRC failures keep the general mapping: `ServerRefused` (the server refused
+ * a command: join, nick, part, topic set, kick, mode, invite; the message
+ * names the numeric and its text, see bk_irc_error_numeric()), `IrcError`
+ * (a query the server answered with an error) and `NotConnected` (no IRC
+ * connection within the host's queue_max_age) give -EIO, `InvalidArguments`
+ * (a target, channel, nick or text the host refuses) -EINVAL,
+ * `LimitExceeded` (outbound queue full) -ENOBUFS, `PermissionDenied` (raw
+ * from an unprivileged client) -EPERM. Messages complete once every line is
+ * written to the server; part, topic set, kick, mode and invite once the
+ * server has processed the command without refusing it (at most the host's
+ * refusal_wait, 2 s by default, after it is written). Text is
  * checked by the host, never by a format string: a line feed starts a new
  * message, long lines are split. A NULL required argument gives -EINVAL and
  * nothing is sent. Queries hand out owned results only on success (free them
@@ -51,11 +57,13 @@ int bk_irc_sayf(bk_conn *c, const char *target, const char *fmt, ...)
 /* A CTCP request, and a CTCP reply (a NOTICE); args may be NULL. */
 int bk_irc_ctcp(bk_conn *c, const char *target, const char *command, const char *args);
 int bk_irc_ctcp_reply(bk_conn *c, const char *target, const char *command, const char *args);
-/* Join a channel (key may be NULL); returns once the server confirms the join. */
+/* Join a channel (key may be NULL); returns once the server confirms the join
+ * (ServerRefused, e.g. 474 when banned). */
 int bk_irc_join(bk_conn *c, const char *channel, const char *key);
 /* Leave a channel (reason may be NULL); the host does not rejoin it. */
 int bk_irc_part(bk_conn *c, const char *channel, const char *reason);
-/* Change the bot's nick; returns once the server confirms. */
+/* Change the bot's nick; returns once the server confirms (ServerRefused,
+ * e.g. 433 when the nick is in use). */
 int bk_irc_nick(bk_conn *c, const char *nick);
 /* Set a channel's topic; an empty text clears it. */
 int bk_irc_topic_set(bk_conn *c, const char *channel, const char *text);
@@ -107,7 +115,8 @@ int bk_irc_join_async(bk_conn *c, const char *channel, const char *key, bk_reply
 /* The completion's result is the WHOIS object described above. */
 int bk_irc_whois_async(bk_conn *c, const char *nick, bk_reply_fn reply, void *userdata);
 
-/* The numeric of an IrcError (data.numeric, e.g. 474 for a banned join), or 0. */
+/* The numeric of a ServerRefused or an IrcError (data.numeric, e.g. 474 for
+ * a banned join, 482 for a mode the bot may not set), or 0. */
 int bk_irc_error_numeric(const bk_error *e);
 
 /* --- IRC events --- */
@@ -130,6 +139,41 @@ int bk_irc_once(bk_conn *c, const char *event, bk_irc_handler handler, void *use
 /* Remove the most recent registration of the pair for the event (blocking).
  * Returns 1 if one was removed, 0 if none matched. */
 int bk_irc_off(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata);
+
+/* Where a message went, for a filter. */
+typedef enum bk_irc_where {
+	BK_IRC_ANYWHERE = 0,
+	BK_IRC_PRIVATE_ONLY,	/* sent to the bot itself */
+	BK_IRC_CHANNEL_ONLY,	/* sent to a channel */
+} bk_irc_where;
+
+/* A filter the host runs before it wakes the program (PROTOCOL.md,
+ * "Filters"): every field set must match; NULL (or 0) fields match
+ * anything. For "message", "action" and "notice" only. */
+typedef struct bk_irc_filter {
+	const char *channel;	/* this channel (casemapped) */
+	bk_irc_where where;
+	const char *nick;	/* a mask (* and ?) of the nick, or of nick!user@host when it holds ! or @ */
+	const char *prefix;	/* the text starts with it (exactly) */
+	const char *command;	/* the first word (after prefix), in any case: "seen" */
+	const char *contains;	/* the text contains it, ASCII letters in any case */
+} bk_irc_filter;
+
+/* bk_irc_on() with a filter f (NULL or no field set: none). The filter is
+ * part of the registration: the pair registered with another filter is
+ * another registration (and another function to the host), and
+ * bk_irc_off_filtered() removes the one with an equal filter. A bad filter
+ * gives -EINVAL (the host's InvalidArguments in bk_conn_last_error()). */
+int bk_irc_on_filtered(bk_conn *c, const char *event, const bk_irc_filter *f, bk_irc_handler handler,
+		       void *userdata, void (*destroy)(void *), bk_slot **ret_slot);
+/* bk_irc_on_filtered() for "message":
+ *   bk_irc_on_message_filtered(c, &(bk_irc_filter){ .channel = "#chan", .prefix = "!",
+ *                              .command = "seen" }, on_seen, NULL, NULL, NULL); */
+int bk_irc_on_message_filtered(bk_conn *c, const bk_irc_filter *f, bk_irc_handler h, void *userdata,
+			       void (*destroy)(void *), bk_slot **ret_slot);
+/* bk_irc_off() for the registration with filter f (NULL: the unfiltered one). */
+int bk_irc_off_filtered(bk_conn *c, const char *event, const bk_irc_filter *f, bk_irc_handler handler,
+			void *userdata);
 
 /* bk_irc_on() for each event of the irc object. */
 int bk_irc_on_connect(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
@@ -165,6 +209,25 @@ int bk_irc_on_numeric(bk_conn *c, bk_irc_handler h, void *userdata, void (*destr
 int bk_irc_on_line(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)(void *),
 		   bk_slot **ret_slot);
 
+/* Answer the IRC command `word` (the host's command prefix, then the word in
+ * any case, then a blank or the end: "!karma alice"; never "!karmafoo"):
+ * h(userdata) gets the `message` event of each use within the user's rate
+ * limit, with the words after it (bk_irc_event_rest(), bk_irc_event_argc(),
+ * bk_irc_event_arg(); the word as typed in bk_irc_event_string(ev,
+ * "command"), the prefix in "prefix") and its reply function. The host
+ * matches the prefix it is configured with and, while the registration
+ * lasts, knows the word as this program's: it neither runs nor refuses it,
+ * and lists it in !help; no `commands =` is needed. It is the registration
+ * of the `bot` object's event "command:WORD" (bothost with a configuration
+ * file), ended like any other (slot, bk_irc_off(c, "command:WORD", ...),
+ * disconnect). Returns 0; -EINVAL for a word that is no command word (1 to
+ * 32 letters, digits, '-', '_', '.'); -EEXIST when a built-in command, a
+ * [command] section, another resident's `commands` or another client has
+ * the word (bk_conn_last_error() says which); -ENOENT without a `bot`
+ * object. */
+int bk_irc_on_command(bk_conn *c, const char *word, bk_irc_handler h, void *userdata,
+		      void (*destroy)(void *), bk_slot **ret_slot);
+
 /* Event accessors. Strings are borrowed from the event and valid during the
  * handler; absent fields give NULL (0, false). */
 /* The event's name ("message", ...). */
@@ -190,6 +253,11 @@ bool bk_irc_event_is_private(const bk_irc_event *ev);
 bool bk_irc_event_is_self(const bk_irc_event *ev);
 /* The text of a message, action or notice. */
 const char *bk_irc_event_text(const bk_irc_event *ev);
+/* Of a command (bk_irc_on_command): the text after the word (blanks
+ * skipped), the number of words in it, and word i (NULL past the end). */
+const char *bk_irc_event_rest(const bk_irc_event *ev);
+unsigned bk_irc_event_argc(const bk_irc_event *ev);
+const char *bk_irc_event_arg(const bk_irc_event *ev, unsigned i);
 /* The server's timestamp in milliseconds since the epoch, or 0 when unknown. */
 int64_t bk_irc_event_time(const bk_irc_event *ev);
 /* Answer through the event's `reply` function: in the channel, or privately

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* botkit: write bothost behaviours in C.
  *
  * A behaviour connects to bothost, calls methods of the objects it hosts (the
@@ -12,7 +13,8 @@
  *   a negative errno code on failure: -EINVAL bad arguments, -ENOTCONN the
  *   connection is gone, -ETIMEDOUT a deadline passed, -ENOBUFS a limit was
  *   reached, -ENOENT no such object/method/event/function, -EPERM refused,
- *   -EPROTO the peer broke the protocol, -EIO the call failed on the other
+ *   -EPROTO the peer broke the protocol, -EEXIST a service of that name is
+ *   provided already, -EIO the call failed on the other
  *   side. The protocol error behind a failed call is in bk_conn_last_error()
  *   (blocking calls) or the completion's `err` (asynchronous calls).
  * - Callbacks take the object first, the payload next, userdata last.
@@ -44,6 +46,8 @@
  *   f  bk_function, void *userdata, void (*destroy)(void *)
  *                              a function of this program (destroy may be NULL)
  *   F  bk_fn *                 a host function this program holds
+ *   D  int                     a descriptor: a duplicate goes with the frame
+ *                              as {"$fd":N} (the "fd" extension)
  */
 #ifndef BOTKIT_H
 #define BOTKIT_H
@@ -159,6 +163,20 @@ int bk_call_sync(bk_conn *c, const char *obj, const char *method, cJSON **ret_re
 int bk_call_json_sync(bk_conn *c, const char *obj, const char *method, const cJSON *args,
 		      cJSON **ret_result);
 
+/* The longest a call may wait for a service's provider (milliseconds). */
+#define BK_WAIT_MAX_MS 600000u
+
+/* Call obj.method(args...) as bk_call() / bk_call_sync(), and when obj is
+ * neither a host object nor a service provided now, let the host wait up to
+ * wait_ms (0 to BK_WAIT_MAX_MS, else -EINVAL) for a client to provide it
+ * before failing with NoSuchObject (-ENOENT): a caller so survives its
+ * provider's restart (PROTOCOL.md, "Services"). The call's deadline is the
+ * connection's plus wait_ms. */
+int bk_call_wait(bk_conn *c, const char *obj, const char *method, unsigned wait_ms, bk_reply_fn reply,
+		 void *userdata, const char *sig, ...);
+int bk_call_wait_sync(bk_conn *c, const char *obj, const char *method, unsigned wait_ms, cJSON **ret_result,
+		      const char *sig, ...);
+
 /* --- Events -------------------------------------------------------------- */
 
 /* Register fn(userdata) for obj's event (blocking until the host accepts).
@@ -208,6 +226,46 @@ int bk_timer_add(bk_conn *c, uint64_t usec, bool repeat, bk_timer_fn fn, void *u
  * was active, 0 if it had ended, -EINVAL for a slot that is no timer. */
 int bk_timer_remove(bk_slot *s);
 
+/* --- Services ------------------------------------------------------------ */
+
+/* One method of a service this program provides; a table of them ends with
+ * an entry whose name is NULL. */
+typedef struct bk_method {
+	const char *name;	/* 1 to 64 letters, digits, '_', '-', '.' */
+	/* The arguments, one letter each as for bk_args_read(): s string,
+	 * i or x integer, d number, b boolean, j any value, F function; the
+	 * letters after a '?' are optional. The host checks every call against
+	 * it (InvalidArguments) before fn runs. NULL: any arguments, unchecked. */
+	const char *sig;
+	const char *doc;	/* for introspection; NULL: none */
+	/* Serves a call: reads the arguments from `args` and answers with
+	 * bk_args_return() or bk_args_fail() (now, or later after
+	 * bk_args_ref()); userdata is the service's. */
+	bk_function fn;
+	const char *args;	/* the arguments' names, space-separated ("nick");
+				 * NULL: arg1, arg2, ... */
+	const char *returns;	/* the result's type for introspection; NULL: any */
+} bk_method;
+
+/* Offer `methods` to the other clients as the service `name` (host.provide;
+ * blocking until the host answers). Others call it as obj `name`, with
+ * bk_call() / bk_call_wait(), or through bk_lookup(). Returns 0, -EINVAL (a
+ * malformed table or name), -EEXIST (another client, or this one, provides
+ * the name: ServiceExists), -EPERM (the name of a host object), -ENOBUFS
+ * (too many services), -ENOTCONN. With ret_slot the caller owns the
+ * service: bk_slot_unref() of the last reference withdraws it; with
+ * ret_slot NULL it lasts as long as the connection. bk_slot_is_active() is
+ * false once it has ended (withdrawn, connection lost). destroy(userdata)
+ * runs once, when the service has ended and the host holds none of its
+ * methods any more; never when bk_provide() fails. */
+int bk_provide(bk_conn *c, const char *name, const bk_method *methods, const char *doc, void *userdata,
+	       void (*destroy)(void *), bk_slot **ret_slot);
+/* host.lookup(name, wait_ms) (blocking): *ret_methods gets {method: function}
+ * (free it with bk_json_delete()); each function calls the service by name
+ * with that wait (bk_json_get_fn(), bk_fn_call()), so it keeps working across
+ * a restart of the provider. -ENOENT when no provider came within wait_ms. */
+int bk_lookup(bk_conn *c, const char *name, unsigned wait_ms, cJSON **ret_methods);
+
 /* --- Arguments of calls into this program -------------------------------- */
 
 unsigned bk_args_count(const bk_args *a);
@@ -218,8 +276,13 @@ const cJSON *bk_args_get(const bk_args *a, unsigned i);
 const char *bk_args_string(const bk_args *a, unsigned i);
 int64_t bk_args_int(const bk_args *a, unsigned i);
 bk_fn *bk_args_fn(const bk_args *a, unsigned i);
+/* Take the descriptor of argument i ({"$fd":N}): the caller owns it. Only
+ * in the handler: descriptors not taken are closed when it returns. -1 when
+ * argument i is no descriptor, or was taken. */
+int bk_args_fd(const bk_args *a, unsigned i);
 /* Read leading arguments by signature into pointers: s const char **, i int *,
- * x int64_t *, d double *, b bool *, j const cJSON **, F bk_fn ** (borrowed).
+ * x int64_t *, d double *, b bool *, j const cJSON **, F bk_fn ** (borrowed),
+ * D int * (a descriptor, borrowed for the handler; bk_args_fd takes it).
  * Returns 0, -ENXIO when there are fewer arguments, -EINVAL on a type mismatch. */
 int bk_args_read(const bk_args *a, const char *sig, ...);
 /* True when the host waits for an answer. */
@@ -278,6 +341,23 @@ cJSON *bk_json_host_function(bk_fn *f);
 bool bk_json_is_function(const cJSON *node);
 /* The host function a node stands for (borrowed from the node), or NULL. */
 bk_fn *bk_json_get_fn(const cJSON *node);
+/* Descriptors (the "fd" extension, PROTOCOL.md section 12). A node that
+ * sends a duplicate of fd as {"$fd":N} with its frame (SCM_RIGHTS); fd
+ * stays the caller's and must stay open until the message is queued. NULL
+ * when fd < 0 or memory runs out. */
+cJSON *bk_json_fd(int fd);
+/* Take the descriptor a received node stands for (a result's, an event's):
+ * the caller owns it then. Only during the callback that received it:
+ * descriptors nothing took are closed when it returns. -1 when node is no
+ * descriptor of that frame, or was taken. */
+int bk_conn_take_fd(bk_conn *c, const cJSON *node);
+/* The listening socket of the host's [listen NAME] section named name that
+ * the behaviour's section asks for (listen = NAME): blocks for
+ * host.context() and takes context.listeners.NAME. The caller owns the
+ * descriptor (close-on-exec, blocking; its open file is shared with the
+ * host, which keeps it open across restarts). -ENOENT when the context has
+ * no such listener, -EINVAL when c or name is NULL, or the call's error. */
+int bk_listener(bk_conn *c, const char *name);
 /* Deep copy in which each function node is a new node standing for the same
  * function (a host function gets one more reference); raw nodes that are no
  * function stay none. NULL when v is NULL or memory runs out. */

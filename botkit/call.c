@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Requests of this program: calls of host methods and invocations of host
  * functions, their deadlines, and their completion (exactly once). */
 #include "botkit-internal.h"
@@ -170,6 +171,8 @@ static int call_write(bk_conn *c, const struct request *rq, uint64_t id)
 			r = CALL_PUT_LITERAL(b, ",\"method\":");
 		if (r == 0)
 			r = wire_write_string(b, rq->method);
+		if (r == 0 && rq->wait_ms)
+			r = buf_printf(b, ",\"wait\":%u", rq->wait_ms);
 	} else if (id) {
 		r = buf_printf(b, "{\"t\":\"invoke\",\"id\":%llu,\"fn\":%llu", (unsigned long long)id,
 			       (unsigned long long)rq->fn->id);
@@ -489,6 +492,55 @@ int bk_call_json_sync(bk_conn *c, const char *obj, const char *method, const cJS
 	struct request rq = { .kind = REQUEST_CALL, .obj = obj, .method = method,
 			      .timeout = c->timeout, .args = args };
 	return call_sync(c, &rq, ret_result);
+}
+
+/* A call that may wait wait_ms for a provider: its deadline covers the wait. */
+static int call_wait_request(bk_conn *c, struct request *rq, const char *obj, const char *method,
+			     unsigned wait_ms)
+{
+	if (!c || wait_ms > BK_WAIT_MAX_MS)
+		return -EINVAL;
+	*rq = (struct request){ .kind = REQUEST_CALL, .obj = obj, .method = method, .wait_ms = wait_ms,
+				.timeout = c->timeout ? c->timeout + wait_ms * 1000ULL : 0 };
+	return 0;
+}
+
+/* Call obj.method asynchronously, letting the host wait for a provider of obj. */
+int bk_call_wait(bk_conn *c, const char *obj, const char *method, unsigned wait_ms, bk_reply_fn reply,
+		 void *userdata, const char *sig, ...)
+{
+	struct request rq;
+	va_list ap;
+	int r = call_wait_request(c, &rq, obj, method, wait_ms);
+
+	if (r < 0)
+		return r;
+	va_start(ap, sig);
+	rq.reply = reply;
+	rq.userdata = userdata;
+	rq.sig = sig;
+	rq.ap = &ap;
+	r = bki_call_start(c, &rq, NULL);
+	va_end(ap);
+	return r;
+}
+
+/* The same, blocking. */
+int bk_call_wait_sync(bk_conn *c, const char *obj, const char *method, unsigned wait_ms, cJSON **ret_result,
+		      const char *sig, ...)
+{
+	struct request rq;
+	va_list ap;
+	int r = call_wait_request(c, &rq, obj, method, wait_ms);
+
+	if (r < 0)
+		return r;
+	va_start(ap, sig);
+	rq.sig = sig;
+	rq.ap = &ap;
+	r = call_sync(c, &rq, ret_result);
+	va_end(ap);
+	return r;
 }
 
 /* The invoke request for f, or -errno for a host function that cannot be called. */

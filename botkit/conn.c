@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Connections: setup and handshake, output, input and dispatch, loss. */
 #include "botkit-internal.h"
 
@@ -35,7 +36,10 @@ static bk_conn *conn_new(int fd)
 	c->fd = fd;
 	c->timeout = BK_DEFAULT_TIMEOUT_USEC;
 	c->frame_max = BK_FRAME_MAX_DEFAULT;
+	c->fds_per_frame = 16;
 	frame_reader_init(&c->in, BK_FRAME_MAX_DEFAULT);
+	fdq_init(&c->fds_in);
+	fdq_init(&c->fds_out);
 	return c;
 }
 
@@ -52,6 +56,8 @@ static void conn_free(bk_conn *c)
 		close(c->fd);
 	frame_reader_free(&c->in);
 	buf_free(&c->out);
+	fdq_free(&c->fds_in);
+	fdq_free(&c->fds_out);
 	free(c->undo);
 	free(c->heap);
 	free(c->timers);
@@ -93,26 +99,75 @@ bk_conn *bk_conn_unref(bk_conn *c)
 size_t bki_conn_msg_begin(bk_conn *c)
 {
 	c->undo_len = 0;
+	c->fds_out_mark = fdq_len(&c->fds_out);
 	return buf_pending(&c->out);
+}
+
+/* A message that carries descriptors ends with "fds":K (before its brace). */
+static int conn_msg_put_fds(bk_conn *c)
+{
+	size_t n = fdq_len(&c->fds_out) - c->fds_out_mark;
+	int r;
+
+	if (n == 0)
+		return 0;
+	buf_truncate(&c->out, c->out.len - 1);	/* the message's closing brace */
+	r = buf_printf(&c->out, ",\"fds\":%zu}", n);
+	return r;
 }
 
 /* Finish the message started at mark: check its size, add the line feed. */
 int bki_conn_msg_end(bk_conn *c, size_t mark)
 {
+	int r = conn_msg_put_fds(c);
+
+	if (r < 0)
+		return r;
 	if (buf_pending(&c->out) - mark > c->frame_max)
 		return -ENOBUFS;
-	int r = buf_putc(&c->out, '\n');
+	r = buf_putc(&c->out, '\n');
 	if (r < 0)
 		return r;
 	c->undo_len = 0;
+	c->fds_out_mark = fdq_len(&c->fds_out);
 	return 0;
 }
 
-/* Drop the message started at mark, and the function copies it counted. */
+/* Drop the message started at mark, and the function copies and
+ * descriptors it counted. */
 void bki_conn_msg_abort(bk_conn *c, size_t mark)
 {
 	buf_truncate(&c->out, c->out.off + mark);
+	fdq_truncate(&c->fds_out, c->fds_out_mark);
 	bki_tokens_undo(c);
+}
+
+/* Queue a duplicate of fd for the message being built. */
+int bki_conn_queue_fd(bk_conn *c, int fd, unsigned *ret_index)
+{
+	size_t in_frame = fdq_len(&c->fds_out) - c->fds_out_mark;
+	int copy;
+
+	if (in_frame >= c->fds_per_frame || fdq_len(&c->fds_out) >= FDQ_SEND_MAX)
+		return -ETOOMANYREFS;
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	int r = fdq_push(&c->fds_out, copy, 0);
+	if (r < 0)
+		return r;
+	*ret_index = (unsigned)in_frame;
+	return 0;
+}
+
+/* Take a descriptor of the frame being dispatched. */
+int bki_conn_take_fd(bk_conn *c, int fd)
+{
+	for (size_t i = 0; fd >= 0 && i < c->frame_nfds; i++)
+		if (c->frame_fds[i] == fd) {
+			c->frame_fds[i] = -1;
+			return fd;
+		}
+	return -1;
 }
 
 /* A message was queued: write it now unless a batch is being dispatched, the
@@ -138,8 +193,12 @@ int bki_conn_flush_some(bk_conn *c)
 		return -ENOTCONN;
 	}
 	while (buf_pending(&c->out) > 0) {
-		ssize_t n = send(c->fd, buf_head(&c->out), buf_pending(&c->out),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = fdq_send(c->fd, buf_head(&c->out), buf_pending(&c->out), &c->fds_out);
+		c->fds_out_mark = fdq_len(&c->fds_out);
+		if (n < 0) {
+			errno = (int)-n;
+			n = -1;
+		}
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -178,6 +237,9 @@ void bki_conn_fail_error(bk_conn *c, bk_error *e)
 		close(c->fd);
 	c->fd = -1;
 	buf_clear(&c->out);
+	fdq_truncate(&c->fds_in, 0);
+	fdq_truncate(&c->fds_out, 0);
+	c->fds_out_mark = 0;
 	c->out_blocked = false;
 }
 
@@ -224,7 +286,15 @@ static int conn_read(bk_conn *c)
 		bki_conn_fail(c, "Disconnected", "out of memory");
 		return -ENOTCONN;
 	}
-	ssize_t n = recv(c->fd, p, space, MSG_DONTWAIT);
+	ssize_t n = fdq_recv(c->fd, p, space, &c->fds_in, FDQ_SEND_MAX);
+	if (n == -ENOBUFS || n == -EMFILE) {
+		bki_conn_protocol_error(c, "LimitExceeded", "descriptors were lost or too many came");
+		return -ENOTCONN;
+	}
+	if (n < 0) {
+		errno = (int)-n;
+		n = -1;
+	}
 	if (n > 0) {
 		frame_reader_commit(&c->in, (size_t)n);
 		return (size_t)n == space ? 2 : 1;
@@ -262,6 +332,9 @@ static void conn_dispatch_welcome(bk_conn *c, const struct wire_msg *m, cJSON *r
 	cJSON *objects = cJSON_GetObjectItemCaseSensitive(root, "objects");
 	if (cJSON_IsNumber(client) && client->valuedouble >= 0)
 		c->client_id = (uint64_t)client->valuedouble;
+	const cJSON *fpf = cJSON_GetObjectItemCaseSensitive(limits, "fds_per_frame");
+	if (cJSON_IsNumber(fpf) && fpf->valuedouble >= 0 && fpf->valuedouble <= WIRE_FDS_MAX)
+		c->fds_per_frame = (size_t)fpf->valuedouble;
 	if (cJSON_IsNumber(frame_max) && frame_max->valuedouble >= 64 &&
 	    frame_max->valuedouble <= (double)INT_MAX)
 		c->frame_max = c->in.max = (size_t)frame_max->valuedouble;
@@ -364,7 +437,26 @@ static void conn_dispatch_frame(bk_conn *c, char *frame, size_t len)
 		bki_conn_protocol_error(c, "ProtocolError", why);
 		return;
 	}
+	const cJSON *nfds = cJSON_GetObjectItemCaseSensitive(root, "fds");
+	int fds[WIRE_FDS_MAX];
+	size_t n = 0;
+	if (nfds && (!cJSON_IsNumber(nfds) || nfds->valuedouble < 0 || nfds->valuedouble > WIRE_FDS_MAX ||
+		     nfds->valuedouble != (double)(int)nfds->valuedouble ||
+		     fdq_shift(&c->fds_in, (size_t)nfds->valuedouble, fds) < 0)) {
+		cJSON_Delete(root);
+		bki_conn_protocol_error(c, "ProtocolError", "\"fds\" does not match the descriptors that came");
+		return;
+	}
+	n = nfds ? (size_t)nfds->valuedouble : 0;
+	/* Dispatch may nest (a handler may read more input): keep the outer frame's. */
+	int *outer = c->frame_fds;
+	size_t outer_n = c->frame_nfds;
+	c->frame_fds = fds;
+	c->frame_nfds = n;
 	conn_dispatch_msg(c, &m, root, dollar);
+	c->frame_fds = outer;
+	c->frame_nfds = outer_n;
+	fdq_close_array(fds, n);	/* those no handler took */
 	cJSON_Delete(root);
 }
 

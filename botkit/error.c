@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Typed protocol errors and their errno codes. */
 #include "botkit-internal.h"
 
@@ -90,6 +91,7 @@ int bk_errno_from_name(const char *name)
 		{ "PermissionDenied", -EPERM },   { "Timeout", -ETIMEDOUT },
 		{ "Disconnected", -ENOTCONN },    { "ProtocolError", -EPROTO },
 		{ "FrameTooLarge", -EPROTO },     { "VersionMismatch", -EPROTO },
+		{ "ServiceExists", -EEXIST },
 	};
 
 	if (!name)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The typed IRC API: methods of the host's `irc` object, and its events
  * handed to handlers as bk_irc_event.
  *
@@ -21,6 +22,9 @@
 #include <string.h>
 
 #define IRC_OBJ "irc"
+/* Events of the host's `bot` object that claim a command word. */
+#define IRC_COMMAND_EVENT "command:"
+#define IRC_COMMAND_WORD_MAX 32
 
 struct irc_adapter;
 
@@ -33,7 +37,8 @@ struct irc_pair {
 	struct irc_adapter *adapters;	/* one per event, never empty */
 };
 
-/* The function the host holds for a pair and an event. */
+/* The function the host holds for a pair, an event and a filter: event[]
+ * is the event's name, then a NUL and the filter as JSON text ("": none). */
 struct irc_adapter {
 	struct irc_pair *pair;
 	struct irc_adapter *next;
@@ -380,13 +385,13 @@ int bk_irc_whois_async(bk_conn *c, const char *nick, bk_reply_fn reply, void *us
 	return irc_call_async(c, "whois", reply, userdata, 1, nick, NULL);
 }
 
-/* The numeric an IrcError carries, or 0. */
+/* The numeric a ServerRefused or IrcError carries, or 0. */
 int bk_irc_error_numeric(const bk_error *e)
 {
 	const char *name = bk_error_name(e);
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(bk_error_data(e), "numeric");
 
-	if (!name || strcmp(name, "IrcError") != 0 || !cJSON_IsNumber(n) ||
+	if (!name || (strcmp(name, "ServerRefused") != 0 && strcmp(name, "IrcError") != 0) || !cJSON_IsNumber(n) ||
 	    n->valuedouble < 1 || n->valuedouble > 999)
 		return 0;
 	return (int)n->valuedouble;
@@ -443,12 +448,12 @@ static struct irc_pair *irc_pair_find(bk_conn *c, bk_irc_handler handler, void *
 	return map_get(&c->irc_pairs, (uintptr_t)handler, (uintptr_t)userdata);
 }
 
-/* A pair's adapter for an event, or NULL. */
-static struct irc_adapter *irc_adapter_find(const struct irc_pair *p, const char *event)
+/* A pair's adapter for an event and a filter text ("": none), or NULL. */
+static struct irc_adapter *irc_adapter_find(const struct irc_pair *p, const char *event, const char *filter)
 {
 	struct irc_adapter *a = p ? p->adapters : NULL;
 
-	while (a && strcmp(a->event, event) != 0)
+	while (a && (strcmp(a->event, event) != 0 || strcmp(a->event + strlen(a->event) + 1, filter) != 0))
 		a = a->next;
 	return a;
 }
@@ -472,12 +477,12 @@ static struct irc_pair *irc_pair_new(bk_conn *c, bk_irc_handler handler, void *u
 
 /* Find or make the adapter of (handler, userdata) for an event; *ret_created
  * tells whether it is new (then no export holds it yet). */
-static int irc_adapter_get(bk_conn *c, const char *event, bk_irc_handler handler,
+static int irc_adapter_get(bk_conn *c, const char *event, const char *filter, bk_irc_handler handler,
 			   void *userdata, struct irc_adapter **ret, bool *ret_created)
 {
 	struct irc_pair *p = irc_pair_find(c, handler, userdata);
-	struct irc_adapter *a = irc_adapter_find(p, event);
-	size_t len = strlen(event) + 1;
+	struct irc_adapter *a = irc_adapter_find(p, event, filter);
+	size_t len = strlen(event) + 1, flen = strlen(filter) + 1;
 
 	*ret_created = !a;
 	if (a) {
@@ -486,7 +491,7 @@ static int irc_adapter_get(bk_conn *c, const char *event, bk_irc_handler handler
 	}
 	if (!p && !(p = irc_pair_new(c, handler, userdata)))
 		return -ENOMEM;
-	if (!(a = malloc(sizeof *a + len))) {
+	if (!(a = malloc(sizeof *a + len + flen))) {
 		if (!p->adapters)
 			irc_pair_free(p, false);
 		return -ENOMEM;
@@ -495,6 +500,7 @@ static int irc_adapter_get(bk_conn *c, const char *event, bk_irc_handler handler
 	a->next = p->adapters;
 	p->adapters = a;
 	memcpy(a->event, event, len);
+	memcpy(a->event + len, filter, flen);
 	*ret = a;
 	return 0;
 }
@@ -537,27 +543,37 @@ static int irc_wait(bk_conn *c, struct irc_wait *w)
 	return w->r;
 }
 
-/* Register (on or once) the pair's adapter for an event and wait for the host. */
-static int irc_register(bk_conn *c, bool once, const char *event, bk_irc_handler handler,
+/* The object whose event it is: `bot` for "command:WORD", else `irc`. */
+static const char *irc_event_obj(const char *event)
+{
+	return strncmp(event, IRC_COMMAND_EVENT, strlen(IRC_COMMAND_EVENT)) == 0 ? "bot" : IRC_OBJ;
+}
+
+/* Register (on or once) the pair's adapter for an event with a filter
+ * (NULL: none) and wait for the host. */
+static int irc_register(bk_conn *c, bool once, const char *event, const cJSON *filter, bk_irc_handler handler,
 			void *userdata, void (*destroy)(void *), bk_slot **ret_slot)
 {
 	struct irc_wait w = { 0 };
 	struct irc_adapter *a;
 	bk_slot *s = NULL;
 	bool created;
+	char *ftext = NULL;
 
 	if (!c || !event || !handler)
 		return -EINVAL;
+	if (filter && !(ftext = cJSON_PrintUnformatted(filter)))
+		return -ENOMEM;
 	bki_call_sync_begin(c);
-	int r = irc_adapter_get(c, event, handler, userdata, &a, &created);
+	int r = irc_adapter_get(c, event, ftext ? ftext : "", handler, userdata, &a, &created);
+	cJSON_free(ftext);
 	if (r < 0)
 		return r;
 	void (*old_destroy)(void *) = a->pair->destroy;
 	if (!old_destroy)
 		a->pair->destroy = destroy;
-	r = (once ? bk_once_async : bk_on_async)(c, IRC_OBJ, event, irc_adapter_cb, a,
-						  irc_adapter_destroy_cb, ret_slot ? &s : NULL,
-						  irc_wait_cb, &w);
+	r = bki_slot_register_filtered(c, once, irc_event_obj(event), event, filter, irc_adapter_cb, a,
+				       irc_adapter_destroy_cb, ret_slot ? &s : NULL, irc_wait_cb, &w);
 	irc_adapter_settle(c, a, created, old_destroy, r);
 	if (r < 0)
 		return r;
@@ -572,14 +588,14 @@ static int irc_register(bk_conn *c, bool once, const char *event, bk_irc_handler
 int bk_irc_on(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata,
 	      void (*destroy)(void *), bk_slot **ret_slot)
 {
-	return irc_register(c, false, event, handler, userdata, destroy, ret_slot);
+	return irc_register(c, false, event, NULL, handler, userdata, destroy, ret_slot);
 }
 
 /* Register handler(userdata) for the next occurrence of an IRC event. */
 int bk_irc_once(bk_conn *c, const char *event, bk_irc_handler handler, void *userdata,
 		void (*destroy)(void *), bk_slot **ret_slot)
 {
-	return irc_register(c, true, event, handler, userdata, destroy, ret_slot);
+	return irc_register(c, true, event, NULL, handler, userdata, destroy, ret_slot);
 }
 
 /* Remove the most recent registration of the pair for the event. */
@@ -587,9 +603,77 @@ int bk_irc_off(bk_conn *c, const char *event, bk_irc_handler handler, void *user
 {
 	if (!c || !event || !handler)
 		return -EINVAL;
-	struct irc_adapter *a = irc_adapter_find(irc_pair_find(c, handler, userdata), event);
+	return bk_irc_off_filtered(c, event, NULL, handler, userdata);
+}
+
+/* The filter object of f, or NULL (with *ret_r) when it has no field set or on failure. */
+static cJSON *irc_filter_json(const bk_irc_filter *f, int *ret_r)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool ok = o != NULL;
+
+	*ret_r = 0;
+	if (ok && f->channel)
+		ok = cJSON_AddStringToObject(o, "channel", f->channel) != NULL;
+	if (ok && f->where != BK_IRC_ANYWHERE)
+		ok = cJSON_AddBoolToObject(o, "private", f->where == BK_IRC_PRIVATE_ONLY) != NULL;
+	if (ok && f->nick)
+		ok = cJSON_AddStringToObject(o, "nick", f->nick) != NULL;
+	if (ok && f->prefix)
+		ok = cJSON_AddStringToObject(o, "prefix", f->prefix) != NULL;
+	if (ok && f->command)
+		ok = cJSON_AddStringToObject(o, "command", f->command) != NULL;
+	if (ok && f->contains)
+		ok = cJSON_AddStringToObject(o, "contains", f->contains) != NULL;
+	if (ok && o->child)
+		return o;
+	*ret_r = ok ? 0 : -ENOMEM;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* Register handler(userdata) for the occurrences of an event f takes. */
+int bk_irc_on_filtered(bk_conn *c, const char *event, const bk_irc_filter *f, bk_irc_handler handler,
+		       void *userdata, void (*destroy)(void *), bk_slot **ret_slot)
+{
+	int r = 0;
+	cJSON *filter = f ? irc_filter_json(f, &r) : NULL;
+
+	if (r < 0)
+		return r;
+	r = irc_register(c, false, event, filter, handler, userdata, destroy, ret_slot);
+	cJSON_Delete(filter);
+	return r;
+}
+
+/* Register for "message", with a filter. */
+int bk_irc_on_message_filtered(bk_conn *c, const bk_irc_filter *f, bk_irc_handler h, void *userdata,
+			       void (*destroy)(void *), bk_slot **ret_slot)
+{
+	return bk_irc_on_filtered(c, "message", f, h, userdata, destroy, ret_slot);
+}
+
+/* Remove the most recent registration of the pair for the event with filter f. */
+int bk_irc_off_filtered(bk_conn *c, const char *event, const bk_irc_filter *f, bk_irc_handler handler,
+			void *userdata)
+{
+	int r = 0;
+	cJSON *filter;
+	char *ftext = NULL;
+
+	if (!c || !event || !handler)
+		return -EINVAL;
+	filter = f ? irc_filter_json(f, &r) : NULL;
+	if (r < 0 || (filter && !(ftext = cJSON_PrintUnformatted(filter)))) {
+		cJSON_Delete(filter);
+		return -ENOMEM;
+	}
+	struct irc_adapter *a = irc_adapter_find(irc_pair_find(c, handler, userdata), event, ftext ? ftext : "");
+	cJSON_free(ftext);
+	cJSON_Delete(filter);
+	/* The adapter is registered with this filter only: off of its function removes it. */
 	if (a)
-		return bk_off(c, IRC_OBJ, event, irc_adapter_cb, a);
+		return bk_off(c, irc_event_obj(event), event, irc_adapter_cb, a);
 	/* Never registered (or already released): nothing the host could remove. */
 	bki_call_sync_begin(c);
 	return conn_is_open(c) ? 0 : -ENOTCONN;
@@ -707,6 +791,26 @@ int bk_irc_on_line(bk_conn *c, bk_irc_handler h, void *userdata, void (*destroy)
 	return bk_irc_on(c, "line", h, userdata, destroy, ret_slot);
 }
 
+/* Claim a command word: register for the bot object's "command:WORD" (the
+ * word in lower case); the host's CommandTaken becomes -EEXIST. */
+int bk_irc_on_command(bk_conn *c, const char *word, bk_irc_handler h, void *userdata,
+		      void (*destroy)(void *), bk_slot **ret_slot)
+{
+	char event[sizeof IRC_COMMAND_EVENT + IRC_COMMAND_WORD_MAX];
+	size_t n = word ? strlen(word) : 0, k = strlen(IRC_COMMAND_EVENT);
+
+	if (!c || n == 0 || n > IRC_COMMAND_WORD_MAX || !h)
+		return -EINVAL;
+	memcpy(event, IRC_COMMAND_EVENT, k);
+	for (size_t i = 0; i <= n; i++)
+		event[k + i] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] - 'A' + 'a' : word[i]);
+	int r = bk_irc_on(c, event, h, userdata, destroy, ret_slot);
+	const bk_error *e = r == -EIO ? bk_conn_last_error(c) : NULL;
+	if (e && strcmp(bk_error_name(e), "CommandTaken") == 0)
+		r = -EEXIST;
+	return r;
+}
+
 /* ---- events ----------------------------------------------------------------- */
 
 /* A top-level field of the event object, or NULL. */
@@ -806,6 +910,30 @@ bool bk_irc_event_is_self(const bk_irc_event *ev)
 const char *bk_irc_event_text(const bk_irc_event *ev)
 {
 	return bk_irc_event_string(ev, "text");
+}
+
+/* The text after a command's word. */
+const char *bk_irc_event_rest(const bk_irc_event *ev)
+{
+	return bk_irc_event_string(ev, "rest");
+}
+
+/* The number of a command's words after its own. */
+unsigned bk_irc_event_argc(const bk_irc_event *ev)
+{
+	const cJSON *a = irc_event_field(ev, "args");
+
+	return cJSON_IsArray(a) ? (unsigned)cJSON_GetArraySize(a) : 0;
+}
+
+/* A command's word i after its own, or NULL. */
+const char *bk_irc_event_arg(const bk_irc_event *ev, unsigned i)
+{
+	const cJSON *a = irc_event_field(ev, "args");
+
+	if (!cJSON_IsArray(a) || i >= (unsigned)cJSON_GetArraySize(a))
+		return NULL;
+	return cJSON_GetStringValue(cJSON_GetArrayItem(a, (int)i));
 }
 
 /* The server's timestamp in milliseconds, or 0. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Values: function nodes in cJSON trees, and arguments written by signature.
  *
  * A function node is a cJSON_Raw node (parsing never makes one) whose text
@@ -30,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +402,43 @@ static int json_write_local(bk_conn *c, struct buf *b, va_list *ap)
 	return bki_tokens_write_export(c, b, fn, userdata, destroy);
 }
 
+/* A node that sends a duplicate of fd as {"$fd":N} (fd stays the caller's
+ * and must stay open until the message is built). */
+cJSON *bk_json_fd(int fd)
+{
+	char text[32];
+
+	if (fd < 0)
+		return NULL;
+	snprintf(text, sizeof text, "fd:%d", fd);
+	return cJSON_CreateRaw(text);
+}
+
+/* The descriptor number of a descriptor node, or -1. */
+int bki_json_fd_number(const cJSON *node)
+{
+	if (!cJSON_IsRaw(node) || !node->valuestring || strncmp(node->valuestring, "fd:", 3) != 0)
+		return -1;
+	char *end;
+	long fd = strtol(node->valuestring + 3, &end, 10);
+	return *end || end == node->valuestring + 3 || fd < 0 || fd > INT_MAX ? -1 : (int)fd;
+}
+
+/* Take the descriptor a received node stands for. */
+int bk_conn_take_fd(bk_conn *c, const cJSON *node)
+{
+	return c ? bki_conn_take_fd(c, bki_json_fd_number(node)) : -1;
+}
+
+/* Write a duplicate of a descriptor given as an int vararg. */
+static int json_write_fd(bk_conn *c, struct buf *b, int fd)
+{
+	unsigned index;
+	int r = fd < 0 ? -EBADF : bki_conn_queue_fd(c, fd, &index);
+
+	return r < 0 ? r : buf_printf(b, "{\"$fd\":%u}", index);
+}
+
 /* Write one value given as varargs, described by a signature letter. */
 int bki_json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap)
 {
@@ -422,6 +461,8 @@ int bki_json_write_value(bk_conn *c, struct buf *b, char letter, va_list *ap)
 		return json_write_local(c, b, ap);
 	case 'F':
 		return bki_tokens_write_import(c, b, va_arg(*ap, bk_fn *));
+	case 'D':
+		return json_write_fd(c, b, va_arg(*ap, int));
 	default:
 		return -EINVAL;
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Event loop integration (fd, events, timeout, process) and the built-in
  * poll loop behind bk_run() and the blocking calls. */
 #include "botkit-internal.h"

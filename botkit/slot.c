@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Event registrations: on / once / off (PROTOCOL.md, section 6) and slots.
  *
  * A slot is linked to the export of its function while the registration is
@@ -96,10 +97,10 @@ void bki_slot_answered(bk_slot *s, const bk_error *err)
 		bki_slot_end(s);
 }
 
-/* Send obj.on/once(event, fn) and make the slot; *ret_slot gets the slot,
- * or NULL for a floating one. */
+/* Send obj.on/once(event, fn, filter?) and make the slot; *ret_slot gets
+ * the slot, or NULL for a floating one. */
 static int slot_register(bk_conn *c, const char *method, const char *obj, const char *event,
-			 bk_function fn, void *userdata, void (*destroy)(void *),
+			 const cJSON *filter, bk_function fn, void *userdata, void (*destroy)(void *),
 			 struct request *rq, bk_slot **ret_slot)
 {
 	struct pending *p = NULL;
@@ -113,7 +114,8 @@ static int slot_register(bk_conn *c, const char *method, const char *obj, const 
 	rq->obj = obj;
 	rq->method = method;
 	rq->timeout = c->timeout;
-	int r = bki_call_start_sig(c, rq, &p, "sf", event, fn, userdata, destroy);
+	int r = filter ? bki_call_start_sig(c, rq, &p, "sfj", event, fn, userdata, destroy, filter)
+		       : bki_call_start_sig(c, rq, &p, "sf", event, fn, userdata, destroy);
 	if (r < 0) {
 		slot_free(s);
 		return r;
@@ -143,7 +145,7 @@ static int slot_register_sync(bk_conn *c, const char *method, const char *obj, c
 	if (!c)
 		return -EINVAL;
 	bki_call_sync_begin(c);
-	int r = slot_register(c, method, obj, event, fn, userdata, destroy, &rq,
+	int r = slot_register(c, method, obj, event, NULL, fn, userdata, destroy, &rq,
 			      ret_slot ? &s : NULL);
 	if (r < 0)
 		return r;
@@ -176,7 +178,17 @@ int bk_on_async(bk_conn *c, const char *obj, const char *event, bk_function fn, 
 {
 	struct request rq = { .reply = done, .userdata = done_userdata };
 
-	return slot_register(c, "on", obj, event, fn, userdata, destroy, &rq, ret_slot);
+	return slot_register(c, "on", obj, event, NULL, fn, userdata, destroy, &rq, ret_slot);
+}
+
+/* on or once with a filter object (borrowed; NULL: none); done reports the host's answer. */
+int bki_slot_register_filtered(bk_conn *c, bool once, const char *obj, const char *event, const cJSON *filter,
+			       bk_function fn, void *userdata, void (*destroy)(void *), bk_slot **ret_slot,
+			       bk_reply_fn done, void *done_userdata)
+{
+	struct request rq = { .reply = done, .userdata = done_userdata };
+
+	return slot_register(c, once ? "once" : "on", obj, event, filter, fn, userdata, destroy, &rq, ret_slot);
 }
 
 /* The same, removed after the first event. */
@@ -185,7 +197,7 @@ int bk_once_async(bk_conn *c, const char *obj, const char *event, bk_function fn
 {
 	struct request rq = { .reply = done, .userdata = done_userdata };
 
-	return slot_register(c, "once", obj, event, fn, userdata, destroy, &rq, ret_slot);
+	return slot_register(c, "once", obj, event, NULL, fn, userdata, destroy, &rq, ret_slot);
 }
 
 /* off removed a registration: end the most recent matching slot. */
@@ -241,6 +253,8 @@ bk_slot *bk_slot_unref(bk_slot *s)
 		return NULL;
 	if (s->kind == SLOT_TIMER)
 		return bki_timer_slot_unref(s);
+	if (s->kind == SLOT_SERVICE)
+		return bki_provide_slot_unref(s);
 	if (s->state == SLOT_ACTIVE && conn_is_open(s->conn)) {
 		struct request rq = { .kind = REQUEST_CALL, .obj = s->obj, .method = "off",
 				      .timeout = s->conn->timeout };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Timers of this program: a heap of slots by deadline, fired from the loop.
  *
  * A timer is a bk_slot of kind SLOT_TIMER. It is in the connection's heap

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Function tokens with release counts (PROTOCOL.md, sections 4 and 5).
  *
  * Exports are functions of this program the host holds: (fn, userdata) ->
@@ -6,6 +7,7 @@
 #include "botkit-internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* A new export in both tables, not sent yet. */
@@ -135,7 +137,13 @@ int bki_tokens_encode_cb(struct buf *b, const cJSON *node, void *userdata)
 {
 	bk_conn *c = userdata;
 	struct json_fn f;
+	int fd = bki_json_fd_number(node);
 
+	if (fd >= 0) {
+		unsigned index;
+		int r = bki_conn_queue_fd(c, fd, &index);
+		return r < 0 ? r : buf_printf(b, "{\"$fd\":%u}", index);
+	}
 	/* Only a node libbotkit made and still knows is a function: a copy, a
 	 * forgery or a released node is refused here (-EINVAL) and nothing of
 	 * what it says is followed. */
@@ -175,6 +183,14 @@ int bki_tokens_decode_cb(enum wire_token kind, uint64_t id, cJSON **ret_node, vo
 {
 	bk_conn *c = userdata;
 
+	if (kind == WIRE_TOKEN_FD) {
+		char text[32];
+		if (id >= c->frame_nfds || c->frame_fds[id] < 0)
+			return -EBADMSG;
+		snprintf(text, sizeof text, "fd:%d", c->frame_fds[id]);
+		*ret_node = cJSON_CreateRaw(text);
+		return *ret_node ? 0 : -ENOMEM;
+	}
 	if (kind == WIRE_TOKEN_YOURS) {
 		struct export *e = bki_tokens_export_get(c, id);
 		if (!e)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* dice: `!dice 2d6` rolls two six-sided dice and answers
  * "NICK rolled 2d6: 3 + 5 = 8".
  *
@@ -18,7 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "script.h"
+#include <botkit-command.h>
 
 #define DICE_MAX 100
 #define SIDES_MIN 2
@@ -97,19 +98,19 @@ static bool dice_throw(unsigned n, unsigned sides, char *text, size_t size)
 /* Roll what the user asked for, or answer how to ask. */
 int main(int argc, char **argv)
 {
-	struct script *sc;
+	bk_command *cmd;
 	const char *nick;
 	unsigned n, sides;
 	char text[256];
 
-	if (script_open(&sc, "dice", argc, argv) < 0)
+	if (bk_command_open(&cmd, "dice", argc, argv) < 0)
 		return 1;
-	nick = script_get(sc, "nick");
-	if (script_argc(sc) != 1 || !dice_parse(script_arg(sc, 0), &n, &sides))
-		script_reply(sc, USAGE);
+	nick = bk_command_get(cmd, "nick");
+	if (bk_command_argc(cmd) != 1 || !dice_parse(bk_command_arg(cmd, 0), &n, &sides))
+		bk_command_reply(cmd, USAGE);
 	else if (!dice_throw(n, sides, text, sizeof text))
-		script_fail(sc, "no randomness available");
+		bk_command_fail(cmd, "no randomness available");
 	else
-		script_replyf(sc, "%s rolled %ud%u: %s", nick ? nick : "you", n, sides, text);
-	return script_finish(sc);
+		bk_command_replyf(cmd, "%s rolled %ud%u: %s", nick ? nick : "you", n, sides, text);
+	return bk_command_finish(cmd);
 }

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # fortune: `!fortune` answers with a short saying.
 #
 # The pattern: a behaviour written as a shell script. bothost starts it with

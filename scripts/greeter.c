@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greeter: welcomes people who join a channel, and answers their first words
  * ("welcome to #bots, alice!" ... "alice: nice to meet you!") unless someone
  * else in the channel speaks first.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hello: the smallest command. `!hello` answers "hello, NICK".
  *
  * The pattern of every one-shot command: connect, learn the context (who
@@ -10,18 +11,18 @@
  */
 #include "config.h"
 
-#include "script.h"
+#include <botkit-command.h>
 
 /* Answer "hello, NICK" where the command came from. */
 int main(int argc, char **argv)
 {
-	struct script *sc;
+	bk_command *cmd;
 	const char *nick;
 
-	if (script_open(&sc, "hello", argc, argv) < 0)
+	if (bk_command_open(&cmd, "hello", argc, argv) < 0)
 		return 1;
-	nick = script_get(sc, "nick");
-	/* Answers are asynchronous: script_finish() waits for them. */
-	script_replyf(sc, "hello, %s", nick ? nick : "stranger");
-	return script_finish(sc);
+	nick = bk_command_get(cmd, "nick");
+	/* Answers are asynchronous: bk_command_finish() waits for them. */
+	bk_command_replyf(cmd, "hello, %s", nick ? nick : "stranger");
+	return bk_command_finish(cmd);
 }

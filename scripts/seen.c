@@ -1,21 +1,31 @@
+/* SPDX-License-Identifier: ISC */
 /* seen: remembers when each nick last spoke, joined, parted, quit or changed
  * nick, and answers `!seen NICK` ("alice was last seen 5m 3s ago in #bots,
  * saying: hello"), with the host's command prefix ($BOTKIT_PREFIX, "!"
  * when it is not set) in place of '!'.
  *
+ * It also provides the service `seen` to other behaviours: lookup(nick)
+ * gives the nick's record ({nick, time, event, channel, text}) or null;
+ * scripts/lastseen.c is a command that asks it.
+ *
  * The pattern: a resident that keeps state. It runs for as long as the host
  * does, listens to IRC events, answers a command itself by reading messages
- * (it is not spawned per command), and keeps its state in a file so that a
- * restart (a crash, a new binary, a reload) loses nothing: the file is
- * loaded at start and rewritten atomically (a temporary file, then rename)
- * after every change.
+ * (it is not spawned per command), and keeps its state in the host's store
+ * (<botkit-store.h>), so that a restart (a crash, a new binary, a reload)
+ * loses nothing: one key per nick (folded as IRC compares nicks) in the
+ * namespace of its section ("seen" when it is started by hand), written
+ * with store.set for each event and read with store.get for each question. A line costs one small transaction,
+ * not a rewrite of everything known.
  *
- * The file is the first argument, else $BOTKIT_STATE_DIR/seen.json, else
- * ./seen.json (relative to the host's working directory).
+ * State kept by an older seen in a JSON file is moved into the store once:
+ * the file named by the first argument, else $BOTKIT_STATE_DIR/seen.json
+ * (the behaviour's own directory, which bothost makes), is read at start,
+ * its records written to the store (those the store already holds are
+ * kept), and the file renamed to FILE.migrated; a file that is not a JSON
+ * object is moved aside to FILE.bad.
  *
  *   [resident seen]
  *   exec = /usr/local/libexec/bothost/seen
- *   arg = /var/lib/bothost/seen.json
  */
 #include "config.h"
 
@@ -29,10 +39,10 @@
 #include <unistd.h>
 
 #include <botkit-irc.h>
+#include <botkit-store.h>
 
 #include "script.h"
 
-#define SEEN_MAX 10000			/* nicks remembered; the oldest is forgotten first */
 #define TEXT_MAX 120			/* bytes of a message kept */
 #define NICK_MAX 64
 #define FILE_MAX (16 * 1024 * 1024)
@@ -40,11 +50,11 @@
 struct seen {
 	bk_conn *conn;
 	const char *prefix;	/* the command prefix, "!" by default */
-	char *path;		/* the state file */
-	cJSON *db;		/* folded nick -> {"nick","time","event","channel","text"} */
+	char *path;		/* an older seen's state file, migrated at start */
+	const char *ns;		/* the store's namespace: NULL, its own under bothost */
 };
 
-/* ---- the state and its file --------------------------------------------- */
+/* ---- the state: folded nick -> {"nick","time","event","channel","text"} in the store */
 
 /* Milliseconds since the epoch. */
 static int64_t seen_now_ms(void)
@@ -104,97 +114,49 @@ static char *seen_read_file(const char *path)
 	return text;
 }
 
-/* Load the state file: missing means empty; one that is not a JSON object
- * is moved aside to FILE.bad (so that the next save does not destroy it). */
-static int seen_load(struct seen *s)
+/* Move an older seen's state file into the store, once: its records where
+ * the store has none (cas against absent), then FILE renamed to
+ * FILE.migrated. Missing means nothing to do; a file that is not a JSON
+ * object is moved aside to FILE.bad. */
+static int seen_migrate(struct seen *s)
 {
 	char *text = seen_read_file(s->path);
-	char bad[4096];
-	int err = errno;
+	char aside[4096];
+	int err = errno, r = 0, n = 0;
+	cJSON *db, *rec;
 
 	if (!text && err == ENOENT)
-		return (s->db = cJSON_CreateObject()) ? 0 : -ENOMEM;
+		return 0;
 	if (!text) {
 		fprintf(stderr, "seen: cannot read %s: %s\n", s->path, strerror(err));
 		return -err;
 	}
-	s->db = cJSON_Parse(text);
+	db = cJSON_Parse(text);
 	free(text);
-	if (cJSON_IsObject(s->db))
-		return 0;
-	cJSON_Delete(s->db);
-	snprintf(bad, sizeof bad, "%s.bad", s->path);
-	fprintf(stderr, "seen: %s is not a JSON object; moved to %s, starting empty\n", s->path, bad);
-	if (rename(s->path, bad) < 0)
-		return -errno;
-	return (s->db = cJSON_CreateObject()) ? 0 : -ENOMEM;
-}
-
-/* Write all of text to fd. */
-static int seen_write_all(int fd, const char *text, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
+	if (!cJSON_IsObject(db)) {
+		snprintf(aside, sizeof aside, "%s.bad", s->path);
+		fprintf(stderr, "seen: %s is not a JSON object; moved to %s, not migrated\n", s->path, aside);
+		cJSON_Delete(db);
+		return rename(s->path, aside) < 0 ? -errno : 0;
+	}
+	cJSON_ArrayForEach(rec, db) {
+		if (!rec->string || !*rec->string || strlen(rec->string) > NICK_MAX || !cJSON_IsObject(rec))
 			continue;
-		if (n < 0)
-			return -errno;
-		text += n;
-		len -= (size_t)n;
+		if ((r = bk_store_cas(s->conn, s->ns, rec->string, NULL, rec)) < 0)
+			break;
+		n += r;
 	}
+	cJSON_Delete(db);
+	if (r < 0) {
+		fprintf(stderr, "seen: cannot migrate %s into the store: %s\n", s->path,
+			bk_error_message(bk_conn_last_error(s->conn)));
+		return r;
+	}
+	snprintf(aside, sizeof aside, "%s.migrated", s->path);
+	if (rename(s->path, aside) < 0)
+		return -errno;
+	printf("seen: %d nicks of %s moved into the store; the file is now %s\n", n, s->path, aside);
 	return 0;
-}
-
-/* Save the state: write a new temporary file beside FILE (FILE.XXXXXX,
- * made by mkostemp, so a symlink or a file someone else left there is never
- * followed or overwritten), flush it to disk, rename it over FILE. A crash
- * at any moment leaves either the old file or the new one. */
-static int seen_save(const struct seen *s)
-{
-	char tmp[4096];
-	char *text = cJSON_PrintUnformatted(s->db);
-	int fd, r;
-
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", s->path) >= sizeof tmp) {
-		r = -ENAMETOOLONG;
-		goto out;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = seen_write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, s->path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-out:
-	if (r < 0)
-		fprintf(stderr, "seen: cannot save %s: %s\n", s->path, strerror(-r));
-	free(text);
-	return r;
-}
-
-/* Forget the record seen longest ago. */
-static void seen_forget_oldest(struct seen *s)
-{
-	cJSON *rec, *oldest = NULL;
-
-	cJSON_ArrayForEach(rec, s->db) {
-		double t = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rec, "time"));
-		if (!oldest || t < cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(oldest, "time")))
-			oldest = rec;
-	}
-	if (oldest)
-		cJSON_Delete(cJSON_DetachItemViaPointer(s->db, oldest));
 }
 
 /* Copy at most TEXT_MAX bytes of text, cut at a character boundary. */
@@ -213,7 +175,7 @@ static char *seen_clip(const char *text, char out[TEXT_MAX + 1])
 }
 
 /* Remember that nick did event (in channel, with text; both may be NULL). */
-static void seen_put(struct seen *s, const char *nick, int64_t time_ms, const char *event,
+static void seen_put(const struct seen *s, const char *nick, int64_t time_ms, const char *event,
 		     const char *channel, const char *text)
 {
 	char key[NICK_MAX + 1], clipped[TEXT_MAX + 1];
@@ -229,11 +191,11 @@ static void seen_put(struct seen *s, const char *nick, int64_t time_ms, const ch
 		cJSON_Delete(rec);
 		return;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(s->db, key);
-	if (cJSON_GetArraySize(s->db) >= SEEN_MAX)
-		seen_forget_oldest(s);
-	cJSON_AddItemToObject(s->db, key, rec);
-	seen_save(s);
+	/* One small transaction in the host; a failure (the store is full or
+	 * broken) is logged, and the next event tries again. */
+	if (bk_store_set(s->conn, s->ns, key, rec) < 0)
+		fprintf(stderr, "seen: cannot record %s: %s\n", nick, bk_error_message(bk_conn_last_error(s->conn)));
+	cJSON_Delete(rec);
 }
 
 /* ---- answering !seen ------------------------------------------------------ */
@@ -266,10 +228,10 @@ static void seen_describe(const cJSON *rec, char *buf, size_t size)
 }
 
 /* Answer "!seen NICK" asked by asker. */
-static void seen_answer(struct seen *s, const bk_irc_event *ev, const char *asker, const char *nick)
+static void seen_answer(const struct seen *s, const bk_irc_event *ev, const char *asker, const char *nick)
 {
 	char key[NICK_MAX + 1], askkey[NICK_MAX + 1], ago[32], what[TEXT_MAX + 128];
-	const cJSON *rec;
+	cJSON *rec = NULL;
 	double t;
 
 	seen_fold(nick, key);
@@ -278,7 +240,10 @@ static void seen_answer(struct seen *s, const bk_irc_event *ev, const char *aske
 		bk_irc_event_replyf(ev, "%s: that's you", asker);
 		return;
 	}
-	rec = cJSON_GetObjectItemCaseSensitive(s->db, key);
+	if (bk_store_get(s->conn, s->ns, key, &rec) < 0) {
+		bk_irc_event_replyf(ev, "seen: %s", bk_error_message(bk_conn_last_error(s->conn)));
+		return;
+	}
 	if (!rec) {
 		bk_irc_event_replyf(ev, "I have not seen %s", nick);
 		return;
@@ -288,6 +253,7 @@ static void seen_answer(struct seen *s, const bk_irc_event *ev, const char *aske
 	seen_describe(rec, what, sizeof what);
 	bk_irc_event_replyf(ev, "%s was last seen %s ago %s",
 			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "nick")), ago, what);
+	bk_json_delete(rec);
 }
 
 /* The words after "PREFIXseen" when text is that command, else NULL. */
@@ -317,6 +283,33 @@ static void seen_command_cb(bk_conn *c, const bk_irc_event *ev, void *userdata)
 	else
 		seen_answer(userdata, ev, asker, nick);
 }
+
+/* ---- the seen service ------------------------------------------------------ */
+
+/* The service's lookup(nick): the nick's record, or null. */
+static void seen_lookup_cb(bk_conn *c, bk_args *args, void *userdata)
+{
+	const struct seen *s = userdata;
+	const char *nick = bk_args_string(args, 0);
+	char key[NICK_MAX + 1];
+	cJSON *rec = NULL;
+
+	seen_fold(nick ? nick : "", key);
+	if (!*key)
+		bk_args_return_json(args, NULL);
+	else if (bk_store_get(s->conn, s->ns, key, &rec) < 0)
+		bk_args_fail(args, "Failed", bk_error_message(bk_conn_last_error(s->conn)));
+	else
+		bk_args_return_json(args, rec);
+	bk_json_delete(rec);
+}
+
+/* What other behaviours may ask (scripts/lastseen.c does). */
+static const bk_method seen_methods[] = {
+	{ "lookup", "s", "what nick was last seen doing: {nick, time (ms since the epoch), event, channel, text}, "
+	  "or null", seen_lookup_cb, "nick", NULL },
+	{ NULL },
+};
 
 /* ---- recording -------------------------------------------------------------- */
 
@@ -348,7 +341,7 @@ static void seen_record_cb(bk_conn *c, const bk_irc_event *ev, void *userdata)
 	seen_put(s, nick, t, name, bk_irc_event_channel(ev), text);
 }
 
-/* Load the state, register for the events, and serve until the host goes away. */
+/* Migrate an old state file, register for the events, and serve until the host goes away. */
 int main(int argc, char **argv)
 {
 	static const char *const events[] = { "message", "action", "join", "part", "quit", "nick", NULL };
@@ -357,17 +350,23 @@ int main(int argc, char **argv)
 	int r = -ENOMEM;
 
 	s.prefix = prefix && *prefix ? prefix : "!";
+	/* bothost names a behaviour's process (BOTKIT_NAME) and gives it the
+	 * namespace of its section; one started otherwise (by hand, by a test,
+	 * on the host's own socket) names the namespace "seen". */
+	s.ns = getenv("BOTKIT_NAME") && *getenv("BOTKIT_NAME") ? NULL : "seen";
 
 	if (argc > 1)
 		s.path = strdup(argv[1]);
 	else if (asprintf(&s.path, "%s/seen.json", dir && *dir ? dir : ".") < 0)
 		s.path = NULL;
-	if (!s.path || (r = seen_load(&s)) < 0)
+	if (!s.path)
 		goto out;
 	if ((r = bk_conn_new(&s.conn, "seen")) < 0) {
 		fprintf(stderr, "seen: cannot connect to bothost: %s\n", strerror(-r));
 		goto out;
 	}
+	/* A file that cannot be migrated now stays, and is tried at the next start. */
+	seen_migrate(&s);
 	/* Handlers run in the order they were registered: a "!seen" message is
 	 * answered before its sender is recorded as having spoken. The
 	 * registrations belong to the connection (no slot): they last as long
@@ -375,15 +374,18 @@ int main(int argc, char **argv)
 	r = bk_irc_on_message(s.conn, seen_command_cb, &s, NULL, NULL);
 	for (const char *const *e = events; *e && r == 0; e++)
 		r = bk_irc_on(s.conn, *e, seen_record_cb, &s, NULL, NULL);
+	/* The service, for as long as the program runs; without it (another
+	 * seen provides it) this one still answers !seen. */
+	int sr = r == 0 ? bk_provide(s.conn, "seen", seen_methods, "who was last seen when", &s, NULL, NULL) : 0;
+	if (sr < 0)
+		fprintf(stderr, "seen: cannot provide the seen service: %s\n", strerror(-sr));
 	if (r == 0) {
-		printf("seen: watching, %d nicks known, state in %s\n", cJSON_GetArraySize(s.db), s.path);
-		fflush(stdout);
+		printf("seen: watching, state in the store\n");
 		r = bk_run(s.conn);	/* returns only when the host goes away */
 	}
 	fprintf(stderr, "seen: %s\n", r < 0 ? strerror(-r) : "stopped");
 out:
 	bk_conn_unref(s.conn);
-	cJSON_Delete(s.db);
 	free(s.path);
 	return r < 0 ? 1 : 0;
 }

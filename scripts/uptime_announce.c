@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* uptime_announce: tells the channels how long the bot has been connected
  * ("bot has been connected to irc.example.org for 2h 5m").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* whois: `!whois NICK` answers with a one-line summary of what the server
  * says about NICK, or "no such nick: NICK".
  *
@@ -5,7 +6,7 @@
  * null at once and calls fn(err, info) once the server has answered. The
  * program passes one of its own functions (bk_function + userdata) with the
  * "f" signature letter; the host holds it until it has called it, then
- * releases it. script_finish() runs the connection until nothing is left
+ * releases it. bk_command_finish() runs the connection until nothing is left
  * to wait for: the call's answer, the callback, and the reply the callback
  * sent.
  *
@@ -18,6 +19,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <botkit-command.h>
 
 #include "script.h"
 
@@ -93,7 +96,7 @@ static void whois_summarize(struct summary *s, const cJSON *info)
 /* fn(err, info): called by the host once the server has answered. */
 static void whois_answer_cb(bk_conn *c, bk_args *a, void *userdata)
 {
-	struct script *sc = userdata;
+	bk_command *cmd = userdata;
 	const cJSON *err = bk_args_get(a, 0), *info = bk_args_get(a, 1);
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(err, "data");
 	const cJSON *numeric = cJSON_GetObjectItemCaseSensitive(data, "numeric");
@@ -101,12 +104,12 @@ static void whois_answer_cb(bk_conn *c, bk_args *a, void *userdata)
 
 	if (cJSON_IsObject(err) && cJSON_IsNumber(numeric) &&
 	    (numeric->valueint == ERR_NO_SUCH_NICK || numeric->valueint == ERR_NO_SUCH_SERVER)) {
-		script_replyf(sc, "no such nick: %s", script_arg(sc, 0));
+		bk_command_replyf(cmd, "no such nick: %s", bk_command_arg(cmd, 0));
 	} else if (cJSON_IsObject(err)) {
-		script_replyf(sc, "whois %s failed: %s", script_arg(sc, 0), info_or(err, "message"));
+		bk_command_replyf(cmd, "whois %s failed: %s", bk_command_arg(cmd, 0), info_or(err, "message"));
 	} else if (cJSON_IsObject(info)) {
 		whois_summarize(&s, info);
-		script_reply(sc, s.text);
+		bk_command_reply(cmd, s.text);
 	}
 }
 
@@ -114,32 +117,32 @@ static void whois_answer_cb(bk_conn *c, bk_args *a, void *userdata)
  * callback comes later), or why it refused (the callback never comes). */
 static void whois_started_cb(bk_conn *c, const bk_error *err, const cJSON *result, void *userdata)
 {
-	struct script *sc = userdata;
+	bk_command *cmd = userdata;
 
 	if (!err)
 		return;
 	if (strcmp(bk_error_name(err), "InvalidArguments") == 0)
-		script_replyf(sc, "not a valid nick: %s", script_arg(sc, 0));
+		bk_command_replyf(cmd, "not a valid nick: %s", bk_command_arg(cmd, 0));
 	else
-		script_replyf(sc, "whois failed: %s", bk_error_message(err));
+		bk_command_replyf(cmd, "whois failed: %s", bk_error_message(err));
 }
 
 /* Ask the server about one nick; the callback answers. */
 int main(int argc, char **argv)
 {
-	struct script *sc;
+	bk_command *cmd;
 	int r;
 
-	if (script_open(&sc, "whois", argc, argv) < 0)
+	if (bk_command_open(&cmd, "whois", argc, argv) < 0)
 		return 1;
-	if (script_argc(sc) != 1) {
-		script_reply(sc, "usage: !whois NICK");
-		return script_finish(sc);
+	if (bk_command_argc(cmd) != 1) {
+		bk_command_reply(cmd, "usage: !whois NICK");
+		return bk_command_finish(cmd);
 	}
 	/* "sf": a string, then a function of this program (fn, userdata, destroy). */
-	r = bk_call(script_get_conn(sc), "irc", "whois", whois_started_cb, sc, "sf", script_arg(sc, 0),
-		    whois_answer_cb, sc, NULL);
+	r = bk_call(bk_command_get_conn(cmd), "irc", "whois", whois_started_cb, cmd, "sf", bk_command_arg(cmd, 0),
+		    whois_answer_cb, cmd, NULL);
 	if (r < 0)
-		script_fail(sc, "cannot call irc.whois: %s", strerror(-r));
-	return script_finish(sc);
+		bk_command_fail(cmd, "cannot call irc.whois: %s", strerror(-r));
+	return bk_command_finish(cmd);
 }

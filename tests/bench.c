@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: round trips and throughput through bothost, each beside its floor
  * (a raw socketpair ping-pong of the same bytes) measured in the same run;
  * then fan-out and memory (bench_fanout.c), IRC round trips (bench_irc.c),
  * the soak (bench_soak.c), the goals, and the plot (bench_plot.c).
  * Prints key=value lines.
- * Usage: bench [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak] */
+ * Usage: bench [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak,http] */
 #include "config.h"
 
 #include <errno.h>
@@ -116,6 +117,58 @@ static void bench_raw_rtt(const struct bench_opts *o, double *ret_p50, double *r
 	bench_raw_echo_stop(pid, fd);
 }
 
+/* A child that passes every frame on to an echoing child and the echo back:
+ * the floor of a call relayed to a service (two hops). */
+static pid_t bench_raw_relay_start(int *ret_fd, pid_t *ret_echo)
+{
+	int sv[2], echo_fd;
+	pid_t echo = bench_raw_echo_start(&echo_fd);
+
+	if (echo < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[65536];
+		close(sv[0]);
+		for (;;) {
+			ssize_t n = read(sv[1], buf, sizeof buf);
+			if (n <= 0 || bench_write_full(echo_fd, buf, (size_t)n) < 0 ||
+			    bench_read_full(echo_fd, buf, (size_t)n) < 0 || bench_write_full(sv[1], buf, (size_t)n) < 0)
+				_exit(0);
+		}
+	}
+	close(sv[1]);
+	close(echo_fd);
+	*ret_fd = sv[0];
+	*ret_echo = echo;
+	return pid;
+}
+
+/* Raw ping-pong of bench_frame through a relay: the round trip's p50. */
+static double bench_raw_relay_rtt(const struct bench_opts *o)
+{
+	int fd;
+	pid_t echo, pid = bench_raw_relay_start(&fd, &echo);
+	size_t len = sizeof bench_frame - 1;
+	char back[sizeof bench_frame];
+	uint64_t *ns = calloc((size_t)o->rtt_samples, sizeof *ns);
+
+	if (pid < 0)
+		abort();
+	for (int i = -o->rtt_samples / 10; i < o->rtt_samples; i++) {
+		uint64_t t0 = bench_now_ns();
+		if (bench_write_full(fd, bench_frame, len) < 0 || bench_read_full(fd, back, len) < 0)
+			abort();
+		if (i >= 0)
+			ns[i] = bench_now_ns() - t0;
+	}
+	double p50 = bench_percentile_us(ns, o->rtt_samples, 50);
+	free(ns);
+	bench_raw_echo_stop(pid, fd);
+	waitpid(echo, NULL, 0);
+	return p50;
+}
+
 /* Raw pipelined frames with `window` in flight: frames per second. */
 static double bench_raw_pipelined(const struct bench_opts *o)
 {
@@ -163,6 +216,75 @@ static void bench_host_rtt(bk_conn *c, const struct bench_opts *o, double *ret_p
 	free(ns);
 }
 
+/* The bench service's echo(value): returns value. */
+static void bench_service_echo(bk_conn *c, bk_args *a, void *userdata)
+{
+	bk_args_return_json(a, bk_args_get(a, 0));
+}
+
+/* A child that provides the service `bench` (echo) on the host at path and
+ * serves it until killed; its pid, or -1. */
+static pid_t bench_provider_start(const char *path)
+{
+	static const bk_method methods[] = {
+		{ "echo", "j", "returns value", bench_service_echo, "value", "any" },
+		{ NULL },
+	};
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		bk_conn *p = NULL;
+		if (bk_conn_new_path(&p, path, "bench-provider") < 0 ||
+		    bk_provide(p, "bench", methods, "the bench's echo", NULL, NULL, NULL) < 0)
+			_exit(1);
+		bk_run(p);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Round trips of bench.echo, a service of another client, through bothost
+ * (two hops: caller to host to provider and back), with blocking calls,
+ * each followed by a loopback.echo (one hop), so that both see the same
+ * load; ret[0..2]: the service's p50 and p99, the host object's p50 (us).
+ * False when the provider did not come. */
+static bool bench_service_rtt(bk_conn *c, const struct bench_opts *o, const char *path, double ret[3])
+{
+	uint64_t *ns = calloc((size_t)o->rtt_samples, sizeof *ns);
+	uint64_t *obj = calloc((size_t)o->rtt_samples, sizeof *obj);
+	pid_t pid = bench_provider_start(path);
+	bool ok = pid > 0;
+
+	/* The first call waits for the provider to come up. */
+	for (int i = -o->rtt_samples / 10 - 1; ok && i < o->rtt_samples; i++) {
+		cJSON *res = NULL, *res2 = NULL;
+		uint64_t t0 = bench_now_ns();
+		ok = bk_call_wait_sync(c, "bench", "echo", i < -o->rtt_samples / 10 ? 5000 : 0, &res, "s",
+				       "0123456789abcdef") == 0;
+		uint64_t t1 = bench_now_ns();
+		ok = ok && bk_call_sync(c, "loopback", "echo", &res2, "s", "0123456789abcdef") == 0;
+		if (i >= 0) {
+			ns[i] = t1 - t0;
+			obj[i] = bench_now_ns() - t1;
+		}
+		bk_json_delete(res);
+		bk_json_delete(res2);
+	}
+	if (ok) {
+		ret[0] = bench_percentile_us(ns, o->rtt_samples, 50);
+		ret[1] = bench_percentile_us(ns, o->rtt_samples, 99);
+		ret[2] = bench_percentile_us(obj, o->rtt_samples, 50);
+		bench_plot_add(0, "a service of another client through bothost", ns, o->rtt_samples);
+	}
+	free(ns);
+	free(obj);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return ok;
+}
+
 struct bench_pipe {
 	int sent, done, failed, total, window;
 };
@@ -203,7 +325,7 @@ static double bench_host_pipelined(bk_conn *c, const struct bench_opts *o)
 /* The parts named in a comma-separated list, or 0 for an unknown name. */
 static unsigned bench_parts_parse(const char *list)
 {
-	static const char *const names[] = { "calls", "fanout", "irc", "soak" };
+	static const char *const names[] = { "calls", "fanout", "irc", "soak", "http" };
 	unsigned parts = 0;
 
 	for (const char *p = list; *p; p += *p == ',') {
@@ -234,7 +356,7 @@ static int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && (o->parts = bench_parts_parse(argv[++i]))) {
 			continue;
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak]\n",
+			fprintf(stderr, "usage: %s [--quick] [--plot FILE.svg] [--only calls,fanout,irc,soak,http]\n",
 				argv[0]);
 			return -EINVAL;
 		}
@@ -314,7 +436,7 @@ static void bench_unpin(pid_t host)
 /* Round trips and pipelined calls through the host, beside the raw floor. */
 static void bench_calls_run(const struct bench_opts *o, const struct test_host *host)
 {
-	double raw50, raw99, rtt50, rtt99;
+	double raw50, raw99, rtt50, rtt99, svc[3] = { 0 };
 	bk_conn *c = NULL;
 	int r = bk_conn_new_path(&c, host->path, "bench");
 
@@ -325,6 +447,8 @@ static void bench_calls_run(const struct bench_opts *o, const struct test_host *
 	bool pinned = bench_pin(host->pid);
 	bench_raw_rtt(o, &raw50, &raw99);
 	bench_host_rtt(c, o, &rtt50, &rtt99);
+	bool service = bench_service_rtt(c, o, host->path, svc);
+	double relay50 = bench_raw_relay_rtt(o);
 	if (pinned)
 		bench_unpin(host->pid);
 	bool apart = bench_pin_apart(host->pid);
@@ -339,6 +463,18 @@ static void bench_calls_run(const struct bench_opts *o, const struct test_host *
 	bench_put("rtt_p50_us", 1, rtt50);
 	bench_put("rtt_p99_us", 1, rtt99);
 	bench_put("rtt_ratio", 2, rtt50 / raw50);
+	if (service) {
+		/* against the same call to a host object made right after each;
+		 * its floor: a raw relay's two hops against the raw ping-pong's one */
+		bench_put("service_rtt_p50_us", 1, svc[0]);
+		bench_put("service_rtt_p99_us", 1, svc[1]);
+		bench_put("service_object_rtt_p50_us", 1, svc[2]);
+		bench_put("service_call_ratio", 2, svc[0] / svc[2]);
+		bench_put("raw_relay_rtt_p50_us", 1, relay50);
+		bench_put("service_call_ratio_floor", 2, relay50 / raw50);
+	} else {
+		bench_fail("calls", "the bench service's provider did not answer");
+	}
 	bench_put("raw_pipelined_per_s", 0, raw_pipe);
 	bench_put("pipelined_calls_per_s", 0, pipe);
 	bench_put("pipelined_ratio", 2, pipe / raw_pipe);
@@ -360,6 +496,8 @@ static void bench_loopback_run(const struct bench_opts *o)
 	bench_put("rss_idle_kib", 0, (double)bench_rss_kib(host.pid));
 	if (o->parts & BENCH_PART_CALLS)
 		bench_calls_run(o, &host);
+	if (o->parts & BENCH_PART_CALLS)
+		bench_fd_run(o, host.path);
 	if (o->parts & BENCH_PART_FANOUT)
 		bench_fanout_run(o, host.path, host.pid);
 	test_host_stop(&host);
@@ -391,16 +529,26 @@ static void bench_ircd_run(const struct bench_opts *o)
 static void bench_goals_print(void)
 {
 	bench_goal("rtt_ratio", 1.5, true);
+	bench_goal("fd_rtt_ratio", 1.5, true);
+	bench_goal_floor("fd_rtt_ratio", 1.5, "fd_rtt_ratio_floor");
+	bench_goal("service_call_ratio", 2.2, true);
+	bench_goal_floor("service_call_ratio", 2.2, "service_call_ratio_floor");
 	bench_goal("pipelined_ratio", 0.5, false);
 	bench_goal("fanout_1000_ms", 10, true);
 	bench_goal("spawn_reply_p50_ms", 1.5, true);
 	bench_goal_floor("spawn_reply_p50_ms", 1.5, "spawn_goal_floor_ms");
 	bench_goal_floor("spawn_reply_p50_ms", 1.5, "spawn_goal_static_floor_ms");
 	bench_goal("resident_reply_p50_ms", 0.5, true);
+	bench_goal("prestart_ratio", 1.25, true);
+	bench_goal("resident_ratio", 1.75, true);
+	bench_goal("filter_wakeups", 1, true);
 	bench_goal("rss_idle_kib", 4096, true);
 	bench_goal("rss_1000_clients_kib", 32768, true);
 	bench_goal("soak_rss_growth_kib", 1024, true);
 	bench_goal("soak_residue", 0, true);
+	bench_goal("prestart_soak_rss_growth_kib", 1024, true);
+	bench_goal("prestart_soak_residue", 0, true);
+	bench_goal("http_ratio", 0.25, false);
 }
 
 /* Every part, then the goals and the plot; 1 when a part failed. */
@@ -416,6 +564,8 @@ int main(int argc, char **argv)
 		bench_loopback_run(&o);
 	if (o.parts & (BENCH_PART_IRC | BENCH_PART_SOAK))
 		bench_ircd_run(&o);
+	if (o.parts & BENCH_PART_HTTP)
+		bench_http_run(&o);
 	bench_put("loadavg_end", 2, bench_loadavg());
 	bench_goals_print();
 	if (o.plot)

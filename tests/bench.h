@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: what the parts of `make bench` share. Each part measures its
  * figures beside their floor in the same run and prints them as key=value
  * lines on standard output; diagnostics go to standard error. */
@@ -25,11 +26,12 @@ struct bench_opts {
 };
 
 enum {
-	BENCH_PART_CALLS = 1 << 0,	/* rtt, pipelined, rss_idle */
+	BENCH_PART_CALLS = 1 << 0,	/* rtt, service_rtt, pipelined, rss_idle */
 	BENCH_PART_FANOUT = 1 << 1,	/* fanout, rss_1000_clients */
 	BENCH_PART_IRC = 1 << 2,	/* IRC round trips */
 	BENCH_PART_SOAK = 1 << 3,	/* the soak */
-	BENCH_PART_ALL = 0xf,
+	BENCH_PART_HTTP = 1 << 4,	/* HTTP through a resident, beside libmicrohttpd alone */
+	BENCH_PART_ALL = 0x1f,
 };
 
 /* ---- clocks, samples, figures (bench_util.c) ----------------------------------- */
@@ -80,6 +82,11 @@ void bench_plot_write(const char *path);
  * against the host listening on host_path (process host_pid). */
 void bench_fanout_run(const struct bench_opts *o, const char *host_path, pid_t host_pid);
 
+/* A call carrying one descriptor against the same without (bench_fds.c):
+ * fd_rtt_p50_us, fd_rtt_nofd_p50_us, fd_rtt_ratio and their raw floor
+ * (raw_fd_rtt_p50_us, raw_nofd_rtt_p50_us, fd_rtt_ratio_floor). */
+void bench_fd_run(const struct bench_opts *o, const char *host_path);
+
 /* The IRC round trips: spawn_reply_p50/p99_ms, resident_reply_p50_ms,
  * ircd_floor_p50_ms and spawn_floor_p50_ms, on the running ircd. */
 void bench_irc_run(const struct bench_opts *o, const struct test_ircd *ircd);
@@ -87,6 +94,12 @@ void bench_irc_run(const struct bench_opts *o, const struct test_ircd *ircd);
 /* soak_cycles, soak_rss_growth_kib, soak_fd_growth, soak_residue, on the
  * running ircd. */
 void bench_soak_run(const struct bench_opts *o, const struct test_ircd *ircd);
+
+/* http_rps, http_p50_ms, http_p99_ms through a resident handler beside
+ * http_floor_rps, http_floor_p50_ms, http_floor_p99_ms of libmicrohttpd
+ * answering in-process, and http_ratio (bench_http.c); starts its own
+ * bothost with an [http] section. */
+void bench_http_run(const struct bench_opts *o);
 
 /* The program bothost spawns as a behaviour ($BENCH_BEHAVIOUR, else the one
  * built beside the bench). */

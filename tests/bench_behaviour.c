@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /* The behaviour bothost spawns for the benchmark: a small libbotkit program.
  * Usage: bench_behaviour MODE [--stamps=FILE] [WORDS...]
  *   exit      return at once (the floor of spawning and reaping the program)
  *   reply     a command: answer "breply TEXT" through the context's reply
+ *             (prestarted, $BOTKIT_PRESTARTED=1: the context from bot.park())
  *   resident  answer every "rping X" said where the bot is with "rpong X"
  *   soak      a command: register a handler, answer "soak TEXT", exit
  * With --stamps, a command appends "TEXT MAIN WELCOME CONTEXT REPLIED" to
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,9 +64,15 @@ static void behaviour_stamps_write(const struct behaviour *b)
  * the host has written it to the server. */
 static int behaviour_answer(bk_conn *c, struct behaviour *b, const char *prefix)
 {
+	const char *parked = getenv("BOTKIT_PRESTARTED");
+	bool park = parked && strcmp(parked, "1") == 0;
 	cJSON *ctx = NULL;
 	char answer[400];
-	int r = bk_call_sync(c, "host", "context", &ctx, "");
+	int r;
+
+	bk_conn_set_timeout(c, park ? 0 : 30000000u);
+	r = bk_call_sync(c, park ? "bot" : "host", park ? "park" : "context", &ctx, "");
+	bk_conn_set_timeout(c, 30000000u);
 
 	b->at[STAMP_CONTEXT] = behaviour_now_ns();
 	if (r < 0)

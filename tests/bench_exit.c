@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* An empty program, linked statically: the bench spawns and reaps it for the
  * floor of starting any program on the machine, without the dynamic loader
  * (spawn_static_floor_*_ms). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: one event emitted to 1, 10, 100 and 1000 connected clients,
  * each with a handler, until the last handler has run (fanout_N_ms); beside
  * it the floor, one frame written to N sockets and read by another process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: IRC round trips on a private ngircd on loopback (penalties off),
  * from a user's line to the answer the user receives:
  *   ircd_floor    an echo bot in this process answers (the floor);
@@ -5,6 +6,9 @@
  *                 bothost (resident_reply_*);
  *   spawn         "!breply N" makes bothost spawn a C behaviour that answers
  *                 through its context's reply (spawn_reply_*);
+ *   prestarted    "!bpre N": the same program as a command with prestart = 2,
+ *                 handed the context in a process started ahead of need
+ *                 (prestarted_reply_*);
  *   spawn_floor   spawn and reap the same program, which exits at once;
  *   spawn_static_floor  spawn and reap an empty statically linked program:
  *                 what starting any program costs on this machine.
@@ -24,22 +28,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include "bench.h"
+#include "botkit-irc.h"
 #include "harness.h"
 
 #define IRC_WAIT_MS 5000
 #define IRC_JOIN_WAIT_MS 10000
 #define IRC_WARMUP 5
 
-enum irc_kind { IRC_FLOOR, IRC_RESIDENT, IRC_SPAWN, IRC_SPAWN_FLOOR, IRC_SPAWN_STATIC, IRC_KINDS };
+enum irc_kind { IRC_FLOOR, IRC_RESIDENT, IRC_SPAWN, IRC_PRESTART, IRC_SPAWN_FLOOR, IRC_SPAWN_STATIC, IRC_KINDS };
 
 static const char *const irc_names[IRC_KINDS] = {
-	"ircd_floor", "resident_reply", "spawn_reply", "spawn_floor", "spawn_static_floor",
+	"ircd_floor", "resident_reply", "spawn_reply", "prestarted_reply", "spawn_floor", "spawn_static_floor",
 };
 
 static const char *const irc_labels[IRC_KINDS] = {
 	"ircd floor: echo bot in the bench", "resident handler through bothost",
-	"command spawned by bothost", "spawn and reap only (no IRC)",
+	"command spawned by bothost", "command prestarted by bothost", "spawn and reap only (no IRC)",
 	"spawn and reap of a static empty program",
 };
 
@@ -70,7 +77,8 @@ static int irc_conf_write(struct irc_world *w, const struct test_ircd *ircd)
 	snprintf(w->stamps, sizeof w->stamps, "%s/stamps", w->stamps_dir);
 	snprintf(sections, sizeof sections,
 		 "[command breply]\nexec = %s\narg = reply\narg = --stamps=%s\nmax_running = 8\n\n"
-		 "[resident becho]\nexec = %s\narg = resident\nrestart_min = 100ms\n", exe, w->stamps, exe);
+		 "[command bpre]\nexec = %s\narg = reply\nmax_running = 8\nprestart = 2\n\n"
+		 "[resident becho]\nexec = %s\narg = resident\nrestart_min = 100ms\n", exe, w->stamps, exe, exe);
 	return bench_conf_write(w->conf, sizeof w->conf, ircd, "benchbot", sections);
 }
 
@@ -155,6 +163,11 @@ static int64_t irc_sample(struct irc_world *w, enum irc_kind kind, int seq)
 		break;
 	case IRC_SPAWN:
 		snprintf(line, sizeof line, "!breply %d", seq);
+		snprintf(answer, sizeof answer, "breply %d", seq);
+		r = irc_bench_once(w, line, answer);
+		break;
+	case IRC_PRESTART:
+		snprintf(line, sizeof line, "!bpre %d", seq);
 		snprintf(answer, sizeof answer, "breply %d", seq);
 		r = irc_bench_once(w, line, answer);
 		break;
@@ -276,6 +289,10 @@ static void irc_phases_report(struct irc_world *w, const struct bench_opts *o)
 	}
 	if (bench_get("ircd_floor_p50_ms", &floor) && bench_get("spawn_static_floor_p50_ms", &sstatic))
 		bench_put("spawn_goal_static_floor_ms", 3, floor + sstatic);
+	if (bench_get("prestarted_reply_p50_ms", &spawn) && bench_get("resident_reply_p50_ms", &res) && res > 0)
+		bench_put("prestart_ratio", 3, spawn / res);
+	if (bench_get("resident_reply_p50_ms", &res) && bench_get("ircd_floor_p50_ms", &floor) && floor > 0)
+		bench_put("resident_ratio", 3, res / floor);
 }
 
 /* Stop bothost and the users; remove the configuration. */
@@ -295,6 +312,106 @@ static void irc_world_stop(struct irc_world *w)
 		free(w->ns[k]);
 	free(w->spawn_t0);
 	free(w->spawn_t1);
+}
+
+#define FILTER_CLIENTS 100
+
+/* The clients of filter_wakeups: what each has seen. */
+struct filter_bench {
+	bk_conn *conns[FILTER_CLIENTS];
+	int woken[FILTER_CLIENTS];	/* message handler runs */
+	int sentinel[FILTER_CLIENTS];	/* x.bench.sentinel runs */
+};
+
+/* A filtered message handler ran. */
+static void filter_bench_message(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+/* The sentinel event ran. */
+static void filter_bench_sentinel(bk_conn *c, bk_args *a, void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+/* Process every client until done(fb, arg) or ms pass; 0 or -ETIMEDOUT. */
+static int filter_bench_until(struct filter_bench *fb, bool (*done)(const struct filter_bench *, int), int arg,
+			      int ms)
+{
+	uint64_t deadline = bench_now_ns() + (uint64_t)ms * 1000000;
+	struct pollfd p[FILTER_CLIENTS];
+
+	while (!done(fb, arg)) {
+		if (bench_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		for (int i = 0; i < FILTER_CLIENTS; i++)
+			p[i] = (struct pollfd){ .fd = bk_conn_get_fd(fb->conns[i]),
+						.events = (short)bk_conn_get_events(fb->conns[i]) };
+		poll(p, FILTER_CLIENTS, 50);
+		for (int i = 0; i < FILTER_CLIENTS; i++)
+			if (p[i].revents)
+				bk_conn_process(fb->conns[i]);
+	}
+	return 0;
+}
+
+/* Whether client i was woken by the line. */
+static bool filter_bench_woken(const struct filter_bench *fb, int i)
+{
+	return fb->woken[i] > 0;
+}
+
+/* Whether every client has seen the sentinel. */
+static bool filter_bench_sentinel_seen(const struct filter_bench *fb, int unused)
+{
+	for (int i = 0; i < FILTER_CLIENTS; i++)
+		if (!fb->sentinel[i])
+			return false;
+	return true;
+}
+
+/* filter_wakeups: 100 clients, each with a message handler filtered on its
+ * own command in #bench; one user line "!fcmd42 hi" goes to the channel.
+ * Once client 42 has run, every client is sent host event x.bench.sentinel
+ * (after the line, so in each client's stream after anything the line
+ * brought): then the message handlers that ran are the line's wake-ups. */
+static void irc_filter_wakeups(struct irc_world *w)
+{
+	struct filter_bench *fb = calloc(1, sizeof *fb);
+	char cmd[16];
+	int r = fb ? 0 : -ENOMEM, woken = 0;
+
+	for (int i = 0; r == 0 && i < FILTER_CLIENTS; i++) {
+		snprintf(cmd, sizeof cmd, "fcmd%d", i);
+		if ((r = bk_conn_new_path(&fb->conns[i], w->host.path, "filter-bench")) == 0 &&
+		    (r = bk_irc_on_message_filtered(fb->conns[i], &(bk_irc_filter){ .channel = "#bench", .prefix = "!",
+										      .command = cmd },
+						    filter_bench_message, &fb->woken[i], NULL, NULL)) == 0)
+			r = bk_on(fb->conns[i], "host", "x.bench.sentinel", filter_bench_sentinel, &fb->sentinel[i],
+				  NULL, NULL);
+	}
+	if (r == 0)
+		r = test_irc_user_privmsg(&w->user, "#bench", "!fcmd42 hi");
+	if (r == 0)
+		r = filter_bench_until(fb, filter_bench_woken, 42, IRC_WAIT_MS);
+	if (r == 0)
+		r = bk_call_sync(fb->conns[0], "host", "emit", NULL, "s", "x.bench.sentinel");
+	if (r == 0)
+		r = filter_bench_until(fb, filter_bench_sentinel_seen, 0, IRC_WAIT_MS);
+	if (r < 0) {
+		bench_fail("irc", "filter_wakeups: %s", strerror(-r));
+	} else {
+		for (int i = 0; i < FILTER_CLIENTS; i++)
+			woken += fb->woken[i];
+		bench_put("filter_clients", 0, FILTER_CLIENTS);
+		/* The floor: the one client whose command the line is. */
+		bench_put("filter_wakeups_floor", 0, 1);
+		bench_put("filter_wakeups", 0, woken);
+	}
+	for (int i = 0; fb && i < FILTER_CLIENTS; i++)
+		bk_conn_unref(fb->conns[i]);
+	free(fb);
 }
 
 /* The IRC round-trip figures. */
@@ -317,6 +434,7 @@ void bench_irc_run(const struct bench_opts *o, const struct test_ircd *ircd)
 	if (r == 0 && irc_sample_all(&w, o) == 0) {
 		irc_report(&w, o);
 		irc_phases_report(&w, o);
+		irc_filter_wakeups(&w);
 	}
 	irc_world_stop(&w);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: the latency distributions, drawn with gnuplot as cumulative
  * distributions in one SVG or PNG (call round trips on the left, IRC round
  * trips on the right). Without gnuplot the plot is skipped with a message. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: the soak. IRC users send "!soak N" privately to a bot whose
  * bothost spawns a behaviour for each: it connects, registers a handler,
  * calls host.context() and the reply function, and exits. After a warm-up
@@ -6,7 +7,9 @@
  * still counts (clients, handlers, imports, exports, and functions beyond
  * the baseline) must be 0. A few commands are kept in flight, each user
  * pausing between two of its commands so that the bot's per-user command
- * limit is never reached. */
+ * limit is never reached. Then the same with "!psoak N", a command with
+ * prestart = 4 (prestart_soak_*): its baseline and its end are taken after a
+ * reload that sets prestart to 0, so that no parked process may be left. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,11 +18,15 @@
 #include <string.h>
 
 #include "bench.h"
+#include "botkit.h"
 #include "harness.h"
 
 #define SOAK_USERS 32
 #define SOAK_INFLIGHT 4
 #define SOAK_USER_GAP_MS 12	/* per user at most 84 commands a second (user_commands = 100/1s) */
+/* Every user comes from 127.0.0.1, one host for the per-host limits: at
+ * most 90 commands a second in all (user_commands = 100/1s). */
+#define SOAK_GAP_MS 11
 #define SOAK_WAIT_MS 5000
 #define SOAK_QUIET_MS 3000	/* deadline for the host to settle after cycles */
 
@@ -29,16 +36,45 @@ struct soak {
 	char conf[128];
 	struct test_irc_user users[SOAK_USERS];
 	uint64_t last_ms[SOAK_USERS];	/* when each user last sent a command */
+	uint64_t last_any_ms;		/* when any user last did */
 	int next_user;
 	int seq;
+	const char *word;		/* the command: "soak" or "psoak" */
 };
+
+/* The sections: soak, and psoak with prestart processes parked. */
+static void soak_sections(char *buf, size_t n, unsigned prestart)
+{
+	snprintf(buf, n, "[command soak]\nexec = %s\narg = soak\nmax_running = 16\n\n"
+		 "[command psoak]\nexec = %s\narg = soak\nmax_running = 16\nprestart = %u\n",
+		 bench_behaviour_path(), bench_behaviour_path(), prestart);
+}
+
+/* Write the configuration again with psoak's prestart and reload it. */
+static int soak_reconf(struct soak *s, const struct test_ircd *ircd, unsigned prestart)
+{
+	char conf[128], sections[768];
+	bk_conn *c = NULL;
+	int r;
+
+	soak_sections(sections, sizeof sections, prestart);
+	if ((r = bench_conf_write(conf, sizeof conf, ircd, "soakbot", sections)) < 0)
+		return r;
+	r = rename(conf, s->conf) < 0 ? -errno : 0;
+	bench_conf_remove(conf);
+	if (r == 0 && (r = bk_conn_new_path(&c, s->host.path, "soakctl")) == 0) {
+		r = bk_call_sync(c, "bot", "reload", NULL, "");
+		bk_conn_unref(c);
+	}
+	return r;
+}
 
 /* Connect the users (the first one in #bench to see the bot arrive) and start
  * bothost with the soak command; ready once the bot has joined. */
 static int soak_start(struct soak *s, const struct test_ircd *ircd)
 {
 	const char *args[] = { "--config", s->conf, NULL };
-	char sections[512], nick[16];
+	char sections[768], nick[16];
 	int r = 0;
 
 	for (int i = 0; i < SOAK_USERS && r == 0; i++) {
@@ -47,8 +83,8 @@ static int soak_start(struct soak *s, const struct test_ircd *ircd)
 	}
 	if (r == 0)
 		r = test_irc_user_join(&s->users[0], "#bench");
-	snprintf(sections, sizeof sections, "[command soak]\nexec = %s\narg = soak\nmax_running = 16\n",
-		 bench_behaviour_path());
+	s->word = "soak";
+	soak_sections(sections, sizeof sections, 0);
 	if (r == 0)
 		r = bench_conf_write(s->conf, sizeof s->conf, ircd, "soakbot", sections);
 	if (r == 0 && (r = test_host_start(&s->host, args)) == 0)
@@ -67,9 +103,12 @@ static int soak_send(struct soak *s, int seq, int *ret_user)
 
 	if (s->last_ms[u] && now - s->last_ms[u] < SOAK_USER_GAP_MS)
 		bench_sleep_ms((long)(SOAK_USER_GAP_MS - (now - s->last_ms[u])));
-	s->last_ms[u] = test_now_ms();
+	now = test_now_ms();
+	if (s->last_any_ms && now - s->last_any_ms < SOAK_GAP_MS)
+		bench_sleep_ms((long)(SOAK_GAP_MS - (now - s->last_any_ms)));
+	s->last_ms[u] = s->last_any_ms = test_now_ms();
 	*ret_user = u;
-	return test_irc_user_send(&s->users[u], "PRIVMSG soakbot :!soak %d", seq);
+	return test_irc_user_send(&s->users[u], "PRIVMSG soakbot :!%s %d", s->word, seq);
 }
 
 /* n cycles, SOAK_INFLIGHT at a time. 0 or -errno. */
@@ -159,6 +198,34 @@ static int soak_measure(struct soak *s, const struct bench_opts *o)
 	return 0;
 }
 
+/* The same with psoak prestarted: warm up with prestart = 4, reload with
+ * 0 for the baseline, then again 4 for the cycles and 0 for the end. */
+static int soak_measure_prestart(struct soak *s, const struct bench_opts *o, const struct test_ircd *ircd)
+{
+	int r;
+
+	s->word = "psoak";
+	if ((r = soak_reconf(s, ircd, 4)) < 0 || (r = soak_cycles(s, o->soak_warmup)) < 0 ||
+	    (r = soak_reconf(s, ircd, 0)) < 0)
+		return r;
+	long fds0 = soak_settle(s), rss0 = bench_rss_kib(s->host.pid);
+	long functions0 = test_host_stat(&s->host, "functions");
+	uint64_t t0 = bench_now_ns();
+	if ((r = soak_reconf(s, ircd, 4)) < 0 || (r = soak_cycles(s, o->soak_cycles)) < 0)
+		return r;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	if ((r = soak_reconf(s, ircd, 0)) < 0)
+		return r;
+	long fds1 = soak_settle(s), rss1 = bench_rss_kib(s->host.pid);
+
+	bench_put("prestart_soak_cycles", 0, o->soak_cycles);
+	bench_put("prestart_soak_cycles_per_s", 0, o->soak_cycles / secs);
+	bench_put("prestart_soak_rss_growth_kib", 0, (double)(rss1 - rss0));
+	bench_put("prestart_soak_fd_growth", 0, (double)(fds1 - fds0));
+	bench_put("prestart_soak_residue", 0, (double)soak_residue(s, functions0));
+	return 0;
+}
+
 /* The soak figures. */
 void bench_soak_run(const struct bench_opts *o, const struct test_ircd *ircd)
 {
@@ -173,8 +240,8 @@ void bench_soak_run(const struct bench_opts *o, const struct test_ircd *ircd)
 		s->users[i].fd = -1;
 	if ((r = soak_start(s, ircd)) < 0)
 		bench_fail("soak", "setting up users and bothost: %s", strerror(-r));
-	else
-		soak_measure(s, o);
+	else if (soak_measure(s, o) == 0 && (r = soak_measure_prestart(s, o, ircd)) < 0)
+		bench_fail("soak", "prestarted: %s", strerror(-r));
 	if (s->host_up)
 		test_host_stop(&s->host);
 	for (int i = 0; i < SOAK_USERS; i++)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Benchmark: clocks, percentiles, the figures printed and the goals checked
  * against them, and what /proc says of a process. */
 #include "config.h"
@@ -210,7 +211,8 @@ int bench_conf_write(char *conf, size_t n, const struct test_ircd *ircd, const c
 	f = fopen(tmp, "we");
 	if (!f)
 		goto fail;
-	fprintf(f, "[bothost]\nlog_level = warn\nuser_commands = 100/1s\nmax_processes = 64\n\n"
+	/* Every user of the bench comes from 127.0.0.1: one host for the limits. */
+	fprintf(f, "[bothost]\nlog_level = warn\nuser_commands = 100/1s\nmax_processes = 64\nuser_processes = 64\n\n"
 		"[irc]\nserver = 127.0.0.1:%d\nnick = %s\nchannel = #bench\nburst = 100\n"
 		"line_interval = 0s\n\n%s", ircd->port, nick, sections);
 	if (fclose(f) != 0 || rename(tmp, conf) < 0)

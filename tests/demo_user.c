@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* demo_user: the scripted IRC users of ./demo. alice joins the channel and
  * types a command of each bundled behaviour; bob joins and speaks, so that
  * there is someone to ask !seen about. The channel as alice sees it is printed

@@ -1,9 +1,10 @@
+# SPDX-License-Identifier: ISC
 # The Debian packages needed to build bothost, run its tests and run ./demo,
 # and how to install the missing ones. Sourced by tests/run and ./demo (bash).
 
 packages=(build-essential autoconf automake libtool pkg-config
 	libev-dev libcjson-dev check libircclient-dev libinih-dev libssl-dev libsqlite3-dev ngircd
-	openssl valgrind python3)
+	libmicrohttpd-dev curl openssl valgrind python3)
 
 # Install what is missing, with sudo unless already root.
 install_deps() {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Test harness: a private bothost started per test, and a raw NDJSON client
  * for speaking the protocol without botkit. */
 #ifndef TEST_HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* IRC test infrastructure: a private ngircd, a scripted IRC user and a
  * scripted fake IRC server (see ircd.h). */
 #include "config.h"

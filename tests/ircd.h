@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* IRC test infrastructure: a private ngircd on 127.0.0.1 per test, a scripted
  * IRC user speaking to it, and a scripted fake IRC server for conditions a
  * real server will not produce (tags, over-long lines, silence, abrupt close).

@@ -1,15 +1,21 @@
+/* SPDX-License-Identifier: ISC */
 /* What a behaviour's limits let it do, for tests/test_spawn: built without
  * sanitizers, so that it starts under any memory limit.
  *   limit_probe report     one line per limit, "NAME SOFT HARD", and the
  *                          NoNewPrivs line of /proc/self/status
  *   limit_probe alloc MIB  "alloc MIB MiB: ok" or "alloc MIB MiB: refused"
- *   limit_probe spin       use CPU until a signal ends it */
+ *   limit_probe spin       use CPU until a signal ends it
+ *   limit_probe hold       "held line" through stdio left as the C library
+ *                          sets it (a pipe: fully buffered, unless the host
+ *                          made it line-buffered), "holding" on stderr with
+ *                          write(2), then wait for a signal */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* The limits reported, with their names. */
 static const struct {
@@ -74,9 +80,23 @@ static int probe_spin(void)
 	return 0;
 }
 
+/* Print a line without flushing it, say so, and wait for a signal. */
+static int probe_hold(void)
+{
+	static const char holding[] = "holding\n";
+
+	printf("held line\n");
+	if (write(2, holding, sizeof holding - 1) < 0)
+		return 1;
+	for (;;)
+		pause();
+}
+
 /* Run the mode given. */
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "hold") == 0)
+		return probe_hold();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && strcmp(argv[1], "report") == 0)
 		return probe_report();
@@ -84,6 +104,6 @@ int main(int argc, char **argv)
 		return probe_alloc(strtoul(argv[2], NULL, 10));
 	if (argc == 2 && strcmp(argv[1], "spin") == 0)
 		return probe_spin();
-	fprintf(stderr, "usage: limit_probe report | alloc MIB | spin\n");
+	fprintf(stderr, "usage: limit_probe report | alloc MIB | spin | hold\n");
 	return 2;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* $TEST_SLOWDOWN: the factor waits on a slow peer (bothost under valgrind)
  * are stretched by; shared by tests/harness.c and tests/ircd.c, which are
  * linked with and without each other. */

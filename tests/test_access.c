@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Access control on the host's sockets: allow_user and allow_group, the
  * per-user connection limit, the socket directory's checks, socket modes,
  * the configuration file's permission warning, and the rule that a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Behaviours as processes, end to end: a private ngircd, scripted IRC users,
  * bothost started with a configuration written by the test, and behaviours
  * that are this very program run with --behaviour MODE (commands, timers,
@@ -23,6 +24,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "botkit-command.h"
 #include "botkit-irc.h"
 #include "harness.h"
 #include "ircd.h"
@@ -247,11 +249,115 @@ static int mode_resident(bk_conn *c)
 	return 0;
 }
 
+/* A claimed word's handler: "karma PID cmd=WORD rest=[REST] argc=N first=ARG". */
+static void karma_command(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	const char *first = bk_irc_event_arg(ev, 0);
+
+	bk_irc_event_replyf(ev, "karma %ld cmd=%s rest=[%s] argc=%u first=%s", (long)getpid(),
+			    bk_irc_event_string(ev, "command"), bk_irc_event_rest(ev), bk_irc_event_argc(ev),
+			    first ? first : "-");
+}
+
+/* cmdres: a resident that answers the command word karma (bk_irc_on_command,
+ * no `commands =`), until the host goes away. */
+static int mode_command_resident(bk_conn *c)
+{
+	if (bk_irc_on_command(c, "karma", karma_command, NULL, NULL, NULL) < 0)
+		return 1;
+	bk_run(c);
+	return 0;
+}
+
+/* The state directory as the process sees it: "state env=E ctx=C mode=M
+ * mine=yes|no", M the permission bits in octal ("none": no directory). */
+static void state_text(const cJSON *ctx, char *text, size_t size)
+{
+	const char *env = getenv("BOTKIT_STATE_DIR");
+	const char *in_ctx = cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "state_dir"));
+	struct stat st;
+	bool dir = env && stat(env, &st) == 0 && S_ISDIR(st.st_mode);
+	char mode[16] = "none";
+
+	if (dir)
+		snprintf(mode, sizeof mode, "%o", (unsigned)(st.st_mode & 07777));
+	snprintf(text, size, "state env=%s ctx=%s mode=%s mine=%s", env ? env : "(unset)", in_ctx ? in_ctx : "(none)",
+		 mode, dir && st.st_uid == geteuid() ? "yes" : "no");
+}
+
+/* A state resident's handler: "state?" gets state_text of the context. */
+static void state_message(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	const char *said = bk_irc_event_text(ev);
+	char text[400];
+
+	if (said && strcmp(said, "state?") == 0) {
+		state_text(userdata, text, sizeof text);
+		bk_irc_event_replyf(ev, "%s", text);
+	}
+}
+
+/* stateres: a resident answering "state?", until the host goes away. */
+static int mode_state_resident(bk_conn *c, const cJSON *ctx)
+{
+	if (bk_irc_on_message(c, state_message, (void *)ctx, NULL, NULL) < 0)
+		return 1;
+	bk_run(c);
+	return 0;
+}
+
 /* say CHANNEL TEXT: say TEXT and the kind in CHANNEL (a timer). */
 static void mode_say(bk_conn *c, int argc, char **argv)
 {
 	if (argc >= 5)
 		bk_irc_sayf(c, argv[3], "%s %s", argv[4], env_or("BOTKIT_KIND"));
+}
+
+/* Commands this process has served: a prestarted process serves one. */
+static int prestarted_runs;
+
+/* pre SUB: a command through bk_command_open (which waits in bot.park()
+ * when prestarted). SUB echo: reply with the pid, the runs of this process,
+ * argc, the words, $BOTKIT_ARGS, $BOTKIT_PRESTARTED, $PRE_TRACE (set by the
+ * process after its reply: never seen by the next one), the open files
+ * limit and NoNewPrivs; hang: say "hanging" and sleep; priv: try
+ * bot.reload. */
+static int mode_prestarted(int argc, char **argv)
+{
+	const char *sub = argc > 3 ? argv[3] : "";
+	char words[200] = "", files[48], text[450], line[128] = "", nnp[8] = "?";
+	struct timespec ts = { 20, 0 };
+	bk_command *cmd;
+	FILE *f;
+
+	if (bk_command_open(&cmd, "pre", argc, argv) < 0)
+		return 2;
+	prestarted_runs++;
+	for (unsigned i = 0; i < bk_command_argc(cmd); i++)
+		snprintf(words + strlen(words), sizeof words - strlen(words), " [%s]", bk_command_arg(cmd, i));
+	if (strcmp(sub, "hang") == 0) {
+		bk_command_reply(cmd, "hanging");
+		bk_run(bk_command_get_conn(cmd));
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	} else if (strcmp(sub, "priv") == 0) {
+		bk_conn *c = bk_command_get_conn(cmd);
+		bk_command_replyf(cmd, "reload=%s", call_outcome(c, bk_call_sync(c, "bot", "reload", NULL, "")));
+	} else {
+		f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof line, f))
+			if (strncmp(line, "NoNewPrivs:", 11) == 0)
+				snprintf(nnp, sizeof nnp, "%.1s", line + 11 + strspn(line + 11, " \t"));
+		if (f)
+			fclose(f);
+		limit_text(RLIMIT_NOFILE, files, sizeof files);
+		snprintf(text, sizeof text, "pre pid=%ld runs=%d argc=%d words=%s args=%s prestarted=%s trace=%s "
+			 "files=%s nnp=%s", (long)getpid(), prestarted_runs, argc, words, env_or("BOTKIT_ARGS"),
+			 env_or("BOTKIT_PRESTARTED"), env_or("PRE_TRACE"), files, nnp);
+		bk_command_reply(cmd, text);
+	}
+	setenv("PRE_TRACE", "seen", 1);
+	return bk_command_finish(cmd);
 }
 
 /* The program as a behaviour: argv[2] is the mode. */
@@ -263,6 +369,8 @@ static int behaviour_main(int argc, char **argv)
 	bk_fn *reply;
 	int r = 0;
 
+	if (strcmp(mode, "pre") == 0)
+		return mode_prestarted(argc, argv);
 	if (bk_conn_new(&c, mode) < 0)
 		return 2;
 	if (bk_call_sync(c, "host", "context", &ctx, "") < 0)
@@ -286,6 +394,15 @@ static int behaviour_main(int argc, char **argv)
 		mode_detach(reply, argc, argv);
 	else if (strcmp(mode, "resident") == 0)
 		r = mode_resident(c);
+	else if (strcmp(mode, "stateres") == 0)
+		r = mode_state_resident(c, ctx);
+	else if (strcmp(mode, "cmdres") == 0)
+		r = mode_command_resident(c);
+	else if (strcmp(mode, "state") == 0) {
+		char text[400];
+		state_text(ctx, text, sizeof text);
+		behaviour_reply(reply, text);
+	}
 	bk_json_delete(ctx);
 	bk_conn_unref(c);
 	return r;
@@ -868,6 +985,184 @@ START_TEST(resident_restarts)
 }
 END_TEST
 
+/* ---- prestarted commands ------------------------------------------------------------ */
+
+/* The pids of name's parked processes (at most max in pids); how many. */
+static int parked_pids(struct env *e, const char *name, long *pids, int max)
+{
+	cJSON *list = bot_list(e);
+	const cJSON *parked = cJSON_GetObjectItem(list_entry_of(list, name), "parked"), *p;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(parked);
+	cJSON_ArrayForEach(p, parked)
+		if (n < max)
+			pids[n++] = (long)p->valuedouble;
+	bk_json_delete(list);
+	return n;
+}
+
+/* Whether pid is one of the n in pids. */
+static bool pid_in(long pid, const long *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* Wait until name has n parked processes, none of the n_old in old, each
+ * waiting in bot.park() (its call pending in the host); their pids. */
+static void wait_parked(struct env *e, const char *name, int n, long *pids, const long *old, int n_old)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	for (;;) {
+		int got = parked_pids(e, name, pids, 8);
+		bool fresh = got == n;
+		for (int i = 0; fresh && i < got; i++)
+			fresh = !pid_in(pids[i], old, n_old) && kill((pid_t)pids[i], 0) == 0;
+		if (fresh)
+			return;
+		ck_assert_msg(test_now_ms() < deadline, "%s: %d processes parked, not %d new ones", name, got, n);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The pid in an answer "pre pid=N ...". */
+static long answer_pid(const char *line)
+{
+	const char *p = strstr(line, "pid=");
+
+	ck_assert_ptr_nonnull(p);
+	return strtol(p + 4, NULL, 10);
+}
+
+/* A command with prestart: answered by a parked process, a fresh one each
+ * time (its pid one of the parked ones, the process gone after, nothing of
+ * the previous run seen), the words in the context only, the section's
+ * limits, timeout (from the handover) and privilege; parked processes count
+ * toward max_processes; none left after the host's exit. */
+START_TEST(commands_prestarted)
+{
+	struct env e;
+	long pre[8], pre2[8], hang[8], priv[8], pid, pid2;
+	const char *line;
+	struct timespec parked_longer = { 0, 700 * 1000000 };
+	cJSON *list;
+
+	env_start(&e, "max_processes = 4\nuser_commands = 50/1m",
+		  "[command pre]\nexec = EXE\narg = --behaviour\narg = pre\narg = echo\nprestart = 2\n"
+		  "max_running = 4\nlimit_files = 100\n"
+		  "[command prehang]\nexec = EXE\narg = --behaviour\narg = pre\narg = hang\nprestart = 1\n"
+		  "timeout = 500ms\n"
+		  "[command prepriv]\nexec = EXE\narg = --behaviour\narg = pre\narg = priv\nprestart = 1\n"
+		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	wait_parked(&e, "pre", 2, pre, NULL, 0);
+	wait_parked(&e, "prehang", 1, hang, NULL, 0);
+	wait_parked(&e, "prepriv", 1, priv, NULL, 0);
+	ck_assert_int_eq(running_pid(&e, "pre"), 0);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "pending_in", 4, WAIT_MS), 4);
+
+	/* Four parked processes fill max_processes: a plain command is refused. */
+	say(&e.alice, "!echo x");
+	expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :alice: too many behaviours are running");
+
+	/* A parked process takes the command; its words come in the context only. */
+	say(&e.alice, "!pre a -rf b");
+	line = expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :pre pid=[0-9]+ runs=1 argc=4 words= \\[a\\] "
+		      "\\[-rf\\] \\[b\\] args=\\(unset\\) prestarted=1 trace=\\(unset\\) files=100/100 nnp=1$");
+	pid = answer_pid(line);
+	ck_assert(pid_in(pid, pre, 2));
+	wait_gone(pid);
+	say(&e.alice, "!pre c");
+	line = expect(&e.alice, "^:bhbot!\\S+ PRIVMSG #test :pre pid=[0-9]+ runs=1 argc=4 words= \\[c\\] "
+		      "args=\\(unset\\) prestarted=1 trace=\\(unset\\) ");
+	pid2 = answer_pid(line);
+	ck_assert_int_ne(pid2, pid);
+	wait_gone(pid2);
+	wait_parked(&e, "pre", 2, pre2, (long[]){ pid, pid2 }, 2);
+
+	/* The timeout runs from the handover, not while parked. */
+	nanosleep(&parked_longer, NULL);
+	ck_assert_int_eq(kill((pid_t)hang[0], 0), 0);
+	say(&e.alice, "!prehang");
+	expect(&e.alice, "PRIVMSG #test :hanging$");
+	list = wait_exited(&e, "prehang");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(list_entry_of(list, "prehang"), "last_exit"),
+						 "timed_out")));
+	ck_assert_int_lt(cJSON_GetObjectItem(cJSON_GetObjectItem(list_entry_of(list, "prehang"), "last_exit"),
+					     "runtime_ms")->valueint, 3000);
+	bk_json_delete(list);
+	wait_gone(hang[0]);
+
+	/* Unprivileged as its section says. */
+	say(&e.alice, "!prepriv");
+	expect(&e.alice, "PRIVMSG #test :reload=PermissionDenied$");
+
+	/* None is left after the host's exit. */
+	wait_parked(&e, "pre", 2, pre, NULL, 0);
+	wait_parked(&e, "prepriv", 1, priv, (long[]){ 0 }, 0);
+	test_irc_user_close(&e.alice);
+	env_stop(&e);
+	for (int i = 0; i < 2; i++)
+		wait_gone(pre[i]);
+	wait_gone(priv[0]);
+}
+END_TEST
+
+/* Parked processes are replaced when the executable changes and on a
+ * reload; a reload that sets prestart to 0 leaves none. */
+START_TEST(prestarted_replaced)
+{
+	struct env e;
+	char exe[128], sections[512];
+	long p1[8], p2[8], p3[8];
+	const char *line;
+	cJSON *res = NULL;
+
+	env_prepare(&e, "user_commands = 50/1m");
+	snprintf(exe, sizeof exe, "%s/resident.bin", e.dir);
+	copy_self(e.dir, exe);
+	snprintf(sections, sizeof sections, "[command pre]\nexec = %s\narg = --behaviour\narg = pre\narg = echo\n"
+		 "prestart = 2\n", exe);
+	env_host(&e, sections);
+	wait_parked(&e, "pre", 2, p1, NULL, 0);
+
+	/* A new executable: the parked processes are replaced. */
+	copy_self(e.dir, exe);
+	wait_parked(&e, "pre", 2, p2, p1, 2);
+	wait_gone(p1[0]);
+	wait_gone(p1[1]);
+	say(&e.alice, "!pre z");
+	line = expect(&e.alice, "PRIVMSG #test :pre pid=[0-9]+ runs=1 argc=4 words= \\[z\\] ");
+	ck_assert(pid_in(answer_pid(line), p2, 2));
+
+	/* A reload, even of the same file: replaced again. */
+	wait_parked(&e, "pre", 2, p2, NULL, 0);
+	ck_assert_int_eq(bk_call_sync(env_conn(&e), "bot", "reload", &res, ""), 0);
+	bk_json_delete(res);
+	wait_parked(&e, "pre", 2, p3, p2, 2);
+	wait_gone(p2[0]);
+	wait_gone(p2[1]);
+
+	/* prestart = 0: none parked; the command is spawned with its words. */
+	snprintf(sections, sizeof sections, "[command pre]\nexec = %s\narg = --behaviour\narg = pre\narg = echo\n", exe);
+	env_write_conf(&e, sections);
+	res = NULL;
+	ck_assert_int_eq(bk_call_sync(env_conn(&e), "bot", "reload", &res, ""), 0);
+	bk_json_delete(res);
+	wait_parked(&e, "pre", 0, p1, NULL, 0);
+	wait_gone(p3[0]);
+	wait_gone(p3[1]);
+	say(&e.alice, "!pre y");
+	expect(&e.alice, "PRIVMSG #test :pre pid=[0-9]+ runs=1 argc=6 words= \\[y\\] args=y prestarted=\\(unset\\) ");
+	test_irc_user_close(&e.alice);
+	env_stop(&e);
+}
+END_TEST
+
 /* How many lines of the file at path contain both a and b (b may be NULL). */
 static int log_count(const char *path, const char *a, const char *b)
 {
@@ -964,6 +1259,163 @@ START_TEST(resident_claims_command_words)
 	ck_assert_uint_eq(test_irc_user_count(&e.alice, ":bhbot!\\S+ PRIVMSG"), 2 + 3 + 1 + 2);
 	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command"), 0);
 	env_stop(&e);
+}
+END_TEST
+
+/* The test client's handler of a claimed word: count, and answer "mine heard REST". */
+static void mine_command(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	int *heard = userdata;
+
+	(*heard)++;
+	bk_irc_event_replyf(ev, "mine heard %s", bk_irc_event_rest(ev));
+}
+
+/* Dispatch the test's client until *counter reaches want. */
+static void pump(bk_conn *c, const int *counter, int want)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	struct timespec ts = { 0, 5 * 1000000 };
+
+	while (*counter < want) {
+		ck_assert_int_eq(bk_conn_process(c), 0);
+		ck_assert_msg(test_now_ms() < deadline, "no command event came");
+		nanosleep(&ts, NULL);
+	}
+	bk_conn_flush(c);
+}
+
+/* A word claimed with bk_irc_on_command, without `commands =`: the host's
+ * prefix, the word in any case and a word boundary match, the words after
+ * it arrive, !help lists it, nobody else may claim it, a [command] or a
+ * built-in cannot be claimed, the claim ends with its slot and with its
+ * client, and the user's rate limit applies. */
+START_TEST(resident_answers_claimed_words)
+{
+	struct env e;
+	bk_slot *slot = NULL;
+	int heard = 0;
+
+	env_start(&e, "command_prefix = ,\nuser_commands = 9/1m",
+		  "[resident k]\nexec = EXE\narg = --behaviour\narg = cmdres\nhelp = counts karma\n"
+		  "[command echo]\nexec = EXE\narg = --behaviour\narg = echo\n");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 1, WAIT_MS), 1);
+	say(&e.alice, ",help");
+	expect(&e.alice, "PRIVMSG #test :commands: ,echo, ,karma, ,help; owners only: ,reload, ,restart, ,status; "
+		",help NAME says more$");
+	say(&e.alice, ",help karma");
+	expect(&e.alice, "PRIVMSG #test :,karma: counts karma$");
+	say(&e.alice, ",karma  alice  bob");
+	expect(&e.alice, "PRIVMSG #test :karma [0-9]+ cmd=karma rest=\\[alice  bob\\] argc=2 first=alice$");
+	say(&e.alice, ",KARMA x");
+	expect(&e.alice, "PRIVMSG #test :karma [0-9]+ cmd=KARMA rest=\\[x\\] argc=1 first=x$");
+	say(&e.alice, "!karma not the prefix");
+	say(&e.alice, ",karmafoo");
+	expect(&e.alice, "PRIVMSG #test :unknown command: karmafoo \\(try ,help\\)$");
+	say(&e.alice, ",karma");
+	expect(&e.alice, "PRIVMSG #test :karma [0-9]+ cmd=karma rest=\\[\\] argc=0 first=-$");
+
+	/* Nobody else may claim a claimed word, a [command]'s or a built-in. */
+	ck_assert_int_eq(bk_irc_on_command(env_conn(&e), "karma", mine_command, &heard, NULL, NULL), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(bk_error_message(bk_conn_last_error(e.c)), ",karma is claimed by client"));
+	ck_assert_int_eq(bk_irc_on_command(e.c, "echo", mine_command, &heard, NULL, NULL), -EEXIST);
+	ck_assert_str_eq(bk_error_message(bk_conn_last_error(e.c)), ",echo is the command of the section [command echo]");
+	ck_assert_int_eq(bk_irc_on_command(e.c, "HELP", mine_command, &heard, NULL, NULL), -EEXIST);
+	ck_assert_int_eq(bk_irc_on_command(e.c, "no way", mine_command, &heard, NULL, NULL), -EINVAL);
+
+	/* The test's own claim: heard and answered; gone with its slot... */
+	ck_assert_int_eq(bk_irc_on_command(e.c, "mine", mine_command, &heard, NULL, &slot), 0);
+	say(&e.alice, ",mine a b");
+	pump(e.c, &heard, 1);
+	expect(&e.alice, "PRIVMSG #test :mine heard a b$");
+	slot = bk_slot_unref(slot);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 1, WAIT_MS), 1);
+	env_user_from(&e, &e.bob, "bob", "bob", "127.0.0.2");
+	say(&e.bob, ",mine c");
+	expect(&e.alice, "PRIVMSG #test :unknown command: mine \\(try ,help\\)$");
+	/* ... and with its client. */
+	ck_assert_int_eq(bk_irc_on_command(e.c, "mine", mine_command, &heard, NULL, NULL), 0);
+	e.c = bk_conn_unref(e.c);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 1, WAIT_MS), 1);
+	say(&e.alice, ",help");
+	expect(&e.alice, "PRIVMSG #test :commands: ,echo, ,karma, ,help;");
+
+	/* The rate limit counts claimed words: the 10th command is not sent. */
+	say(&e.alice, ",karma 9");
+	expect(&e.alice, "cmd=karma rest=\\[9\\]");
+	say(&e.alice, ",karma 10");
+	expect(&e.alice, "PRIVMSG #test :alice: you give commands too fast; ignoring you for 5m$");
+	say(&e.bob, ",karma sync");
+	expect(&e.alice, "cmd=karma rest=\\[sync\\]");
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "cmd=karma rest=\\[10\\]"), 0);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "rest=\\[not"), 0);
+	ck_assert_uint_eq(test_irc_user_count(&e.alice, "unknown command: karma "), 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* Each behaviour gets its own state directory, STATE_DIR/behaviours/NAME,
+ * made 0700 before it starts and named in $BOTKIT_STATE_DIR and the
+ * context's "state_dir"; one that cannot be made is logged once and the
+ * behaviour starts without it. */
+START_TEST(behaviours_get_a_state_dir)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	static const char *const names[] = { "keeper", "st", "blocked" };
+	struct test_host_opts opts = { .log = true };
+	struct env e;
+	struct stat st;
+	char path[256], re[512], line[300];
+
+	env_prepare(&e, "");
+	snprintf(e.bothost_keys, sizeof e.bothost_keys, "state_dir = %s/state", e.dir);
+	args[1] = e.conf;
+	env_write_conf(&e, "[resident keeper]\nexec = EXE\narg = --behaviour\narg = stateres\n"
+		       "[command st]\nexec = EXE\narg = --behaviour\narg = state\n"
+		       "[command blocked]\nexec = EXE\narg = --behaviour\narg = state\n");
+	/* A file where the directory of blocked would go. */
+	snprintf(path, sizeof path, "%s/state", e.dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/state/behaviours", e.dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/state/behaviours/blocked", e.dir);
+	ck_assert_int_eq(close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
+	ck_assert_int_eq(test_host_start_opts(&e.host, args, &opts), 0);
+	expect(&e.alice, "^:bhbot!\\S+ JOIN :?#test$");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 1, WAIT_MS), 1);
+
+	say(&e.alice, "state?");
+	snprintf(re, sizeof re, "PRIVMSG #test :state env=%s/state/behaviours/keeper ctx=%s/state/behaviours/keeper "
+		 "mode=700 mine=yes$", e.dir, e.dir);
+	expect(&e.alice, re);
+	say(&e.alice, "!st");
+	snprintf(re, sizeof re, "PRIVMSG #test :state env=%s/state/behaviours/st ctx=%s/state/behaviours/st "
+		 "mode=700 mine=yes$", e.dir, e.dir);
+	expect(&e.alice, re);
+	snprintf(path, sizeof path, "%s/state/behaviours/st", e.dir);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	for (int i = 0; i < 2; i++) {
+		say(&e.alice, "!blocked");
+		expect(&e.alice, "PRIVMSG #test :state env=\\(unset\\) ctx=\\(none\\) mode=none mine=no$");
+	}
+	snprintf(line, sizeof line, "command blocked: cannot make its state directory: %s/state/behaviours/blocked: "
+		 "Not a directory; it starts without one", e.dir);
+	ck_assert_msg(test_host_log_has(&e.host, line), "no line '%s' in %s", line, e.host.log);
+	ck_assert_int_eq(log_count(e.host.log, "cannot make its state directory", NULL), 1);
+	env_stop(&e);
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/state/behaviours/%s", e.dir, names[i]);
+		ck_assert(rmdir(path) == 0 || unlink(path) == 0);
+	}
+	snprintf(path, sizeof path, "%s/state/behaviours", e.dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	snprintf(path, sizeof path, "%s/state", e.dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(rmdir(e.dir), 0);
 }
 END_TEST
 
@@ -1225,11 +1677,15 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, timer_fires_and_again);
 	tcase_add_test(irc, resident_restarts);
 	tcase_add_test(irc, resident_claims_command_words);
+	tcase_add_test(irc, resident_answers_claimed_words);
+	tcase_add_test(irc, behaviours_get_a_state_dir);
 	tcase_add_test(irc, limits_from_the_configuration);
 	tcase_add_test(irc, log_registration_once_and_stops_at_info);
 	tcase_add_test(irc, owners_and_reload);
 	tcase_add_test(irc, commands_limited_per_host);
 	tcase_add_test(irc, replies_fair_between_users);
+	tcase_add_test(irc, commands_prestarted);
+	tcase_add_test(irc, prestarted_replaced);
 	suite_add_tcase(s, irc);
 	return s;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests of botctl, the built binary ($BOTCTL), against a bothost started with
  * --loopback, and against a scripted host on a socketpair handed over in
  * $BOTKIT_FD (the irc object, which a loopback host does not have). */

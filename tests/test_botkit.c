@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Integration tests of libbotkit against a real bothost started with
  * --loopback: calls with every signature letter, typed errors, deadlines,
  * nested callbacks in both directions, function identity and release,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libbotkit against a fake host: the test plays bothost over a socketpair,
  * speaking raw NDJSON, to drive the client's side of the protocol into
  * situations a real host produces only by chance: release-count races,

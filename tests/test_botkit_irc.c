@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libbotkit's typed IRC API (bk_irc_*) against a fake host: the test plays
  * bothost over a socketpair and checks the exact frames each function sends
  * to the `irc` object, the decoding of results and typed errors, event
@@ -701,6 +702,8 @@ static const struct error_case {
 	int err;
 	int numeric;
 } error_cases[] = {
+	{ "ServerRefused", "{\"numeric\":474,\"text\":\"Cannot join channel (+b)\",\"target\":\"#banned\","
+			  "\"command\":\"JOIN\"}", -EIO, 474 },
 	{ "IrcError", "{\"numeric\":474,\"text\":\"Cannot join channel (+b)\"}", -EIO, 474 },
 	{ "NotConnected", NULL, -EIO, 0 },
 	{ "InvalidArguments", NULL, -EINVAL, 0 },
@@ -753,6 +756,39 @@ START_TEST(typed_errors)
 	ck_assert_int_eq(bk_irc_say(conn, "#chan", "ok"), 0);
 	cJSON_Delete(answer_join());
 	ck_assert_ptr_null(bk_conn_last_error(conn));
+}
+END_TEST
+
+/* The host's ServerRefused reaches the caller of each command it may refuse:
+ * -EIO, the numeric, and the message naming it. */
+START_TEST(server_refusals_reach_the_caller)
+{
+	static const char reply[] =
+		"{\"t\":\"error\",\"id\":@ID,\"error\":{\"name\":\"ServerRefused\","
+		"\"message\":\"the server refused MODE #chan: 482 You're not channel operator\","
+		"\"data\":{\"numeric\":482,\"text\":\"You're not channel operator\",\"target\":\"#chan\","
+		"\"command\":\"MODE\"}}}";
+	const bk_error *e;
+	cJSON *m;
+
+	for (int i = 0; i < 5; i++) {
+		int r = 0;
+		answer_start(reply);
+		switch (i) {
+		case 0: r = bk_irc_mode(conn, "#chan", "+o", "alice", NULL); break;
+		case 1: r = bk_irc_kick(conn, "#chan", "alice", NULL); break;
+		case 2: r = bk_irc_topic_set(conn, "#chan", "t"); break;
+		case 3: r = bk_irc_invite(conn, "alice", "#chan"); break;
+		case 4: r = bk_irc_part(conn, "#chan", NULL); break;
+		}
+		m = answer_join();
+		cJSON_Delete(m);
+		ck_assert_int_eq(r, -EIO);
+		e = bk_conn_last_error(conn);
+		ck_assert_str_eq(bk_error_name(e), "ServerRefused");
+		ck_assert_int_eq(bk_irc_error_numeric(e), 482);
+		ck_assert_ptr_nonnull(strstr(bk_error_message(e), "482 You're not channel operator"));
+	}
 }
 END_TEST
 
@@ -1117,6 +1153,87 @@ START_TEST(refused_registration)
 }
 END_TEST
 
+/* What a command handler saw: the word, the rest, the words. */
+struct cmd_seen {
+	int calls;
+	char command[32], rest[64], args[128];
+};
+
+/* Record a command event through the command accessors; answer "ok". */
+static void cmd_handler(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	struct cmd_seen *s = userdata;
+
+	s->calls++;
+	copy(s->command, sizeof s->command, bk_irc_event_string(ev, "command"));
+	copy(s->rest, sizeof s->rest, bk_irc_event_rest(ev));
+	s->args[0] = '\0';
+	for (unsigned i = 0; i < bk_irc_event_argc(ev); i++)
+		snprintf(s->args + strlen(s->args), sizeof s->args - strlen(s->args), "[%s]", bk_irc_event_arg(ev, i));
+	ck_assert_ptr_null(bk_irc_event_arg(ev, bk_irc_event_argc(ev)));
+	ck_assert_int_eq(bk_irc_event_reply(ev, "ok"), 0);
+}
+
+#define COMMAND_EVENT \
+	"{\"from\":{\"nick\":\"alice\",\"user\":\"al\",\"host\":\"example.org\",\"account\":null}," \
+	"\"target\":\"#chan\",\"channel\":\"#chan\",\"private\":false,\"text\":\",KARMA  bob  ++\"," \
+	"\"time\":null,\"tags\":{},\"reply\":{\"$fn\":9},\"command\":\"KARMA\",\"prefix\":\",\"," \
+	"\"rest\":\"bob  ++\",\"args\":[\"bob\",\"++\"]}"
+
+/* bk_irc_on_command registers bot.on("command:WORD") with the word in lower
+ * case, hands the command's words to the handler, maps the host's
+ * CommandTaken to -EEXIST, refuses no word without sending, and its slot
+ * sends bot.off. */
+START_TEST(on_command_claims_the_word)
+{
+	struct cmd_seen s = { 0 }, other = { 0 };
+	bk_slot *slot = NULL;
+	char args[64];
+
+	ck_assert_int_eq(bk_irc_on_command(conn, "", cmd_handler, &s, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(bk_irc_on_command(conn, NULL, cmd_handler, &s, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(bk_irc_on_command(conn, "karma", NULL, &s, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(bk_irc_on_command(conn, "x23456789012345678901234567890123", cmd_handler, &s, NULL, NULL),
+			 -EINVAL);
+	answer_start("{\"t\":\"result\",\"id\":@ID,\"value\":null}");
+	int r = bk_irc_on_command(conn, "Karma", cmd_handler, &s, NULL, &slot);
+	cJSON *m = answer_join();
+	ck_assert_int_eq(r, 0);
+	ck_assert_str_eq(frame_string(m, "obj"), "bot");
+	ck_assert_str_eq(frame_string(m, "method"), "on");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "args"), 0)), "command:karma");
+	uint64_t n = arg_token(m, 1);
+	cJSON_Delete(m);
+
+	fake_send("{\"t\":\"invoke\",\"fn\":%llu,\"args\":[%s]}", (unsigned long long)n, COMMAND_EVENT);
+	ck_assert_int_eq(pump_until(&s.calls, 1, 2000), 1);
+	ck_assert_str_eq(s.command, "KARMA");
+	ck_assert_str_eq(s.rest, "bob  ++");
+	ck_assert_str_eq(s.args, "[bob][++]");
+	expect_notify(9, "ok");
+	expect_release(9, 1);
+
+	/* Another program has the word. */
+	answer_start("{\"t\":\"error\",\"id\":@ID,\"error\":{\"name\":\"CommandTaken\","
+		     "\"message\":\",dice is the command of the section [command dice]\"}}");
+	r = bk_irc_on_command(conn, "dice", cmd_handler, &other, NULL, NULL);
+	cJSON_Delete(answer_join());
+	ck_assert_int_eq(r, -EEXIST);
+	ck_assert_str_eq(bk_error_message(bk_conn_last_error(conn)), ",dice is the command of the section [command dice]");
+
+	/* The slot ends the claim. */
+	slot = bk_slot_unref(slot);
+	snprintf(args, sizeof args, "[\"command:karma\",{\"$fn\":%llu}]", (unsigned long long)n);
+	m = next_frame();
+	ck_assert_str_eq(frame_string(m, "obj"), "bot");
+	ck_assert_str_eq(frame_string(m, "method"), "off");
+	cJSON *want = cJSON_Parse(args);
+	ck_assert(cJSON_Compare(cJSON_GetObjectItem(m, "args"), want, true));
+	cJSON_Delete(want);
+	cJSON_Delete(m);
+}
+END_TEST
+
 START_TEST(loss_destroys_once)
 {
 	struct seen s = { 0 };
@@ -1193,8 +1310,10 @@ static Suite *irc_suite(void)
 	tcase_add_test(tc, query_results);
 	tcase_add_test(tc, query_wrong_type_is_eproto);
 	tcase_add_loop_test(tc, typed_errors, 0, (int)(sizeof error_cases / sizeof error_cases[0]));
+	tcase_add_test(tc, server_refusals_reach_the_caller);
 	tcase_add_test(tc, async_methods);
 	tcase_add_test(tc, message_event);
+	tcase_add_test(tc, on_command_claims_the_word);
 	tcase_add_test(tc, join_kick_nick_events);
 	tcase_add_test(tc, reply_async_and_kept_reply);
 	tcase_add_test(tc, identity_same_pair_same_token);

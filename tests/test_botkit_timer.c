@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libbotkit's timers against a real bothost --loopback: once and repeating,
  * cancelled by the slot or by bk_timer_remove (also from inside their own
  * callback), interleaved with calls (asynchronous, blocking, and a blocking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The configuration file (bothost/conf.c) and bothost's --config, command-line
  * overrides and SIGHUP reload. */
 #include "config.h"
@@ -144,6 +145,7 @@ static void check_defaults(const struct conf *c)
 	ck_assert_uint_eq(c->irc.regain_nick_ms, 60000);
 	ck_assert(c->irc.rejoin_on_kick);
 	ck_assert_uint_eq(c->irc.rejoin_delay_ms, 5000);
+	ck_assert_uint_eq(c->irc.refusal_wait_ms, 2000);
 	ck_assert_uint_eq(c->irc.burst, 5);
 	ck_assert_uint_eq(c->irc.line_interval_ms, 1000);
 	ck_assert_uint_eq(c->irc.queue_max, 300);
@@ -228,6 +230,7 @@ START_TEST(every_key)
 		"regain_nick = 2m\n"
 		"rejoin_on_kick = off\n"
 		"rejoin_delay = 250ms\n"
+		"refusal_wait = 0s\n"
 		"burst = 3\n"
 		"line_interval = 500ms\n"
 		"queue_max = 50\n"
@@ -267,6 +270,7 @@ START_TEST(every_key)
 	ck_assert_uint_eq(c.irc.regain_nick_ms, 120000);
 	ck_assert(!c.irc.rejoin_on_kick);
 	ck_assert_uint_eq(c.irc.rejoin_delay_ms, 250);
+	ck_assert_uint_eq(c.irc.refusal_wait_ms, 0);
 	ck_assert_uint_eq(c.irc.burst, 3);
 	ck_assert_uint_eq(c.irc.line_interval_ms, 500);
 	ck_assert_uint_eq(c.irc.queue_max, 50);
@@ -796,16 +800,16 @@ END_TEST
 START_TEST(errors_sections_and_keys)
 {
 	load_err("[bothost]\n[irc]\n[foo]\n", 3, "unknown section [foo] (expected [bothost], [limits], [irc], "
-		 "[behaviours], [command NAME], [timer NAME] or [resident NAME])");
+		 "[behaviours], [store], [http], [command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])");
 	load_err("[command greet]\nrun = /bin/true\n", 2, "unknown key 'run' in [command greet]");
 	load_err("[irc]\nnick = bot\n\n[timers tick]\n", 4, "unknown section [timers tick] (expected "
-		 "[bothost], [limits], [irc], [behaviours], [command NAME], [timer NAME] or [resident NAME])");
+		 "[bothost], [limits], [irc], [behaviours], [store], [http], [command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])");
 	load_err("[owners]\nalice = *!*@example.org\n", 1, "unknown section [owners] (expected [bothost], "
-		 "[limits], [irc], [behaviours], [command NAME], [timer NAME] or [resident NAME])");
-	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits], [irc], [behaviours], [command NAME], "
-		 "[timer NAME] or [resident NAME])");
+		 "[limits], [irc], [behaviours], [store], [http], [command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])");
+	load_err("[IRC]\n", 1, "unknown section [IRC] (expected [bothost], [limits], [irc], [behaviours], [store], [http], "
+		 "[command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])");
 	load_err("[ irc ]\n", 1, "unknown section [ irc ] (expected [bothost], [limits], [irc], "
-		 "[behaviours], [command NAME], [timer NAME] or [resident NAME])");
+		 "[behaviours], [store], [http], [command NAME], [timer NAME], [resident NAME], [route NAME] or [listen NAME])");
 	load_err("[bothost]\nowners = alice\n", 2, "unknown key 'owners' in [bothost]");
 	load_err("[irc]\nnick = bot\nnik = bot\n", 3, "unknown key 'nik' in [irc]");
 	load_err("[bothost]\nframe_max = 100\n", 2,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The core on its own: a server, its later queue and an object of the test's
  * own, in this process on the default loop, driven by a raw client over a
  * socketpair; and in-process unit tests of fn, value, tokens, call and

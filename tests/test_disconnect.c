@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Disconnect cleanup against the real bothost: clients that hold
  * registrations, functions and pending calls die (SIGKILL, or exit without
  * cleaning up) and the host keeps no trace of them; and the other way round,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Faults the host survives, against the real bothost and a private ngircd:
  * clients killed in the middle of calls, descriptor exhaustion, the IRC
  * server killed and restarted, SIGHUP under load, and a client that stops

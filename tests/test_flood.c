@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What a rogue IRC server can make bothost hold: a real bothost connected
  * to the scripted fake server, which floods it; bothost's peak memory
  * (VmHWM) stays bounded and it keeps answering its clients throughout. The

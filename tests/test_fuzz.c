@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The fuzz targets of tests/fuzz/ in the normal suite: each replays its seed
  * corpus and every input that once made it fail (tests/fuzz/regress/NAME/),
  * with all of its property checks, under whatever sanitizers the build has.
@@ -16,7 +17,7 @@
 #include "fuzz/fuzz.h"
 #include "irc/irc_input.h"
 #include "irc/irc_line.h"
-#include "irc/ircshim.h"
+#include "irc/irc_kind.h"
 #include "wire/wire.h"
 #include "tests/paths.h"
 
@@ -100,12 +101,6 @@ START_TEST(replay_irc_line)
 }
 END_TEST
 
-START_TEST(replay_ircshim)
-{
-	replay("ircshim", fuzz_ircshim);
-}
-END_TEST
-
 START_TEST(replay_irc_text)
 {
 	replay("irc_text", fuzz_irc_text);
@@ -115,6 +110,18 @@ END_TEST
 START_TEST(replay_conf)
 {
 	replay("conf", fuzz_conf);
+}
+END_TEST
+
+START_TEST(replay_http_value)
+{
+	replay("http_value", fuzz_http_value);
+}
+END_TEST
+
+START_TEST(replay_fds)
+{
+	replay("fds", fuzz_fds);
 }
 END_TEST
 
@@ -189,60 +196,35 @@ START_TEST(wire_hello_version_out_of_range)
 }
 END_TEST
 
-/* The last event ircshim reported. */
-struct shim_seen {
-	char event[32];
-	char params[4][64];
-	unsigned count;
-	unsigned events;
-};
-
-/* Record an event. */
-static void shim_seen_cb(struct ircshim *s, const char *event, const char *origin, const char **params,
-			 unsigned count, void *userdata)
+/* The kind of a line, or -1 when it does not parse. */
+static int kind_of(const char *line)
 {
-	struct shim_seen *seen = userdata;
+	struct irc_line *l = NULL;
+	int k;
 
-	snprintf(seen->event, sizeof seen->event, "%s", event);
-	seen->count = count;
-	for (unsigned i = 0; i < count && i < 4; i++)
-		snprintf(seen->params[i], sizeof seen->params[i], "%s", params[i]);
-	seen->events++;
+	if (irc_line_parse(line, &l) < 0)
+		return -1;
+	k = (int)irc_kind_of(l);
+	irc_line_free(l);
+	return k;
 }
 
 /* A command without parameters at the end of its line made libircclient
- * read parameters past the line (what an earlier line left in its buffer)
- * and take the command for the first of its own names it begins: "N"
- * without a source was NICK and crashed it, "NO" was NOTICE. */
-START_TEST(ircshim_command_without_parameters)
+ * (which bothost fed every line until the kinds replaced it) read past the
+ * line and take the command for the first of its own names it begins: "N"
+ * without a source was NICK and crashed it, "NO" was NOTICE. The kinds go
+ * by the whole command. */
+START_TEST(kind_command_without_parameters)
 {
-	struct shim_seen seen = { 0 };
-	int err = 0;
-	struct ircshim *s = ircshim_new(shim_seen_cb, &seen, &err);
-
-	ck_assert_msg(s, "no session: %d", err);
-	ck_assert_int_eq(ircshim_feed(s, ":a!b@c PRIVMSG #chan :hello there everyone"), 0);
-	ck_assert_str_eq(seen.event, "CHANNEL");
-	ck_assert_uint_eq(seen.count, 2);
-	ck_assert_int_eq(ircshim_feed(s, ":a!b@c QUIT"), 0);
-	ck_assert_str_eq(seen.event, "QUIT");
-	ck_assert_uint_eq(seen.count, 0);
-	ck_assert_int_eq(ircshim_feed(s, ":a!b@c PART #chan"), 0);
-	ck_assert_str_eq(seen.event, "PART");
-	ck_assert_uint_eq(seen.count, 1);
-	ck_assert_str_eq(seen.params[0], "#chan");
-	ck_assert_int_eq(ircshim_feed(s, "N"), 0);
-	ck_assert_str_eq(seen.event, "N");
-	ck_assert_uint_eq(seen.count, 0);
-	ck_assert_int_eq(ircshim_feed(s, ":a NO"), 0);
-	ck_assert_str_eq(seen.event, "NO");
-	ck_assert_int_eq(ircshim_feed(s, "NOTIC "), 0);
-	ck_assert_str_eq(seen.event, "NOTIC");
-	/* The session is still whole. */
-	ck_assert_int_eq(ircshim_feed(s, ":a!b@c JOIN #chan"), 0);
-	ck_assert_str_eq(seen.event, "JOIN");
-	ck_assert_str_eq(seen.params[0], "#chan");
-	ircshim_free(s);
+	ck_assert_int_eq(kind_of(":a!b@c PRIVMSG #chan :hello there everyone"), IRC_KIND_MESSAGE);
+	ck_assert_int_eq(kind_of(":a!b@c QUIT"), IRC_KIND_QUIT);
+	ck_assert_int_eq(kind_of(":a!b@c PART #chan"), IRC_KIND_PART);
+	ck_assert_int_eq(kind_of("N"), IRC_KIND_NONE);
+	ck_assert_int_eq(kind_of(":a N"), IRC_KIND_NONE);
+	ck_assert_int_eq(kind_of(":a NO"), IRC_KIND_NONE);
+	ck_assert_int_eq(kind_of(":a NOTIC "), IRC_KIND_NONE);
+	ck_assert_int_eq(kind_of("NICK x"), IRC_KIND_NONE);
+	ck_assert_int_eq(kind_of(":a!b@c JOIN #chan"), IRC_KIND_JOIN);
 }
 END_TEST
 
@@ -373,16 +355,17 @@ int main(void)
 	tcase_add_test(t, replay_frame);
 	tcase_add_test(t, replay_msg);
 	tcase_add_test(t, replay_irc_line);
-	tcase_add_test(t, replay_ircshim);
 	tcase_add_test(t, replay_irc_text);
 	tcase_add_test(t, replay_conf);
+	tcase_add_test(t, replay_http_value);
+	tcase_add_test(t, replay_fds);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("regressions");
 	tcase_add_test(t, frame_reader_next_before_any_byte);
 	tcase_add_test(t, irc_line_build_long_verb_alone);
 	tcase_add_test(t, wire_hello_version_out_of_range);
-	tcase_add_test(t, ircshim_command_without_parameters);
+	tcase_add_test(t, kind_command_without_parameters);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("irc_input");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Conformance of bothost to docs/PROTOCOL.md, spoken as raw NDJSON. */
 #include "config.h"
 
@@ -511,10 +512,11 @@ static void check_loopback_introspection(const cJSON *objects)
 	arg_is_number(args, 0);
 	arg_is(args, 1, "function", "once");
 	arg_rest(args, 2);
-	args = method_args(objects, "loopback", "on", 2);
+	args = method_args(objects, "loopback", "on", 3);
 	arg_is(args, 0, "string", NULL);
 	arg_is(args, 1, "function", "registration");
-	args = method_args(objects, "loopback", "once", 2);
+	arg_is(args, 2, "any", NULL);	/* the optional filter */
+	args = method_args(objects, "loopback", "once", 3);
 	arg_is(args, 1, "function", "registration");
 	arg_is_number(method_args(objects, "loopback", "sleep", 1), 0);
 	args = method_args(objects, "loopback", "emit", 2);
@@ -1847,6 +1849,154 @@ START_TEST(test_limit_output)
 }
 END_TEST
 
+/* ---- events between clients: host.emit --------------------------------------- */
+
+/* host.stats().events.FIELD */
+static long host_events_stat(struct cl *c, const char *field)
+{
+	cJSON *st = cl_ok(c, "host", "stats", "[]");
+	const cJSON *v = jpath(st, "events", field, NULL);
+
+	ck_assert_msg(cJSON_IsNumber(v), "stats has no events.%s: %s", field, jstr(st));
+	long n = (long)v->valuedouble;
+	cJSON_Delete(st);
+	return n;
+}
+
+/* One client's x. events reach another's on and once registrations, in the
+ * order sent, without an answer; counted in stats. */
+START_TEST(test_host_emit_in_order)
+{
+	struct cl a, b;
+	char args[64];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "receiver");
+	cl_open(&b, "sender");
+	long emitted = host_events_stat(&a, "emitted"), delivered = host_events_stat(&a, "delivered");
+	cl_ok_is(&a, "host", "on", "[\"x.weather\",{\"$fn\":1}]", "null");
+	cl_ok_is(&a, "host", "once", "[\"x.weather\",{\"$fn\":2}]", "null");
+	cl_ok_is(&b, "host", "emit", "[\"x.weather\",0,{\"sky\":\"grey\"}]", "2");
+	cl_see_event(&a, 1, "[0,{\"sky\":\"grey\"}]");
+	cl_see_event(&a, 2, "[0,{\"sky\":\"grey\"}]");
+	cl_see_release(&a, 2, 1);
+	/* Sent without waiting for each answer: received in the order sent. */
+	for (int i = 1; i <= 200; i++) {
+		snprintf(args, sizeof args, "[\"x.weather\",%d]", i);
+		cl_send_call(&b, "host", "emit", args);
+	}
+	for (int i = 1; i <= 200; i++) {
+		cJSON *m = cl_take(&a, "{\"t\":\"invoke\",\"fn\":1}");
+		const cJSON *n = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "args"), 0);
+		ck_assert_msg(cJSON_IsNumber(n) && n->valueint == i, "event %d arrived as %s", i, jstr(m));
+		ck_assert_msg(!cJSON_GetObjectItemCaseSensitive(m, "id"), "an event wants an answer: %s", jstr(m));
+		cJSON_Delete(m);
+	}
+	/* No registration: reached none, still counted as emitted. */
+	cl_ok_is(&b, "host", "emit", "[\"x.nobody\"]", "0");
+	ck_assert_int_eq(host_events_stat(&b, "emitted"), emitted + 202);
+	ck_assert_int_eq(host_events_stat(&b, "delivered"), delivered + 202);
+	cl_ok_is(&a, "host", "off", "[\"x.weather\",{\"$fn\":1}]", "true");
+	cl_see_release(&a, 1, 2);	/* sent by on and off */
+	cl_quiet(&a);
+	cl_close(&a);
+	cl_close(&b);
+	stats_clean();
+}
+END_TEST
+
+/* Names outside "x." are refused: a client cannot fake the host's events
+ * (nor any other object's), and filters are refused where there are none. */
+START_TEST(test_host_emit_names)
+{
+	struct cl a;
+	char msg[256];
+
+	HOST_UP("--loopback");
+	cl_open(&a, "names");
+	cl_ok_is(&a, "host", "on", "[\"disconnected\",{\"$fn\":1}]", "null");
+	static const char *const bad[] = { "connected", "disconnected", "message", "irc.message", "x.", "x",
+					   "X.a", "x.a b", "x.a\\n", "bot.started" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char args[64];
+		snprintf(args, sizeof args, "[\"%s\",{\"id\":1}]", bad[i]);
+		cl_err_msg(&a, "host", "emit", args, "InvalidArguments", msg, sizeof msg);
+		ck_assert_msg(strstr(msg, "'x.'"), "emit %s: %s", bad[i], msg);
+	}
+	char longname[160] = "[\"x.";
+	memset(longname + 4, 'a', 101);
+	strcpy(longname + 105, "\"]");
+	cl_err(&a, "host", "emit", longname, "InvalidArguments");
+	longname[104] = '"';
+	longname[105] = ']';
+	longname[106] = '\0';
+	cl_ok_is(&a, "host", "emit", longname, "0");	/* 100 bytes after x. */
+	cl_err(&a, "host", "on", "[\"x.\",{\"$fn\":2}]", "NoSuchEvent");
+	cl_see_release(&a, 2, 1);
+	cl_err(&a, "host", "on", "[\"weather\",{\"$fn\":2}]", "NoSuchEvent");
+	cl_see_release(&a, 2, 1);
+	cl_err_msg(&a, "host", "on", "[\"x.a\",{\"$fn\":2},{\"channel\":\"#a\"}]", "InvalidArguments", msg,
+		   sizeof msg);
+	ck_assert_msg(strstr(msg, "host takes no filter"), "%s", msg);
+	cl_see_release(&a, 2, 1);
+	cl_err(&a, "loopback", "on", "[\"ev\",{\"$fn\":2},{}]", "InvalidArguments");
+	cl_see_release(&a, 2, 1);
+	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":2},null]", "null");	/* null: no filter */
+	cl_ok_is(&a, "loopback", "emit", "[\"ev\"]", "1");
+	cl_see_event(&a, 2, "[]");
+	cl_quiet(&a);	/* nobody disconnected: the host's event was not faked */
+	cl_close(&a);
+	stats_clean();
+}
+END_TEST
+
+/* A receiver that never reads is cut off by output_max like any other; the
+ * sender is not slowed, and the stats count only what was delivered. */
+START_TEST(test_host_emit_slow_receiver)
+{
+	struct cl slow, fast;
+	char args[9000];
+
+	HOST_UP("--loopback", "--output-max", "65536");
+	cl_open(&slow, "never-reads");
+	cl_ok_is(&slow, "host", "on", "[\"x.flood\",{\"$fn\":1}]", "null");
+	cl_open(&fast, "emitter");
+	long emitted = host_events_stat(&fast, "emitted"), delivered = host_events_stat(&fast, "delivered");
+	int n = snprintf(args, sizeof args, "[\"x.flood\",\"");
+	memset(args + n, 'x', 8192);
+	strcpy(args + n + 8192, "\"]");
+	int emits = 0, reached_total = 0;
+	for (;;) {
+		uint64_t t0 = test_now_ms();
+		cJSON *v = cl_ok(&fast, "host", "emit", args);
+		long long reached = (long long)v->valuedouble;
+		cJSON_Delete(v);
+		ck_assert_uint_lt(test_now_ms() - t0, 1000);
+		emits++;
+		reached_total += (int)reached;
+		if (reached == 0)
+			break;
+		ck_assert_msg(emits < 1000, "a receiver that never reads was never cut off");
+	}
+	ck_assert_msg(emits > 3, "cut off after %d emits, below output_max", emits);
+	cJSON *m, *last = NULL;
+	while ((m = test_raw_recv(&slow.r, WAIT_MS))) {
+		cJSON_Delete(last);
+		last = m;
+	}
+	ck_assert_msg(slow.r.eof, "the slow receiver was not disconnected");
+	ck_assert_msg(last && jget_str(jpath(last, "error", NULL, NULL), "name") &&
+		      !strcmp(jget_str(jpath(last, "error", NULL, NULL), "name"), "LimitExceeded"),
+		      "the slow receiver's last frame is %s", jstr(last));
+	cJSON_Delete(last);
+	ck_assert_int_eq(host_events_stat(&fast, "emitted"), emitted + emits);
+	ck_assert_int_eq(host_events_stat(&fast, "delivered"), delivered + reached_total);
+	cl_close(&slow);
+	cl_close(&fast);
+	stats_clean();
+}
+END_TEST
+
 /* ---- budgets: nothing lost silently, nothing unbounded --------------------- */
 
 /* Write a configuration file (in /tmp) for the host; its path goes in path. */
@@ -2105,6 +2255,7 @@ static Suite *host_raw_suite(void)
 		{ "limits", { test_limit_handlers, test_limit_tokens, test_limit_pending, test_limit_clients,
 			      test_limit_output } },
 		{ "scale", { test_thousand_clients } },
+		{ "host_events", { test_host_emit_in_order, test_host_emit_names, test_host_emit_slow_receiver } },
 		{ "budgets", { test_event_over_tokens_max, test_invocations_bounded, test_orphans_counted,
 			       test_hello_deadline, test_output_budget } },
 	};

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The `irc` object end to end: a private ngircd, a bothost started with a
  * configuration file pointing at it, scripted IRC users on one side and a
  * libbotkit client on the other (PROTOCOL.md, "The irc object"). */
@@ -1092,12 +1093,12 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0), "topic")));
 	bk_json_delete(res);
 
-	/* a +k channel: IrcError 475 without the key, joined with it */
+	/* a +k channel: ServerRefused 475 without the key, joined with it */
 	ck_assert_int_eq(test_irc_user_join(&u, "#locked"), 0);
 	ck_assert_int_eq(test_irc_user_send(&u, "MODE #locked +k sesame"), 0);
 	ck_assert_int_eq(expect_line(&e, &u, "MODE #locked \\+k", WAIT_MS, NULL), 0);
 	ck_assert_int_lt(irc_call(&e, NULL, &name, "join", "s", "#locked"), 0);
-	ck_assert_str_eq(name, "IrcError");
+	ck_assert_str_eq(name, "ServerRefused");
 	data = bk_error_data(bk_conn_last_error(e.c));
 	ck_assert_int_eq(cJSON_GetObjectItem(data, "numeric")->valueint, 475);
 	ck_assert_ptr_nonnull(cJSON_GetStringValue(cJSON_GetObjectItem(data, "text")));
@@ -1106,7 +1107,7 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 
 	/* nick: refused while in use, confirmed otherwise */
 	ck_assert_int_lt(irc_call(&e, NULL, &name, "nick", "s", "alice"), 0);
-	ck_assert_str_eq(name, "IrcError");
+	ck_assert_str_eq(name, "ServerRefused");
 	data = bk_error_data(bk_conn_last_error(e.c));
 	ck_assert_int_eq(cJSON_GetObjectItem(data, "numeric")->valueint, 433);
 	ck_assert_int_eq(irc_call(&e, NULL, NULL, "nick", "s", "newbot"), 0);
@@ -1123,6 +1124,67 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 	bk_json_delete(res);
 
 	test_irc_user_close(&u);
+	env_stop(&e);
+}
+END_TEST
+
+/* The numeric of the last error, which must be ServerRefused about target. */
+static int refused_numeric(struct env *e, const char *target)
+{
+	const bk_error *err = bk_conn_last_error(e->c);
+	const cJSON *data = bk_error_data(err);
+
+	ck_assert_str_eq(bk_error_name(err), "ServerRefused");
+	ck_assert_str_eq(str_at(data, "target"), target);
+	return cJSON_GetObjectItem(data, "numeric")->valueint;
+}
+
+START_TEST(irc_refused_commands_fail_with_the_numeric)
+{
+	struct env e;
+	struct test_irc_user u, v;
+	const char *name;
+	uint64_t t0;
+
+	env_start(&e, false, FAST);
+	wait_connected(&e);
+	user_start(&e, &u, "alice", "#alice");
+	user_start(&e, &v, "carol", "#side");
+	ck_assert_int_eq(test_irc_user_send(&u, "MODE #alice +t"), 0);
+	ck_assert_int_eq(test_irc_user_expect(&u, "MODE #alice \\+t", WAIT_MS, NULL), 0);
+
+	/* #alice is alice's: the bot is no operator there */
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "join", "s", "#alice"), 0);
+	t0 = test_now_ms();
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "mode", "sss", "#alice", "+o", "bot"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#alice"), 482);
+	ck_assert_uint_lt(test_now_ms() - t0, 2000);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "topic", "ss", "#alice", "mine now"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#alice"), 482);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "kick", "ss", "#alice", "alice"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#alice"), 482);
+
+	/* #own is the bot's: allowed, except about someone not there */
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "join", "s", "#own"), 0);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "kick", "ss", "#own", "alice"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#own"), 441);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "mode", "sss", "#own", "+o", "nobody"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#own"), 401);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "mode", "sss", "#own", "+v", "bot"), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "mode", "ss", "#own", "+t"), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "topic", "ss", "#own", "the bot's"), 0);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "invite", "ss", "carol", "#own"), 0);
+	ck_assert_int_eq(test_irc_user_expect(&v, "INVITE carol :?#own", WAIT_MS, NULL), 0);
+
+	/* #side: the bot is not in it */
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "invite", "ss", "alice", "#side"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#side"), 442);
+	ck_assert_int_lt(irc_call(&e, NULL, &name, "part", "s", "#side"), 0);
+	ck_assert_int_eq(refused_numeric(&e, "#side"), 442);
+	ck_assert_int_eq(irc_call(&e, NULL, NULL, "part", "s", "#own"), 0);
+
+	test_irc_user_close(&u);
+	test_irc_user_close(&v);
 	env_stop(&e);
 }
 END_TEST
@@ -1156,6 +1218,7 @@ static Suite *irc_suite(void)
 	irc_case(s, "descriptors", irc_reconnect_with_over_1024_descriptors_open, NULL, NULL);
 	irc_case(s, "presence", irc_nick_regained_and_refused_join_retried, irc_reconfigure_on_sighup, "slow");
 	irc_case(s, "queries", irc_whois_names_topic_and_keyed_join, NULL, NULL);
+	irc_case(s, "refusals", irc_refused_commands_fail_with_the_numeric, NULL, NULL);
 	irc_case(s, "pacing", irc_burst_of_50_paced_without_disconnect, NULL, "slow");
 	return s;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of bothost's pure IRC modules: line parsing and building, text
  * validation and splitting, ISUPPORT and casemappings, the outbound queue. */
 #include <check.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "irc/irc_filter.h"
 #include "irc/irc_line.h"
 #include "irc/irc_state.h"
 #include "irc/irc_text.h"
@@ -1516,6 +1518,139 @@ static int64_t fake_wall_us(void *userdata)
 	return ((struct fake_clock *)userdata)->wall_us;
 }
 
+/* ---- irc_filter ------------------------------------------------------------- */
+
+/* One message the filter table is run on. */
+struct filter_msg {
+	const char *channel, *nick, *user, *host, *text;
+	bool private;
+};
+
+static const struct filter_msg filter_msgs[] = {
+	/* 0 */ { "#chan", "Alice", "al", "example.org", "!seen bob", false },
+	/* 1 */ { "#Other", "bob", "b", "host.net", "hello !seen", false },
+	/* 2 */ { NULL, "Alice", "al", "example.org", "!SEEN", true },
+	/* 3 */ { "#chan", "carol", NULL, NULL, "!seenx please", false },
+	/* 4 */ { "#c{a}", "dave[m]", "d", "x.y", "Weather IS nice", false },
+	/* 5 */ { NULL, "eve", "e", "e.org", NULL, false },
+};
+
+/* A filter and the messages of filter_msgs it takes, as a string of 0/1. */
+static const struct {
+	const char *filter;
+	const char *takes;
+} filter_cases[] = {
+	{ "{}", "111111" },
+	{ "{\"channel\":\"#chan\"}", "100100" },
+	{ "{\"channel\":\"#CHAN\"}", "100100" },	/* casemapped */
+	{ "{\"channel\":\"#C[A]\"}", "000010" },	/* rfc1459: [] are {} upper case */
+	{ "{\"channel\":[\"#other\",\"#chan\"]}", "110100" },
+	{ "{\"private\":true}", "001000" },
+	{ "{\"private\":false}", "110110" },	/* to a channel only: not 5, sent to neither */
+	{ "{\"nick\":\"alice\"}", "101000" },
+	{ "{\"nick\":\"DAVE{M}\"}", "000010" },
+	{ "{\"nick\":\"*!*@example.org\"}", "101000" },
+	{ "{\"nick\":\"c*!*@*\"}", "000100" },	/* no user, no host: "carol!@" */
+	{ "{\"nick\":\"?ob\"}", "010000" },
+	{ "{\"prefix\":\"!\"}", "101100" },
+	{ "{\"prefix\":\"!seen\"}", "100100" },	/* case-sensitive */
+	{ "{\"command\":\"!seen\"}", "101000" },	/* a whole first word, any case */
+	{ "{\"prefix\":\"!\",\"command\":\"seen\"}", "101000" },
+	{ "{\"prefix\":\"!\",\"command\":\"seenx\"}", "000100" },
+	{ "{\"command\":\"hello\"}", "010000" },
+	{ "{\"contains\":\"SEEN\"}", "111100" },	/* any case */
+	{ "{\"contains\":\"is nice\"}", "000010" },
+	{ "{\"channel\":\"#chan\",\"command\":\"!seen\"}", "100000" },
+	{ "{\"private\":true,\"nick\":\"bob\"}", "000000" },
+};
+
+START_TEST(filter_table)
+{
+	for (size_t i = 0; i < sizeof filter_cases / sizeof filter_cases[0]; i++) {
+		cJSON *spec = cJSON_Parse(filter_cases[i].filter);
+		struct irc_filter *f = NULL;
+		char err[160] = "";
+
+		ck_assert_ptr_nonnull(spec);
+		ck_assert_msg(irc_filter_new(spec, &f, err, sizeof err) == 0, "%s: %s", filter_cases[i].filter, err);
+		for (size_t m = 0; m < sizeof filter_msgs / sizeof filter_msgs[0]; m++) {
+			const struct filter_msg *fm = &filter_msgs[m];
+			struct irc_filter_subject subject = {
+				.cm = ISUPPORT_CASEMAP_RFC1459, .channel = fm->channel, .private = fm->private,
+				.nick = fm->nick, .user = fm->user, .host = fm->host, .text = fm->text,
+			};
+			bool want = filter_cases[i].takes[m] == '1';
+			ck_assert_msg(irc_filter_match(f, &subject) == want, "filter %s on message %zu: want %d",
+				      filter_cases[i].filter, m, want);
+		}
+		irc_filter_free(f);
+		cJSON_Delete(spec);
+	}
+}
+END_TEST
+
+/* Filters refused, each with its reason. */
+START_TEST(filter_refused)
+{
+	static const struct {
+		const char *filter, *why;
+	} bad[] = {
+		{ "[]", "a filter is an object" },
+		{ "{\"chanel\":\"#a\"}", "unknown key 'chanel'" },
+		{ "{\"channel\":1}", "'channel' must be a string or 1 to 32 strings" },
+		{ "{\"channel\":[]}", "'channel' must be a string or 1 to 32 strings" },
+		{ "{\"channel\":[\"#a\",2]}", "'channel' must be a string" },
+		{ "{\"private\":\"yes\"}", "'private' must be true or false" },
+		{ "{\"command\":\"two words\"}", "'command' must not hold spaces" },
+		{ "{\"prefix\":\"\"}", "'prefix' must be 1 to 256 bytes" },
+		{ "{\"contains\":\"a\\nb\"}", "'contains' must not hold line ends" },
+		{ "{\"nick\":\"a\",\"nick\":\"b\"}", "key 'nick' given twice" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cJSON *spec = cJSON_Parse(bad[i].filter);
+		struct irc_filter *f = NULL;
+		char err[160] = "";
+
+		ck_assert_ptr_nonnull(spec);
+		ck_assert_int_eq(irc_filter_new(spec, &f, err, sizeof err), -EINVAL);
+		ck_assert_msg(strstr(err, bad[i].why), "%s: '%s' lacks '%s'", bad[i].filter, err, bad[i].why);
+		ck_assert_ptr_null(f);
+		cJSON_Delete(spec);
+	}
+}
+END_TEST
+
+/* Equal filters, and the JSON a listing shows: keys in a fixed order. */
+START_TEST(filter_equal_and_json)
+{
+	cJSON *a = cJSON_Parse("{\"command\":\"seen\",\"channel\":\"#a\",\"prefix\":\"!\"}");
+	cJSON *b = cJSON_Parse("{\"prefix\":\"!\",\"channel\":\"#a\",\"command\":\"seen\"}");
+	cJSON *c = cJSON_Parse("{\"prefix\":\"!\",\"channel\":\"#a\",\"command\":\"seen\",\"private\":false}");
+	struct irc_filter *fa, *fb, *fc;
+	char err[160];
+	char *text;
+
+	ck_assert_int_eq(irc_filter_new(a, &fa, err, sizeof err), 0);
+	ck_assert_int_eq(irc_filter_new(b, &fb, err, sizeof err), 0);
+	ck_assert_int_eq(irc_filter_new(c, &fc, err, sizeof err), 0);
+	ck_assert(irc_filter_equal(fa, fb));
+	ck_assert(!irc_filter_equal(fa, fc));
+	ck_assert(!irc_filter_equal(fa, NULL));
+	ck_assert(irc_filter_equal(NULL, NULL));
+	cJSON *j = irc_filter_json(fc);
+	text = cJSON_PrintUnformatted(j);
+	ck_assert_str_eq(text, "{\"channel\":\"#a\",\"private\":false,\"prefix\":\"!\",\"command\":\"seen\"}");
+	free(text);
+	cJSON_Delete(j);
+	irc_filter_free(fa);
+	irc_filter_free(fb);
+	irc_filter_free(fc);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(c);
+}
+END_TEST
+
 START_TEST(clock_injected_and_restored)
 {
 	struct fake_clock fc = { .mono_us = 5000123, .wall_us = 1700000000123456 };
@@ -1589,6 +1724,12 @@ static Suite *irc_pure_suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("clock");
 	tcase_add_test(t, clock_injected_and_restored);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("filter");
+	tcase_add_test(t, filter_table);
+	tcase_add_test(t, filter_refused);
+	tcase_add_test(t, filter_equal_and_json);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Tests of the IRC test infrastructure itself: a private ngircd, the scripted
  * IRC user, and the scripted fake server (no bothost involved). */
 #include "config.h"

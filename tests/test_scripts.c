@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bundled behaviours (scripts/) against a private ngircd and a bothost
  * started with a configuration pointing at it. Each behaviour runs the way
  * the host runs it: a clean environment, $BOTKIT_SOCKET, and its context in
@@ -9,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "botkit.h"
+#include "botkit-store.h"
 #include "harness.h"
 #include "ircd.h"
 #include "tests/paths.h"
@@ -116,8 +119,9 @@ static void env_prepare(struct env *e)
 	snprintf(e->conf, sizeof e->conf, "%s/bothost.conf", e->dir);
 }
 
-/* Write the configuration (the bot in #test plus extra [irc] lines, then
- * extra sections), start bothost and connect the test's client. */
+/* Write the configuration (the bot in #test plus extra [irc] lines, the
+ * store in the test's directory, then extra sections), start bothost and
+ * connect the test's client. */
 static void env_host_start(struct env *e, const char *extra_irc, const char *sections)
 {
 	const char *args[] = { "--config", e->conf, NULL };
@@ -125,8 +129,8 @@ static void env_host_start(struct env *e, const char *extra_irc, const char *sec
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[irc]\nserver = 127.0.0.1:%d\nnick = bot\nusername = botuser\nchannel = #test\n%s"
-		   "burst = 100\nline_interval = 10ms\nreconnect_min = 300ms\n%s",
-		e->ircd.port, extra_irc ? extra_irc : "", sections ? sections : "");
+		   "burst = 100\nline_interval = 10ms\nreconnect_min = 300ms\n[store]\npath = %s/store.db\n%s",
+		e->ircd.port, extra_irc ? extra_irc : "", e->dir, sections ? sections : "");
 	fclose(f);
 	ck_assert_int_eq(test_host_start(&e->host, args), 0);
 	ck_assert_int_eq(bk_conn_new_path(&e->c, e->host.path, "test_scripts"), 0);
@@ -151,18 +155,18 @@ static void env_start(struct env *e, const char *extra_irc)
 	env_alice(e);
 }
 
-/* Remove the state directory and everything in it. */
+/* Remove one entry of a tree being removed (nftw, depth first). */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* Remove the state directory and everything in it (the store, the
+ * behaviours' directories). */
 static void env_remove_dir(struct env *e)
 {
-	static const char *const files[] = { "bothost.conf", "seen.json", "seen.json.tmp", "seen.json.bad",
-					     "fortune", NULL };
-	char path[256];
-
-	for (const char *const *n = files; *n; n++) {
-		snprintf(path, sizeof path, "%s/%s", e->dir, *n);
-		unlink(path);
-	}
-	rmdir(e->dir);
+	if (e->dir[0])
+		nftw(e->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Stop bothost, once; it must exit cleanly. */
@@ -623,37 +627,30 @@ END_TEST
 
 /* ---- residents ---------------------------------------------------------------------- */
 
-/* The nicks seen.json holds, as a JSON object (caller frees), or NULL. */
-static cJSON *seen_file(struct env *e)
+/* What seen's namespace of the store holds for nick (caller frees), or NULL. */
+static cJSON *seen_record(struct env *e, const char *nick)
 {
-	char path[256], buf[65536];
-	FILE *f;
-	size_t n;
+	cJSON *rec = NULL;
 
-	snprintf(path, sizeof path, "%s/seen.json", e->dir);
-	if (!(f = fopen(path, "r")))
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return cJSON_Parse(buf);
+	ck_assert_int_ge(bk_store_get(e->c, "seen", nick, &rec), 0);
+	return rec;
 }
 
-/* Wait until seen.json says nick's last event is event. */
+/* Wait until the store says nick's last event is event. */
 static void wait_seen_event(struct env *e, const char *nick, const char *event)
 {
 	uint64_t end = test_now_ms() + WAIT_MS;
 	bool found = false;
 
 	while (!found && test_now_ms() < end) {
-		cJSON *db = seen_file(e);
-		const char *ev = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(db, nick), "event"));
+		cJSON *rec = seen_record(e, nick);
+		const char *ev = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "event"));
 		found = ev && strcmp(ev, event) == 0;
-		cJSON_Delete(db);
+		bk_json_delete(rec);
 		if (!found)
 			usleep(10000);
 	}
-	ck_assert_msg(found, "seen.json never recorded %s for %s", event, nick);
+	ck_assert_msg(found, "the store never recorded %s for %s", event, nick);
 }
 
 START_TEST(seen_remembers_across_restarts)
@@ -661,21 +658,12 @@ START_TEST(seen_remembers_across_restarts)
 	struct env e;
 	struct test_irc_user bob;
 	struct proc seen;
-	char state[128], tmp[256];
+	char state[128], path[256];
 	const char *env[] = { state, NULL };
-	cJSON *db;
+	cJSON *rec;
 
 	env_start(&e, NULL);
 	snprintf(state, sizeof state, "BOTKIT_STATE_DIR=%s", e.dir);
-	/* A symlink where a fixed temporary name would be: never followed. */
-	char victim[256], link_path[256];
-	snprintf(victim, sizeof victim, "%s/victim", e.dir);
-	snprintf(link_path, sizeof link_path, "%s/seen.json.tmp", e.dir);
-	FILE *vf = fopen(victim, "w");
-	ck_assert_ptr_nonnull(vf);
-	fputs("untouched\n", vf);
-	fclose(vf);
-	ck_assert_int_eq(symlink(victim, link_path), 0);
 	resident_start(&seen, &e, "seen", env);
 	wait_handlers(&e, 7);
 
@@ -712,27 +700,12 @@ START_TEST(seen_remembers_across_restarts)
 	/* Stopped and started again: the file keeps what it knew. */
 	ck_assert_int_eq(proc_stop(&seen), 128 + SIGTERM);
 	ck_assert_int_eq(test_host_stat_wait(&e.host, "handlers", 0, WAIT_MS), 0);
-	db = seen_file(&e);
-	ck_assert_ptr_nonnull(cJSON_GetObjectItem(db, "alice"));
-	cJSON_Delete(db);
-	/* The symlink is still there, its target untouched, no temporary left. */
-	char got[64] = "";
-	vf = fopen(victim, "r");
-	ck_assert_ptr_nonnull(vf);
-	ck_assert_ptr_nonnull(fgets(got, sizeof got, vf));
-	fclose(vf);
-	ck_assert_str_eq(got, "untouched\n");
-	struct stat lst;
-	ck_assert_int_eq(lstat(link_path, &lst), 0);
-	ck_assert(S_ISLNK(lst.st_mode));
-	unlink(link_path);
-	unlink(victim);
-	DIR *dir = opendir(e.dir);
-	ck_assert_ptr_nonnull(dir);
-	for (struct dirent *de; (de = readdir(dir));)
-		ck_assert_msg(strncmp(de->d_name, "seen.json.", 10) != 0, "left behind: %s", de->d_name);
-	closedir(dir);
-	(void)tmp;
+	rec = seen_record(&e, "alice");
+	ck_assert_ptr_nonnull(rec);
+	bk_json_delete(rec);
+	/* Nothing in a file of its own. */
+	snprintf(path, sizeof path, "%s/seen.json", e.dir);
+	ck_assert_int_eq(access(path, F_OK), -1);
 	resident_start(&seen, &e, "seen", env);
 	wait_handlers(&e, 7);
 	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
@@ -744,36 +717,112 @@ START_TEST(seen_remembers_across_restarts)
 }
 END_TEST
 
-START_TEST(seen_keeps_an_unreadable_file_aside)
+/* An older seen's file: one that is no JSON object is moved aside, a good
+ * one is moved into the store (records the store has stay) and renamed. */
+START_TEST(seen_migrates_an_old_file)
 {
 	struct env e;
 	struct proc seen;
-	char path[256], bad[300];
+	char path[256], aside[300], prog[512];
 	const char *args[] = { path, NULL };
+	cJSON *rec;
 	FILE *f;
-	cJSON *db;
 
 	env_start(&e, NULL);
+	snprintf(prog, sizeof prog, "%s/seen", SCRIPTS_BUILDDIR);
 	snprintf(path, sizeof path, "%s/seen.json", e.dir);
-	snprintf(bad, sizeof bad, "%s.bad", path);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fputs("not json", f);
 	fclose(f);
-	/* The file as an argument; the state directory is not used then. */
-	{
-		char prog[512];
-		snprintf(prog, sizeof prog, "%s/seen", SCRIPTS_BUILDDIR);
-		proc_start(&seen, &e, prog, args, NULL);
-	}
+	proc_start(&seen, &e, prog, args, NULL);
 	wait_handlers(&e, 7);
-	ck_assert_int_eq(access(bad, F_OK), 0);
-	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
-	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :I have not seen bob$");
+	snprintf(aside, sizeof aside, "%s.bad", path);
+	ck_assert_int_eq(access(aside, F_OK), 0);
 	ck_assert_int_eq(proc_stop(&seen), 128 + SIGTERM);
-	db = seen_file(&e);
-	ck_assert(cJSON_IsObject(cJSON_GetObjectItem(db, "alice")));
-	cJSON_Delete(db);
+
+	/* carol is in the store already: her newer record stays. */
+	rec = cJSON_Parse("{\"nick\":\"carol\",\"time\":1,\"event\":\"join\",\"channel\":\"#new\",\"text\":null}");
+	ck_assert_int_eq(bk_store_set(e.c, "seen", "carol", rec), 0);
+	cJSON_Delete(rec);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("{\"bob\":{\"nick\":\"Bob\",\"time\":1000,\"event\":\"message\",\"channel\":\"#test\","
+	      "\"text\":\"old words\"},\"carol\":{\"nick\":\"carol\",\"time\":1,\"event\":\"part\","
+	      "\"channel\":\"#old\",\"text\":null}}", f);
+	fclose(f);
+	proc_start(&seen, &e, prog, args, NULL);
+	wait_handlers(&e, 7);
+	snprintf(aside, sizeof aside, "%s.migrated", path);
+	ck_assert_int_eq(access(aside, F_OK), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :Bob was last seen [0-9]+d [0-9]+h ago in #test, saying: old words$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen carol"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :carol was last seen [0-9]+d [0-9]+h ago joining #new$");
+	ck_assert_int_eq(proc_stop(&seen), 128 + SIGTERM);
+	env_stop(&e);
+}
+END_TEST
+
+/* Start the command lastseen as if alice typed "!lastseen NICK" in #test. */
+static void lastseen_start(struct proc *p, struct env *e, const char *nick)
+{
+	char path[512], args[128];
+	const char *env[] = { "BOTKIT_KIND=command", "BOTKIT_NICK=alice", "BOTKIT_CHANNEL=#test",
+			      "BOTKIT_TARGET=#test", args, NULL };
+
+	snprintf(path, sizeof path, "%s/lastseen", SCRIPTS_BUILDDIR);
+	snprintf(args, sizeof args, "BOTKIT_ARGS=%s", nick);
+	proc_start(p, e, path, NULL, env);
+}
+
+/* The pair: seen provides the service `seen`, lastseen asks it through the
+ * host, waiting 2 s for it, so it is answered across a restart of seen; with
+ * no seen at all it says so after its wait. */
+START_TEST(lastseen_asks_the_seen_service)
+{
+	struct env e;
+	struct test_irc_user bob;
+	struct proc seen, ls;
+	char state[128];
+	const char *env[] = { state, NULL };
+
+	env_start(&e, NULL);
+	snprintf(state, sizeof state, "BOTKIT_STATE_DIR=%s", e.dir);
+	resident_start(&seen, &e, "seen", env);
+	wait_handlers(&e, 7);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "services", 1, WAIT_MS), 1);
+	ck_assert_int_eq(test_irc_user_connect(&bob, e.ircd.port, "bob"), 0);
+	ck_assert_int_eq(test_irc_user_join(&bob, "#test"), 0);
+	ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "hello there"), 0);
+	expect(&e.alice, "PRIVMSG #test :hello there$");
+	wait_seen_event(&e, "bob", "message");
+
+	ck_assert_int_eq(run_command(&e, "lastseen", "BOB", false), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob was last seen [0-9]+s ago: message in #test$");
+	ck_assert_int_eq(run_command(&e, "lastseen", "carol", false), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :I have not seen carol$");
+	ck_assert_int_eq(run_command(&e, "lastseen", "", false), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :usage: !lastseen NICK$");
+
+	/* seen restarts while lastseen asks: the question waits for it. */
+	ck_assert_int_eq(proc_stop(&seen), 128 + SIGTERM);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "services", 0, WAIT_MS), 0);
+	lastseen_start(&ls, &e, "bob");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "waiting_calls", 1, WAIT_MS), 1);
+	resident_start(&seen, &e, "seen", env);
+	ck_assert_int_eq(proc_finish(&ls), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob was last seen [0-9]+s ago: message in #test$");
+
+	/* No seen at all: a clear answer once the 2 s wait is over. */
+	ck_assert_int_eq(proc_stop(&seen), 128 + SIGTERM);
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "services", 0, WAIT_MS), 0);
+	uint64_t t0 = test_now_ms();
+	ck_assert_int_eq(run_command(&e, "lastseen", "bob", false), 0);
+	uint64_t took = test_now_ms() - t0;
+	ck_assert_msg(took >= 1900 && took < 4000, "lastseen answered after %llu ms", (unsigned long long)took);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :the seen service is not running$");
+	ck_assert_int_eq(test_host_stat_wait(&e.host, "waiting_calls", 0, WAIT_MS), 0);
+	test_irc_user_close(&bob);
 	env_stop(&e);
 }
 END_TEST
@@ -901,6 +950,120 @@ START_TEST(greeter_welcomes_and_stops_listening)
 }
 END_TEST
 
+/* ---- karma: a resident of the host, its counts in the store ------------------------------- */
+
+/* The host with [resident karma] (state and store in the test's directory,
+ * the store's file holding db_text when not NULL), karma's 2 registrations
+ * made. */
+static void karma_start(struct env *e, const char *db_text)
+{
+	char sections[1024], path[256];
+	FILE *f;
+
+	env_prepare(e);
+	snprintf(path, sizeof path, "%s/store.db", e->dir);
+	if (db_text) {
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fputs(db_text, f);
+		fclose(f);
+	}
+	snprintf(sections, sizeof sections, "[bothost]\nstate_dir = %s\n[resident karma]\nexec = %s/karma\n", e->dir,
+		 SCRIPTS_BUILDDIR);
+	env_host_start(e, NULL, sections);
+	env_alice(e);
+	wait_handlers(e, 2);
+}
+
+/* Restart the resident karma through bot.restart and wait until the new
+ * process has registered again. */
+static void karma_restart(struct env *e)
+{
+	cJSON *res = NULL, *list = NULL, *b;
+	long stopped;
+	bool up = false;
+
+	ck_assert_int_eq(bk_call_sync(e->c, "bot", "restart", &res, "s", "karma"), 0);
+	stopped = (long)cJSON_GetNumberValue(cJSON_GetArrayItem(cJSON_GetObjectItem(res, "stopped"), 0));
+	bk_json_delete(res);
+	ck_assert_int_gt(stopped, 0);
+	for (uint64_t deadline = test_now_ms() + WAIT_MS; !up; usleep(20000)) {
+		ck_assert_msg(test_now_ms() < deadline, "karma was not started again");
+		ck_assert_int_eq(bk_call_sync(e->c, "bot", "list", &list, ""), 0);
+		cJSON_ArrayForEach(b, list) {
+			const cJSON *pid = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "running"), 0);
+			up = up || (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")), "karma") == 0 && pid &&
+				    (long)cJSON_GetNumberValue(pid) != stopped);
+		}
+		list = (bk_json_delete(list), NULL);
+		up = up && test_host_stat(&e->host, "handlers") == 2;
+	}
+}
+
+START_TEST(karma_counts_in_the_store)
+{
+	struct env e;
+	struct test_irc_user bob;
+	char line[64];
+
+	karma_start(&e, NULL);
+	ck_assert_int_eq(test_irc_user_connect(&bob, e.ircd.port, "bob"), 0);
+	ck_assert_int_eq(test_irc_user_join(&bob, "#test"), 0);
+	wait_user_in(&e, "#test", "bob");
+
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "bob++ for the fix"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob has karma 1$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "Carol-- too slow"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :Carol has karma -1$");
+	/* Nicks compare as IRC does; a vote for oneself changes nothing. */
+	ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "BOB++"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :BOB has karma 1$");
+	/* Not karma: no nick, a word that only ends in ++, a private message. */
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "++ <-- i++; a++b"), 0);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "bot", "bob++"), 0);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!karma bob"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob has karma 1$");
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!karma"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :alice has karma 0$");
+	ck_assert_ptr_null(test_irc_user_seen(&e.alice, "PRIVMSG (#test :(<|i\\+|a\\+|) |alice :.*)has karma"));
+
+	/* Two users at once, 20 votes each: no vote lost. */
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "dave++"), 0);
+		ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "dave++"), 0);
+	}
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :dave has karma 40$");
+
+	/* A new process of the resident finds the counts. */
+	karma_restart(&e);
+	ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "!karma DAVE"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :DAVE has karma 40$");
+	ck_assert_int_eq(test_irc_user_privmsg(&bob, "#test", "carol--"), 0);
+	snprintf(line, sizeof line, "^:bot![^ ]+ PRIVMSG #test :carol has karma -2$");
+	expect(&e.alice, line);
+	test_irc_user_close(&bob);
+	env_stop(&e);
+}
+END_TEST
+
+/* A store that cannot be opened: the answer names the file and the reason. */
+START_TEST(karma_names_a_failing_store)
+{
+	struct env e;
+	char path[256];
+
+	karma_start(&e, "this is not an SQLite database, not at all, no no no no no no no no no no no no\n");
+	snprintf(path, sizeof path, "%s/store.db", e.dir);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "bob++"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :karma: store: cannot open the database .*store\\.db: "
+			 "file is not a database$");
+	/* Repaired, it counts again: the host tried once more. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "bob++"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob has karma 1$");
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- through the host: [command], [timer] and [resident] sections ---------------------- */
 
 /* The sections running every bundled behaviour; fortune.sh runs as it is:
@@ -926,9 +1089,10 @@ static void e2e_sections(struct env *e, char *out, size_t size)
 		 "[command fortune]\nexec = " SCRIPTS_SRCDIR "/fortune.sh\n"
 		 "[timer uptime]\nexec = %s/uptime_announce\nevery = 1s\n"
 		 "[resident seen]\nexec = %s/seen\narg = %s/seen.json\n"
-		 "[resident greeter]\nexec = %s/greeter\n",
+		 "[resident greeter]\nexec = %s/greeter\n"
+		 "[command lastseen]\nexec = %s/lastseen\n",
 		 SCRIPTS_BUILDDIR, SCRIPTS_BUILDDIR, SCRIPTS_BUILDDIR, SCRIPTS_BUILDDIR, SCRIPTS_BUILDDIR, e->dir,
-		 SCRIPTS_BUILDDIR);
+		 SCRIPTS_BUILDDIR, SCRIPTS_BUILDDIR);
 }
 
 START_TEST(end_to_end_through_the_host)
@@ -981,6 +1145,9 @@ START_TEST(end_to_end_through_the_host)
 	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob: nice to meet you!$");
 	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!seen bob"), 0);
 	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob was last seen [0-9]+s ago in #test, saying: hi all$");
+	/* The command lastseen asks the resident seen's service. */
+	ck_assert_int_eq(test_irc_user_privmsg(&e.alice, "#test", "!lastseen bob"), 0);
+	expect(&e.alice, "^:bot![^ ]+ PRIVMSG #test :bob was last seen [0-9]+s ago: message in #test$");
 	test_irc_user_close(&bob);
 	env_stop(&e);
 }
@@ -1000,9 +1167,12 @@ static Suite *scripts_suite(void)
 	tcase_add_test(t, fortune_says_through_botctl);
 	tcase_add_test(t, uptime_announces_in_the_bots_channels);
 	tcase_add_test(t, seen_remembers_across_restarts);
-	tcase_add_test(t, seen_keeps_an_unreadable_file_aside);
+	tcase_add_test(t, seen_migrates_an_old_file);
 	tcase_add_test(t, seen_answers_the_configured_prefix);
+	tcase_add_test(t, lastseen_asks_the_seen_service);
 	tcase_add_test(t, greeter_welcomes_and_stops_listening);
+	tcase_add_test(t, karma_counts_in_the_store);
+	tcase_add_test(t, karma_names_a_failing_store);
 	tcase_add_test(t, end_to_end_through_the_host);
 	suite_add_tcase(s, t);
 	return s;

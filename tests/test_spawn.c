@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Behaviour processes, driven in-process: a server on the default loop,
  * spawn_start called directly and the loop run until the exit callbacks ran.
  * The host's log (stderr) goes to a file the tests read back. This program
@@ -608,6 +609,82 @@ START_TEST(test_output_logged)
 }
 END_TEST
 
+/* A line log_shows waits for: "bothost LEVEL: [NAME PID] TEXT". */
+struct log_wait {
+	const char *level, *name;
+	pid_t pid;
+	const char *text;
+};
+
+/* The log has the line of a struct log_wait. */
+static bool log_shows(const void *arg)
+{
+	const struct log_wait *w = arg;
+	char *log = log_read();
+	bool found = log_has_line(log, w->level, w->name, w->pid, w->text);
+
+	free(log);
+	return found;
+}
+
+/* Start limit_probe hold (a program not linking libbotkit that printf()s a
+ * line and blocks) as name; return once it said "holding" on stderr. */
+static struct spawn *hold_start(struct outcome *out, const char *name, bool line_buffered)
+{
+	char *argv[] = { "limit_probe", "hold", NULL };
+	struct spawn_opts o = { .name = name, .path = LIMIT_PROBE, .argv = argv, .line_buffered = line_buffered };
+	struct spawn *sp = NULL;
+	struct log_wait w = { "warn", name, 0, "holding" };
+
+	ck_assert_int_eq(spawn_start(server, &o, outcome_cb, out, &sp), 0);
+	w.pid = spawn_get_pid(sp);
+	ck_assert_msg(run_until(log_shows, &w, 10000), "%s did not start", name);
+	return sp;
+}
+
+/* line_buffered: the printf() line of a program that does nothing about its
+ * buffering reaches the log while it still runs (coreutils' libstdbuf.so,
+ * when configure found it); without it, the line waits in the program's
+ * buffer and is lost when the program is stopped. Python is told too. */
+START_TEST(test_line_buffered)
+{
+	struct outcome lined = { 0 }, plain = { 0 };
+	struct spawn *sp = hold_start(&lined, "lined", true);
+	struct log_wait w = { "info", "lined", spawn_get_pid(sp), "held line" };
+	struct spawn_opts o = { .name = "env", .line_buffered = true };
+	bool python = false, preload = false;
+	const cJSON *e;
+	cJSON *report;
+
+#if defined(SPAWN_LIBSTDBUF) && !defined(__SANITIZE_ADDRESS__)
+	ck_assert_msg(run_until(log_shows, &w, 10000), "the line of a running program is not logged");
+	ck_assert(!lined.done);
+#else
+	dprintf(saved_stderr, "test_line_buffered: no libstdbuf.so in this build: only the environment is checked\n");
+#endif
+	spawn_stop(sp);
+	ck_assert(run_until(outcome_done, &lined, 10000));
+	sp = hold_start(&plain, "plain", false);
+	spawn_stop(sp);
+	ck_assert(run_until(outcome_done, &plain, 10000));
+	ck_assert_msg(!log_has_line(plain.log, "info", "plain", plain.pid, "held line"), "%s", plain.log);
+	report = child_report_run(&o);
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(report, "env")) {
+		python |= strcmp(cJSON_GetStringValue(e), "PYTHONUNBUFFERED=1") == 0;
+		preload |= strncmp(cJSON_GetStringValue(e), "LD_PRELOAD=", 11) == 0;
+	}
+	ck_assert(python);
+#if defined(SPAWN_LIBSTDBUF) && !defined(__SANITIZE_ADDRESS__)
+	ck_assert(preload);
+#else
+	ck_assert(!preload);
+#endif
+	cJSON_Delete(report);
+	free(lined.log);
+	free(plain.log);
+}
+END_TEST
+
 /* Exit code 0, and death by a signal (the host's ignored SIGUSR1 is reset). */
 START_TEST(test_exit_and_signal)
 {
@@ -1054,6 +1131,7 @@ static Suite *spawn_suite(void)
 	tcase_add_test(tc, test_env_clean);
 	tcase_add_test(tc, test_fds_only);
 	tcase_add_test(tc, test_output_logged);
+	tcase_add_test(tc, test_line_buffered);
 	tcase_add_test(tc, test_exit_and_signal);
 	tcase_add_test(tc, test_timeout_term);
 	tcase_add_test(tc, test_timeout_kill);

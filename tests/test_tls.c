@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* TLS, CAP and IRCv3 end to end: the IRC link (bothost/irc/link.c) against a
  * private ngircd with TLS on loopback, using certificates this test makes
  * with openssl(1) (verification against the certificate given as
@@ -27,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "botkit.h"
+#include "botkit-irc.h"
 #include "conf.h"
 #include "harness.h"
 #include "ircd.h"
@@ -681,6 +683,166 @@ START_TEST(tags_and_accounts_reach_the_message_handler)
 }
 END_TEST
 
+/* ---- filters on message events ---------------------------------------------------------- */
+
+#define FILTERED_MAX 32
+
+/* The texts one filtered registration received. */
+struct filtered {
+	char *texts[FILTERED_MAX];
+	size_t n;
+};
+
+/* Record a filtered message's text. */
+static void on_filtered(bk_conn *c, const bk_irc_event *ev, void *userdata)
+{
+	struct filtered *fd = userdata;
+	const char *text = bk_irc_event_text(ev);
+
+	if (fd->n < FILTERED_MAX)
+		fd->texts[fd->n++] = strdup(text ? text : "");
+}
+
+/* Process c until fd received text (up to ms). */
+static bool filtered_wait(bk_conn *c, struct filtered *fd, const char *text, int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	for (;;) {
+		for (size_t i = 0; i < fd->n; i++)
+			if (strcmp(fd->texts[i], text) == 0)
+				return true;
+		if (now_ms() >= deadline)
+			return false;
+		struct pollfd p = { .fd = bk_conn_get_fd(c), .events = (short)bk_conn_get_events(c) };
+		poll(&p, 1, 20);
+		bk_conn_process(c);
+	}
+}
+
+/* The texts fd received, joined with '|'. */
+static const char *filtered_joined(const struct filtered *fd)
+{
+	static char buf[1024];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < fd->n; i++)
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "|" : "", fd->texts[i]);
+	return buf;
+}
+
+/* Filters run in bothost: each registration gets exactly the messages its
+ * filter takes, and host.clients and botctl clients list the filters. */
+START_TEST(filters_wake_only_the_matching_registrations)
+{
+	struct test_fake *f = test_fake_new();
+	struct host_env e;
+	struct filtered seen_cmd = { 0 }, priv = { 0 }, from_bob = { 0 };
+	bk_conn *c2;
+	char lines[128];
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(test_fake_answer(f, "^PING :?(.*)$", ":irc.test.local PONG irc.test.local :$1"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP LS 302$", 10000), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^USER ", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * LS :multi-prefix"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP REQ :(.*)$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local CAP * ACK :$1"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^CAP END$", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":irc.test.local 001 bot :Welcome bot\n"
+					  ":irc.test.local 005 bot CASEMAPPING=rfc1459 CHANTYPES=# PREFIX=(ov)@+ "
+					  ":are supported by this server\n"
+					  ":irc.test.local 376 bot :End of MOTD command"), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^JOIN #c", 5000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":bot!botuser@bot.host JOIN #c\n"
+					  ":irc.test.local 353 bot = #c :bot @alice\n"
+					  ":irc.test.local 366 bot #c :End of /NAMES list."), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG #c :ready$", 10000), 0);
+	ck_assert_int_eq(test_fake_send(f, ":alice!a@alice.host PRIVMSG #c :hello all\n"
+					  ":alice!a@alice.host PRIVMSG #C :!SEEN carol\n"
+					  ":alice!a@alice.host PRIVMSG #c :!seenx no\n"
+					  ":bob!b@bob.host PRIVMSG #other :!seen alice\n"
+					  ":bob!b@bob.host PRIVMSG bot :!seen in private\n"
+					  ":carol!c@carol.host PRIVMSG bot :hi bot\n"
+					  ":alice!a@alice.host PRIVMSG #c :!seen END"), 0);
+	ck_assert_int_eq(test_fake_start(f, AF_INET), 0);
+
+	snprintf(lines, sizeof lines, "server = 127.0.0.1:%d\nchannel = #c\n", test_fake_port(f));
+	host_start(&e, "", lines);
+	ck_assert_int_eq(bk_conn_new_path(&c2, e.host.path, "filtered"), 0);
+	ck_assert_int_eq(bk_irc_on_message_filtered(c2, &(bk_irc_filter){ .channel = "#c", .prefix = "!",
+									   .command = "seen" },
+						    on_filtered, &seen_cmd, NULL, NULL), 0);
+	ck_assert_int_eq(bk_irc_on_message_filtered(c2, &(bk_irc_filter){ .where = BK_IRC_PRIVATE_ONLY },
+						    on_filtered, &priv, NULL, NULL), 0);
+	ck_assert_int_eq(bk_irc_on_message_filtered(c2, &(bk_irc_filter){ .nick = "*!*@bob.host" }, on_filtered,
+						    &from_bob, NULL, NULL), 0);
+	/* A bad filter is refused with the host's reason. */
+	ck_assert_int_eq(bk_irc_on_message_filtered(c2, &(bk_irc_filter){ .command = "two words" }, on_filtered,
+						    &priv, NULL, NULL), -EINVAL);
+	ck_assert_msg(strstr(bk_error_message(bk_conn_last_error(c2)), "'command' must not hold spaces"), "%s",
+		      bk_error_message(bk_conn_last_error(c2)));
+	ck_assert_int_eq(bk_irc_on_filtered(c2, "join", &(bk_irc_filter){ .channel = "#c" }, on_filtered, &priv,
+					    NULL, NULL), -EINVAL);
+
+	/* Listed by host.clients and botctl clients. */
+	cJSON *list = NULL;
+	ck_assert_int_eq(bk_call_sync(e.c, "host", "clients", &list, ""), 0);
+	const cJSON *cl, *filters = NULL;
+	cJSON_ArrayForEach(cl, list)
+		if (cJSON_GetStringValue(cJSON_GetObjectItem(cl, "name")) &&
+		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cl, "name")), "filtered"))
+			filters = cJSON_GetObjectItem(cl, "filters");
+	char *text = cJSON_PrintUnformatted(filters);
+	ck_assert_str_eq(text, "[{\"object\":\"irc\",\"event\":\"message\",\"filter\":{\"channel\":\"#c\","
+			       "\"prefix\":\"!\",\"command\":\"seen\"}},{\"object\":\"irc\",\"event\":\"message\","
+			       "\"filter\":{\"private\":true}},{\"object\":\"irc\",\"event\":\"message\","
+			       "\"filter\":{\"nick\":\"*!*@bob.host\"}}]");
+	cJSON_free(text);
+	bk_json_delete(list);
+	if (getenv("BOTCTL")) {
+		char cmd[512], out[4096] = "";
+		snprintf(cmd, sizeof cmd, "%s -s %s clients", getenv("BOTCTL"), e.host.path);
+		FILE *p = popen(cmd, "r");
+		ck_assert_ptr_nonnull(p);
+		size_t n = fread(out, 1, sizeof out - 1, p);
+		out[n] = '\0';
+		pclose(p);
+		ck_assert_msg(strstr(out, "\n  filter irc.message {\"channel\":\"#c\",\"prefix\":\"!\",\"command\":\"seen\"}\n"),
+			      "botctl clients: %s", out);
+	}
+
+	ck_assert(wait_in_channel(e.c, "#c", 10000));
+	bk_json_delete(irc_call(e.c, "say", "#c", "ready"));
+	ck_assert(filtered_wait(c2, &seen_cmd, "!seen END", WAIT_MS));
+	ck_assert_str_eq(filtered_joined(&seen_cmd), "!SEEN carol|!seen END");
+	ck_assert_str_eq(filtered_joined(&priv), "!seen in private|hi bot");
+	ck_assert_str_eq(filtered_joined(&from_bob), "!seen alice|!seen in private");
+	/* The unfiltered registration got every line. */
+	ck_assert_ptr_nonnull(wait_event(e.c, "message", "text", "!seen END", WAIT_MS));
+	int messages = 0;
+	for (size_t i = 0; i < nevents; i++)
+		messages += strcmp(events[i].name, "message") == 0;
+	ck_assert_int_eq(messages, 7);
+	ck_assert_msg(test_fake_done(f, 10000) == 0, "fake server: %s", test_fake_report(f));
+
+	/* Removed with its registration: off with the same filter. */
+	ck_assert_int_eq(bk_irc_off_filtered(c2, "message", &(bk_irc_filter){ .where = BK_IRC_PRIVATE_ONLY },
+					     on_filtered, &priv), 1);
+	cJSON *count = NULL;
+	ck_assert_int_eq(bk_call_sync(c2, "irc", "listenerCount", &count, "s", "message"), 0);
+	ck_assert(cJSON_IsNumber(count) && count->valuedouble == 2.0);
+	bk_json_delete(count);
+	bk_conn_unref(c2);
+	for (struct filtered *fd = &seen_cmd; fd; fd = fd == &seen_cmd ? &priv : fd == &priv ? &from_bob : NULL)
+		for (size_t i = 0; i < fd->n; i++)
+			free(fd->texts[i]);
+	host_stop(&e);
+	test_fake_stop(f);
+	test_fake_free(f);
+}
+END_TEST
+
 /* ---- text that is not UTF-8, raw lines, refusals ------------------------------------------ */
 
 #define LINES_MAX 256
@@ -938,6 +1100,105 @@ START_TEST(refusals_are_logged_and_reported)
 }
 END_TEST
 
+/* The last error's name, data field key (a string) and numeric. */
+static void check_refusal(bk_conn *c, const char *name, int numeric, const char *target, const char *command)
+{
+	const bk_error *err = bk_conn_last_error(c);
+	const cJSON *data = bk_error_data(err);
+	char code[8];
+
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(bk_error_name(err), name);
+	ck_assert_int_eq(bk_irc_error_numeric(err), numeric);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(data, "target")), target);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(data, "command")), command);
+	ck_assert_ptr_nonnull(cJSON_GetStringValue(cJSON_GetObjectItem(data, "text")));
+	/* the message names the numeric and its text */
+	snprintf(code, sizeof code, "%d", numeric);
+	ck_assert_ptr_nonnull(strstr(bk_error_message(err), code));
+	ck_assert_ptr_nonnull(strstr(bk_error_message(err), cJSON_GetStringValue(cJSON_GetObjectItem(data, "text"))));
+}
+
+START_TEST(refused_commands_fail_with_the_servers_error)
+{
+	static const char *const rules[][2] = {
+		{ "^MODE (#chan) \\+o (alice)$", ":irc.test.local 482 bot $1 :You're not channel operator" },
+		{ "^MODE (#chan) \\+v (alice)$", ":bot!botuser@127.0.0.1 MODE $1 +v $2" },
+		{ "^MODE (#chan) \\+o (ghost)$", ":irc.test.local 401 bot $2 :No such nick or channel name" },
+		{ "^KICK (#chan) (ghost)", ":irc.test.local 441 bot $2 $1 :They aren't on that channel" },
+		{ "^KICK (#chan) (alice)", ":bot!botuser@127.0.0.1 KICK $1 $2 :bye" },
+		{ "^TOPIC (#locked) :", ":irc.test.local 482 bot $1 :You're not channel operator" },
+		{ "^INVITE (alice) (#away)$", ":irc.test.local 442 bot $2 :You're not on that channel" },
+		{ "^INVITE (alice) (#chan)$", ":irc.test.local 341 bot $1 $2" },
+		{ "^PART (#gone)", ":irc.test.local 442 bot $1 :You're not on that channel" },
+		{ "^JOIN (#banned)", ":irc.test.local 474 bot $1 :Cannot join channel (+b)" },
+	};
+	struct test_fake *f = test_fake_new();
+	struct host_env e;
+	char lines[128];
+	uint64_t t0, took;
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+		ck_assert_int_eq(test_fake_answer(f, rules[i][0], rules[i][1]), 0);
+	ck_assert_int_eq(test_fake_register(f), 0);
+	/* then a server that answers nothing, not even PING; then one that drops */
+	ck_assert_int_eq(test_fake_expect(f, "^PRIVMSG #x :quiet$", 30000), 0);
+	ck_assert_int_eq(test_fake_answer_clear(f), 0);
+	ck_assert_int_eq(test_fake_expect(f, "^MODE #chan \\+s$", 30000), 0);
+	ck_assert_int_eq(test_fake_reset(f), 0);
+	ck_assert_int_eq(test_fake_start(f, AF_INET), 0);
+
+	snprintf(lines, sizeof lines, "server = 127.0.0.1:%d\nrefusal_wait = 1s\n", test_fake_port(f));
+	host_start(&e, "", lines);
+	ck_assert(wait_state(e.c, "connected", 10000));
+
+	/* refused: the server's numeric, its text and what it refused */
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+o", "alice", NULL), -EIO);
+	check_refusal(e.c, "ServerRefused", 482, "#chan", "MODE");
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+o", "ghost", NULL), -EIO);
+	check_refusal(e.c, "ServerRefused", 401, "#chan", "MODE");
+	ck_assert_int_eq(bk_irc_kick(e.c, "#chan", "ghost", "out"), -EIO);
+	check_refusal(e.c, "ServerRefused", 441, "#chan", "KICK");
+	ck_assert_int_eq(bk_irc_topic_set(e.c, "#locked", "new topic"), -EIO);
+	check_refusal(e.c, "ServerRefused", 482, "#locked", "TOPIC");
+	ck_assert_int_eq(bk_irc_invite(e.c, "alice", "#away"), -EIO);
+	check_refusal(e.c, "ServerRefused", 442, "#away", "INVITE");
+	ck_assert_int_eq(bk_irc_part(e.c, "#gone", NULL), -EIO);
+	check_refusal(e.c, "ServerRefused", 442, "#gone", "PART");
+	ck_assert_int_eq(bk_irc_join(e.c, "#banned", NULL), -EIO);
+	check_refusal(e.c, "ServerRefused", 474, "#banned", "JOIN");
+
+	/* permitted: confirmed by the echo, by 341, or by the PONG after it */
+	t0 = now_ms();
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+v", "alice", NULL), 0);
+	ck_assert_int_eq(bk_irc_kick(e.c, "#chan", "alice", "bye"), 0);
+	ck_assert_int_eq(bk_irc_invite(e.c, "alice", "#chan"), 0);
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+n", NULL), 0);
+	ck_assert_int_eq(bk_irc_topic_set(e.c, "#chan", "fine"), 0);
+	/* none of them waited for refusal_wait */
+	ck_assert_uint_lt(now_ms() - t0, 1000);
+
+	/* a server that never answers: success once refusal_wait has passed */
+	ck_assert_int_eq(bk_irc_say(e.c, "#x", "quiet"), 0);
+	t0 = now_ms();
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+m", NULL), 0);
+	took = now_ms() - t0;
+	ck_assert_msg(took >= 900 && took < 1000 + WAIT_MS, "mode +m took %llu ms", (unsigned long long)took);
+
+	/* the connection ends before the answer: NotConnected, not a hang */
+	t0 = now_ms();
+	ck_assert_int_eq(bk_irc_mode(e.c, "#chan", "+s", NULL), -EIO);
+	ck_assert_str_eq(bk_error_name(bk_conn_last_error(e.c)), "NotConnected");
+	ck_assert_uint_lt(now_ms() - t0, 900);
+	ck_assert_int_eq(test_fake_done(f, WAIT_MS), 0);
+
+	host_stop(&e);
+	test_fake_stop(f);
+	test_fake_free(f);
+}
+END_TEST
+
 START_TEST(bothost_configured_for_tls)
 {
 	struct test_irc_user u;
@@ -1147,9 +1408,11 @@ static Suite *tls_suite(void)
 	t = tcase_create("bothost");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, tags_and_accounts_reach_the_message_handler);
+	tcase_add_test(t, filters_wake_only_the_matching_registrations);
 	tcase_add_test(t, text_not_utf8_is_decoded_and_can_be_sent_back);
 	tcase_add_test(t, cap_and_authenticate_lines_reach_the_line_event);
 	tcase_add_test(t, refusals_are_logged_and_reported);
+	tcase_add_test(t, refused_commands_fail_with_the_servers_error);
 	tcase_add_test(t, bothost_configured_for_tls);
 	suite_add_tcase(s, t);
 	return s;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests of the pure modules shared by bothost and libbotkit: framing,
  * the hash map, and wire encoding/decoding of values and messages. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The registry of behaviours and their processes. */
 #include "config.h"
 
@@ -9,12 +10,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/call.h"
 #include "core/client.h"
+#include "core/errors.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "listeners.h"
+#include "prestart.h"
 #include "residents.h"
 #include "core/server.h"
 #include "spawn.h"
+#include "state_dir.h"
 #include "timers.h"
 #include "core/value.h"
 
@@ -24,6 +30,10 @@ struct behaviour_run {
 	struct behaviour *b;
 	struct spawn *sp;
 	pid_t pid;
+	bool parked;		/* prestarted, waiting for a command's context */
+	bool discarded;		/* parked and stopped to be replaced */
+	struct call *park_call;	/* its bot.park(), waiting for a command */
+	struct prestart_file exe;	/* the executable it was started from (parked) */
 };
 
 struct behaviour {
@@ -37,6 +47,8 @@ struct behaviour {
 	struct spawn_exit last_exit;
 	struct timer *timer;		/* timers */
 	struct resident *resident;	/* residents, until removed or the host stops */
+	struct prestart *prestart;	/* commands with prestart > 0 */
+	bool state_dir_failed;		/* the failure to make its state directory was logged */
 };
 
 struct behaviours {
@@ -45,6 +57,7 @@ struct behaviours {
 	char *untrusted_path;	/* its untrusted companion: $BOTKIT_SOCKET of the others */
 	unsigned max_processes;
 	char prefix[16];	/* command_prefix (at most 8 bytes): $BOTKIT_PREFIX */
+	char *state_dir;	/* the host's state directory, or NULL: behaviours get none */
 	unsigned running;	/* processes of every behaviour */
 	bool stopping;
 	struct list live;	/* in the order of the configuration */
@@ -65,8 +78,9 @@ static const struct {
 	{ "BOTKIT_TARGET", "target" },
 };
 
-/* The keys' variables, BOTKIT_PREFIX, BOTKIT_SOCKET and the NULL. */
-#define BEHAVIOUR_ENV_MAX (sizeof behaviour_env_keys / sizeof behaviour_env_keys[0] + 3)
+/* The keys' variables, BOTKIT_PREFIX, BOTKIT_SOCKET, BOTKIT_STATE_DIR,
+ * BOTKIT_PRESTARTED and the NULL. */
+#define BEHAVIOUR_ENV_MAX (sizeof behaviour_env_keys / sizeof behaviour_env_keys[0] + 5)
 
 /* The registry, between behaviours_start and behaviours_free. */
 static struct behaviours *behaviours_state;
@@ -79,6 +93,7 @@ static void behaviour_free(struct behaviour *b)
 	list_remove(&b->link);
 	timer_free(b->timer);
 	resident_free(b->resident);
+	prestart_free(b->prestart);
 	conf_behaviour_clear(&b->cfg);
 	free(b);
 }
@@ -90,6 +105,19 @@ static void behaviour_kind_start(struct behaviour *b)
 		log_error("timer %s: out of memory: it is not set", b->cfg.name);
 	if (b->cfg.kind == CONF_BEHAVIOUR_RESIDENT && !(b->resident = resident_new(b)))
 		log_error("resident %s: out of memory: it is not started", b->cfg.name);
+	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND && b->cfg.prestart && !(b->prestart = prestart_new(b)))
+		log_error("command %s: out of memory: no process is prestarted", b->cfg.name);
+}
+
+/* Follow the section's prestart after a reload: the parked processes are
+ * replaced (a new pool, or none). */
+static void behaviour_prestart_sync(struct behaviour *b)
+{
+	behaviour_discard_parked(b);
+	prestart_free(b->prestart);
+	b->prestart = NULL;
+	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND && b->cfg.prestart && !(b->prestart = prestart_new(b)))
+		log_error("command %s: out of memory: no process is prestarted", b->cfg.name);
 }
 
 /* A new behaviour for section c, added to the registry and started. */
@@ -134,6 +162,9 @@ static void behaviour_remove(struct behaviours *bs, struct behaviour *b)
 	b->timer = NULL;
 	resident_free(b->resident);
 	b->resident = NULL;
+	prestart_free(b->prestart);
+	b->prestart = NULL;
+	behaviour_discard_parked(b);
 	if (b->cfg.kind == CONF_BEHAVIOUR_RESIDENT)
 		behaviour_stop_runs(b, NULL);
 	if (!b->running)
@@ -156,8 +187,9 @@ unsigned behaviour_running(const struct behaviour *b)
 
 /* The argument vector: exec, the fixed arguments, then for a command "--"
  * and the user's words (borrowed), so that no word of a user is ever taken
- * for an option by a program that parses them (getopt: "-rf", "--help"). */
-static char **behaviour_argv(const struct behaviour *b, char *const *user_args, size_t n)
+ * for an option by a program that parses them (getopt: "-rf", "--help").
+ * A parked process gets neither: its words come in the context. */
+static char **behaviour_argv(const struct behaviour *b, char *const *user_args, size_t n, bool parked)
 {
 	char **argv = calloc(3 + b->cfg.n_args + n, sizeof *argv);
 	size_t k = 0;
@@ -167,7 +199,7 @@ static char **behaviour_argv(const struct behaviour *b, char *const *user_args, 
 	argv[k++] = b->cfg.exec;
 	for (size_t i = 0; i < b->cfg.n_args; i++)
 		argv[k++] = b->cfg.args[i];
-	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND)
+	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND && !parked)
 		argv[k++] = "--";
 	for (size_t i = 0; i < n; i++)
 		argv[k++] = user_args[i];
@@ -183,22 +215,30 @@ static void behaviour_env_free(char **env)
 
 /* The BOTKIT_* environment of a process with context (an object). A
  * behaviour without `privileged = yes` gets the untrusted socket, so that a
- * botctl it runs is no more privileged than the behaviour itself. 0 or -ENOMEM. */
+ * botctl it runs is no more privileged than the behaviour itself; a parked
+ * process gets BOTKIT_PRESTARTED=1. 0 or -ENOMEM. */
 static int behaviour_env(const struct behaviours *bs, const struct behaviour *b, const cJSON *context,
-			 char **env)
+			 bool parked, char **env)
 {
 	const char *socket_path = b->cfg.privileged ? bs->socket_path : bs->untrusted_path;
+	const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(context, "state_dir"));
 	size_t k = 0;
 
 	memset(env, 0, BEHAVIOUR_ENV_MAX * sizeof *env);
 	for (size_t i = 0; i < sizeof behaviour_env_keys / sizeof behaviour_env_keys[0]; i++) {
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(context, behaviour_env_keys[i].key));
+		if (parked && !v)
+			continue;
 		if (asprintf(&env[k++], "%s=%s", behaviour_env_keys[i].var, v ? v : "") < 0)
 			goto fail;
 	}
 	if (asprintf(&env[k++], "BOTKIT_PREFIX=%s", bs->prefix) < 0)
 		goto fail;
 	if (socket_path && asprintf(&env[k++], "BOTKIT_SOCKET=%s", socket_path) < 0)
+		goto fail;
+	if (state && asprintf(&env[k++], "BOTKIT_STATE_DIR=%s", state) < 0)
+		goto fail;
+	if (parked && !(env[k++] = strdup("BOTKIT_PRESTARTED=1")))
 		goto fail;
 	return 0;
 fail:
@@ -207,26 +247,50 @@ fail:
 	return -ENOMEM;
 }
 
-/* b's processes that hold a slot: those the host is not serving a request
- * of (an answer handed to the host belongs to the host: the wait for the
- * paced IRC queue does not hold a slot). */
+/* b's processes that hold a slot of max_running: those neither parked nor
+ * served a request by the host (an answer handed to the host belongs to the
+ * host: the wait for the paced IRC queue does not hold a slot). */
 static unsigned behaviour_busy(const struct behaviour *b)
 {
 	unsigned n = 0;
 
-	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next)
-		n += !spawn_waits_on_host(list_entry(l, struct behaviour_run, link)->sp);
+	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		const struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		n += !run->parked && !spawn_waits_on_host(run->sp);
+	}
 	return n;
 }
 
-/* The processes of every behaviour of list that hold a slot. */
+/* b's parked processes, those being replaced included. */
+static unsigned behaviour_parked_all(const struct behaviour *b)
+{
+	unsigned n = 0;
+
+	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next)
+		n += list_entry(l, struct behaviour_run, link)->parked;
+	return n;
+}
+
+/* The processes of every behaviour of list that hold a slot of
+ * max_processes: the busy ones and the parked ones. */
 static unsigned behaviours_busy_in(const struct list *list)
 {
 	unsigned n = 0;
 
-	for (const struct list *l = list->next; l != list; l = l->next)
-		n += behaviour_busy(list_entry(l, struct behaviour, link));
+	for (const struct list *l = list->next; l != list; l = l->next) {
+		const struct behaviour *b = list_entry(l, struct behaviour, link);
+		n += behaviour_busy(b) + behaviour_parked_all(b);
+	}
 	return n;
+}
+
+/* Whether one more process of any behaviour may start: 0 or -EAGAIN. */
+static int behaviours_may_start(const struct behaviours *bs)
+{
+	if (bs->running >= 2 * bs->max_processes ||
+	    behaviours_busy_in(&bs->live) + behaviours_busy_in(&bs->removed) >= bs->max_processes)
+		return -EAGAIN;
+	return 0;
 }
 
 /* Whether b may start one more process now: 0, -EBUSY, -EAGAIN or
@@ -234,16 +298,14 @@ static unsigned behaviours_busy_in(const struct list *list)
  * of twice max_processes. */
 static int behaviour_may_run(const struct behaviours *bs, const struct behaviour *b)
 {
-	unsigned own = b->cfg.kind == CONF_BEHAVIOUR_COMMAND ? b->cfg.max_running : 1;
+	bool per_request = b->cfg.kind == CONF_BEHAVIOUR_COMMAND || b->cfg.kind == CONF_BEHAVIOUR_ROUTE;
+	unsigned own = per_request ? b->cfg.max_running : 1;
 
 	if (bs->stopping || b->removed)
 		return -ESHUTDOWN;
-	if (behaviour_busy(b) >= own || (b->cfg.kind != CONF_BEHAVIOUR_COMMAND && b->running >= own))
+	if (behaviour_busy(b) >= own || (!per_request && b->running >= own))
 		return -EBUSY;
-	if (bs->running >= 2 * bs->max_processes ||
-	    behaviours_busy_in(&bs->live) + behaviours_busy_in(&bs->removed) >= bs->max_processes)
-		return -EAGAIN;
-	return 0;
+	return behaviours_may_start(bs);
 }
 
 /* A context holding {"kind","name"}. */
@@ -259,9 +321,34 @@ struct value *behaviour_context_new(const struct behaviour *b)
 	return value_new(o);
 }
 
+/* Make b's state directory and add it to context as "state_dir". A
+ * directory that cannot be made is logged (once until it can be) and the
+ * process starts without it. 0 or -ENOMEM. */
+static int behaviour_state_dir(const struct behaviours *bs, struct behaviour *b, struct value *context)
+{
+	const char *kind = conf_behaviour_kind_name(b->cfg.kind);
+	char path[4096];
+	int r;
+
+	if (!bs->state_dir)
+		return 0;
+	if ((r = state_dir_make(bs->state_dir, b->cfg.name, path, sizeof path)) < 0) {
+		if (!b->state_dir_failed)
+			log_error("%s %s: cannot make its state directory: %s: %s; it starts without one "
+				  "($BOTKIT_STATE_DIR unset)", kind, b->cfg.name, path, strerror(-r));
+		b->state_dir_failed = true;
+		return 0;
+	}
+	if (b->state_dir_failed)
+		log_info("%s %s: its state directory %s is made", kind, b->cfg.name, path);
+	b->state_dir_failed = false;
+	return cJSON_AddStringToObject(value_root(context), "state_dir", path) ? 0 : -ENOMEM;
+}
+
 static void behaviour_exit_cb(struct spawn *sp, const struct spawn_exit *how, void *userdata);
 
-/* Spawn the process of run with argv, env and context. */
+/* Spawn the process of run with argv, env and context (NULL: parked, its
+ * context comes later). */
 static int behaviour_spawn(struct behaviour_run *run, char **argv, char **env, const struct value *context)
 {
 	struct behaviour *b = run->b;
@@ -271,9 +358,11 @@ static int behaviour_spawn(struct behaviour_run *run, char **argv, char **env, c
 		.argv = argv,
 		.env = env,
 		.timeout_ms = b->cfg.kind == CONF_BEHAVIOUR_RESIDENT ? 0 : b->cfg.timeout_ms,
+		.parked = run->parked,
 		.connect = true,
 		.context = context,
 		.limits = &b->cfg.limits,
+		.line_buffered = b->cfg.line_buffered,
 		/* only when its section says so, although it runs as the host's user */
 		.privileged = b->cfg.privileged,
 	};
@@ -298,21 +387,198 @@ static void behaviour_started(struct behaviours *bs, struct behaviour_run *run)
 		bs->watch(b, run->pid, NULL, bs->watch_userdata);
 }
 
-/* Start a process of b. */
+/* ---- prestarted processes ------------------------------------------------------- */
+
+/* b's parked processes (those being replaced not counted). */
+unsigned behaviour_parked(const struct behaviour *b)
+{
+	unsigned n = 0;
+
+	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		const struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		n += run->parked && !run->discarded;
+	}
+	return n;
+}
+
+/* Start one parked process of b. */
+int behaviour_park(struct behaviour *b)
+{
+	struct behaviours *bs = behaviours_state;
+	char *env[BEHAVIOUR_ENV_MAX], **argv = NULL;
+	struct behaviour_run *run = NULL;
+	struct value *base = NULL;
+	int r = bs->stopping || b->removed ? -ESHUTDOWN : behaviours_may_start(bs);
+
+	env[0] = NULL;
+	if (r < 0)
+		return r;
+	if (!(base = behaviour_context_new(b)) || !(argv = behaviour_argv(b, NULL, 0, true)) ||
+	    !(run = calloc(1, sizeof *run)) || behaviour_state_dir(bs, b, base) < 0 ||
+	    behaviour_env(bs, b, value_json(base), true, env) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	list_init(&run->link);
+	run->b = b;
+	run->parked = true;
+	run->exe = prestart_file_get(b->cfg.exec);
+	r = behaviour_spawn(run, argv, env, NULL);
+	behaviour_env_free(env);
+	if (r == 0) {
+		behaviour_started(bs, run);
+		run = NULL;
+	}
+out:
+	free(run);
+	free(argv);
+	value_free(base);
+	return r;
+}
+
+/* Stop b's parked processes, to be replaced. */
+void behaviour_discard_parked(struct behaviour *b)
+{
+	for (struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		if (!run->parked || run->discarded)
+			continue;
+		run->discarded = true;
+		spawn_stop(run->sp);
+	}
+}
+
+/* The parked process to hand a command to: one already waiting in
+ * bot.park() if any, else the oldest; NULL when none is parked. */
+static struct behaviour_run *behaviour_parked_pick(const struct behaviour *b)
+{
+	struct behaviour_run *first = NULL;
+
+	for (struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		if (!run->parked || run->discarded || !spawn_get_client(run->sp))
+			continue;
+		if (run->park_call)
+			return run;
+		if (!first)
+			first = run;
+	}
+	return first;
+}
+
+/* Hand context (taken on success) to the parked run: it becomes the
+ * command's process, its timeout starts, its bot.park() is answered. 0,
+ * -ENOMEM or -ENOTCONN (its connection is gone). */
+static int behaviour_hand(struct behaviours *bs, struct behaviour_run *run, struct value *context)
+{
+	struct client *c = spawn_get_client(run->sp);
+	struct value *answer = NULL;
+
+	if (!c)
+		return -ENOTCONN;
+	if (behaviour_state_dir(bs, run->b, context) < 0 || listeners_add_context(context, &run->b->cfg) < 0 ||
+	    (run->park_call && !(answer = value_dup(context))))
+		return -ENOMEM;
+	client_set_context(c, context);
+	run->parked = false;
+	spawn_arm(run->sp);
+	if (run->park_call)
+		call_return(run->park_call, answer);
+	run->park_call = NULL;
+	prestart_handed(run->b->prestart);
+	return 0;
+}
+
+/* Give the command's context to a parked process of b, if one is there
+ * and its executable is still the one on disk: 0 (*ret_pid set), -ENOENT
+ * (none: start one), -EBUSY or -ESHUTDOWN. */
+static int behaviour_unpark(struct behaviours *bs, struct behaviour *b, struct value *context, pid_t *ret_pid)
+{
+	struct behaviour_run *run = b->prestart ? behaviour_parked_pick(b) : NULL;
+	struct prestart_file now;
+
+	if (!run)
+		return -ENOENT;
+	if (bs->stopping || b->removed)
+		return -ESHUTDOWN;
+	if (behaviour_busy(b) >= b->cfg.max_running)
+		return -EBUSY;
+	now = prestart_file_get(b->cfg.exec);
+	if (!prestart_file_same(&now, &run->exe)) {
+		prestart_exe_changed(b->prestart);
+		return -ENOENT;
+	}
+	if (behaviour_hand(bs, run, context) < 0)
+		return -ENOENT;
+	if (ret_pid)
+		*ret_pid = run->pid;
+	return 0;
+}
+
+/* Whether run is the process whose connection is c. */
+static bool behaviour_run_is(const struct behaviour_run *run, const struct client *c)
+{
+	return spawn_get_client_id(run->sp) == client_get_id(c);
+}
+
+/* The run of a behaviour in list whose connection is c, or NULL. */
+static struct behaviour_run *behaviours_run_of(const struct list *list, const struct client *c)
+{
+	for (const struct list *l = list->next; l != list; l = l->next) {
+		const struct behaviour *b = list_entry(l, struct behaviour, link);
+		for (struct list *r = b->runs.next; r != &b->runs; r = r->next)
+			if (behaviour_run_is(list_entry(r, struct behaviour_run, link), c))
+				return list_entry(r, struct behaviour_run, link);
+	}
+	return NULL;
+}
+
+/* bot.park(). */
+void behaviour_park_wait(struct client *c, struct call *call)
+{
+	struct behaviours *bs = behaviours_state;
+	struct behaviour_run *run = NULL;
+	const struct value *context;
+	struct value *v = NULL;
+
+	if (bs && c && !(run = behaviours_run_of(&bs->live, c)))
+		run = behaviours_run_of(&bs->removed, c);
+	if (run && run->parked && run->park_call) {
+		call_fail(call, ERR_FAILED, "bot.park() is already waiting");
+		return;
+	}
+	if (run && run->parked) {
+		run->park_call = call;
+		return;
+	}
+	context = c ? client_get_context(c) : NULL;
+	if (context && !(v = value_dup(context))) {
+		call_fail(call, ERR_FAILED, "out of memory");
+		return;
+	}
+	call_return(call, v);
+}
+
+/* Start a process of b, or hand the command to a parked one. */
 int behaviour_run(struct behaviour *b, struct value *context, char *const *user_args, size_t n, pid_t *ret_pid)
 {
 	struct behaviours *bs = behaviours_state;
 	char *env[BEHAVIOUR_ENV_MAX], **argv = NULL;
 	struct behaviour_run *run = NULL;
-	int r = behaviour_may_run(bs, b);
+	int r = context ? behaviour_unpark(bs, b, context, ret_pid) : -ENOENT;
 
+	if (r == 0)
+		return 0;
+	if (r == -ENOENT)
+		r = behaviour_may_run(bs, b);
 	if (r == 0 && !context && !(context = behaviour_context_new(b)))
 		r = -ENOMEM;
 	if (r < 0)
 		goto out;
 	env[0] = NULL;
-	if (!(argv = behaviour_argv(b, user_args, n)) || !(run = calloc(1, sizeof *run)) ||
-	    (r = behaviour_env(bs, b, value_json(context), env)) < 0) {
+	if (!(argv = behaviour_argv(b, user_args, n, false)) || !(run = calloc(1, sizeof *run)) ||
+	    behaviour_state_dir(bs, b, context) < 0 || listeners_add_context(context, &b->cfg) < 0 ||
+	    (r = behaviour_env(bs, b, value_json(context), false, env)) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -367,6 +633,12 @@ static void behaviour_exit_cb(struct spawn *sp, const struct spawn_exit *how, vo
 	b->last_exit = *how;
 	if (bs->watch)
 		bs->watch(b, run->pid, how, bs->watch_userdata);
+	if (run->park_call)
+		call_fail(run->park_call, ERR_DISCONNECTED, "the process exited");
+	if (run->parked && !run->discarded)
+		prestart_failed(b->prestart);
+	else
+		prestart_fill_soon(b->prestart);
 	free(run);
 	if (b->resident)
 		resident_exited(b->resident, how);
@@ -374,11 +646,21 @@ static void behaviour_exit_cb(struct spawn *sp, const struct spawn_exit *how, vo
 		behaviour_free(b);
 }
 
+/* Append the pids of b's processes, parked or not, to the array pids. */
+static void behaviour_pids_of(const struct behaviour *b, bool parked, cJSON *pids)
+{
+	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		const struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		if (run->parked == parked)
+			cJSON_AddItemToArray(pids, cJSON_CreateNumber(run->pid));
+	}
+}
+
 /* Append the pids of b's processes to the array pids. */
 static void behaviour_pids(const struct behaviour *b, cJSON *pids)
 {
-	for (const struct list *l = b->runs.next; l != &b->runs; l = l->next)
-		cJSON_AddItemToArray(pids, cJSON_CreateNumber(list_entry(l, struct behaviour_run, link)->pid));
+	behaviour_pids_of(b, false, pids);
+	behaviour_pids_of(b, true, pids);
 }
 
 /* Stop b's processes. */
@@ -386,8 +668,11 @@ void behaviour_stop_runs(struct behaviour *b, cJSON *pids)
 {
 	if (pids)
 		behaviour_pids(b, pids);
-	for (struct list *l = b->runs.next; l != &b->runs; l = l->next)
-		spawn_stop(list_entry(l, struct behaviour_run, link)->sp);
+	for (struct list *l = b->runs.next; l != &b->runs; l = l->next) {
+		struct behaviour_run *run = list_entry(l, struct behaviour_run, link);
+		run->discarded |= run->parked;	/* replaced, not a failure */
+		spawn_stop(run->sp);
+	}
 }
 
 /* bot.restart of b. */
@@ -416,7 +701,9 @@ cJSON *behaviour_describe(const struct behaviour *b)
 		cJSON_Delete(o);
 		return NULL;
 	}
-	behaviour_pids(b, pids);
+	behaviour_pids_of(b, false, pids);
+	if (b->cfg.kind == CONF_BEHAVIOUR_COMMAND && (pids = cJSON_AddArrayToObject(o, "parked")))
+		behaviour_pids_of(b, true, pids);
 	cJSON_AddNumberToObject(o, "runs", (double)b->runs_total);
 	cJSON_AddItemToObject(o, "last_exit", b->exited ? behaviour_exit_json(&b->last_exit) : cJSON_CreateNull());
 	if (b->cfg.kind == CONF_BEHAVIOUR_TIMER) {
@@ -489,6 +776,11 @@ int behaviours_configure(const struct behaviours_conf *cfg)
 		return 0;
 	bs->max_processes = cfg->max_processes;
 	snprintf(bs->prefix, sizeof bs->prefix, "%s", cfg->command_prefix ? cfg->command_prefix : "!");
+	free(bs->state_dir);
+	if ((bs->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL) == NULL && cfg->state_dir) {
+		log_error("out of memory: behaviours get no state directory");
+		r = -ENOMEM;
+	}
 	/* Removals first, so that a name can pass from one kind to another. */
 	for (struct list *l = bs->live.next, *next; l != &bs->live; l = next) {
 		struct behaviour *b = list_entry(l, struct behaviour, link);
@@ -500,6 +792,7 @@ int behaviours_configure(const struct behaviours_conf *cfg)
 	for (size_t i = 0; i < cfg->n_behaviours; i++) {
 		const struct conf_behaviour *c = &cfg->behaviours[i];
 		struct behaviour *b = behaviours_find(c->name);
+		bool fresh = !b;
 		if (!b && !(b = behaviour_new(bs, c))) {
 			log_error("%s %s: out of memory: not added", conf_behaviour_kind_name(c->kind), c->name);
 			r = -ENOMEM;
@@ -509,6 +802,9 @@ int behaviours_configure(const struct behaviours_conf *cfg)
 			log_error("%s %s: out of memory: not changed", conf_behaviour_kind_name(c->kind), c->name);
 			r = -ENOMEM;
 		}
+		/* Prestarted processes are replaced on every reload. */
+		if (!fresh && (b->prestart || b->cfg.prestart))
+			behaviour_prestart_sync(b);
 		/* Keep the order of the file. */
 		list_remove(&b->link);
 		list_add_tail(&bs->live, &b->link);
@@ -530,6 +826,9 @@ void behaviours_stop(void)
 		b->timer = NULL;
 		resident_free(b->resident);
 		b->resident = NULL;
+		prestart_free(b->prestart);
+		b->prestart = NULL;
+		behaviour_discard_parked(b);
 	}
 }
 
@@ -557,6 +856,7 @@ void behaviours_free(void)
 	server_set_child_policy(bs->server, NULL, NULL);
 	free(bs->socket_path);
 	free(bs->untrusted_path);
+	free(bs->state_dir);
 	free(bs);
 	behaviours_state = NULL;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Behaviours: the programs of the configuration's [command NAME],
  * [timer NAME] and [resident NAME] sections, and their processes.
  *
@@ -26,6 +27,8 @@
 #include "behaviour_conf.h"
 
 struct behaviour;
+struct call;
+struct client;
 struct server;
 struct value;
 struct spawn_exit;
@@ -83,13 +86,34 @@ struct value *behaviour_context_new(const struct behaviour *b);
  * answers the process, and its strings "kind", "name", "text", "nick",
  * "hostmask", "channel" and "target" become $BOTKIT_KIND, $BOTKIT_NAME,
  * $BOTKIT_ARGS, $BOTKIT_NICK, $BOTKIT_HOSTMASK, $BOTKIT_CHANNEL and
- * $BOTKIT_TARGET (empty when absent), beside $BOTKIT_SOCKET. 0, -EBUSY (b runs as many
+ * $BOTKIT_TARGET (empty when absent), beside $BOTKIT_SOCKET; its state
+ * directory (STATE_DIR/behaviours/NAME, made first) is added as "state_dir"
+ * and $BOTKIT_STATE_DIR, both absent when it cannot be made (logged). 0, -EBUSY (b runs as many
  * processes as it may), -EAGAIN (max_processes reached), -ESHUTDOWN (the
  * host is stopping or b was removed) or another -errno from spawn_start.
  * A process the host is serving a request of (its answer in the paced IRC
  * queue) holds no slot of max_running or max_processes; at most twice
- * max_processes processes live at once. */
+ * max_processes processes live at once. A command with parked processes
+ * hands context to one of them instead of starting one (user_args then
+ * arrive in the context only); *ret_pid is that process's. */
 int behaviour_run(struct behaviour *b, struct value *context, char *const *user_args, size_t n, pid_t *ret_pid);
+/* Prestarted processes (a command's `prestart`, prestart.h). b's parked
+ * processes (those being replaced not counted). */
+unsigned behaviour_parked(const struct behaviour *b);
+/* Start one parked process of b: argv is exec and the fixed args (no
+ * "--" nor words: they come in the context), its environment has no
+ * $BOTKIT_ARGS, $BOTKIT_NICK... but $BOTKIT_PRESTARTED=1, and no timeout
+ * runs until a command is handed to it. It counts toward max_processes,
+ * not max_running. 0, -EAGAIN (max_processes reached), -ESHUTDOWN, or an
+ * -errno of spawn_start. */
+int behaviour_park(struct behaviour *b);
+/* Stop b's parked processes (they are replaced by the pool). */
+void behaviour_discard_parked(struct behaviour *b);
+/* bot.park() from client c: a parked process waits here until a command is
+ * handed to it, then gets its context; any other caller gets its context
+ * (host.context()) at once. */
+void behaviour_park_wait(struct client *c, struct call *call);
+
 /* Stop b's processes (SIGTERM, then SIGKILL); their pids are appended to
  * the array pids if given. */
 void behaviour_stop_runs(struct behaviour *b, cJSON *pids);
@@ -97,7 +121,8 @@ void behaviour_stop_runs(struct behaviour *b, cJSON *pids);
  * command's or timer's processes are stopped. Their pids are appended to
  * the array stopped. */
 void behaviour_restart(struct behaviour *b, cJSON *stopped);
-/* {"name","kind","exec","running":[pids],"runs","last_exit",...} for bot.list. */
+/* {"name","kind","exec","running":[pids],"runs","last_exit",...} for bot.list;
+ * commands also "parked":[pids]. */
 cJSON *behaviour_describe(const struct behaviour *b);
 /* {"code","signal","timed_out","runtime_ms"} of an exit (code null when
  * killed by a signal, signal null when it exited). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The behaviours' sections of the configuration, as the behaviours layer
  * sees them: [command NAME], [timer NAME] and [resident NAME], and the
  * [bothost] keys about commands (prefix, owners, rates, process count).
@@ -29,12 +30,15 @@ void conf_behaviour_clear(struct conf_behaviour *b)
 	free(b->at);
 	conf_strv_free(b->commands, b->n_commands);
 	conf_strv_free(b->store_access, b->n_store_access);
+	free(b->route_path);
+	free(b->route_method);
+	conf_strv_free(b->listen, b->n_listen);
 	memset(b, 0, sizeof *b);
 }
 
-static const char *const conf_behaviour_kinds[] = { "command", "timer", "resident" };
+static const char *const conf_behaviour_kinds[] = { "command", "timer", "resident", "route" };
 
-/* "command", "timer" or "resident". */
+/* "command", "timer", "resident" or "route". */
 const char *conf_behaviour_kind_name(enum conf_behaviour_kind kind)
 {
 	return conf_behaviour_kinds[kind];
@@ -79,6 +83,10 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 	dst->name = strdup(src->name);
 	dst->exec = src->exec ? strdup(src->exec) : NULL;
 	dst->help = src->help ? strdup(src->help) : NULL;
+	dst->route_path = src->route_path ? strdup(src->route_path) : NULL;
+	dst->route_method = src->route_method ? strdup(src->route_method) : NULL;
+	if ((src->route_path && !dst->route_path) || (src->route_method && !dst->route_method))
+		ok = false;
 	dst->args = conf_strv_dup(src->args, src->n_args, &ok);
 	if (!ok)
 		dst->n_args = 0;
@@ -88,6 +96,9 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 	dst->store_access = conf_strv_dup(src->store_access, src->n_store_access, &ok);
 	if (!dst->store_access)
 		dst->n_store_access = 0;
+	dst->listen = conf_strv_dup(src->listen, src->n_listen, &ok);
+	if (!dst->listen)
+		dst->n_listen = 0;
 	dst->at = src->n_at ? malloc(src->n_at * sizeof *dst->at) : NULL;
 	if (dst->at)
 		memcpy(dst->at, src->at, src->n_at * sizeof *dst->at);
@@ -118,16 +129,28 @@ bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_beha
 {
 	if (a->kind != b->kind || strcmp(a->name, b->name) != 0 || !conf_str_equal(a->exec, b->exec) ||
 	    !conf_str_equal(a->help, b->help) || a->n_args != b->n_args || a->n_at != b->n_at ||
-	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->max_running != b->max_running ||
+	    a->timeout_ms != b->timeout_ms || a->privileged != b->privileged || a->line_buffered != b->line_buffered ||
+	    a->max_running != b->max_running || a->prestart != b->prestart ||
 	    a->private_ok != b->private_ok || a->owner_only != b->owner_only || a->every_ms != b->every_ms ||
 	    a->restart_min_ms != b->restart_min_ms || a->restart_max_ms != b->restart_max_ms || a->watch != b->watch ||
-	    a->n_commands != b->n_commands || a->n_store_access != b->n_store_access ||
+	    a->n_commands != b->n_commands || a->n_store_access != b->n_store_access || a->n_listen != b->n_listen ||
+	    !conf_str_equal(a->route_path, b->route_path) || !conf_str_equal(a->route_method, b->route_method) ||
 	    memcmp(&a->limits, &b->limits, sizeof a->limits) != 0)
 		return false;
 	if (!conf_strv_equal(a->args, b->args, a->n_args) || !conf_strv_equal(a->commands, b->commands, a->n_commands) ||
-	    !conf_strv_equal(a->store_access, b->store_access, a->n_store_access))
+	    !conf_strv_equal(a->store_access, b->store_access, a->n_store_access) ||
+	    !conf_strv_equal(a->listen, b->listen, a->n_listen))
 		return false;
 	return a->n_at == 0 || memcmp(a->at, b->at, a->n_at * sizeof *a->at) == 0;
+}
+
+/* The [listen NAME] section named name, or NULL. */
+const struct conf_listener *conf_listener_find(const struct behaviours_conf *bc, const char *name)
+{
+	for (size_t i = 0; i < bc->n_listeners; i++)
+		if (strcmp(bc->listeners[i].name, name) == 0)
+			return &bc->listeners[i];
+	return NULL;
 }
 
 /* Whether b claims the command word. */
@@ -145,7 +168,13 @@ void behaviours_conf_clear(struct behaviours_conf *bc)
 	for (size_t i = 0; i < bc->n_behaviours; i++)
 		conf_behaviour_clear(&bc->behaviours[i]);
 	free(bc->behaviours);
+	for (size_t i = 0; i < bc->n_listeners; i++) {
+		free(bc->listeners[i].name);
+		free(bc->listeners[i].address);
+	}
+	free(bc->listeners);
 	conf_strv_free(bc->owners, bc->n_owners);
 	free(bc->command_prefix);
+	free(bc->state_dir);
 	memset(bc, 0, sizeof *bc);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The behaviours' sections of the configuration, as the behaviours layer
  * sees them; the configuration file (bothost/conf.h) reads them. */
 #ifndef BOTHOST_BEHAVIOUR_CONF_H
@@ -14,8 +15,9 @@ enum conf_behaviour_kind {
 	CONF_BEHAVIOUR_COMMAND,
 	CONF_BEHAVIOUR_TIMER,
 	CONF_BEHAVIOUR_RESIDENT,
+	CONF_BEHAVIOUR_ROUTE,		/* a process per HTTP request (the daemon wires it) */
 };
-#define CONF_BEHAVIOUR_KINDS 3
+#define CONF_BEHAVIOUR_KINDS 4
 
 /* A [command NAME], [timer NAME] or [resident NAME] section. */
 struct conf_behaviour {
@@ -27,6 +29,7 @@ struct conf_behaviour {
 	size_t n_args;
 	unsigned timeout_ms;		/* commands and timers (30 s); 0: none */
 	bool privileged;		/* may call privileged methods (no) */
+	bool line_buffered;		/* its stdout and stderr line-buffered (yes) */
 	struct spawn_limits limits;	/* limit_* keys; those not given come from [behaviours] */
 	char **store_access;		/* other namespaces of the store it may use */
 	size_t n_store_access;
@@ -36,6 +39,8 @@ struct conf_behaviour {
 	bool private_ok;		/* usable in a private message (yes); channel_only = yes: no */
 	bool owner_only;		/* (no) */
 	char *help;			/* the text of !help NAME (commands, residents), or NULL */
+	unsigned prestart;		/* processes kept started and parked, waiting for
+					 * a command's context (0: none) */
 
 	/* [timer NAME] */
 	unsigned every_ms;		/* 0: none */
@@ -49,6 +54,22 @@ struct conf_behaviour {
 	char **commands;		/* command words it answers itself: the host
 					 * neither answers nor runs anything for them */
 	size_t n_commands;
+
+	/* [route NAME] (also max_running) */
+	char *route_path;		/* the path prefix it serves */
+	char *route_method;		/* "GET", ... or "*" (any, the default) */
+
+	/* every kind */
+	char **listen;			/* names of [listen NAME] sections whose sockets
+					 * its processes get in host.context() */
+	size_t n_listen;
+};
+
+/* A [listen NAME] section: a listening socket the host keeps open across
+ * its behaviours' restarts (listeners.h). */
+struct conf_listener {
+	char *name;
+	char *address;			/* "HOST:PORT" (TCP) or "unix:/path" */
 };
 
 
@@ -67,8 +88,12 @@ struct behaviours_conf {
 	struct conf_rate user_commands;	/* commands per user (12 per minute) */
 	unsigned user_ignore_ms;	/* how long a user over the rate is ignored (5 min) */
 	unsigned user_processes;	/* command processes one user may have running (4) */
+	char *state_dir;		/* [bothost] state_dir: each behaviour's directory
+					 * is behaviours/NAME in it; NULL: none */
 	struct conf_behaviour *behaviours;	/* in the order of the file */
 	size_t n_behaviours;
+	struct conf_listener *listeners;	/* [listen NAME], in the order of the file */
+	size_t n_listeners;
 };
 
 /* Free what bc holds and zero it (clearing twice is harmless). */
@@ -84,6 +109,8 @@ int conf_behaviour_copy(struct conf_behaviour *dst, const struct conf_behaviour 
 void conf_behaviour_clear(struct conf_behaviour *b);
 /* Whether two sections say the same (kind, name and every key). */
 bool conf_behaviour_equal(const struct conf_behaviour *a, const struct conf_behaviour *b);
+/* The [listen NAME] section named name (compared exactly), or NULL. */
+const struct conf_listener *conf_listener_find(const struct behaviours_conf *bc, const char *name);
 /* Whether b (a resident) claims the command word (compared ignoring ASCII case). */
 bool conf_behaviour_claims(const struct conf_behaviour *b, const char *word);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Commands typed on IRC. */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 
 #include "behaviour.h"
 #include "core/call.h"
+#include "core/client.h"
 #include "core/clock.h"
 #include "behaviour_conf.h"
 #include "core/emitter.h"
@@ -27,11 +29,17 @@
 #include "ratelimit.h"
 #include "core/server.h"
 #include "core/value.h"
+#include "spawn.h"
 
 /* How often one kind of notice (unknown command, refusal) goes to a user. */
 #define COMMANDS_NOTICE_MS 60000
 /* The most characters of a command's name (longer words are not commands). */
 #define COMMANDS_WORD_MAX 32
+/* The event a client registers to claim a word: "command:WORD". */
+#define COMMANDS_EVENT "command:"
+#define COMMANDS_EVENT_MAX (sizeof COMMANDS_EVENT + COMMANDS_WORD_MAX)
+/* The characters of a command's name. */
+#define COMMANDS_WORD_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 
 /* A command process started for a user, while it may be running. */
 struct commands_proc {
@@ -39,6 +47,16 @@ struct commands_proc {
 	char *behaviour;	/* its section's name */
 	pid_t pid;
 	char *who, *account;	/* the user's keys (account NULL: none) */
+};
+
+/* Who claimed a word at run time (bot.on("command:WORD")); the claim holds
+ * while the emitter has a registration for its event, so an entry whose
+ * registrations are gone is stale and forgotten when next seen. */
+struct commands_claim {
+	struct list link;	/* in commands.claims */
+	char word[COMMANDS_WORD_MAX + 1];	/* lower case */
+	uint64_t client;	/* the claiming client's id */
+	char *behaviour;	/* its behaviour's name, or NULL */
 };
 
 struct commands {
@@ -50,6 +68,8 @@ struct commands {
 	unsigned user_processes;	/* user_processes */
 	struct list procs;	/* struct commands_proc */
 	struct fn *hook;	/* registered on the irc object's `message` */
+	struct emitter *em;	/* where "command:WORD" goes (the bot object's), or NULL */
+	struct list claims;	/* struct commands_claim */
 };
 
 /* A message that gives a command, as the `message` event describes it. */
@@ -60,6 +80,7 @@ struct command_msg {
 	bool private;
 	const char *target;	/* where replies go: the channel, or the sender */
 	struct fn *reply;	/* borrowed from the event */
+	const struct value *event;	/* the event's arguments: [event] */
 	char *hostmask;
 	char *who;		/* the rate limit's key: "host:HOST" (the nick when there is no host) */
 	char *account;		/* "account:NAME" when the account is known, a second key; else NULL */
@@ -77,6 +98,8 @@ enum commands_builtin {
 };
 
 static struct commands commands_state;
+
+static enum commands_builtin commands_builtin_of(const char *word);
 
 /* ---- replies ----------------------------------------------------------------------- */
 
@@ -181,7 +204,7 @@ static bool commands_msg_word(struct command_msg *m)
 
 	if (strncmp(m->text, commands_state.prefix, plen) != 0)
 		return false;
-	n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+	n = strspn(p, COMMANDS_WORD_CHARS);
 	if (n == 0 || n > COMMANDS_WORD_MAX || (p[n] && !commands_blank(p[n])) || strchr("-_.", p[0]))
 		return false;
 	memcpy(m->word, p, n);
@@ -200,6 +223,7 @@ static bool commands_msg_parse(struct command_msg *m, const struct value *args, 
 	memset(m, 0, sizeof *m);
 	m->text = commands_str(ev, "text");
 	m->reply = value_get_fn(args, cJSON_GetObjectItemCaseSensitive(ev, "reply"));
+	m->event = args;
 	m->from = (struct owners_person){ commands_str(from, "nick"), commands_str(from, "user"),
 					  commands_str(from, "host"), commands_str(from, "account") };
 	if (!m->text || !m->reply || !m->from.nick || !commands_msg_word(m))
@@ -429,6 +453,167 @@ static const struct conf_behaviour *commands_claimer(const char *word)
 	return NULL;
 }
 
+/* ---- words claimed by clients ------------------------------------------------------- */
+
+/* The prefix, also before commands_configure. */
+static const char *commands_prefix(void)
+{
+	return commands_state.prefix ? commands_state.prefix : "!";
+}
+
+/* Write "command:WORD" with word in lower case into buf (COMMANDS_EVENT_MAX). */
+static void commands_event_name(const char *word, char *buf)
+{
+	size_t n = strlen(COMMANDS_EVENT);
+
+	memcpy(buf, COMMANDS_EVENT, n);
+	for (size_t i = 0; word[i] && i < COMMANDS_WORD_MAX; i++)
+		buf[n++] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] - 'A' + 'a' : word[i]);
+	buf[n] = '\0';
+}
+
+/* Forget a claim. */
+static void commands_claim_free(struct commands_claim *cl)
+{
+	list_remove(&cl->link);
+	free(cl->behaviour);
+	free(cl);
+}
+
+/* The live claim of word (any case), or NULL; stale claims met on the way
+ * (no registration left) are forgotten. */
+static struct commands_claim *commands_claim_find(const char *word)
+{
+	struct commands_claim *found = NULL;
+	char event[COMMANDS_EVENT_MAX];
+
+	for (struct list *l = commands_state.claims.next, *next; l && l != &commands_state.claims; l = next) {
+		struct commands_claim *cl = list_entry(l, struct commands_claim, link);
+		next = l->next;
+		commands_event_name(cl->word, event);
+		if (!commands_state.em || !emitter_listened(commands_state.em, event))
+			commands_claim_free(cl);
+		else if (strcasecmp(cl->word, word) == 0)
+			found = cl;
+	}
+	return found;
+}
+
+/* Whether word may be claimed: a command's name, in lower case. */
+static bool commands_word_ok(const char *word)
+{
+	size_t n = strspn(word, "abcdefghijklmnopqrstuvwxyz0123456789-_.");
+
+	return n > 0 && n <= COMMANDS_WORD_MAX && !word[n] && !strchr("-_.", word[0]);
+}
+
+/* Why client c (of the behaviour name, or NULL) may not claim word: an
+ * allocated message (NULL: it may; *ret_err the code). */
+static char *commands_claim_refusal(const char *word, const struct client *c, const char *name, int *ret_err)
+{
+	const char *p = commands_prefix();
+	const struct behaviour *b = behaviours_find(word);
+	const struct conf_behaviour *owner = commands_claimer(word);
+	const struct commands_claim *cl = commands_claim_find(word);
+	char *why = NULL;
+	int n = 0;
+
+	*ret_err = -EEXIST;
+	if (!commands_word_ok(word)) {
+		*ret_err = -EINVAL;
+		n = asprintf(&why, "'%s' is no command word: 1 to %d lower-case letters, digits, '-', '_' or '.', "
+			     "beginning with a letter or digit", word, COMMANDS_WORD_MAX);
+	} else if (commands_builtin_of(word) != COMMANDS_NONE)
+		n = asprintf(&why, "%s%s is a built-in command", p, word);
+	else if (b && behaviour_conf(b)->kind == CONF_BEHAVIOUR_COMMAND)
+		n = asprintf(&why, "%s%s is the command of the section [command %s]", p, word, behaviour_conf(b)->name);
+	else if (owner && (!name || strcasecmp(owner->name, name) != 0))
+		n = asprintf(&why, "%s%s is claimed by the `commands` of [resident %s]", p, word, owner->name);
+	else if (cl && cl->client != client_get_id(c))
+		n = asprintf(&why, "%s%s is claimed by client %llu%s%s", p, word, (unsigned long long)cl->client,
+			     cl->behaviour ? " of behaviour " : "", cl->behaviour ? cl->behaviour : "");
+	else
+		*ret_err = 0;
+	if (n < 0) {
+		why = NULL;
+		*ret_err = -ENOMEM;
+	}
+	return why;
+}
+
+/* Claim word for client c: register fn for "command:WORD". */
+int commands_claim_add(const char *word, struct fn *fn, bool once, struct client *c, char **ret_error)
+{
+	const struct value *ctx = spawn_client_context(c);
+	const char *name = ctx ? commands_str(value_json(ctx), "name") : NULL;
+	struct commands_claim *cl = NULL;
+	char event[COMMANDS_EVENT_MAX];
+	int r;
+
+	*ret_error = NULL;
+	if (!commands_state.em || !commands_state.claims.next)
+		return -ENOMEM;
+	if ((*ret_error = commands_claim_refusal(word, c, name, &r)) || r < 0)
+		return r;
+	if (!commands_claim_find(word)) {
+		cl = calloc(1, sizeof *cl);
+		if (!cl || (name && !(cl->behaviour = strdup(name)))) {
+			free(cl);
+			return -ENOMEM;
+		}
+		snprintf(cl->word, sizeof cl->word, "%s", word);
+		cl->client = client_get_id(c);
+	}
+	commands_event_name(word, event);
+	r = emitter_add(commands_state.em, event, fn, once, c);
+	if (r < 0 && cl) {
+		free(cl->behaviour);
+		free(cl);
+	} else if (cl) {
+		list_add_tail(&commands_state.claims, &cl->link);
+		log_info("command %s%s claimed by client %llu%s%s", commands_prefix(), word, (unsigned long long)cl->client,
+			 name ? " of behaviour " : "", name ? name : "");
+	}
+	return r;
+}
+
+/* Send "command:WORD" for m to the clients that claim it: the message event
+ * with "command" (the word as typed), "prefix", "rest" and "args" added. */
+static void commands_emit(const struct command_msg *m, const struct commands_claim *cl)
+{
+	struct value *v = value_dup(m->event);
+	cJSON *ev = v ? cJSON_GetArrayItem(value_root(v), 0) : NULL;
+	cJSON *args = cJSON_IsObject(ev) ? cJSON_AddArrayToObject(ev, "args") : NULL;
+	char event[COMMANDS_EVENT_MAX];
+	size_t n = 0;
+	char **words = commands_split(m->rest, &n);
+	bool ok = args && words && cJSON_AddStringToObject(ev, "command", m->word) &&
+		  cJSON_AddStringToObject(ev, "prefix", commands_prefix()) && cJSON_AddStringToObject(ev, "rest", m->rest);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cJSON_AddItemToArray(args, cJSON_CreateString(words[i]));
+	commands_words_free(words, n);
+	if (!ok) {
+		log_warn("command %s from %s: out of memory: it is lost", m->word, m->hostmask);
+		value_free(v);
+		return;
+	}
+	commands_event_name(cl->word, event);
+	log_debug("command %s from %s: sent to client %llu", m->word, m->hostmask, (unsigned long long)cl->client);
+	emitter_emit(commands_state.em, event, v);
+	value_free(v);
+}
+
+/* Set the emitter of "command:WORD". */
+void commands_set_emitter(struct emitter *em)
+{
+	commands_state.em = em;
+	if (!commands_state.claims.next)
+		list_init(&commands_state.claims);
+	while (!em && !list_empty(&commands_state.claims))
+		commands_claim_free(list_entry(commands_state.claims.next, struct commands_claim, link));
+}
+
 /* ---- built-in commands ---------------------------------------------------------------- */
 
 /* Append ", !word" (or "!word" first) to the stream. */
@@ -465,6 +650,12 @@ static char *commands_help_all(void)
 		return NULL;
 	fputs("commands: ", f);
 	commands_help_list(f, false, &first);
+	commands_claim_find("");	/* forget stale claims */
+	for (struct list *l = commands_state.claims.next; l != &commands_state.claims; l = l->next) {
+		const struct commands_claim *cl = list_entry(l, struct commands_claim, link);
+		if (!commands_claimer(cl->word))
+			commands_help_word(f, cl->word, &first);
+	}
 	fprintf(f, "%s%shelp; owners only: ", first ? "" : ", ", p);
 	first = true;
 	commands_help_list(f, true, &first);
@@ -502,6 +693,7 @@ static void commands_help(const struct command_msg *m)
 	char name[COMMANDS_WORD_MAX + 1];
 	const struct behaviour *b;
 	const struct conf_behaviour *c, *claimer;
+	const struct commands_claim *cl;
 	char *all;
 
 	if (len == 0) {
@@ -515,11 +707,14 @@ static void commands_help(const struct command_msg *m)
 	b = behaviours_find(name);
 	c = b ? behaviour_conf(b) : NULL;
 	claimer = commands_claimer(name);
+	cl = claimer ? NULL : commands_claim_find(name);
+	if (cl && cl->behaviour && behaviours_find(cl->behaviour))
+		claimer = behaviour_conf(behaviours_find(cl->behaviour));
 	if (commands_builtin_help(name))
 		commands_reply(m->reply, "%s%s: %s", commands_state.prefix, name, commands_builtin_help(name));
-	else if (claimer)
+	else if (claimer || cl)
 		commands_reply(m->reply, "%s%s: %s", commands_state.prefix, name,
-			       claimer->help ? claimer->help : "no help given");
+			       claimer && claimer->help ? claimer->help : "no help given");
 	else if (!c || c->kind != CONF_BEHAVIOUR_COMMAND)
 		commands_reply(m->reply, "unknown command: %s (try %shelp)", name, commands_state.prefix);
 	else
@@ -689,11 +884,13 @@ static void commands_mute(const struct command_msg *m, const struct conf_behavio
 }
 
 /* One command: the rate limit first (a word a resident claims too: its
- * reply function then fails), then nothing for a word a resident claims (it
- * answers itself, at its own pace), a built-in or a configured command. */
+ * reply function then fails), then the event of a word a client claims,
+ * nothing for a word a resident's `commands` claims (it answers itself, at
+ * its own pace), a built-in or a configured command. */
 static void commands_handle(const struct command_msg *m)
 {
 	const struct conf_behaviour *claimer = commands_claimer(m->word);
+	const struct commands_claim *cl = commands_claim_find(m->word);
 	enum commands_builtin which;
 	char d[32];
 
@@ -711,6 +908,10 @@ static void commands_handle(const struct command_msg *m)
 		return;
 	case RATELIMIT_OK:
 		break;
+	}
+	if (cl) {
+		commands_emit(m, cl);
+		return;
 	}
 	if (claimer) {
 		log_debug("command %s from %s: left to resident %s", m->word, m->hostmask, claimer->name);
@@ -801,6 +1002,7 @@ void commands_free(void)
 	struct commands *cs = &commands_state;
 
 	commands_irc_detach();
+	commands_set_emitter(NULL);
 	while (cs->procs.next && !list_empty(&cs->procs))
 		commands_proc_free(list_entry(cs->procs.next, struct commands_proc, link));
 	free(cs->prefix);

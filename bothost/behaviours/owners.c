@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Matching people against the owners of the bot. */
 #include "config.h"
 

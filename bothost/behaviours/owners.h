@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Who owns the bot: a list of "nick!user@host" globs ('*' any run of
  * characters, '?' one character), compared under the server's casemapping,
  * and "account:NAME" entries, compared with the account the server tells. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-user command limits and notice spacing. */
 #include "config.h"
 

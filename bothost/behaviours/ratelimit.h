@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-user limits on commands, in the manner of Limnoria's flood
  * protection: a user who gives more than `count` commands within `window`
  * is ignored for `ignore`, and told so once. The same table spaces out the

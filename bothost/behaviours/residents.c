@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Residents: behaviours the host keeps running. */
 #include "config.h"
 

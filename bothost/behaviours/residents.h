@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Keeping a [resident NAME] behaviour running: started with the host,
  * restarted when it exits or crashes after a wait that doubles from
  * restart_min up to restart_max (and goes back to restart_min after a run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Behaviour processes: vfork, the limits and descriptors set in the child,
  * execve; output logged line by line at a bounded rate; timeouts; reaping
  * through libev. */
@@ -114,6 +115,7 @@ struct spawn {
 	struct spawn_exit how;
 	bool stopped;		/* spawn_stop was called: the end is the host's doing */
 	bool host_waited;	/* its deadline passed while the host served a request of it */
+	bool parked;		/* started ahead of need: no deadline until spawn_arm */
 	ev_child child;
 	ev_timer timeout;
 	ev_timer grace;		/* SIGKILL after SIGTERM, or the end of draining */
@@ -303,14 +305,32 @@ static int spawn_env_path(struct spawn_strv *env)
 	return 0;
 }
 
-/* The clean environment, the caller's entries and BOTKIT_FD. */
+/* Line-buffered stdio for a program that does nothing about it (its stdout
+ * is a pipe, fully buffered by default): coreutils' libstdbuf.so preloaded
+ * as `stdbuf -oL -eL` does, when configure found it and not in a build with
+ * AddressSanitizer (whose runtime must be the first library loaded); and
+ * Python's own switch. */
+static int spawn_env_line_buffered(struct spawn_strv *env)
+{
+	int r = 0;
+
+#if defined(SPAWN_LIBSTDBUF) && !SPAWN_ASAN
+	if ((r = spawn_env_put(env, strdup("LD_PRELOAD=" SPAWN_LIBSTDBUF))) < 0 ||
+	    (r = spawn_env_put(env, strdup("_STDBUF_O=L"))) < 0 || (r = spawn_env_put(env, strdup("_STDBUF_E=L"))) < 0)
+		return r;
+#endif
+	return spawn_env_put(env, strdup("PYTHONUNBUFFERED=1"));
+}
+
+/* The clean environment, line buffering when asked, the caller's entries
+ * and BOTKIT_FD. */
 static int spawn_env_build(struct spawn_strv *env, const struct spawn_opts *o)
 {
 	const char *tz = getenv("TZ");
 	char buf[4096];
 	int r;
 
-	if ((r = spawn_env_path(env)) < 0 ||
+	if ((o->line_buffered && (r = spawn_env_line_buffered(env)) < 0) || (r = spawn_env_path(env)) < 0 ||
 	    (r = spawn_env_put(env, spawn_env_entry("HOME", spawn_env_home(buf, sizeof buf)))) < 0 ||
 	    (r = spawn_env_put(env, strdup("LANG=C.UTF-8"))) < 0 ||
 	    (r = spawn_env_put(env, strdup("LC_ALL=C.UTF-8"))) < 0 ||
@@ -619,6 +639,7 @@ static struct spawn *spawn_alloc(struct server *s, const struct spawn_opts *o, s
 	list_init(&sp->link);
 	sp->server = s;
 	sp->timeout_ms = o->timeout_ms;
+	sp->parked = o->parked;
 	sp->grace_ms = o->kill_grace_ms ? o->kill_grace_ms : SPAWN_DEFAULT_GRACE_MS;
 	sp->done = done;
 	sp->userdata = userdata;
@@ -671,7 +692,7 @@ static void spawn_watch(struct spawn *sp, struct spawn_launch *l)
 	ev_child_start(EV_DEFAULT, &sp->child);
 	spawn_pipe_start(&sp->out, &l->out_fd);
 	spawn_pipe_start(&sp->err, &l->err_fd);
-	if (sp->timeout_ms)
+	if (sp->timeout_ms && !sp->parked)
 		ev_timer_start(EV_DEFAULT, &sp->timeout);
 	list_add_tail(&spawn_all, &sp->link);
 	spawn_running++;
@@ -730,7 +751,7 @@ int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done
 	}
 	spawn_watch(sp, &l);
 	spawn_launch_free(&l);
-	log_info("behaviour %s started: pid %ld, %s", sp->name, (long)pid, o->path);
+	log_info("behaviour %s started%s: pid %ld, %s", sp->name, o->parked ? " (parked)" : "", (long)pid, o->path);
 	if (ret)
 		*ret = sp;
 	return 0;
@@ -908,6 +929,20 @@ static void spawn_signal(struct spawn *sp, int sig)
 	if (kill(-sp->pid, sig) < 0 && errno == ESRCH)
 		kill(sp->pid, sig);
 	spawn_signal_descendants(sp->pid, sig);
+}
+
+/* The parked child's work begins: time it and its deadline from now. */
+void spawn_arm(struct spawn *sp)
+{
+	if (!sp || !sp->parked || sp->state != SPAWN_RUNNING)
+		return;
+	sp->parked = false;
+	sp->started_ms = clock_now_ms();
+	if (sp->timeout_ms) {
+		ev_now_update(EV_DEFAULT);
+		ev_timer_set(&sp->timeout, sp->timeout_ms / 1000., 0.);
+		ev_timer_start(EV_DEFAULT, &sp->timeout);
+	}
 }
 
 /* SIGTERM now, SIGKILL after grace_ms. */
@@ -1186,6 +1221,12 @@ pid_t spawn_get_pid(const struct spawn *sp)
 const char *spawn_get_name(const struct spawn *sp)
 {
 	return sp->name;
+}
+
+/* The id of its connection's client. */
+uint64_t spawn_get_client_id(const struct spawn *sp)
+{
+	return sp->client_id;
 }
 
 /* The registered client with the id of the spawn's connection, if still there. */

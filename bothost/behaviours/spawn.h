@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Behaviour processes: started with vfork and execve and an argv array
  * (never a shell), their resource limits and PR_SET_NO_NEW_PRIVS set in the
  * child before the exec, a clean environment, no inherited descriptor but stdin (/dev/null),
@@ -43,6 +44,7 @@ struct spawn_opts {
 	char *const *env;		/* extra "KEY=VALUE" entries, NULL-terminated, or NULL */
 	const char *cwd;		/* working directory, or NULL: the host's */
 	unsigned timeout_ms;		/* 0: none */
+	bool parked;			/* started ahead of need: the timeout starts with spawn_arm */
 	unsigned kill_grace_ms;		/* between SIGTERM and SIGKILL (default 2000 when 0) */
 	bool connect;			/* give it a connection to the host */
 	const struct value *context;	/* with connect: what host.context() answers it (copied) */
@@ -50,6 +52,9 @@ struct spawn_opts {
 	const struct spawn_limits *limits;	/* NULL: spawn_limits_init's defaults */
 	unsigned log_lines;		/* output lines logged per window (0: 50) ... */
 	unsigned log_window_ms;		/* ... the window (0: 10 s); the rest is counted */
+	bool line_buffered;		/* its stdio line-buffered: coreutils' libstdbuf.so preloaded
+					 * (when configure found it, not with sanitizers) with
+					 * _STDBUF_O=L, _STDBUF_E=L; and PYTHONUNBUFFERED=1 */
 };
 
 /* The default limits: memory 512 MiB (no limit in a build with
@@ -73,10 +78,15 @@ typedef void (*spawn_exit_fn)(struct spawn *sp, const struct spawn_exit *how, vo
  * it returns. 0 or -errno (nothing started, the callback never runs). */
 int spawn_start(struct server *s, const struct spawn_opts *o, spawn_exit_fn done, void *userdata,
 		struct spawn **ret);
+/* A parked child got its work: its timeout starts now and its run time is
+ * counted from now. Nothing for a child that is not parked. */
+void spawn_arm(struct spawn *sp);
 /* Ask the child to stop: SIGTERM now, SIGKILL after the grace period. */
 void spawn_stop(struct spawn *sp);
 pid_t spawn_get_pid(const struct spawn *sp);
 const char *spawn_get_name(const struct spawn *sp);
+/* The id of the host side of its connection (client_get_id), 0 without one. */
+uint64_t spawn_get_client_id(const struct spawn *sp);
 /* The host side of its connection while it is open, else NULL. */
 struct client *spawn_get_client(const struct spawn *sp);
 /* Whether the host is still serving a request of the child's connection

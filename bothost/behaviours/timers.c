@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Timers: the schedule of [timer NAME] behaviours. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The schedule of a [timer NAME] behaviour: every (a period from when the
  * timer was set) and at (times of day, local time, daily). Each time it is
  * due the timer starts its process, unless the previous one still runs

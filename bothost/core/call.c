@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Calls being served, and the host's invocations waiting for clients. */
 #include "config.h"
 
@@ -201,8 +202,11 @@ static void call_send_result(struct call *call, const struct value *v, const cJS
 		return;
 	int r = client_send_result_node(call->client, call->id, v, node);
 	if (r < 0)
-		client_send_error(call->client, call->id, r == -ENOBUFS || r == -E2BIG ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
+		client_send_error(call->client, call->id,
+				  r == -ENOBUFS || r == -E2BIG || r == -ETOOMANYREFS ? ERR_LIMIT_EXCEEDED : ERR_FAILED,
 				  r == -ENOBUFS ? "the result holds more functions than tokens_max allows"
+				  : r == -ETOOMANYREFS ? "the result carries more descriptors than fds_per_frame or "
+							 "fds_max allows"
 				  : r == -E2BIG ? "the result nests deeper than a frame may (1000 levels)"
 						: "the result could not be encoded", NULL);
 }

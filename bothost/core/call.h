@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Calls being served and the host's own pending invocations.
  *
  * A struct call is one request the host is answering: a client's `call` or

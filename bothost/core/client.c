@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /* One connected client. */
 #include "config.h"
 
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <ev.h>
 
 #include "wire/buf.h"
+#include "wire/fdq.h"
 #include "call.h"
 #include "emitter.h"
 #include "errors.h"
@@ -23,6 +26,7 @@
 #include "log.h"
 #include "object.h"
 #include "server.h"
+#include "services.h"
 #include "tokens.h"
 #include "value.h"
 #include "wire/wire.h"
@@ -70,6 +74,16 @@ struct client {
 	ev_timer hello_timer;	/* the handshake deadline, when started */
 	struct frame_reader in;
 	struct buf out;
+	/* The "fd" extension: descriptors received and not yet claimed by a
+	 * frame; those of the frame being handled; those queued to send (each
+	 * tagged with where its frame ends, counted in out_sent's bytes). */
+	struct fdq fds_in;
+	int frame_fds[WIRE_FDS_MAX];
+	size_t frame_nfds;
+	struct fdq fds_out;
+	size_t fds_out_mark;	/* entries of fds_out before the message being built */
+	uint64_t out_sent;	/* bytes written to the socket so far */
+	bool out_mid_frame;	/* the head frame of out is partly written */
 	struct later flush_later;
 	struct later lost_later;
 	struct later free_later;
@@ -169,6 +183,8 @@ static struct client *client_alloc(struct server *s, int fd)
 	c->fd = fd;
 	c->state = CLIENT_HELLO;
 	frame_reader_init(&c->in, server_get_config(s)->frame_max);
+	fdq_init(&c->fds_in);
+	fdq_init(&c->fds_out);
 	tokens_init(&c->tokens);
 	call_table_init(&c->calls);
 	list_init(&c->listeners);
@@ -238,18 +254,29 @@ static void client_set_events(struct client *c, int events)
 static int client_write(struct client *c)
 {
 	while (buf_pending(&c->out) > 0) {
-		ssize_t n = send(c->fd, buf_head(&c->out), buf_pending(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = fdq_send(c->fd, buf_head(&c->out), buf_pending(&c->out), &c->fds_out);
+		c->fds_out_mark = fdq_len(&c->fds_out);
 		if (n > 0) {
+			c->out_mid_frame = buf_head(&c->out)[n - 1] != '\n';
 			buf_consume(&c->out, (size_t)n);
+			c->out_sent += (uint64_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (n == -EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			return 0;
-		return n < 0 ? -errno : -EPIPE;
+		return n < 0 ? (int)n : -EPIPE;
 	}
 	return 0;
+}
+
+/* Drop the queued output and the descriptors that were to go with it. */
+static void client_drop_output(struct client *c)
+{
+	buf_clear(&c->out);
+	fdq_truncate(&c->fds_out, 0);
+	c->fds_out_mark = 0;
 }
 
 /* Write queued output now; wait for EV_WRITE only when the kernel is full. */
@@ -263,7 +290,7 @@ static void client_flush(struct client *c)
 	r = client_write(c);
 	client_account(c);
 	if (r < 0) {
-		buf_clear(&c->out);
+		client_drop_output(c);
 		if (c->state == CLIENT_LINGER) {
 			c->eof = true;
 			client_lost(c);
@@ -291,7 +318,10 @@ static void client_cut_off(struct client *c)
 	const char *head = buf_head(&c->out);
 	const char *nl = memchr(head, '\n', buf_pending(&c->out));
 
-	buf_truncate(&c->out, c->out.off + (nl ? (size_t)(nl - head) + 1 : 0));
+	buf_truncate(&c->out, c->out.off + (nl && c->out_mid_frame ? (size_t)(nl - head) + 1 : 0));
+	/* The descriptors of the frames dropped go too; those of the kept one stay. */
+	fdq_truncate_tag(&c->fds_out, c->out_sent + buf_pending(&c->out));
+	c->fds_out_mark = fdq_len(&c->fds_out);
 	client_fail(c, ERR_LIMIT_EXCEEDED, "output queue over output_max (not reading)", NULL);
 }
 
@@ -306,7 +336,7 @@ static void client_output_commit(struct client *c)
 			c->early_write *= 2;
 		int r = client_write(c);
 		if (r < 0) {
-			buf_clear(&c->out);
+			client_drop_output(c);
 			client_kill(c, strerror(-r));
 			return;
 		}
@@ -327,17 +357,79 @@ static bool client_accepts_output(const struct client *c)
 	return c->state == CLIENT_HELLO || c->state == CLIENT_OPEN;
 }
 
+/* The "fds" member of a message that carries descriptors, and their tags. */
+static int client_put_fds(struct client *c)
+{
+	size_t n = fdq_len(&c->fds_out) - c->fds_out_mark;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = buf_puts(&c->out, ",\"fds\":");
+	if (r == 0)
+		r = wire_write_u64(&c->out, n);
+	for (size_t i = c->fds_out_mark; r == 0 && i < fdq_len(&c->fds_out); i++)
+		c->fds_out.tags[i] = c->out_sent + buf_pending(&c->out) + 2;	/* and "}\n" */
+	return r;
+}
+
 /* Finish a message started at mark (relative to the unconsumed start). */
 static int client_end_message(struct client *c, size_t mark, int r)
 {
 	if (r == 0)
+		r = client_put_fds(c);
+	if (r == 0)
 		r = buf_append(&c->out, "}\n", 2);
 	if (r < 0) {
 		buf_truncate(&c->out, c->out.off + mark);
+		fdq_truncate(&c->fds_out, c->fds_out_mark);
 		return r;
 	}
+	c->fds_out_mark = fdq_len(&c->fds_out);
 	client_output_commit(c);
 	return 0;
+}
+
+/* Queue a duplicate of fd to go with the message being built: its index in
+ * that message, or -ETOOMANYREFS (fds_per_frame, fds_max) or -errno. */
+int client_queue_fd(struct client *c, int fd, unsigned *ret_index)
+{
+	const struct server_config *cfg = client_config(c);
+	size_t in_frame = fdq_len(&c->fds_out) - c->fds_out_mark;
+	int copy;
+
+	if (in_frame >= cfg->fds_per_frame || fdq_len(&c->fds_out) >= cfg->fds_max)
+		return -ETOOMANYREFS;
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	int r = fdq_push(&c->fds_out, copy, UINT64_MAX);
+	if (r < 0)
+		return r;
+	*ret_index = (unsigned)in_frame;
+	return 0;
+}
+
+/* Descriptors queued to send, for client_fds_undo. */
+size_t client_fds_queued(const struct client *c)
+{
+	return fdq_len(&c->fds_out);
+}
+
+/* Drop the descriptors queued after the first len (an encoding failed). */
+void client_fds_undo(struct client *c, size_t len)
+{
+	if (len >= c->fds_out_mark)
+		fdq_truncate(&c->fds_out, len);
+}
+
+/* A duplicate of the n-th descriptor of the frame being handled (the caller
+ * owns it), or -EBADMSG when the frame carries no such descriptor. */
+int client_frame_fd(struct client *c, size_t n)
+{
+	if (n >= c->frame_nfds || c->frame_fds[n] < 0)
+		return -EBADMSG;
+	int fd = fcntl(c->frame_fds[n], F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
 }
 
 /* {"t":"result","id":id,"value":v} */
@@ -522,7 +614,7 @@ void client_kill(struct client *c, const char *why)
 	if (c->state >= CLIENT_CLOSING)
 		return;
 	log_info("client %" PRIu64 " dropped: %s", c->id, why);
-	buf_clear(&c->out);
+	client_drop_output(c);
 	client_account(c);
 	c->state = CLIENT_CLOSING;
 	later_schedule(&c->lost_later);
@@ -537,7 +629,10 @@ void client_evict(struct client *c, const char *name, const char *message)
 
 	if (c->state >= CLIENT_CLOSING)
 		return;
-	buf_truncate(&c->out, c->out.off + (nl ? (size_t)(nl - head) + 1 : 0));
+	buf_truncate(&c->out, c->out.off + (nl && c->out_mid_frame ? (size_t)(nl - head) + 1 : 0));
+	/* The descriptors of the frames dropped go too; those of the kept one stay. */
+	fdq_truncate_tag(&c->fds_out, c->out_sent + buf_pending(&c->out));
+	c->fds_out_mark = fdq_len(&c->fds_out);
 	client_fail(c, name, message, NULL);
 }
 
@@ -569,11 +664,13 @@ static int client_send_welcome(struct client *c)
 	r = buf_printf(&c->out,
 		       "{\"t\":\"welcome\",\"version\":%d,\"server\":\"%s %s\",\"client\":%" PRIu64 ","
 		       "\"limits\":{\"frame_max\":%zu,\"output_max\":%zu,\"tokens_max\":%zu,"
-		       "\"handlers_max\":%zu,\"pending_max\":%zu,\"clients_max\":%zu,\"clients_per_user\":%zu},"
-		       "\"objects\":",
+		       "\"handlers_max\":%zu,\"pending_max\":%zu,\"clients_max\":%zu,\"clients_per_user\":%zu,"
+		       "\"fds_per_frame\":%zu,\"fds_max\":%zu},"
+		       "\"extensions\":[\"wait\",\"fd\"],\"objects\":",
 		       WIRE_VERSION, PACKAGE_NAME, PACKAGE_VERSION, c->id, cfg->frame_max, cfg->output_max,
 		       cfg->tokens_max, cfg->handlers_max, cfg->pending_max, cfg->clients_max,
-		       cfg->clients_per_user < cfg->clients_max ? cfg->clients_per_user : cfg->clients_max);
+		       cfg->clients_per_user < cfg->clients_max ? cfg->clients_per_user : cfg->clients_max,
+		       cfg->fds_per_frame, cfg->fds_max);
 	if (r == 0)
 		r = buf_append(&c->out, objects, len);
 	return client_end_message(c, mark, r);
@@ -646,7 +743,7 @@ static bool client_request_args(struct client *c, cJSON *root, const struct wire
 	const char *message = r == -ENOBUFS ? "the arguments would pass tokens_max"
 			    : r == -ENOMEM ? "out of memory"
 			    : r == -EINVAL ? "the arguments name a function the host never sent (\"$yours\")"
-			    : "malformed $-object in the arguments";
+			    : "malformed $-object in the arguments (or a {\"$fd\":N} past the frame's \"fds\")";
 	if (m->id)
 		client_send_error(c, m->id, name, message, NULL);
 	else
@@ -670,15 +767,37 @@ static const char *client_request_room(struct client *c)
 	return NULL;
 }
 
+/* The "wait" of a call (version 1 extension): milliseconds, 0 when absent;
+ * -EINVAL when it is not an integer from 0 to SERVICES_WAIT_MAX_MS. */
+static long client_call_wait(const cJSON *root)
+{
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "wait");
+
+	if (!w || cJSON_IsNull(w))
+		return 0;
+	if (!cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > SERVICES_WAIT_MAX_MS ||
+	    w->valuedouble != (double)(long)w->valuedouble)
+		return -EINVAL;
+	return (long)w->valuedouble;
+}
+
 /* call: run a method of a hosted object. */
 static void client_handle_call(struct client *c, cJSON *root, const struct wire_msg *m)
 {
 	const char *full;
 	struct value *args;
 	struct call *call;
+	long wait = client_call_wait(root);
 
 	if (!client_request_args(c, root, m, &args))
 		return;
+	if (wait < 0) {
+		char message[96];
+		snprintf(message, sizeof message, "wait is an integer number of milliseconds from 0 to %u",
+			 SERVICES_WAIT_MAX_MS);
+		client_refuse_request(c, m->id, args, ERR_INVALID_ARGUMENTS, message);
+		return;
+	}
 	if ((full = client_request_room(c))) {
 		client_refuse_request(c, m->id, args, ERR_LIMIT_EXCEEDED, full);
 		return;
@@ -688,7 +807,7 @@ static void client_handle_call(struct client *c, cJSON *root, const struct wire_
 		client_send_error(c, m->id, ERR_FAILED, "out of memory", NULL);
 		return;
 	}
-	object_dispatch(server_objects(c->server), call, m->obj, m->method);
+	object_dispatch_wait(server_objects(c->server), call, m->obj, m->method, (unsigned)wait);
 }
 
 /* invoke: run a function the host exported to this client. */
@@ -798,7 +917,46 @@ static void client_dispatch(struct client *c, cJSON *root, const struct wire_msg
 	}
 }
 
-/* Parse and dispatch one frame. */
+/* Move the descriptors a frame says it carries ("fds") from the connection's
+ * queue to the frame: true to dispatch it; false when it is refused (its
+ * descriptors closed, the error sent). */
+static bool client_frame_fds(struct client *c, const cJSON *root, const struct wire_msg *m)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "fds");
+	const struct server_config *cfg = client_config(c);
+	char message[160];
+	size_t n;
+
+	if (!item)
+		return true;
+	if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > WIRE_FDS_MAX ||
+	    item->valuedouble != (double)(int)item->valuedouble) {
+		client_fail(c, ERR_PROTOCOL, "\"fds\" must be an integer from 0 to 253", NULL);
+		return false;
+	}
+	n = (size_t)item->valuedouble;
+	if (fdq_shift(&c->fds_in, n, c->frame_fds) < 0) {
+		snprintf(message, sizeof message, "the frame says it carries %zu descriptors, %zu came with it", n,
+			 fdq_len(&c->fds_in));
+		client_fail(c, ERR_PROTOCOL, message, NULL);
+		return false;
+	}
+	c->frame_nfds = n;
+	if (n <= cfg->fds_per_frame)
+		return true;
+	fdq_close_array(c->frame_fds, n);
+	c->frame_nfds = 0;
+	snprintf(message, sizeof message, "the frame carries %zu descriptors, more than fds_per_frame (%zu)", n,
+		 cfg->fds_per_frame);
+	if (m->id && (m->type == WIRE_CALL || m->type == WIRE_INVOKE))
+		client_send_error(c, m->id, ERR_LIMIT_EXCEEDED, message, NULL);
+	else
+		client_fail(c, ERR_LIMIT_EXCEEDED, message, NULL);
+	return false;
+}
+
+/* Parse and dispatch one frame; the descriptors it carried that nothing
+ * took are closed after. */
 static void client_handle_frame(struct client *c, char *frame, size_t len)
 {
 	struct wire_msg m;
@@ -815,7 +973,10 @@ static void client_handle_frame(struct client *c, char *frame, size_t len)
 		client_fail(c, ERR_PROTOCOL, why, NULL);
 		return;
 	}
-	client_dispatch(c, root, &m);
+	if (client_frame_fds(c, root, &m))
+		client_dispatch(c, root, &m);
+	fdq_close_array(c->frame_fds, c->frame_nfds);
+	c->frame_nfds = 0;
 	cJSON_Delete(root);
 }
 
@@ -847,15 +1008,21 @@ static int client_read(struct client *c)
 		char *p = frame_reader_space(&c->in, CLIENT_READ_CHUNK, &space);
 		if (!p)
 			return -ENOMEM;
-		ssize_t n = read(c->fd, p, space);
+		ssize_t n = fdq_recv(c->fd, p, space, &c->fds_in, client_config(c)->fds_max);
 		if (n == 0)
 			return 0;
+		if (n == -ENOBUFS || n == -EMFILE) {
+			client_fail(c, ERR_LIMIT_EXCEEDED, n == -EMFILE ? "descriptors were lost on the way (the host "
+				    "is out of descriptors, or more than 253 came at once)" :
+				    "more descriptors sent than fds_max allows before their frames", NULL);
+			return 1;
+		}
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (n == -EAGAIN || n == -EWOULDBLOCK)
 				return 1;
-			return -errno;
+			return (int)n;
 		}
 		frame_reader_commit(&c->in, (size_t)n);
 		client_handle_frames(c);
@@ -882,7 +1049,7 @@ static void client_on_readable(struct client *c)
 			log_info("client %" PRIu64 ": read failed: %s", c->id, strerror(-r));
 		}
 		c->eof = true;
-		buf_clear(&c->out);
+		client_drop_output(c);
 		client_account(c);
 		client_lost(c);
 		return;
@@ -969,13 +1136,30 @@ static void client_close(struct client *c)
 		list_remove(&c->link);
 	close(c->fd);
 	c->fd = -1;
+	fdq_free(&c->fds_in);
+	fdq_free(&c->fds_out);
+	c->fds_out_mark = 0;
 	later_schedule(&c->free_later);
+}
+
+/* A client cut off keeps at most the rest of a frame and its error to send,
+ * and only discards input: give back the room its buffers grew to. */
+static void client_trim_buffers(struct client *c)
+{
+	struct buf out = BUF_INIT;
+
+	frame_reader_free(&c->in);
+	if (c->out.cap > buf_pending(&c->out) && buf_append(&out, buf_head(&c->out), buf_pending(&c->out)) == 0) {
+		buf_free(&c->out);
+		c->out = out;
+	}
 }
 
 /* Keep the socket a moment to flush a last error and let the peer read it. */
 static void client_start_linger(struct client *c)
 {
 	c->state = CLIENT_LINGER;
+	client_trim_buffers(c);
 	list_add_tail(server_lingering(c->server), &c->link);
 	ev_timer_start(EV_DEFAULT, &c->linger_timer);
 	client_set_events(c, EV_READ | EV_WRITE);

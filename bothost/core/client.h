@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One connected client: socket, framing, handshake, dispatch, output, limits
  * and the unwinding of everything it held when it goes away. */
 #ifndef BOTHOST_CLIENT_H
@@ -71,6 +72,16 @@ int client_send_error(struct client *c, uint64_t id, const char *name, const cha
 int client_send_invoke(struct client *c, uint64_t fn_id, uint64_t id, const struct value *args);
 /* A notification whose arguments are already encoded wire JSON. */
 int client_send_invoke_text(struct client *c, uint64_t fn_id, const char *args, size_t len);
+/* Descriptors (the "fd" extension, PROTOCOL.md section 12; value.c uses
+ * them): queue a duplicate of fd with the message being built, *ret_index
+ * its {"$fd":N}: 0, -ETOOMANYREFS (fds_per_frame, fds_max) or -errno. */
+int client_queue_fd(struct client *c, int fd, unsigned *ret_index);
+/* How many are queued to send, and dropping those after the first len. */
+size_t client_fds_queued(const struct client *c);
+void client_fds_undo(struct client *c, size_t len);
+/* A duplicate (the caller's) of descriptor n of the frame being handled, or
+ * -EBADMSG when the frame carries no such descriptor. */
+int client_frame_fd(struct client *c, size_t n);
 /* The last holder of an imported function dropped it. */
 void client_drop_import(struct client *c, uint64_t fn_id, uint64_t received);
 

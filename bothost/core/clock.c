@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The clocks, and the source a test may inject (see clock.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Clocks: monotonic time for intervals, deadlines and rate buckets, and wall
  * time for timestamps shown to people.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Events and registrations. */
 #include "config.h"
 
@@ -33,12 +34,17 @@ struct emitter {
 	const struct object_event *events;
 	bool open;		/* "*": any name */
 	struct map by_hash;	/* (hash, 0) -> struct emitter_event chain */
+	const struct emitter_filter_ops *filter_ops;	/* NULL: no filters */
+	void *filter_userdata;
+	const char *label;	/* names the emitter in filter listings */
+	uint64_t emitted, delivered;	/* of names matched by a pattern */
 };
 
 struct listener {
 	struct emitter_event *ev;
 	struct fn *fn;
 	struct client *owner;	/* NULL: registered by the host itself */
+	void *filter;		/* NULL: every occurrence */
 	bool once;
 	struct list ev_link;	/* in ev->listeners */
 	struct list owner_link;	/* in the owner's list */
@@ -70,15 +76,33 @@ struct emitter *emitter_new(const struct object_event *events)
 	return em;
 }
 
-/* True when event may be registered. */
-bool emitter_has_event(const struct emitter *em, const char *event)
+/* Whether pattern (a name ending in ".*") takes event: its prefix and more. */
+static bool emitter_pattern_match(const char *pattern, const char *event)
+{
+	size_t n = strlen(pattern);
+
+	return n >= 2 && strcmp(pattern + n - 2, ".*") == 0 && strncmp(pattern, event, n - 1) == 0 &&
+	       event[n - 1] != '\0';
+}
+
+/* Whether event is a name the clients choose: "*" or a pattern takes it. */
+static bool emitter_open_name(const struct emitter *em, const char *event)
 {
 	if (em->open)
 		return true;
 	for (const struct object_event *e = em->events; e && e->name; e++)
-		if (strcmp(e->name, event) == 0)
+		if (emitter_pattern_match(e->name, event))
 			return true;
 	return false;
+}
+
+/* True when event may be registered. */
+bool emitter_has_event(const struct emitter *em, const char *event)
+{
+	for (const struct object_event *e = em->events; e && e->name; e++)
+		if (strcmp(e->name, event) == 0)
+			return true;
+	return emitter_open_name(em, event);
 }
 
 /* The entry of an event name, created on demand. */
@@ -135,12 +159,20 @@ static void emitter_event_trim(struct emitter_event *ev)
 	free(ev);
 }
 
+/* Free a filter of em (NULL passes). */
+static void emitter_filter_free(const struct emitter *em, void *filter)
+{
+	if (filter)
+		em->filter_ops->free(filter);
+}
+
 /* Unlink a registration; returns its function (the reference it held). */
 static struct fn *emitter_unlink(struct listener *l)
 {
 	struct emitter_event *ev = l->ev;
 	struct fn *fn = l->fn;
 
+	emitter_filter_free(ev->em, l->filter);
 	list_remove(&l->ev_link);
 	if (l->owner) {
 		list_remove(&l->owner_link);
@@ -160,22 +192,35 @@ static void emitter_remove(struct listener *l)
 /* Append a registration of fn for event. */
 int emitter_add(struct emitter *em, const char *event, struct fn *fn, bool once, struct client *owner)
 {
+	return emitter_add_filtered(em, event, fn, once, owner, NULL);
+}
+
+/* Append a registration of fn for event, with a filter (taken). */
+int emitter_add_filtered(struct emitter *em, const char *event, struct fn *fn, bool once, struct client *owner,
+			 void *filter)
+{
 	struct emitter_event *ev;
 	struct listener *l;
+	int r = 0;
 
 	if (!emitter_has_event(em, event))
-		return -ENOENT;
-	if (owner && client_listener_count(owner) >= client_config(owner)->handlers_max)
-		return -ENOBUFS;
-	ev = emitter_event_get(em, event, true);
-	if (!ev)
-		return -ENOMEM;
+		r = -ENOENT;
+	else if (owner && client_listener_count(owner) >= client_config(owner)->handlers_max)
+		r = -ENOBUFS;
+	else if (!(ev = emitter_event_get(em, event, true)))
+		r = -ENOMEM;
+	if (r < 0) {
+		emitter_filter_free(em, filter);
+		return r;
+	}
 	l = calloc(1, sizeof *l);
 	if (!l) {
+		emitter_filter_free(em, filter);
 		emitter_event_trim(ev);
 		return -ENOMEM;
 	}
 	l->ev = ev;
+	l->filter = filter;
 	l->fn = fn_ref(fn);
 	l->owner = owner;
 	l->once = once;
@@ -201,14 +246,39 @@ static bool emitter_deliver(struct fn *fn, const struct value *args, const struc
 	return fn_notify(fn, args) == 0;
 }
 
+/* Whether registration l takes an occurrence with subject. */
+static bool emitter_takes(const struct listener *l, const void *subject)
+{
+	return !l->filter || (subject && l->ev->em->filter_ops->match(l->filter, subject));
+}
+
 /* Deliver an event to every registration, in order. */
 size_t emitter_emit(struct emitter *em, const char *event, const struct value *args)
 {
+	return emitter_emit_subject(em, event, args, NULL);
+}
+
+/* Whether some registration takes an occurrence of event with subject. */
+bool emitter_wanted(struct emitter *em, const char *event, const void *subject)
+{
+	struct emitter_event *ev = emitter_event_get(em, event, false);
+
+	for (struct list *it = ev ? ev->listeners.next : NULL; ev && it != &ev->listeners; it = it->next)
+		if (emitter_takes(list_entry(it, struct listener, ev_link), subject))
+			return true;
+	return false;
+}
+
+/* Deliver an event to every registration whose filter takes subject, in order. */
+size_t emitter_emit_subject(struct emitter *em, const char *event, const struct value *args, const void *subject)
+{
 	struct emitter_event *ev = emitter_event_get(em, event, false);
 	struct buf text = BUF_INIT;
-	bool shared = false;
+	bool shared = false, counted = emitter_open_name(em, event);
 	size_t count = 0;
 
+	if (counted)
+		em->emitted++;
 	if (!ev)
 		return 0;
 	/* Without functions the arguments read the same for every client: encode once. */
@@ -220,6 +290,8 @@ size_t emitter_emit(struct emitter *em, const char *event, const struct value *a
 		struct fn *fn;
 
 		next = it->next;
+		if (!emitter_takes(l, subject))
+			continue;
 		/* A once registration is gone before its call is sent, released after. */
 		fn = l->once ? emitter_unlink(l) : fn_ref(l->fn);
 		if (emitter_deliver(fn, args, shared ? &text : NULL))
@@ -229,7 +301,49 @@ size_t emitter_emit(struct emitter *em, const char *event, const struct value *a
 	ev->emitting--;
 	emitter_event_trim(ev);
 	buf_free(&text);
+	if (counted)
+		em->delivered += count;
 	return count;
+}
+
+/* The counts of names the clients choose. */
+void emitter_counts(const struct emitter *em, uint64_t *ret_emitted, uint64_t *ret_delivered)
+{
+	*ret_emitted = em->emitted;
+	*ret_delivered = em->delivered;
+}
+
+/* Give the emitter filters. */
+void emitter_set_filters(struct emitter *em, const char *label, const struct emitter_filter_ops *ops,
+			 void *userdata)
+{
+	em->label = label;
+	em->filter_ops = ops;
+	em->filter_userdata = userdata;
+}
+
+/* The filtered registrations of c, for listings. */
+cJSON *emitter_client_filters(struct client *c)
+{
+	struct list *head = client_listeners(c);
+	cJSON *a = cJSON_CreateArray();
+
+	for (struct list *it = head->next; a && it != head; it = it->next) {
+		struct listener *l = list_entry(it, struct listener, owner_link);
+		struct emitter *em = l->ev->em;
+		cJSON *o;
+
+		if (!l->filter)
+			continue;
+		if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(a, o) ||
+		    !cJSON_AddStringToObject(o, "object", em->label ? em->label : "") ||
+		    !cJSON_AddStringToObject(o, "event", l->ev->name) ||
+		    !cJSON_AddItemToObject(o, "filter", em->filter_ops->json(l->filter))) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
 }
 
 /* Drop every registration of a departed client. */
@@ -283,14 +397,45 @@ cJSON *emitter_describe(const struct emitter *em)
 	return d;
 }
 
+/* The filter of argument i of a call on obj (absent or null: none): 0 and
+ * *ret, or fails the call and returns -EINVAL / -ENOMEM. */
+static int emitter_call_filter(struct object *obj, struct call *call, unsigned i, const char *event, void **ret)
+{
+	struct emitter *em = object_get_emitter(obj);
+	const cJSON *spec = call_get_arg(call, i);
+	char err[160] = "";
+	int r;
+
+	*ret = NULL;
+	if (!spec || cJSON_IsNull(spec))
+		return 0;
+	if (!em->filter_ops) {
+		call_fail(call, ERR_INVALID_ARGUMENTS, "%s takes no filter", object_get_name(obj));
+		return -EINVAL;
+	}
+	r = em->filter_ops->make(event, spec, ret, err, sizeof err, em->filter_userdata);
+	if (r == -EINVAL)
+		call_fail(call, ERR_INVALID_ARGUMENTS, "argument 'filter': %s", err);
+	else if (r < 0)
+		call_fail(call, ERR_FAILED, "out of memory");
+	return r;
+}
+
 /* on / once: add a registration of the calling client. */
 static void emitter_method_add(struct object *obj, struct call *call, bool once)
 {
 	struct emitter *em = object_get_emitter(obj);
 	struct client *c = call_get_client(call);
 	const char *event = cJSON_GetStringValue(call_get_arg(call, 0));
-	int r = emitter_add(em, event, call_get_fn_arg(call, 1), once, c);
+	void *filter;
+	int r;
 
+	if (!emitter_has_event(em, event))
+		r = -ENOENT;
+	else if (emitter_call_filter(obj, call, 2, event, &filter) < 0)
+		return;
+	else
+		r = emitter_add_filtered(em, event, call_get_fn_arg(call, 1), once, c, filter);
 	switch (r) {
 	case 0:
 		call_return(call, NULL);
@@ -320,22 +465,40 @@ static void emitter_method_once(struct object *obj, struct call *call)
 	emitter_method_add(obj, call, true);
 }
 
-/* off: remove the caller's most recent registration of the function. */
+/* Whether registration l has the filter named by off: any filter when
+ * none was named (given false), else an equal one (NULL: none). */
+static bool emitter_same_filter(const struct listener *l, bool given, const void *filter)
+{
+	if (!given)
+		return true;
+	if (!l->filter || !filter)
+		return l->filter == filter;
+	return l->ev->em->filter_ops->equal(l->filter, filter);
+}
+
+/* off: remove the caller's most recent registration of the function (with
+ * that filter when one is given). */
 static void emitter_method_off(struct object *obj, struct call *call)
 {
-	struct emitter_event *ev = emitter_event_get(object_get_emitter(obj), cJSON_GetStringValue(call_get_arg(call, 0)), false);
+	const char *event = cJSON_GetStringValue(call_get_arg(call, 0));
+	struct emitter_event *ev = emitter_event_get(object_get_emitter(obj), event, false);
 	struct fn *fn = call_get_fn_arg(call, 1);
 	struct client *c = call_get_client(call);
-	bool removed = false;
+	const cJSON *spec = call_get_arg(call, 2);
+	bool given = spec != NULL, removed = false;
+	void *filter;
 
+	if (emitter_call_filter(obj, call, 2, event, &filter) < 0)
+		return;
 	for (struct list *it = ev ? ev->listeners.prev : NULL; ev && it != &ev->listeners; it = it->prev) {
 		struct listener *l = list_entry(it, struct listener, ev_link);
-		if (l->owner == c && l->fn == fn) {
+		if (l->owner == c && l->fn == fn && emitter_same_filter(l, given, filter)) {
 			emitter_remove(l);
 			removed = true;
 			break;
 		}
 	}
+	emitter_filter_free(object_get_emitter(obj), filter);
 	call_return_json(call, cJSON_CreateBool(removed));
 }
 
@@ -375,11 +538,13 @@ static void emitter_method_count(struct object *obj, struct call *call)
 static const struct object_arg emitter_args_add[] = {
 	{ .name = "event", .type = OBJECT_TYPE_STRING },
 	{ .name = "fn", .type = OBJECT_TYPE_FUNCTION, .kind = OBJECT_KIND_REGISTRATION },
+	{ .name = "filter", .type = OBJECT_TYPE_ANY, .optional = true },
 	{ 0 },
 };
 static const struct object_arg emitter_args_off[] = {
 	{ .name = "event", .type = OBJECT_TYPE_STRING },
 	{ .name = "fn", .type = OBJECT_TYPE_FUNCTION, .kind = OBJECT_KIND_CALLBACK },
+	{ .name = "filter", .type = OBJECT_TYPE_ANY, .optional = true },
 	{ 0 },
 };
 static const struct object_arg emitter_args_remove_all[] = {

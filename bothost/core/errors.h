@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The stable error names of the protocol (docs/PROTOCOL.md, section 7). */
 #ifndef BOTHOST_ERRORS_H
 #define BOTHOST_ERRORS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Host function objects: native C functions and functions of clients. */
 #include "config.h"
 
@@ -160,7 +161,10 @@ static void fn_call_remote(struct fn *fn, struct call *call)
 	r = client_send_invoke(c, fn->u.remote.id, id, call_get_args(call));
 	if (r < 0) {
 		struct fn_error err = { ERR_LIMIT_EXCEEDED, "the arguments hold more functions than the client's tokens_max", NULL };
-		if (r != -ENOBUFS)
+		if (r == -ETOOMANYREFS)
+			err = (struct fn_error){ ERR_LIMIT_EXCEEDED, "the arguments carry more descriptors than the "
+						 "client's fds_per_frame or fds_max", NULL };
+		else if (r != -ENOBUFS)
 			err = (struct fn_error){ ERR_FAILED, "out of memory", NULL };
 		if (id)
 			call_pending_answer(c, id, NULL, &err);

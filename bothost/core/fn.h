@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Host function objects.
  *
  * A function the host can call is either NATIVE (C code in the host: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The `host` object: ping, introspect, stats, clients, and the events
  * `connected` / `disconnected` of clients. */
 #ifndef BOTHOST_HOST_OBJECT_H

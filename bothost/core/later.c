@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The deferred-callback queue. */
 #include "config.h"
 

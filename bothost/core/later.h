@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Deferred callbacks run from the event loop.
  *
  * A completion must never run before the function that started it returns,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Intrusive circular doubly linked lists, embedded in their elements. */
 #ifndef BOTHOST_LIST_H
 #define BOTHOST_LIST_H

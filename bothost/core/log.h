@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Daemon logging to stderr with a timestamp and a level.
  *
  * The sink and the level are process-wide on purpose: a process has one

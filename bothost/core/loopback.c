@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The `loopback` test object. */
 #include "config.h"
 
@@ -100,6 +101,18 @@ static bool loopback_ms(struct call *call, unsigned i, double *ret)
 /* echo(value): value, functions included. */
 static void loopback_echo(struct object *obj, struct call *call)
 {
+	call_return_arg(call, 0);
+}
+
+/* echoFd(fd): the descriptor back (the "fd" extension), refused when the
+ * argument is not one. */
+static void loopback_echo_fd(struct object *obj, struct call *call)
+{
+	if (value_get_fd(call_get_args(call), call_get_arg(call, 0)) < 0) {
+		call_fail(call, ERR_INVALID_ARGUMENTS, "argument 'fd' must be a descriptor ({\"$fd\":N}, sent with "
+			  "the frame)");
+		return;
+	}
 	call_return_arg(call, 0);
 }
 
@@ -541,6 +554,10 @@ static const struct object_arg loopback_args_store[] = {
 	{ .name = "value", .type = OBJECT_TYPE_ANY },
 	{ 0 },
 };
+static const struct object_arg loopback_args_fd[] = {
+	{ .name = "fd", .type = OBJECT_TYPE_ANY },
+	{ 0 },
+};
 static const struct object_arg loopback_args_key[] = {
 	{ .name = "key", .type = OBJECT_TYPE_STRING },
 	{ 0 },
@@ -566,6 +583,8 @@ static const struct object_arg loopback_args_fail[] = {
 
 static const struct object_method loopback_methods[] = {
 	{ "echo", "returns its argument", loopback_args_value, "any", false, loopback_echo },
+	{ "echoFd", "returns the descriptor it is given ({\"$fd\":N})", loopback_args_fd, "any", false,
+	  loopback_echo_fd },
 	{ "call", "invokes fn(args...) and returns its result or its error", loopback_args_call, "any", false,
 	  loopback_call },
 	{ "callAll", "invokes every function found in value with args, in document order; returns their results",

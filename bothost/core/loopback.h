@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The `loopback` test object (bothost --loopback): echoes values, calls back
  * functions, emits events (PROTOCOL.md section 8). */
 #ifndef BOTHOST_LOOPBACK_H

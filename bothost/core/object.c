@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The registry of hosted objects, argument checking and introspection. */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include "emitter.h"
 #include "errors.h"
 #include "list.h"
+#include "services.h"
 #include "value.h"
 #include "wire/wire.h"
 
@@ -30,6 +32,7 @@ struct object {
 
 struct objects {
 	struct list list;	/* struct object, in the order registered */
+	struct services *services;	/* what clients provide (services.c) */
 	char *intro_text;	/* the introspection as wire text, or NULL */
 	size_t intro_len;
 };
@@ -51,6 +54,17 @@ static const char *const object_kind_names[] = {
 	[OBJECT_KIND_ONCE] = "once",
 	[OBJECT_KIND_REGISTRATION] = "registration",
 };
+
+/* The type called name. */
+int object_type_parse(const char *name, enum object_type *ret)
+{
+	for (size_t i = 0; i < sizeof object_type_names / sizeof object_type_names[0]; i++)
+		if (strcmp(object_type_names[i], name) == 0) {
+			*ret = (enum object_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 /* A new, unregistered object. */
 struct object *object_new(const char *name, const char *doc, const struct object_method *methods, void *userdata)
@@ -97,7 +111,7 @@ void *object_get_userdata(const struct object *obj) { return obj->userdata; }
 struct emitter *object_get_emitter(const struct object *obj) { return obj->emitter; }
 
 /* Forget the registry's cached introspection text. */
-static void objects_intro_reset(struct objects *objs)
+void objects_changed(struct objects *objs)
 {
 	if (!objs)
 		return;
@@ -112,7 +126,7 @@ void object_free(struct object *obj)
 	if (!obj)
 		return;
 	list_remove(&obj->link);
-	objects_intro_reset(obj->objs);
+	objects_changed(obj->objs);
 	if (obj->destroy)
 		obj->destroy(obj);
 	emitter_free(obj->emitter);
@@ -124,8 +138,13 @@ struct objects *objects_new(void)
 {
 	struct objects *objs = calloc(1, sizeof *objs);
 
-	if (objs)
-		list_init(&objs->list);
+	if (!objs)
+		return NULL;
+	list_init(&objs->list);
+	if (!(objs->services = services_new(objs))) {
+		free(objs);
+		return NULL;
+	}
 	return objs;
 }
 
@@ -134,9 +153,11 @@ void objects_free(struct objects *objs)
 {
 	if (!objs)
 		return;
+	services_free(objs->services);
+	objs->services = NULL;
 	while (!list_empty(&objs->list))
 		object_free(list_entry(objs->list.next, struct object, link));
-	objects_intro_reset(objs);
+	objects_changed(objs);
 	free(objs);
 }
 
@@ -147,8 +168,25 @@ int object_register(struct objects *objs, struct object *obj)
 		return -EEXIST;
 	list_add_tail(&objs->list, &obj->link);
 	obj->objs = objs;
-	objects_intro_reset(objs);
+	objects_changed(objs);
 	return 0;
+}
+
+/* What clients provide in this registry. */
+struct services *objects_services(const struct objects *objs)
+{
+	return objs->services;
+}
+
+/* Names a service may never take: every host object's, registered or not. */
+bool object_name_reserved(const struct objects *objs, const char *name)
+{
+	static const char *const host_names[] = { "host", "irc", "bot", "loopback", "store", "http" };
+
+	for (size_t i = 0; i < sizeof host_names / sizeof host_names[0]; i++)
+		if (strcmp(host_names[i], name) == 0)
+			return true;
+	return object_find(objs, name) != NULL;
 }
 
 /* The registered object called name. */
@@ -170,6 +208,7 @@ void object_client_lost(const struct objects *objs, struct client *c)
 		if (obj->client_lost)
 			obj->client_lost(obj, c);
 	}
+	services_client_lost(objs->services, c);
 }
 
 /* Look name up in a method table. */
@@ -217,16 +256,16 @@ static bool object_type_matches(const struct call *call, enum object_type type, 
 }
 
 /* Fail the call for argument a of m with the wrong type. */
-static bool object_bad_type(struct call *call, const struct object *obj, const struct object_method *m,
+static bool object_bad_type(struct call *call, const char *obj, const struct object_method *m,
 			    const struct object_arg *a)
 {
-	call_fail(call, ERR_INVALID_ARGUMENTS, "argument '%s' of %s.%s must be of type %s", a->name, obj->name,
+	call_fail(call, ERR_INVALID_ARGUMENTS, "argument '%s' of %s.%s must be of type %s", a->name, obj,
 		  m->name, object_type_names[a->type]);
 	return false;
 }
 
 /* Check count and types of the arguments; answer InvalidArguments if wrong. */
-static bool object_check_args(struct call *call, const struct object *obj, const struct object_method *m)
+bool object_check_args(struct call *call, const char *obj, const struct object_method *m)
 {
 	unsigned n = call_arg_count(call);
 	unsigned i = 0;
@@ -242,7 +281,7 @@ static bool object_check_args(struct call *call, const struct object *obj, const
 		if (i >= n) {
 			if (a->optional)
 				return true;
-			call_fail(call, ERR_INVALID_ARGUMENTS, "missing argument '%s' of %s.%s", a->name, obj->name,
+			call_fail(call, ERR_INVALID_ARGUMENTS, "missing argument '%s' of %s.%s", a->name, obj,
 				  m->name);
 			return false;
 		}
@@ -253,7 +292,7 @@ static bool object_check_args(struct call *call, const struct object *obj, const
 			return object_bad_type(call, obj, m, a);
 	}
 	if (i < n) {
-		call_fail(call, ERR_INVALID_ARGUMENTS, "too many arguments for %s.%s: it takes %u", obj->name,
+		call_fail(call, ERR_INVALID_ARGUMENTS, "too many arguments for %s.%s: it takes %u", obj,
 			  m->name, i);
 		return false;
 	}
@@ -263,12 +302,19 @@ static bool object_check_args(struct call *call, const struct object *obj, const
 /* Find obj.method, check permission and arguments, and run it. */
 void object_dispatch(const struct objects *objs, struct call *call, const char *name, const char *method)
 {
+	object_dispatch_wait(objs, call, name, method, 0);
+}
+
+/* The same; a name no object has goes to the services, which may wait. */
+void object_dispatch_wait(const struct objects *objs, struct call *call, const char *name, const char *method,
+			  unsigned wait_ms)
+{
 	struct object *obj = object_find(objs, name);
 	const struct object_method *m;
 	struct client *c = call_get_client(call);
 
 	if (!obj) {
-		call_fail(call, ERR_NO_SUCH_OBJECT, "the host has no object '%s'", name);
+		services_dispatch(objs->services, call, name, method, wait_ms);
 		return;
 	}
 	m = object_find_method(obj, method);
@@ -280,13 +326,13 @@ void object_dispatch(const struct objects *objs, struct call *call, const char *
 		call_fail(call, ERR_PERMISSION_DENIED, "%s.%s is privileged", name, method);
 		return;
 	}
-	if (!object_check_args(call, obj, m))
+	if (!object_check_args(call, obj->name, m))
 		return;
 	m->fn(obj, call);
 }
 
 /* {"doc":...,"args":[...],"returns":...} for one method. */
-static cJSON *object_describe_method(const struct object_method *m)
+cJSON *object_describe_method(const struct object_method *m)
 {
 	cJSON *d = cJSON_CreateObject();
 	cJSON *args = cJSON_CreateArray();
@@ -343,6 +389,7 @@ cJSON *object_introspection(const struct objects *objs)
 		struct object *obj = list_entry(l, struct object, link);
 		cJSON_AddItemToObject(all, obj->name, object_describe(obj));
 	}
+	services_describe(objs->services, all);
 	return all;
 }
 

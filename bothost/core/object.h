@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Hosted objects: a name, a doc, a method table with argument descriptors,
  * optional events, and a hook to drop what the object kept for a client.
  * A registry (struct objects, one per server: server_objects) owns the
@@ -84,10 +85,28 @@ void objects_free(struct objects *objs);
 /* Add obj to objs, which owns it from then on. 0 or -EEXIST. */
 int object_register(struct objects *objs, struct object *obj);
 struct object *object_find(const struct objects *objs, const char *name);
+/* The services clients provide in objs (services.h); owned by objs. */
+struct services *objects_services(const struct objects *objs);
+/* True for a name no service may take: a host object's (host, irc, bot,
+ * loopback, store, registered or not) or any registered object's. */
+bool object_name_reserved(const struct objects *objs, const char *name);
+/* Something introspection shows changed: rebuild the cached text. */
+void objects_changed(struct objects *objs);
 
 /* Run obj.method of objs for call, or answer NoSuchObject / NoSuchMethod /
  * PermissionDenied / InvalidArguments. */
 void object_dispatch(const struct objects *objs, struct call *call, const char *obj, const char *method);
+/* The same for a call that may wait wait_ms for a service named obj to be
+ * provided (0: fail at once with NoSuchObject). */
+void object_dispatch_wait(const struct objects *objs, struct call *call, const char *obj, const char *method,
+			  unsigned wait_ms);
+/* Check call's arguments against m (of object obj): true, or answers
+ * InvalidArguments and returns false. */
+bool object_check_args(struct call *call, const char *obj, const struct object_method *m);
+/* The type called name ("string", ...): 0, or -EINVAL. */
+int object_type_parse(const char *name, enum object_type *ret);
+/* {"doc","args","returns","privileged"?} of one method, for introspection. */
+cJSON *object_describe_method(const struct object_method *m);
 /* Tell every object of objs that c went away. */
 void object_client_lost(const struct objects *objs, struct client *c);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Listening socket, adopted sockets and the client registry. */
 #include "config.h"
 
@@ -98,6 +99,8 @@ void server_config_init(struct server_config *cfg)
 	cfg->hello_timeout_ms = 5000;
 	cfg->output_total_max = 67108864;
 	cfg->output_user_max = 33554432;
+	cfg->fds_per_frame = 16;
+	cfg->fds_max = 64;
 }
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);

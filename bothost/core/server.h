@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The listening socket, adopted connections, the client registry and limits.
  * A server owns what its clients share: the hosted objects (server_objects)
  * and the statistics; it runs its deferred work on the later queue attached
@@ -28,6 +29,8 @@ struct server_config {
 	unsigned hello_timeout_ms;	/* a connection that sends no hello within it is closed */
 	size_t output_total_max;	/* bytes queued to all clients together */
 	size_t output_user_max;		/* bytes queued to the clients of one uid */
+	size_t fds_per_frame;		/* descriptors one frame may carry ("fd" extension) */
+	size_t fds_max;			/* descriptors queued per client, each way (at most 253) */
 };
 
 /* The defaults of PROTOCOL.md section 9. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-client token tables. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-client token tables with release counts (docs/PROTOCOL.md, section 5).
  *
  * Exports: functions the host sent to the client (fn -> {id, sent}); each

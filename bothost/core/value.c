@@ -1,12 +1,16 @@
+/* SPDX-License-Identifier: ISC */
 /* Host values: cJSON trees with functions. */
 #include "config.h"
 
 #include "value.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "fn.h"
@@ -19,7 +23,13 @@ struct value {
 	struct fn **fns;
 	size_t nfns;
 	size_t cap;
+	int *fds;		/* descriptors owned (-1: taken), nodes "fd:I" */
+	size_t nfds;
+	size_t fdcap;
 };
+
+#define VALUE_FD_PREFIX "fd:"
+
 
 /* Wrap json (taken). */
 struct value *value_new(cJSON *json)
@@ -46,7 +56,28 @@ void value_free(struct value *v)
 	for (size_t i = 0; i < v->nfns; i++)
 		fn_unref(v->fns[i]);
 	free(v->fns);
+	for (size_t i = 0; i < v->nfds; i++)
+		if (v->fds[i] >= 0)
+			close(v->fds[i]);
+	free(v->fds);
 	free(v);
+}
+
+/* Duplicate the descriptors of v into d (same indexes): 0 or -errno. */
+static int value_dup_fds(struct value *d, const struct value *v)
+{
+	if (!v->nfds)
+		return 0;
+	if (!(d->fds = malloc(v->nfds * sizeof *d->fds)))
+		return -ENOMEM;
+	d->fdcap = v->nfds;
+	for (size_t i = 0; i < v->nfds; i++) {
+		d->fds[i] = v->fds[i] < 0 ? -1 : fcntl(v->fds[i], F_DUPFD_CLOEXEC, 3);
+		d->nfds = i + 1;
+		if (v->fds[i] >= 0 && d->fds[i] < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 /* A deep copy with its own references to the same functions. */
@@ -66,6 +97,10 @@ struct value *value_dup(const struct value *v)
 			d->fns[i] = fn_ref(v->fns[i]);
 		d->nfns = d->cap = v->nfns;
 	}
+	if (value_dup_fds(d, v) < 0) {
+		value_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -84,7 +119,75 @@ const cJSON *value_json(const struct value *v)
 /* True when the value holds any function. */
 bool value_has_functions(const struct value *v)
 {
-	return v && v->nfns > 0;
+	return v && (v->nfns > 0 || v->nfds > 0);
+}
+
+/* Hold fd (taken) and return its node. */
+cJSON *value_add_fd(struct value *v, int fd)
+{
+	char text[32];
+
+	if (v->nfds == v->fdcap) {
+		size_t cap = v->fdcap ? v->fdcap * 2 : 4;
+		int *fds = realloc(v->fds, cap * sizeof *fds);
+		if (!fds) {
+			close(fd);
+			return NULL;
+		}
+		v->fds = fds;
+		v->fdcap = cap;
+	}
+	snprintf(text, sizeof text, VALUE_FD_PREFIX "%zu", v->nfds);
+	cJSON *node = cJSON_CreateRaw(text);
+	if (!node) {
+		close(fd);
+		return NULL;
+	}
+	v->fds[v->nfds++] = fd;
+	return node;
+}
+
+/* The index into v->fds of a descriptor node, or -1. */
+static long value_fd_index(const struct value *v, const cJSON *node)
+{
+	if (!v || !cJSON_IsRaw(node) || !node->valuestring ||
+	    strncmp(node->valuestring, VALUE_FD_PREFIX, sizeof VALUE_FD_PREFIX - 1) != 0)
+		return -1;
+	const char *p = node->valuestring + sizeof VALUE_FD_PREFIX - 1;
+	char *end;
+	unsigned long i = strtoul(p, &end, 10);
+	if (*end || end == p || i >= v->nfds)
+		return -1;
+	return (long)i;
+}
+
+/* The descriptor of a node of v, still v's. */
+int value_get_fd(const struct value *v, const cJSON *node)
+{
+	long i = value_fd_index(v, node);
+
+	return i < 0 ? -1 : v->fds[i];
+}
+
+/* Take the descriptor of a node out of v. */
+int value_take_fd(struct value *v, const cJSON *node)
+{
+	long i = value_fd_index(v, node);
+	int fd = i < 0 ? -1 : v->fds[i];
+
+	if (i >= 0)
+		v->fds[i] = -1;
+	return fd;
+}
+
+/* The descriptors v still owns. */
+size_t value_fd_count(const struct value *v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; v && i < v->nfds; i++)
+		n += v->fds[i] >= 0;
+	return n;
 }
 
 /* Hold fn (a reference taken here) and return its node. */
@@ -126,6 +229,11 @@ cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node)
 	if (!value_has_functions(src))
 		return cJSON_Duplicate(node, true);
 	if (cJSON_IsRaw(node)) {
+		int fd = value_get_fd(src, node);
+		if (fd >= 0) {
+			int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			return copy < 0 ? NULL : value_add_fd(dst, copy);
+		}
 		struct fn *fn = value_get_fn(src, node);
 		return fn ? value_add_fn(dst, fn) : cJSON_CreateNull();
 	}
@@ -180,6 +288,13 @@ static int value_decode_token(enum wire_token kind, uint64_t id, cJSON **ret_nod
 	struct fn *fn;
 	int r;
 
+	if (kind == WIRE_TOKEN_FD) {
+		int fd = client_frame_fd(k->c, (size_t)id);
+		if (fd < 0)
+			return fd;
+		*ret_node = value_add_fd(k->v, fd);
+		return *ret_node ? 0 : -ENOMEM;
+	}
 	if (kind == WIRE_TOKEN_YOURS) {
 		fn = tokens_export_get(t, id);
 		if (!fn)
@@ -247,6 +362,14 @@ static int value_encode_fn(struct buf *b, const cJSON *node, void *userdata)
 	uint64_t id;
 	int r;
 
+	if (!fn && cJSON_IsRaw(node) && value_fd_index(k->v, node) >= 0) {
+		int fd = value_get_fd(k->v, node);
+		unsigned index;
+		if (fd < 0)	/* taken out of the value: nothing to send */
+			return buf_puts(b, "null");
+		r = client_queue_fd(k->c, fd, &index);
+		return r < 0 ? r : buf_printf(b, "{\"$fd\":%u}", index);
+	}
 	if (!fn)
 		return -EINVAL;
 	if (fn_get_client(fn) == k->c)
@@ -272,10 +395,12 @@ static int value_encode_at(struct buf *b, const struct value *v, const cJSON *no
 
 	if (!value_has_functions(v))
 		return wire_encode_in(b, node, depth, NULL, NULL);
+	size_t fds = client_fds_queued(c);
 	r = wire_encode_in(b, node, depth, value_encode_fn, &k);
 	if (r < 0) {
 		for (size_t i = 0; i < k.nsent; i++)
 			tokens_export_undo(client_tokens(c), k.sent[i]);
+		client_fds_undo(c, fds);
 	}
 	free(k.sent);
 	return r;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Host values: a cJSON tree plus the functions in it.
  *
  * Each function in the tree is a cJSON_Raw node whose string is the decimal
@@ -32,7 +33,26 @@ const cJSON *value_json(const struct value *v);
 cJSON *value_add_fn(struct value *v, struct fn *fn);
 /* The function a node of v's tree stands for (borrowed), or NULL. */
 struct fn *value_get_fn(const struct value *v, const cJSON *node);
+/* True when v holds a function or a descriptor (it cannot be encoded once
+ * for every client). */
 bool value_has_functions(const struct value *v);
+
+/* Descriptors in values (the "fd" extension, PROTOCOL.md section 12): the
+ * core API for "send this descriptor in a value" (http.takeover, net
+ * listeners, loopback.echoFd use it). A value owns each descriptor in it and
+ * closes it when freed; encoding for a client sends a duplicate as
+ * {"$fd":N} with the frame (SCM_RIGHTS), decoding a frame's {"$fd":N} puts
+ * the received descriptor in the value. */
+/* A descriptor node for fd (taken: v closes it), to be put in v's tree;
+ * NULL on allocation failure (fd is closed then). */
+cJSON *value_add_fd(struct value *v, int fd);
+/* The descriptor a node of v's tree stands for (still v's), or -1. */
+int value_get_fd(const struct value *v, const cJSON *node);
+/* Take the descriptor of a node out of v: the caller owns it (v no longer
+ * closes it; the node then encodes as null). -1 when node holds none. */
+int value_take_fd(struct value *v, const cJSON *node);
+/* How many descriptors v holds (taken ones not counted). */
+size_t value_fd_count(const struct value *v);
 /* A copy of node (a node of src's tree) whose functions dst holds. */
 cJSON *value_copy(struct value *dst, const struct value *src, const cJSON *node);
 /* A new value holding a copy of node of src (NULL node: JSON null). */

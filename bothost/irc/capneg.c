@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* CAP negotiation and SASL during registration (see capneg.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* IRCv3 capability negotiation and SASL while the link registers, as a
  * state machine without I/O: the link gives it the server's lines and its
  * deadlines, it answers through a send function.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The `irc` object: its lifecycle, and the link's lines routed to the state,
  * the pending queries, the presence rules and the events. */
 #include "config.h"
@@ -17,9 +18,9 @@
 #include "irc_query.h"
 #include "irc_send.h"
 #include "irc_state.h"
-#include "ircshim.h"
 #include "link.h"
 #include "core/clock.h"
+#include "core/emitter.h"
 #include "core/log.h"
 #include "core/object.h"
 #include "core/server.h"
@@ -45,41 +46,6 @@ static void irc_link_registered_cb(struct link *l, const char *nick, void *userd
 	irc_presence_registered(irc);
 }
 
-/* Whether libircclient can be given the line without tripping over it: its
- * NICK handler reads the source unchecked, its NOTICE handler the text. */
-static bool irc_shim_accepts(const struct irc_line *msg)
-{
-	const char *cmd = irc_line_command(msg);
-
-	if (irc_line_numeric(msg) >= 0)
-		return true;
-	if (!irc_line_source(msg))
-		return false;
-	return strcmp(cmd, "NOTICE") != 0 || irc_line_param_count(msg) >= 2;
-}
-
-/* Hand the line to libircclient (a fresh session per connection), whose
- * callbacks emit the events. */
-static void irc_shim_feed(struct irc *irc, const struct irc_line *msg, const char *untagged)
-{
-	int r;
-
-	if (!irc->shim) {
-		irc->shim = ircshim_new(irc_events_shim_cb, irc, &r);
-		if (!irc->shim) {
-			log_warn("irc: no libircclient session (%s): no events for this line", strerror(-r));
-			return;
-		}
-	}
-	if (!irc_shim_accepts(msg))
-		return;
-	irc->line = msg;
-	r = ircshim_feed(irc->shim, untagged);
-	irc->line = NULL;
-	if (r < 0)
-		log_debug("irc: libircclient was not given a line: %s", strerror(-r));
-}
-
 /* The capabilities in force that decide which account information a line
  * is believed about (they may change at any time with cap-notify). */
 static unsigned irc_link_caps(const struct link *l)
@@ -98,7 +64,7 @@ static void irc_link_line_cb(struct link *l, const struct irc_line *msg, const c
 	/* The presence rules and the queries look at the state before the line. */
 	irc_presence_line(irc, msg);
 	irc_query_line(irc->query, msg);
-	irc_shim_feed(irc, msg, untagged);
+	irc_events_dispatch(irc, msg);
 	irc_events_refused(irc, msg);
 	if (irc_state_update(irc->state, msg) < 0)
 		log_warn("irc: out of memory: the channel state may be incomplete");
@@ -129,10 +95,6 @@ static void irc_link_lost_cb(struct link *l, const char *reason, void *userdata)
 	irc_presence_lost(irc);
 	irc_query_lost(irc->query, irc->cfg.queue_max_age_ms);
 	irc_state_reset(irc->state);
-	if (irc->shim) {
-		ircshim_free(irc->shim);
-		irc->shim = NULL;
-	}
 	if (was)
 		irc_events_disconnect(irc, reason);
 }
@@ -167,13 +129,10 @@ static void irc_free(struct irc *irc)
 	irc_send_free(irc->send);
 	irc_query_free(irc->query);
 	irc_presence_clear(irc);
-	if (irc->shim)
-		ircshim_free(irc->shim);
 	irc_state_free(irc->state);
 	irc_conf_clear(&irc->cfg);
 	free(irc->conf_nick);
 	free(irc);
-	ircshim_release_fd();
 }
 
 /* The object is being freed. */
@@ -218,8 +177,10 @@ static int irc_object_register(struct irc *irc)
 	r = object_set_events(irc->obj, irc_events_table());
 	if (r == 0)
 		r = object_register(server_objects(irc->server), irc->obj);
-	if (r == 0)
+	if (r == 0) {
 		irc->em = object_get_emitter(irc->obj);
+		emitter_set_filters(irc->em, "irc", irc_events_filter_ops(), irc);
+	}
 	return r;
 }
 
@@ -231,10 +192,6 @@ int irc_start(struct server *s, const struct conf_irc *cfg)
 
 	if (irc_instance)
 		return -EALREADY;
-	/* libircclient's descriptor must stay below FD_SETSIZE (ircshim.h). */
-	r = ircshim_reserve_fd();
-	if (r < 0)
-		log_warn("irc: cannot reserve a low descriptor for libircclient: %s", strerror(-r));
 	irc = calloc(1, sizeof *irc);
 	if (!irc)
 		return -ENOMEM;

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: ISC */
 /* The `irc` object: the bot's IRC client as the proxy protocol exposes it
- * (PROTOCOL.md, "The irc object"). It owns the link, the libircclient shim,
+ * (PROTOCOL.md, "The irc object"). It owns the link,
  * the state the bot tracks itself (own nick, channels, members, ISUPPORT),
  * the paced outbound queue, and the methods and events. */
 #ifndef BOTHOST_IRC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Deep copies of the IRC configuration. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The [irc] section of the configuration, as the IRC layer sees it (the
  * configuration file, bothost/conf.c, reads it), and the irc object's own
  * copies of it: deep copies, so the object and its link never point into a
@@ -61,6 +62,8 @@ struct conf_irc {
 	unsigned regain_nick_ms;	/* try to get the wanted nick back (60 s) */
 	bool rejoin_on_kick;		/* (yes) */
 	unsigned rejoin_delay_ms;	/* after a kick (5 s) */
+	unsigned refusal_wait_ms;	/* mode, kick, topic, invite, part wait this long
+					 * for the server's refusal (2 s; 0: not at all) */
 
 	/* Output pacing: a token bucket. */
 	unsigned burst;			/* lines sent at once (5) */

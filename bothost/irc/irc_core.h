@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The irc object's own state, shared by its modules (irc.c: lifecycle and
  * the link; irc_events.c: lines to events; irc_methods.c: the methods;
  * irc_out.c: building and queueing commands; irc_presence.c: channels to be
@@ -17,7 +18,6 @@
 struct object;
 struct emitter;
 struct link;
-struct ircshim;
 struct irc_line;
 struct irc_state;
 struct irc_send;
@@ -33,12 +33,10 @@ struct irc {
 	struct object *obj;
 	struct emitter *em;
 	struct link *link;
-	struct ircshim *shim;		/* libircclient for the current connection */
 	struct irc_state *state;
 	struct irc_send *send;
 	struct irc_query *query;
 	bool registered;
-	const struct irc_line *line;	/* the line whose events are being emitted */
 
 	/* irc_presence.c */
 	struct list wanted;		/* struct irc_want: channels to be in */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* From IRC lines to the irc object's events. */
 #include "config.h"
 
@@ -17,6 +18,8 @@
 #include "core/errors.h"
 #include "core/fn.h"
 #include "irc_core.h"
+#include "irc_filter.h"
+#include "irc_kind.h"
 #include "irc_line.h"
 #include "irc_out.h"
 #include "irc_query.h"
@@ -38,37 +41,6 @@ struct irc_reply {
 	char *flow;	/* the outbound queue's flow of its lines: the sender's host (or nick) */
 	char *refused;	/* not NULL: the host refused the command this answers (irc_reply_refuse) */
 	struct fn *fn;	/* weak: the function whose data this is */
-};
-
-enum irc_ev {
-	IRC_EV_NONE,
-	IRC_EV_MESSAGE,
-	IRC_EV_NOTICE,
-	IRC_EV_ACTION,
-	IRC_EV_CTCP,
-	IRC_EV_JOIN,
-	IRC_EV_PART,
-	IRC_EV_QUIT,
-	IRC_EV_KICK,
-	IRC_EV_NICK,
-	IRC_EV_TOPIC,
-	IRC_EV_MODE,
-	IRC_EV_INVITE,
-	IRC_EV_NUMERIC,
-};
-
-/* libircclient's event names (both spellings of the CTCP events). */
-static const struct {
-	const char *name;
-	enum irc_ev ev;
-} irc_events_names[] = {
-	{ "PRIVMSG", IRC_EV_MESSAGE }, { "CHANNEL", IRC_EV_MESSAGE },
-	{ "NOTICE", IRC_EV_NOTICE }, { "CHANNEL_NOTICE", IRC_EV_NOTICE },
-	{ "ACTION", IRC_EV_ACTION }, { "CTCP", IRC_EV_CTCP }, { "CTCP_REQ", IRC_EV_CTCP },
-	{ "CTCP_REP", IRC_EV_CTCP }, { "JOIN", IRC_EV_JOIN }, { "PART", IRC_EV_PART },
-	{ "QUIT", IRC_EV_QUIT }, { "KICK", IRC_EV_KICK }, { "NICK", IRC_EV_NICK },
-	{ "TOPIC", IRC_EV_TOPIC }, { "MODE", IRC_EV_MODE }, { "UMODE", IRC_EV_MODE },
-	{ "INVITE", IRC_EV_INVITE },
 };
 
 static const struct object_event irc_events[] = {
@@ -101,6 +73,57 @@ const struct object_event *irc_events_table(void)
 	return irc_events;
 }
 
+/* ---- filters ---------------------------------------------------------------- */
+
+/* A filter for message, action or notice. */
+static int irc_events_filter_make(const char *event, const cJSON *spec, void **ret, char *err, size_t size,
+				  void *userdata)
+{
+	if (strcmp(event, "message") != 0 && strcmp(event, "action") != 0 && strcmp(event, "notice") != 0) {
+		snprintf(err, size, "event '%s' takes no filter (message, action and notice do)", event);
+		return -EINVAL;
+	}
+	return irc_filter_new(spec, (struct irc_filter **)ret, err, size);
+}
+
+/* emitter_filter_ops.match */
+static bool irc_events_filter_match(const void *filter, const void *subject)
+{
+	return irc_filter_match(filter, subject);
+}
+
+/* emitter_filter_ops.equal */
+static bool irc_events_filter_equal(const void *a, const void *b)
+{
+	return irc_filter_equal(a, b);
+}
+
+/* emitter_filter_ops.json */
+static cJSON *irc_events_filter_json(const void *filter)
+{
+	return irc_filter_json(filter);
+}
+
+/* emitter_filter_ops.free */
+static void irc_events_filter_free(void *filter)
+{
+	irc_filter_free(filter);
+}
+
+static const struct emitter_filter_ops irc_events_filters = {
+	.make = irc_events_filter_make,
+	.match = irc_events_filter_match,
+	.equal = irc_events_filter_equal,
+	.json = irc_events_filter_json,
+	.free = irc_events_filter_free,
+};
+
+/* The filters of message, action and notice, for the object's emitter. */
+const struct emitter_filter_ops *irc_events_filter_ops(void)
+{
+	return &irc_events_filters;
+}
+
 /* ---- building blocks ------------------------------------------------------- */
 
 /* Add key: s, or null when s is NULL; false on allocation failure. */
@@ -109,8 +132,10 @@ static bool irc_events_add_str(cJSON *o, const char *key, const char *s)
 	return (s ? cJSON_AddStringToObject(o, key, s) : cJSON_AddNullToObject(o, key)) != NULL;
 }
 
-/* Emit name with obj (taken) as its one argument, in v (taken; NULL: a new value). */
-static void irc_events_emit(struct irc *irc, const char *name, struct value *v, cJSON *obj)
+/* Emit name with obj (taken) as its one argument, in v (taken; NULL: a new
+ * value), to the registrations whose filters take subject (NULL: unfiltered ones). */
+static void irc_events_emit_subject(struct irc *irc, const char *name, struct value *v, cJSON *obj,
+				    const struct irc_filter_subject *subject)
 {
 	if (!v)
 		v = value_new(cJSON_CreateArray());
@@ -121,8 +146,14 @@ static void irc_events_emit(struct irc *irc, const char *name, struct value *v, 
 		return;
 	}
 	cJSON_AddItemToArray(value_root(v), obj);
-	emitter_emit(irc->em, name, v);
+	emitter_emit_subject(irc->em, name, v, subject);
 	value_free(v);
+}
+
+/* Emit name with obj (taken) as its one argument, in v (taken; NULL: a new value). */
+static void irc_events_emit(struct irc *irc, const char *name, struct value *v, cJSON *obj)
+{
+	irc_events_emit_subject(irc, name, v, obj, NULL);
 }
 
 /* Emit name with o when building it went well (ok), else drop o. */
@@ -388,29 +419,55 @@ static cJSON *irc_events_message_obj(struct irc *irc, const struct irc_line *l, 
 	return NULL;
 }
 
-/* `message` or `action`, with its reply function. */
-static void irc_events_message(struct irc *irc, const struct irc_line *l, const char *name, const char *text)
+/* What filters see of a message with text. */
+static struct irc_filter_subject irc_events_subject(struct irc *irc, const struct irc_line *l, const char *text)
 {
-	struct value *v = value_new(cJSON_CreateArray());
-	cJSON *o = irc_events_message_obj(irc, l, text);
 	const char *target = irc_line_param(l, 0);
 	const char *channel = target ? irc_events_channel_of(irc, target) : NULL;
-	const char *to = channel ? channel : irc_line_nick(l);
+
+	return (struct irc_filter_subject){
+		.cm = irc_state_casemap(irc->state),
+		.channel = channel,
+		.private = !channel && target && irc_state_is_me(irc->state, target),
+		.nick = irc_line_nick(l),
+		.user = irc_line_user(l),
+		.host = irc_line_host(l),
+		.text = text,
+	};
+}
+
+/* `message` or `action`, with its reply function; nothing is built when
+ * no registration's filter takes it. */
+static void irc_events_message(struct irc *irc, const struct irc_line *l, const char *name, const char *text)
+{
+	struct irc_filter_subject subject = irc_events_subject(irc, l, text);
+	struct value *v;
+	cJSON *o;
+	const char *to = subject.channel ? subject.channel : irc_line_nick(l);
 	const char *flow = irc_line_host(l) ? irc_line_host(l) : irc_line_nick(l);
 
+	if (!emitter_wanted(irc->em, name, &subject))
+		return;
+	v = value_new(cJSON_CreateArray());
+	o = irc_events_message_obj(irc, l, text);
 	if (v && o && to && !irc_events_add_reply(irc, v, o, to, NULL, flow)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
-	irc_events_emit(irc, name, v, o);
+	irc_events_emit_subject(irc, name, v, o, &subject);
 }
 
 /* `notice`; a CTCP reply also carries "ctcp":{"command","args"}. */
 static void irc_events_notice(struct irc *irc, const struct irc_line *l)
 {
 	const char *text = irc_line_param(l, 1);
-	cJSON *o = irc_events_message_obj(irc, l, text);
+	struct irc_filter_subject subject = irc_events_subject(irc, l, text);
+	cJSON *o;
 	char *cmd = NULL, *args = NULL;
+
+	if (!emitter_wanted(irc->em, "notice", &subject))
+		return;
+	o = irc_events_message_obj(irc, l, text);
 
 	if (o && text && irc_text_ctcp_unwrap(text, &cmd, &args) == 0) {
 		cJSON *c = cJSON_AddObjectToObject(o, "ctcp");
@@ -421,7 +478,7 @@ static void irc_events_notice(struct irc *irc, const struct irc_line *l)
 	}
 	free(cmd);
 	free(args);
-	irc_events_emit(irc, "notice", NULL, o);
+	irc_events_emit_subject(irc, "notice", NULL, o, &subject);
 }
 
 /* ---- CTCP ------------------------------------------------------------------------ */
@@ -498,18 +555,17 @@ static void irc_events_ctcp_request(struct irc *irc, const struct irc_line *l, c
 	irc_events_emit(irc, "ctcp", v, o);
 }
 
-/* A CTCP the library recognised: a request (PRIVMSG) or a reply (NOTICE). */
+/* A CTCP request (PRIVMSG "\001...\001"); a NOTICE is a notice. */
 static void irc_events_ctcp(struct irc *irc, const struct irc_line *l)
 {
 	const char *text = irc_line_param(l, 1);
 	char *cmd = NULL, *args = NULL;
 
-	if (strcmp(irc_line_command(l), "NOTICE") == 0) {
-		irc_events_notice(irc, l);
+	if (!text || irc_text_ctcp_unwrap(text, &cmd, &args) < 0) {
+		log_debug("irc: a CTCP request without a command from %s: no event",
+			  irc_line_source(l) ? irc_line_source(l) : "?");
 		return;
 	}
-	if (!text || irc_text_ctcp_unwrap(text, &cmd, &args) < 0)
-		return;
 	if (strcmp(cmd, "ACTION") == 0)
 		irc_events_message(irc, l, "action", args);
 	else if (!irc_events_ctcp_builtin(irc, l, cmd, args))
@@ -518,7 +574,7 @@ static void irc_events_ctcp(struct irc *irc, const struct irc_line *l)
 	free(args);
 }
 
-/* An ACTION the library recognised. */
+/* An ACTION (PRIVMSG "\001ACTION ...\001"). */
 static void irc_events_action(struct irc *irc, const struct irc_line *l)
 {
 	const char *text = irc_line_param(l, 1);
@@ -534,7 +590,7 @@ static void irc_events_action(struct irc *irc, const struct irc_line *l)
 /* ---- channel and user events ------------------------------------------------------- */
 
 /* join, part, topic and invite: {"who", "channel", ...}. */
-static void irc_events_channel(struct irc *irc, const struct irc_line *l, enum irc_ev ev)
+static void irc_events_channel(struct irc *irc, const struct irc_line *l, enum irc_kind ev)
 {
 	cJSON *o = cJSON_CreateObject();
 	bool self = irc_state_is_me(irc->state, irc_line_nick(l));
@@ -542,15 +598,15 @@ static void irc_events_channel(struct irc *irc, const struct irc_line *l, enum i
 	const char *name = "join";
 
 	switch (ev) {
-	case IRC_EV_JOIN:
+	case IRC_KIND_JOIN:
 		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) && cJSON_AddBoolToObject(o, "self", self);
 		break;
-	case IRC_EV_PART:
+	case IRC_KIND_PART:
 		name = "part";
 		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) &&
 		     irc_events_add_str(o, "reason", irc_line_param(l, 1)) && cJSON_AddBoolToObject(o, "self", self);
 		break;
-	case IRC_EV_TOPIC:
+	case IRC_KIND_TOPIC:
 		name = "topic";
 		ok = ok && irc_events_add_str(o, "channel", irc_line_param(l, 0)) &&
 		     irc_events_add_str(o, "topic", irc_line_param(l, 1));
@@ -659,40 +715,25 @@ static void irc_events_numeric(struct irc *irc, const struct irc_line *l)
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
-/* Which event the library's event name stands for. */
-static enum irc_ev irc_events_classify(const char *event)
+/* The events of a line from the server, by its kind (irc_kind.c). */
+void irc_events_dispatch(struct irc *irc, const struct irc_line *l)
 {
-	if (event[0] && strspn(event, "0123456789") == strlen(event))
-		return IRC_EV_NUMERIC;
-	for (size_t i = 0; i < sizeof irc_events_names / sizeof irc_events_names[0]; i++)
-		if (strcmp(irc_events_names[i].name, event) == 0)
-			return irc_events_names[i].ev;
-	return IRC_EV_NONE;
-}
+	enum irc_kind kind = irc_kind_of(l);
 
-/* The library recognised an event in irc->line. */
-void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin, const char **params,
-			unsigned count, void *userdata)
-{
-	struct irc *irc = userdata;
-	const struct irc_line *l = irc->line;
-
-	if (!l || !event)
-		return;
-	switch (irc_events_classify(event)) {
-	case IRC_EV_MESSAGE: irc_events_message(irc, l, "message", irc_line_param(l, 1)); break;
-	case IRC_EV_NOTICE: irc_events_notice(irc, l); break;
-	case IRC_EV_ACTION: irc_events_action(irc, l); break;
-	case IRC_EV_CTCP: irc_events_ctcp(irc, l); break;
-	case IRC_EV_JOIN: case IRC_EV_PART: case IRC_EV_TOPIC: case IRC_EV_INVITE:
-		irc_events_channel(irc, l, irc_events_classify(event));
+	switch (kind) {
+	case IRC_KIND_MESSAGE: irc_events_message(irc, l, "message", irc_line_param(l, 1)); break;
+	case IRC_KIND_NOTICE: irc_events_notice(irc, l); break;
+	case IRC_KIND_ACTION: irc_events_action(irc, l); break;
+	case IRC_KIND_CTCP: irc_events_ctcp(irc, l); break;
+	case IRC_KIND_JOIN: case IRC_KIND_PART: case IRC_KIND_TOPIC: case IRC_KIND_INVITE:
+		irc_events_channel(irc, l, kind);
 		break;
-	case IRC_EV_KICK: irc_events_kick(irc, l); break;
-	case IRC_EV_QUIT: irc_events_quit(irc, l); break;
-	case IRC_EV_NICK: irc_events_nick(irc, l); break;
-	case IRC_EV_MODE: irc_events_mode(irc, l); break;
-	case IRC_EV_NUMERIC: if (irc_line_numeric(l) >= 0) irc_events_numeric(irc, l); break;
-	case IRC_EV_NONE: break;
+	case IRC_KIND_KICK: irc_events_kick(irc, l); break;
+	case IRC_KIND_QUIT: irc_events_quit(irc, l); break;
+	case IRC_KIND_NICK: irc_events_nick(irc, l); break;
+	case IRC_KIND_MODE: irc_events_mode(irc, l); break;
+	case IRC_KIND_NUMERIC: irc_events_numeric(irc, l); break;
+	case IRC_KIND_NONE: break;
 	}
 }
 

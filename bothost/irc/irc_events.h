@@ -1,28 +1,29 @@
+/* SPDX-License-Identifier: ISC */
 /* The irc object's events (PROTOCOL.md, "The irc object").
  *
- * libircclient, fed each line through the shim, decides which event a line
- * is; the event's data comes from the bot's own parse of the same line (the
- * link's struct irc_line, with its tags, account tag and server-time) and
- * from the bot's own state: channel or private is decided by CHANTYPES and
- * the bot's own nick, never by the library's guess. CTCP VERSION, PING, TIME
+ * A line's kind (irc_kind.h: libircclient 1.9's dispatch, without the
+ * library) says which event it is; the event's data comes from the same
+ * parse (the link's struct irc_line, with its tags, account tag and
+ * server-time) and from the bot's own state: channel or private is decided
+ * by CHANTYPES and the bot's own nick. CTCP VERSION, PING, TIME
  * and CLIENTINFO are answered by bothost itself (at most ctcp_per_minute);
  * other CTCP requests become `ctcp` events. */
 #ifndef BOTHOST_IRC_EVENTS_H
 #define BOTHOST_IRC_EVENTS_H
 
+struct emitter_filter_ops;
 struct fn;
 struct irc;
 struct irc_line;
-struct ircshim;
 struct object_event;
 
 /* The events, for the object's introspection. */
 const struct object_event *irc_events_table(void);
+/* The filters message, action and notice take (PROTOCOL.md, "Filters"). */
+const struct emitter_filter_ops *irc_events_filter_ops(void);
 
-/* The shim's callback (userdata: struct irc); the line it is about is
- * irc->line. */
-void irc_events_shim_cb(struct ircshim *s, const char *event, const char *origin, const char **params,
-			unsigned count, void *userdata);
+/* The events of a line from the server (the state not yet updated by it). */
+void irc_events_dispatch(struct irc *irc, const struct irc_line *l);
 /* `line`: a raw line, direction "in" or "out". */
 void irc_events_line(struct irc *irc, const char *line, const char *direction);
 /* A line the bot sent: remember its command and target for `refused`. */

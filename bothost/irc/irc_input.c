@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The server's byte stream cut into lines (see irc_input.h). */
 #include "irc_input.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bytes an IRC server sends, cut into lines: what the link reads goes
  * in, whole lines come out. No sockets in here (like botkit's frame reader),
  * so any input can be fed to it in tests and fuzzing.

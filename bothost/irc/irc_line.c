@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Parsing and building IRC protocol lines. */
 #include "irc_line.h"
 

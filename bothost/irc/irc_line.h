@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One IRC protocol line: parsing what the server sends (IRCv3 tags, source,
  * command, parameters) and building what the bot sends, refusing anything
  * that could inject a second command.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The irc object's methods: argument checks, then commands or queries. */
 #include "config.h"
 
@@ -103,6 +104,35 @@ static void irc_command(struct irc *irc, struct call *call, enum outq_prio prio,
 
 	if (r < 0)
 		irc_out_call_fail(call, r);
+}
+
+/* Queue an action the server may refuse (kind, about key and key2) and a
+ * PING after it; the call is answered by the server's refusal
+ * (ServerRefused), its echo, the PONG, or the end of refusal_wait (null).
+ * refusal_wait 0: answered once written. */
+static void irc_action(struct irc *irc, struct call *call, enum irc_query_kind kind, const char *key,
+		       const char *key2, const char *verb, const char *const *params, size_t n)
+{
+	char token[IRC_QUERY_TOKEN_MAX];
+	uint64_t id;
+	void *ticket;
+	int r = -ENOMEM;
+
+	if (!irc->cfg.refusal_wait_ms) {
+		irc_command(irc, call, OUTQ_CONTROL, verb, params, n);
+		return;
+	}
+	id = irc_query_add_action(irc->query, kind, key, key2, call, irc->cfg.refusal_wait_ms);
+	ticket = id ? irc_query_ticket(irc->query, id) : NULL;
+	if (ticket) {
+		irc_query_token(id, token, sizeof token);
+		r = irc_out_command_ping(irc, OUTQ_CONTROL, irc_query_sent_cb, ticket, token, verb, params, n);
+	}
+	if (r < 0) {
+		free(ticket);
+		irc_query_cancel(irc->query, id);
+		irc_out_call_fail(call, r);
+	}
 }
 
 /* ---- messages ------------------------------------------------------------------- */
@@ -229,7 +259,7 @@ static void irc_method_part(struct object *obj, struct call *call)
 	if (!irc_check_channel(call, irc, "channel", channel) || !irc_check_line(call, "reason", reason))
 		return;
 	irc_presence_unwant(irc, channel);
-	irc_command(irc, call, OUTQ_CONTROL, "PART", params, reason ? 2 : 1);
+	irc_action(irc, call, IRC_QUERY_PART, channel, NULL, "PART", params, reason ? 2 : 1);
 }
 
 /* Send a request whose answer a query collects; the call is answered by it. */
@@ -276,7 +306,7 @@ static void irc_method_topic(struct object *obj, struct call *call)
 	if (!irc_check_channel(call, irc, "channel", channel) || !irc_check_line(call, "text", text))
 		return;
 	if (text) {
-		irc_command(irc, call, OUTQ_CONTROL, "TOPIC", params, 2);
+		irc_action(irc, call, IRC_QUERY_TOPIC_SET, channel, NULL, "TOPIC", params, 2);
 		return;
 	}
 	if (irc_check_registered(call, irc))
@@ -293,7 +323,29 @@ static void irc_method_kick(struct object *obj, struct call *call)
 	if (!irc_check_channel(call, irc, "channel", channel) || !irc_check_nick(call, irc, "nick", nick) ||
 	    !irc_check_line(call, "reason", reason))
 		return;
-	irc_command(irc, call, OUTQ_CONTROL, "KICK", params, reason ? 3 : 2);
+	irc_action(irc, call, IRC_QUERY_KICK, channel, nick, "KICK", params, reason ? 3 : 2);
+}
+
+/* Send a checked MODE; its arguments (the nicks a refusal may name) go
+ * with the action as one space-separated list. */
+static void irc_mode_send(struct irc *irc, struct call *call, const char *const *params, unsigned n)
+{
+	size_t len = 1;
+	char *args;
+
+	for (unsigned i = 2; i < n; i++)
+		len += strlen(params[i]) + 1;
+	args = calloc(1, len);
+	if (!args) {
+		call_fail(call, ERR_FAILED, "out of memory");
+		return;
+	}
+	for (unsigned i = 2; i < n; i++) {
+		strcat(args, params[i]);
+		strcat(args, " ");
+	}
+	irc_action(irc, call, IRC_QUERY_MODE, params[0], args, "MODE", params, n);
+	free(args);
 }
 
 /* mode(target, modes, args...) */
@@ -321,7 +373,7 @@ static void irc_method_mode(struct object *obj, struct call *call)
 		if (!irc_check_word(call, "args", params[i]))
 			return;
 	}
-	irc_command(irc, call, OUTQ_CONTROL, "MODE", params, n);
+	irc_mode_send(irc, call, params, n);
 }
 
 /* invite(nick, channel) */
@@ -332,7 +384,7 @@ static void irc_method_invite(struct object *obj, struct call *call)
 
 	if (!irc_check_nick(call, irc, "nick", params[0]) || !irc_check_channel(call, irc, "channel", params[1]))
 		return;
-	irc_command(irc, call, OUTQ_CONTROL, "INVITE", params, 2);
+	irc_action(irc, call, IRC_QUERY_INVITE, params[1], params[0], "INVITE", params, 2);
 }
 
 /* ---- queries ---------------------------------------------------------------------- */
@@ -548,18 +600,21 @@ static const struct object_method irc_methods[] = {
 	{ "ctcp", "sends a CTCP request; null once written", irc_args_ctcp, "null", false, irc_method_ctcp },
 	{ "ctcpReply", "sends a CTCP reply (NOTICE); null once written", irc_args_ctcp, "null", false,
 	  irc_method_ctcp_reply },
-	{ "join", "joins a channel; null once the server confirms, IrcError when it refuses", irc_args_join,
+	{ "join", "joins a channel; null once the server confirms, ServerRefused when it refuses", irc_args_join,
 	  "null", false, irc_method_join },
-	{ "part", "leaves a channel (not rejoined); null once written", irc_args_part, "null", false,
-	  irc_method_part },
-	{ "nick", "changes the bot's nick; null once the server confirms, IrcError when it refuses",
+	{ "part", "leaves a channel (not rejoined); null unless the server refuses (ServerRefused)",
+	  irc_args_part, "null", false, irc_method_part },
+	{ "nick", "changes the bot's nick; null once the server confirms, ServerRefused when it refuses",
 	  irc_args_nick, "null", false, irc_method_nick },
-	{ "topic", "without text: {channel, topic, setter, time}; with text: sets it, null once written",
+	{ "topic", "without text: {channel, topic, setter, time}; with text: sets it, null unless the server "
+		   "refuses (ServerRefused)",
 	  irc_args_topic, "any", false, irc_method_topic },
-	{ "kick", "kicks nick from channel; null once written", irc_args_kick, "null", false, irc_method_kick },
-	{ "mode", "sets modes; null once written", irc_args_mode, "null", false, irc_method_mode },
-	{ "invite", "invites nick to channel; null once written", irc_args_invite, "null", false,
-	  irc_method_invite },
+	{ "kick", "kicks nick from channel; null unless the server refuses (ServerRefused)", irc_args_kick,
+	  "null", false, irc_method_kick },
+	{ "mode", "sets modes; null unless the server refuses (ServerRefused)", irc_args_mode, "null", false,
+	  irc_method_mode },
+	{ "invite", "invites nick to channel; null unless the server refuses (ServerRefused)", irc_args_invite,
+	  "null", false, irc_method_invite },
 	{ "whois", "{nick, user, host, realname, server, account, channels, idle, signon, operator, away}; "
 		   "with fn: null at once and fn(err, info) later", irc_args_whois, "any", false, irc_method_whois },
 	{ "names", "[{nick, prefixes}] of channel as the server lists them", irc_args_channel, "array", false,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The irc object's methods (PROTOCOL.md, "The irc object"): each checks its
  * arguments against the IRC grammar and the server's ISUPPORT before
  * anything is queued, and answers once its lines are written, once the

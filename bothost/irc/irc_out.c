@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Building and queueing the bot's commands. */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 
 #include "core/call.h"
 #include "core/errors.h"
+#include "core/log.h"
 #include "irc_core.h"
 #include "irc_line.h"
 #include "irc_query.h"
@@ -43,6 +45,23 @@ int irc_out_command(struct irc *irc, enum outq_prio prio, irc_send_done_fn done,
 	if (r == 0)
 		r = irc_send_line(irc->send, prio, line, done, userdata);
 	free(line);
+	return r;
+}
+
+/* Queue one command, then "PING :token" as a batch of its own. */
+int irc_out_command_ping(struct irc *irc, enum outq_prio prio, irc_send_done_fn done, void *userdata,
+			 const char *token, const char *verb, const char *const *params, size_t n)
+{
+	char *ping = NULL;
+	int r = irc_line_buildv(&ping, IRC_LINE_COLON_ALWAYS, "PING", token, (char *)NULL);
+
+	if (r == 0)
+		r = irc_out_command(irc, prio, done, userdata, verb, params, n);
+	/* Same priority, so it follows the command; a PING that does not fit
+	 * only leaves the wait to refusal_wait. */
+	if (r == 0 && irc_send_line(irc->send, prio, ping, NULL, NULL) < 0)
+		log_debug("irc: no PING after %s: the outbound queue is full", verb);
+	free(ping);
 	return r;
 }
 

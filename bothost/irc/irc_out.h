@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bot's commands, built from client-supplied pieces with irc_line_build
  * only (never a format string), checked against the IRC grammar and the
  * server's ISUPPORT, and queued on the outbound queue.
@@ -19,6 +20,11 @@ struct call;
 /* Queue "verb params..." (n parameters; only the last may hold spaces). */
 int irc_out_command(struct irc *irc, enum outq_prio prio, irc_send_done_fn done, void *userdata,
 		    const char *verb, const char *const *params, size_t n);
+/* The same, then "PING :token" in a batch of its own right behind it (done
+ * reports the command only), so that the server's PONG proves it processed
+ * the command. */
+int irc_out_command_ping(struct irc *irc, enum outq_prio prio, irc_send_done_fn done, void *userdata,
+			 const char *token, const char *verb, const char *const *params, size_t n);
 /* Queue text to target with verb (PRIVMSG or NOTICE) at prio (OUTQ_NORMAL,
  * or OUTQ_LOW for the bot's own refusals): one message per line of the text
  * rule, each cut to fit 512 bytes as the server relays it; each wrapped as

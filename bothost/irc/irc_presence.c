@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Channels to be in and the nick to have. */
 #include "config.h"
 

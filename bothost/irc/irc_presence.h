@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Where the bot should be and what it should be called: the channels it
  * wants to be in (configured ones, and those joined at run time through
  * `join`, with their keys) and the nick it wants (the configured one, or the

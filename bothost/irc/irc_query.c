@@ -1,11 +1,16 @@
-/* Requests answered by the server's lines: join, nick, whois, names, topic. */
+/* SPDX-License-Identifier: ISC */
+/* Requests answered by the server's lines: join, nick, whois, names, topic;
+ * and the actions it may refuse: mode, kick, topic set, invite, part. */
 #include "config.h"
 
 #include "irc_query.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <ev.h>
@@ -24,6 +29,8 @@ struct irc_pending {
 	uint64_t id;
 	enum irc_query_kind kind;
 	char *key;
+	char *key2;		/* actions: the nick of KICK and INVITE, the MODE arguments */
+	unsigned answer_ms;	/* the deadline once written */
 	struct call *call;	/* who waits: a call, */
 	struct fn *fn;		/* or a function (neither: its client left) */
 	bool written;		/* the request reached the server */
@@ -45,18 +52,23 @@ struct irc_query_ticket {
 	uint64_t id;
 };
 
-/* A failure to report: a name, a message, and for IrcError the numeric. */
+/* A failure to report: a name, a message, and for IrcError and
+ * ServerRefused the numeric, its text and what it refused. */
 struct irc_query_err {
 	const char *name;
 	const char *message;
 	int numeric;		/* 0: no data */
+	const char *text;	/* the numeric's text (NULL: message) */
+	const char *target;	/* ServerRefused: the channel or nick */
+	const char *command;	/* ServerRefused: JOIN, NICK, MODE, ... */
 };
 
 static void irc_query_remove(struct irc_pending *p);
 
 /* ---- answering ----------------------------------------------------------- */
 
-/* {"numeric","text"} for an IrcError, NULL otherwise. */
+/* {"numeric","text"} for an IrcError, and "target","command" for a
+ * ServerRefused; NULL otherwise. */
 static cJSON *irc_query_err_data(const struct irc_query_err *e)
 {
 	cJSON *d;
@@ -65,7 +77,9 @@ static cJSON *irc_query_err_data(const struct irc_query_err *e)
 		return NULL;
 	d = cJSON_CreateObject();
 	if (d && (!cJSON_AddNumberToObject(d, "numeric", e->numeric) ||
-		  !cJSON_AddStringToObject(d, "text", e->message))) {
+		  !cJSON_AddStringToObject(d, "text", e->text ? e->text : e->message) ||
+		  (e->target && !cJSON_AddStringToObject(d, "target", e->target)) ||
+		  (e->command && !cJSON_AddStringToObject(d, "command", e->command)))) {
 		cJSON_Delete(d);
 		return NULL;
 	}
@@ -151,7 +165,7 @@ static void irc_query_answer(struct irc_pending *p, cJSON *result, const struct 
 /* Answer p with an error and forget it. */
 static void irc_query_fail(struct irc_pending *p, const char *name, const char *message, int numeric)
 {
-	struct irc_query_err e = { name, message, numeric };
+	struct irc_query_err e = { name, message, numeric, NULL, NULL, NULL };
 
 	irc_query_answer(p, NULL, &e);
 	irc_query_remove(p);
@@ -179,6 +193,7 @@ static void irc_query_remove(struct irc_pending *p)
 	fn_unref(p->fn);
 	cJSON_Delete(p->info);
 	free(p->key);
+	free(p->key2);
 	free(p);
 }
 
@@ -189,6 +204,8 @@ static void irc_query_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (p->answered)
 		irc_query_remove(p);
+	else if (p->written && p->kind >= IRC_QUERY_MODE)
+		irc_query_done(p);	/* no refusal within refusal_wait */
 	else if (p->written)
 		irc_query_fail(p, ERR_FAILED, "the server did not answer in time", 0);
 	else
@@ -258,28 +275,63 @@ static cJSON *irc_query_initial(enum irc_query_kind kind, const char *key)
 	}
 }
 
-/* Start waiting. */
-uint64_t irc_query_add(struct irc_query *q, enum irc_query_kind kind, const char *key, struct call *call,
-		       struct fn *fn, unsigned timeout_ms)
+/* A new query in the table (its timer not started), or NULL. */
+static struct irc_pending *irc_query_pending_new(struct irc_query *q, enum irc_query_kind kind, const char *key,
+						 const char *key2, unsigned timeout_ms)
 {
 	struct irc_pending *p = calloc(1, sizeof *p);
 
-	if (!p || !(p->key = strdup(key)) || !(p->info = irc_query_initial(kind, key))) {
-		if (p)
+	if (!p || !(p->key = strdup(key)) || (key2 && !(p->key2 = strdup(key2))) ||
+	    !(p->info = irc_query_initial(kind, key))) {
+		if (p) {
 			free(p->key);
+			free(p->key2);
+		}
 		free(p);
-		return 0;
+		return NULL;
 	}
 	p->q = q;
 	p->id = ++q->last_id;
 	p->kind = kind;
-	p->call = call;
-	p->fn = fn_ref(fn);
+	p->answer_ms = IRC_QUERY_ANSWER_MS;
 	ev_timer_init(&p->timer, irc_query_timeout_cb, timeout_ms / 1000.0, 0.);
 	p->timer.data = p;
-	ev_timer_start(EV_DEFAULT, &p->timer);
 	list_add_tail(&q->pending, &p->link);
+	return p;
+}
+
+/* Start waiting. */
+uint64_t irc_query_add(struct irc_query *q, enum irc_query_kind kind, const char *key, struct call *call,
+		       struct fn *fn, unsigned timeout_ms)
+{
+	struct irc_pending *p = irc_query_pending_new(q, kind, key, NULL, timeout_ms);
+
+	if (!p)
+		return 0;
+	p->call = call;
+	p->fn = fn_ref(fn);
+	ev_timer_start(EV_DEFAULT, &p->timer);
 	return p->id;
+}
+
+/* Start waiting for an action's refusal (the send queue bounds the wait
+ * until it is written). */
+uint64_t irc_query_add_action(struct irc_query *q, enum irc_query_kind kind, const char *key, const char *key2,
+			      struct call *call, unsigned wait_ms)
+{
+	struct irc_pending *p = irc_query_pending_new(q, kind, key, key2, wait_ms);
+
+	if (!p)
+		return 0;
+	p->call = call;
+	p->answer_ms = wait_ms;
+	return p->id;
+}
+
+/* The PING token of an action. */
+void irc_query_token(uint64_t id, char *buf, size_t n)
+{
+	snprintf(buf, n, "bothost-act-%" PRIu64, id);
 }
 
 /* The query with id, or NULL. */
@@ -327,7 +379,10 @@ void irc_query_sent_cb(int err, void *userdata)
 		return;
 	if (err == 0) {
 		p->written = true;
-		irc_query_deadline(p, IRC_QUERY_ANSWER_MS);
+		if (p->answer_ms)
+			irc_query_deadline(p, p->answer_ms);
+		else
+			irc_query_done(p);	/* refusal_wait 0: done once written */
 	} else if (err == -ENOTCONN || err == -ECANCELED) {
 		irc_query_fail(p, ERR_NOT_CONNECTED, "not connected to the IRC server in time", 0);
 	} else {
@@ -346,18 +401,55 @@ static struct irc_pending *irc_query_find(struct irc_query *q, enum irc_query_ki
 	return NULL;
 }
 
-/* Answer every query of kind about key: with the numeric's error, or done. */
-static void irc_query_settle_all(struct irc_query *q, enum irc_query_kind kind, const char *key,
-				 const struct irc_line *err)
+/* The command an action, a join or a nick change sends (NULL: a query). */
+static const char *irc_query_command(enum irc_query_kind kind)
+{
+	switch (kind) {
+	case IRC_QUERY_JOIN: return "JOIN";
+	case IRC_QUERY_NICK: return "NICK";
+	case IRC_QUERY_MODE: return "MODE";
+	case IRC_QUERY_KICK: return "KICK";
+	case IRC_QUERY_TOPIC_SET: return "TOPIC";
+	case IRC_QUERY_INVITE: return "INVITE";
+	case IRC_QUERY_PART: return "PART";
+	default: return NULL;
+	}
+}
+
+/* Fail p with the numeric l: ServerRefused for a command, IrcError for a
+ * query. */
+static void irc_query_refused(struct irc_pending *p, const struct irc_line *l)
+{
+	const char *command = irc_query_command(p->kind), *text = irc_line_last_param(l);
+	int numeric = irc_line_numeric(l);
+	char message[640];
+	struct irc_query_err e = { ERR_SERVER_REFUSED, message, numeric, text ? text : "", p->key, command };
+
+	if (!command) {
+		irc_query_fail(p, ERR_IRC, text ? text : "", numeric);
+		return;
+	}
+	snprintf(message, sizeof message, "the server refused %s %s: %03d %s", command, p->key, numeric,
+		 text ? text : "");
+	irc_query_answer(p, NULL, &e);
+	irc_query_remove(p);
+}
+
+/* Answer every query of kind about key: with the numeric's error, or done.
+ * Returns how many were answered. */
+static size_t irc_query_settle_all(struct irc_query *q, enum irc_query_kind kind, const char *key,
+				   const struct irc_line *err)
 {
 	struct irc_pending *p;
+	size_t n = 0;
 
-	while ((p = irc_query_find(q, kind, key))) {
+	for (; (p = irc_query_find(q, kind, key)); n++) {
 		if (err)
-			irc_query_fail(p, ERR_IRC, irc_line_last_param(err), irc_line_numeric(err));
+			irc_query_refused(p, err);
 		else
 			irc_query_done(p);
 	}
+	return n;
 }
 
 /* ---- whois ---------------------------------------------------------------- */
@@ -400,8 +492,8 @@ static void irc_query_add_words(cJSON *a, const char *text)
 	}
 }
 
-/* One WHOIS numeric about param 1. */
-static void irc_query_whois_line(struct irc_query *q, const struct irc_line *l, int numeric)
+/* One WHOIS numeric about param 1; false when no WHOIS waits for it. */
+static bool irc_query_whois_line(struct irc_query *q, const struct irc_line *l, int numeric)
 {
 	struct irc_pending *p = irc_query_find(q, IRC_QUERY_WHOIS, irc_line_param(l, 1));
 	cJSON *o = p ? p->info : NULL;
@@ -409,7 +501,7 @@ static void irc_query_whois_line(struct irc_query *q, const struct irc_line *l, 
 	if (!p || p->answered) {
 		if (p && numeric == 318)
 			irc_query_remove(p);
-		return;
+		return p != NULL;
 	}
 	switch (numeric) {
 	case 311:
@@ -430,12 +522,13 @@ static void irc_query_whois_line(struct irc_query *q, const struct irc_line *l, 
 	case 401: case 402:
 		/* Answered now; the 318 that follows closes it. */
 		{
-			struct irc_query_err e = { ERR_IRC, irc_line_last_param(l), numeric };
+			struct irc_query_err e = { ERR_IRC, irc_line_last_param(l), numeric, NULL, NULL, NULL };
 			irc_query_answer(p, NULL, &e);
 		}
 		break;
 	case 318: irc_query_done(p); break;
 	}
+	return true;
 }
 
 /* ---- names and topic ------------------------------------------------------- */
@@ -511,43 +604,167 @@ static void irc_query_topic_flush(struct irc_query *q, const struct irc_line *l)
 	}
 }
 
+/* ---- actions ------------------------------------------------------------- */
+
+/* Whether numeric may refuse an action of kind. */
+static bool irc_query_may_refuse(enum irc_query_kind kind, int numeric)
+{
+	bool mode = kind == IRC_QUERY_MODE;
+
+	switch (numeric) {
+	case 403: case 442: case 461: case 476: case 481: case 484:
+		return true;
+	case 482:
+		return kind != IRC_QUERY_PART;
+	case 401:
+		return mode || kind == IRC_QUERY_KICK || kind == IRC_QUERY_INVITE;
+	case 441:
+		return mode || kind == IRC_QUERY_KICK;
+	case 443:
+		return kind == IRC_QUERY_INVITE;
+	case 467: case 472: case 477: case 478: case 501: case 502: case 525: case 696:
+		return mode;
+	default:
+		return false;
+	}
+}
+
+/* Whether word is one of the space-separated words of list (NULL: none). */
+static bool irc_query_has_word(const struct irc_query *q, const char *list, const char *word)
+{
+	while (list && word && *list) {
+		size_t n = strcspn(list, " ");
+		char *w = strndup(list, n);
+		bool same = w && irc_state_same(q->st, w, word);
+		free(w);
+		if (same)
+			return true;
+		list += n;
+		list += strspn(list, " ");
+	}
+	return false;
+}
+
+/* Whether the numeric l names what action p is about. */
+static bool irc_query_names_action(const struct irc_query *q, const struct irc_pending *p,
+				   const struct irc_line *l, int numeric)
+{
+	const char *p1 = irc_line_param(l, 1), *p2 = irc_line_param(l, 2);
+
+	switch (numeric) {
+	case 472: case 481: case 484: case 501: case 502:
+		return true;	/* names no target: the oldest action it may refuse */
+	case 461:
+		return p1 && strcasecmp(p1, irc_query_command(p->kind)) == 0;
+	case 441: case 443:
+		return irc_state_same(q->st, p->key, p2) && irc_query_has_word(q, p->key2, p1);
+	case 401:
+		return irc_state_same(q->st, p->key, p1) || irc_query_has_word(q, p->key2, p1);
+	default:
+		return irc_state_same(q->st, p->key, p1);
+	}
+}
+
+/* A numeric no query took: the oldest action it refuses fails with it. */
+static void irc_query_action_numeric(struct irc_query *q, const struct irc_line *l, int numeric)
+{
+	for (struct list *it = q->pending.next; it != &q->pending; it = it->next) {
+		struct irc_pending *p = list_entry(it, struct irc_pending, link);
+		if (p->kind >= IRC_QUERY_MODE && !p->answered && irc_query_may_refuse(p->kind, numeric) &&
+		    irc_query_names_action(q, p, l, numeric)) {
+			irc_query_refused(p, l);
+			return;
+		}
+	}
+}
+
+/* The oldest action of kind about key (and key2 when given), done. */
+static void irc_query_action_done(struct irc_query *q, enum irc_query_kind kind, const char *key,
+				  const char *key2)
+{
+	for (struct list *it = q->pending.next; key && it != &q->pending; it = it->next) {
+		struct irc_pending *p = list_entry(it, struct irc_pending, link);
+		if (p->kind == kind && irc_state_same(q->st, p->key, key) &&
+		    (!key2 || irc_query_has_word(q, p->key2, key2))) {
+			irc_query_done(p);
+			return;
+		}
+	}
+}
+
+/* The server relayed a command of the bot's (its confirmation). */
+static void irc_query_echo(struct irc_query *q, const struct irc_line *l, const char *cmd)
+{
+	const char *p0 = irc_line_param(l, 0);
+
+	if (strcmp(cmd, "MODE") == 0)
+		irc_query_action_done(q, IRC_QUERY_MODE, p0, NULL);
+	else if (strcmp(cmd, "TOPIC") == 0)
+		irc_query_action_done(q, IRC_QUERY_TOPIC_SET, p0, NULL);
+	else if (strcmp(cmd, "KICK") == 0)
+		irc_query_action_done(q, IRC_QUERY_KICK, p0, irc_line_param(l, 1));
+	else if (strcmp(cmd, "PART") == 0)
+		irc_query_action_done(q, IRC_QUERY_PART, p0, NULL);
+}
+
+/* A PONG: the action whose token it carries met no refusal. */
+static void irc_query_pong(struct irc_query *q, const char *token)
+{
+	const char *prefix = "bothost-act-";
+	char *end;
+	uint64_t id;
+	struct irc_pending *p;
+
+	if (!token || strncmp(token, prefix, strlen(prefix)) != 0)
+		return;
+	id = strtoull(token + strlen(prefix), &end, 10);
+	p = *end ? NULL : irc_query_by_id(q, id);
+	if (p && p->kind >= IRC_QUERY_MODE)
+		irc_query_done(p);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
-/* A numeric: whichever query it answers. */
-static void irc_query_numeric(struct irc_query *q, const struct irc_line *l, int numeric)
+/* A numeric for the queries; false when none took it. */
+static bool irc_query_numeric_queries(struct irc_query *q, const struct irc_line *l, int numeric)
 {
 	const char *p1 = irc_line_param(l, 1);
 
 	switch (numeric) {
-	case 311: case 312: case 313: case 317: case 318: case 319: case 330: case 301: case 402:
-		irc_query_whois_line(q, l, numeric);
-		break;
-	case 401:
-		irc_query_whois_line(q, l, numeric);
-		break;
+	case 311: case 312: case 313: case 317: case 318: case 319: case 330: case 301: case 402: case 401:
+		return irc_query_whois_line(q, l, numeric);
 	case 353:
 		irc_query_names_line(q, l);
-		break;
+		return true;
 	case 366:
 		irc_query_settle_all(q, IRC_QUERY_NAMES, p1, NULL);
-		break;
+		return true;
 	case 331: case 332: case 333:
 		irc_query_topic_line(q, l, numeric);
-		break;
+		return true;
 	case 403:
-		irc_query_settle_all(q, IRC_QUERY_TOPIC, p1, l);
-		irc_query_settle_all(q, IRC_QUERY_JOIN, p1, l);
-		break;
+		return irc_query_settle_all(q, IRC_QUERY_TOPIC, p1, l) + irc_query_settle_all(q, IRC_QUERY_JOIN, p1, l);
 	case 442:
-		irc_query_settle_all(q, IRC_QUERY_TOPIC, p1, l);
-		break;
+		return irc_query_settle_all(q, IRC_QUERY_TOPIC, p1, l) > 0;
 	case 405: case 471: case 473: case 474: case 475: case 476: case 477: case 489:
-		irc_query_settle_all(q, IRC_QUERY_JOIN, p1, l);
-		break;
+		return irc_query_settle_all(q, IRC_QUERY_JOIN, p1, l) > 0;
 	case 432: case 433: case 436: case 437:
-		irc_query_settle_all(q, IRC_QUERY_NICK, p1, l);
-		break;
+		return irc_query_settle_all(q, IRC_QUERY_NICK, p1, l) > 0;
+	case 341:
+		/* RPL_INVITING: "<nick> <channel>" (or the other way round). */
+		irc_query_action_done(q, IRC_QUERY_INVITE, irc_line_param(l, 2), p1);
+		irc_query_action_done(q, IRC_QUERY_INVITE, p1, irc_line_param(l, 2));
+		return true;
+	default:
+		return false;
 	}
+}
+
+/* A numeric: whichever query it answers, else the action it refuses. */
+static void irc_query_numeric(struct irc_query *q, const struct irc_line *l, int numeric)
+{
+	if (!irc_query_numeric_queries(q, l, numeric))
+		irc_query_action_numeric(q, l, numeric);
 }
 
 /* A line from the server. */
@@ -564,6 +781,10 @@ void irc_query_line(struct irc_query *q, const struct irc_line *l)
 		irc_query_settle_all(q, IRC_QUERY_JOIN, irc_line_param(l, 0), NULL);
 	else if (from_me && strcmp(cmd, "NICK") == 0)
 		irc_query_settle_all(q, IRC_QUERY_NICK, irc_line_param(l, 0), NULL);
+	else if (from_me)
+		irc_query_echo(q, l, cmd);
+	else if (strcmp(cmd, "PONG") == 0)
+		irc_query_pong(q, irc_line_last_param(l));
 }
 
 /* The connection ended. */
@@ -572,6 +793,8 @@ void irc_query_lost(struct irc_query *q, unsigned wait_ms)
 	for (struct list *it = q->pending.next, *next; it != &q->pending; it = next) {
 		struct irc_pending *p = list_entry(it, struct irc_pending, link);
 		next = it->next;
+		if (p->kind >= IRC_QUERY_MODE && !p->written && !p->answered)
+			continue;	/* still queued: the send queue answers it */
 		if (p->kind != IRC_QUERY_JOIN) {
 			irc_query_fail(p, ERR_NOT_CONNECTED, "the connection to the IRC server ended", 0);
 			continue;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The outbound queue in front of the link: pacing, bounds, batches. */
 #include "config.h"
 

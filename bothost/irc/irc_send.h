@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bot's outbound IRC lines: one paced queue (outq.h) in front of the
  * link. Lines go out in priority order at the configured pace while the link
  * is registered; meanwhile they wait, and fail after queue_max_age. A line

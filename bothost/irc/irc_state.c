@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bot's view of its IRC connection, updated from every line. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the bot knows about its IRC connection, kept from the lines it sees:
  * its own nick (from 001 and NICK, compared under the server's casemapping,
  * never guessed from a prefix), user and host, the server's ISUPPORT, the

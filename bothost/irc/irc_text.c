@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Validation, splitting and CTCP framing of what the bot sends. */
 #include "irc_text.h"
 

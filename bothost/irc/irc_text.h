@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Checking and shaping what clients ask the bot to send: nicks, channels,
  * targets, masks, message text (split to fit one IRC line each) and CTCP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* RPL_ISUPPORT parsing and IRC casemappings. */
 #include "isupport.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the server announces in RPL_ISUPPORT (005), and the casemappings IRC
  * names are compared with.
  *

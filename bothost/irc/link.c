@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The IRC link: bothost's own connection to a server (see link.h).
  *
  * One explicit state (enum link_state) drives everything; one timer (phase)

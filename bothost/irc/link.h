@@ -1,7 +1,7 @@
+/* SPDX-License-Identifier: ISC */
 /* The link: bothost's own connection to an IRC server.
  *
- * Every byte to and from the server passes through here, never through
- * libircclient: name resolution off the loop, non-blocking connect trying
+ * Every byte to and from the server passes through here: name resolution off the loop, non-blocking connect trying
  * each address, TLS (transport_tls.h) with a non-blocking handshake,
  * registration (CAP LS 302, PASS, NICK, USER, then the capabilities and
  * SASL of capneg.h until CAP END), nick fallback while registering,
@@ -38,8 +38,9 @@ struct link_callbacks {
 	 * calls the bot. */
 	void (*registered)(struct link *l, const char *nick, void *userdata);
 	/* A line from the server (after 001, and the numerics before it):
-	 * parsed (tags included) and as text without tags, at most 510 bytes,
-	 * for libircclient. PINGs are answered by the link and passed on too. */
+	 * parsed (tags included) and as text without tags, at most 510 bytes
+	 * (as `heard` gives it). PINGs are answered by the link and passed on
+	 * too. */
 	void (*line)(struct link *l, const struct irc_line *msg, const char *untagged, void *userdata);
 	/* Every line from the server as text without tags (at most 510
 	 * bytes), before the link acts on it: CAP, AUTHENTICATE (its payload

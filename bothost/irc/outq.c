@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The outbound IRC queue: per priority a round robin of flows, each a FIFO;
  * a token bucket; bounds. */
 #include "outq.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The bot's one outbound IRC queue: priorities, pacing and bounds, driven by
  * the caller's clock (every time is in milliseconds on one monotonic clock;
  * the queue owns no timer).

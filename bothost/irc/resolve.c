@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Name resolution off the loop: numeric addresses at once, names in a
  * worker thread reporting through ev_async. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Name resolution that never blocks the event loop.
  *
  * A numeric address (IPv4 or IPv6) is converted at once with

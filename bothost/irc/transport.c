@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Non-blocking TCP connect, the plain TCP transport, and what every
  * transport shares. */
 #include "config.h"

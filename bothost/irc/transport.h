@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The byte stream under the IRC link: plain TCP, or TLS (transport_tls.h).
  *
  * The link never touches the socket of an established connection except

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The TLS transport: OpenSSL over the connected socket (see transport_tls.h).
  *
  * Output the link hands over is never refused half-way: when OpenSSL cannot

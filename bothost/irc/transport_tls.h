@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The TLS transport (OpenSSL) over a connected TCP socket.
  *
  * Certificates are verified by default: the chain against the system's CA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Growable byte buffer. */
 #include "buf.h"
 

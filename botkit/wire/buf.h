@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A growable byte buffer with a consumed prefix, used for input and output queues. */
 #ifndef BK_BUF_H
 #define BK_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Newline-delimited framing. */
 #include "frame.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Pure framing of newline-delimited JSON: bytes in, whole frames out.
  * No sockets and no JSON in here, so it can be tested with any input. */
 #ifndef BK_FRAME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Open-addressing hash map with linear probing and tombstones. */
 #include "map.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* An open-addressing hash map from a two-word key to a pointer.
  * Token tables key by id (b = 0) or by (function pointer, userdata). */
 #ifndef BK_MAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Wire encoding and decoding of values and messages. */
 #include "wire.h"
 #include "map.h"
@@ -97,11 +98,20 @@ static int wire_decode_node(cJSON *parent, cJSON **root, cJSON *item, bool liter
 		kind = WIRE_TOKEN_FN;
 	else if (strcmp(only->string, "$yours") == 0)
 		kind = WIRE_TOKEN_YOURS;
+	else if (strcmp(only->string, "$fd") == 0)
+		kind = WIRE_TOKEN_FD;
 	else
 		return -EBADMSG;
 	uint64_t id;
-	if (!wire_get_id(only, &id))
+	if (kind == WIRE_TOKEN_FD) {
+		/* A descriptor index counts from 0 and stays below WIRE_FDS_MAX. */
+		if (!cJSON_IsNumber(only) || only->valuedouble < 0 || only->valuedouble >= WIRE_FDS_MAX ||
+		    only->valuedouble != (double)(int)only->valuedouble)
+			return -EBADMSG;
+		id = (uint64_t)only->valuedouble;
+	} else if (!wire_get_id(only, &id)) {
 		return -EBADMSG;
+	}
 	cJSON *node = NULL;
 	int r = cb(kind, id, &node, userdata);
 	if (r < 0)

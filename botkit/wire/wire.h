@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Wire values and messages of the proxy protocol (docs/PROTOCOL.md, sections 3-4).
  *
  * In memory, both sides hold values as cJSON trees in which literal data is
@@ -24,7 +25,10 @@
 enum wire_token {
 	WIRE_TOKEN_FN,		/* {"$fn":N}: exported by the sender */
 	WIRE_TOKEN_YOURS,	/* {"$yours":N}: exported by the receiver */
+	WIRE_TOKEN_FD,		/* {"$fd":N}: the frame's N-th descriptor (from 0) */
 };
+/* The most descriptors one frame may say it carries ("fds"). */
+#define WIRE_FDS_MAX 253
 
 /* Decoding: return 0 and a new node (owned by the tree from then on) to put in
  * place of the token, or a negative errno; -EINVAL means "unknown token". */

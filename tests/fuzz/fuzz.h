@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the fuzz targets share.
  *
  * Each target is one file defining its entry with FUZZ_ENTRY(name). Built by
@@ -25,9 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_frame(const uint8_t *data, size_t size);
 int fuzz_msg(const uint8_t *data, size_t size);
 int fuzz_irc_line(const uint8_t *data, size_t size);
-int fuzz_ircshim(const uint8_t *data, size_t size);
 int fuzz_irc_text(const uint8_t *data, size_t size);
 int fuzz_conf(const uint8_t *data, size_t size);
+int fuzz_http_value(const uint8_t *data, size_t size);
+int fuzz_fds(const uint8_t *data, size_t size);
 
 /* Abort with the failed property and where it is checked. */
 #define FUZZ_CHECK(cond, ...)                                                              \

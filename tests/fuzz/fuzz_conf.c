@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzzing the configuration file (bothost/conf.c): the input is the file,
  * written to a temporary path and read with conf_load.
  * Properties:

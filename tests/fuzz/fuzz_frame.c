@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzzing the framing of the proxy protocol (botkit/frame.c).
  *
  * Input: one byte choosing the frame limit (top bit clear: 1 to 128 bytes;

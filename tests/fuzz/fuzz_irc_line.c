@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzzing what an IRC server sends, the way the link takes it in: the byte
  * stream cut into lines (bothost/irc/irc_input.c), each line parsed
- * (irc_line_parse, tags included), its tags stripped and the rest cut to
- * 510 bytes for libircclient, the CAP and SASL negotiation (capneg) and
+ * (irc_line_parse, tags included), its kind of event (irc_kind), its tags
+ * stripped and the rest cut to 510 bytes, the CAP and SASL negotiation (capneg) and
  * the channel state (irc_state, ISUPPORT) updated from it.
  *
  * Input: one byte seeding the sizes of the reads, one byte of flags (bit 0:
@@ -18,7 +19,10 @@
  *   the last, distinct tag keys whose lookup gives their value;
  * - building the parsed command and parameters again (irc_line_build)
  *   succeeds or is refused for length only, and parses back the same;
- * - the untagged line cut for libircclient fits in 510 bytes and stays
+ * - a line's kind agrees with its parse: numeric for three digits, a user's
+ *   event only with a source, a message or CTCP only for a PRIVMSG with a
+ *   text, CTCP only for a text between two \001;
+ * - the untagged line cut to 510 bytes fits and stays
  *   valid UTF-8 when it was;
  * - every line the negotiation sends is one valid IRC line of at most 510
  *   bytes. */
@@ -31,6 +35,7 @@
 #include "irc/capneg.h"
 #include "fuzz.h"
 #include "irc/irc_input.h"
+#include "irc/irc_kind.h"
 #include "irc/irc_line.h"
 #include "irc/irc_state.h"
 #include "irc/irc_text.h"
@@ -141,6 +146,24 @@ static void line_check_parsed(const struct irc_line *msg)
 			   "the nick is not where the source starts");
 }
 
+/* The kind of a line agrees with its parse. */
+static void line_check_kind(const struct irc_line *msg)
+{
+	enum irc_kind k = irc_kind_of(msg);
+	const char *cmd = irc_line_command(msg), *text = irc_line_param(msg, 1);
+	bool privmsg = strcmp(cmd, "PRIVMSG") == 0;
+	bool ctcp = text && text[0] == '\001' && text[strlen(text) - 1] == '\001';
+
+	FUZZ_CHECK((k == IRC_KIND_NUMERIC) == (irc_line_numeric(msg) >= 0), "kind %s for %s", irc_kind_name(k), cmd);
+	if (k != IRC_KIND_NUMERIC && k != IRC_KIND_NONE)
+		FUZZ_CHECK(irc_line_source(msg), "kind %s without a source", irc_kind_name(k));
+	if (k == IRC_KIND_MESSAGE || k == IRC_KIND_ACTION || k == IRC_KIND_CTCP)
+		FUZZ_CHECK(privmsg && text && text[0] && (k == IRC_KIND_MESSAGE) == !ctcp, "kind %s for %s",
+			   irc_kind_name(k), cmd);
+	if (k == IRC_KIND_NOTICE)
+		FUZZ_CHECK(strcmp(cmd, "NOTICE") == 0 && text && text[0], "notice for %s", cmd);
+}
+
 /* Building the parsed command and parameters gives a line that parses the same. */
 static void line_check_build(const struct irc_line *msg)
 {
@@ -235,6 +258,7 @@ static void line_handle(struct line_conn *lc, char *line, size_t len)
 	if (r < 0)
 		return;
 	line_check_parsed(msg);
+	line_check_kind(msg);
 	line_check_build(msg);
 	char *untagged = (char *)irc_line_strip_tags(line);
 	FUZZ_CHECK(untagged >= line && untagged <= line + len, "strip_tags left the line");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzzing what clients ask the bot to send (bothost/irc/irc_text.c): the text
  * rule and the splitting of message text, names, masks and CTCP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzzing the messages of the proxy protocol (botkit/wire/wire.c): a session of
  * frames as a client would send them to the host.
  *
