@@ -1046,7 +1046,8 @@ START_TEST(many_clients_output_budget)
 	fprintf(stderr, "many_clients_output_budget: %d clients x %d x %d bytes unread, output_total_max %s: "
 	       "peak RSS %ld kB, slowest ping %llu ms\n", FLOODERS, FLOOD_CALLS, FLOOD_ECHO, FLOOD_BUDGET, peak,
 	       (unsigned long long)worst);
-	ck_assert_msg(peak < 160 * 1024, "bothost grew to %ld kB under the flood", peak);
+	if (test_memory_measured())
+		ck_assert_msg(peak < 160 * 1024, "bothost grew to %ld kB under the flood", peak);
 	ck_assert_msg(worst < (uint64_t)test_scaled_ms(2000), "a ping took %llu ms under the flood",
 		      (unsigned long long)worst);
 	ck_assert(test_host_log_has(&H, "output_total_max"));
