@@ -38,12 +38,14 @@ struct soak {
 static int soak_start(struct soak *s, const struct test_ircd *ircd)
 {
 	const char *args[] = { "--config", s->conf, NULL };
-	char sections[512], nick[16];
+	char sections[512], nick[16], from[32];
 	int r = 0;
 
+	/* Each user from a host of its own, as the bot limits commands per host. */
 	for (int i = 0; i < SOAK_USERS && r == 0; i++) {
 		snprintf(nick, sizeof nick, "soak%02d", i);
-		r = test_irc_user_connect(&s->users[i], ircd->port, nick);
+		snprintf(from, sizeof from, "127.0.1.%d", i + 1);
+		r = test_irc_user_connect_from(&s->users[i], ircd->port, nick, from);
 	}
 	if (r == 0)
 		r = test_irc_user_join(&s->users[0], "#bench");
