@@ -41,6 +41,14 @@ static inline int test_scaled_ms(int ms)
 	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
+/* Whether bothost runs under valgrind ($TEST_VALGRIND, set by tests/run-valgrind). */
+static inline bool test_under_valgrind(void)
+{
+	const char *v = getenv("TEST_VALGRIND");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 /* Whether bothost's memory figures are its own: not when it runs under
  * valgrind ($TEST_VALGRIND) or this build has AddressSanitizer, whose
  * shadow memory and quarantine multiply every figure; tests then print
@@ -54,9 +62,7 @@ static inline bool test_memory_measured(void)
 	return false;
 #endif
 #endif
-	const char *v = getenv("TEST_VALGRIND");
-
-	return !(v && *v && strcmp(v, "0") != 0);
+	return !test_under_valgrind();
 }
 
 #endif
