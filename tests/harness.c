@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -55,23 +56,21 @@ static void test_pause_ms(long ms)
 		;
 }
 
-/* Remove the host's directory and everything in it. */
+/* nftw: remove one entry, its contents already gone. */
+static int test_host_remove_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Remove the host's directory and everything in it (the behaviours' state
+ * directories too: $XDG_STATE_HOME of the host is in it). */
 static void test_host_remove_dir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[PATH_MAX];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	nftw(dir, test_host_remove_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The janitor process: wait for the word or for the test process to vanish. */
@@ -232,6 +231,12 @@ int test_host_start_opts(struct test_host *h, const char *const *extra_args,
 	}
 	if (h->pid == 0 && o)
 		test_host_exec_setup(h, o);
+	/* The host's default state directory (the store, behaviours' state) in
+	 * its own directory: a test never writes to the system's. */
+	if (h->pid == 0) {
+		unsetenv("STATE_DIRECTORY");
+		setenv("XDG_STATE_HOME", h->dir, 1);
+	}
 	if (h->pid == 0)
 		test_host_exec(bin, h->path, extra_args);
 	test_janitor_start(h);
