@@ -278,17 +278,21 @@ static int conf_irc_init(struct conf_irc *irc)
 	return irc->username && irc->realname && irc->ctcp_version ? 0 : -ENOMEM;
 }
 
-/* The default state directory: /var/lib/bothost for root, else
- * $XDG_STATE_HOME/bothost or ~/.local/state/bothost (allocated). */
+/* The default state directory (allocated): $STATE_DIRECTORY (systemd's
+ * StateDirectory=, the first of a list), else $XDG_STATE_HOME/bothost when
+ * it is set (for root too), else /var/lib/bothost for root, else
+ * ~/.local/state/bothost. */
 static char *conf_state_dir_default(void)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	const char *sd = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char *dir = NULL;
 
-	if (geteuid() == 0 || ((!xdg || xdg[0] != '/') && (!home || home[0] != '/')))
-		return strdup("/var/lib/" PACKAGE_NAME);
+	if (sd && sd[0] == '/')
+		return strndup(sd, strcspn(sd, ":"));
 	if (xdg && xdg[0] == '/')
 		return asprintf(&dir, "%s/%s", xdg, PACKAGE_NAME) < 0 ? NULL : dir;
+	if (geteuid() == 0 || !home || home[0] != '/')
+		return strdup("/var/lib/" PACKAGE_NAME);
 	return asprintf(&dir, "%s/.local/state/%s", home, PACKAGE_NAME) < 0 ? NULL : dir;
 }
 

@@ -232,9 +232,12 @@ int test_host_start_opts(struct test_host *h, const char *const *extra_args,
 	}
 	if (h->pid == 0 && o)
 		test_host_exec_setup(h, o);
-	/* The default state directory of a host not run as root: in its own directory. */
-	if (h->pid == 0)
+	/* The host's default state directory (the store, behaviours' state) in
+	 * its own directory: a test never writes to the system's. */
+	if (h->pid == 0) {
+		unsetenv("STATE_DIRECTORY");
 		setenv("XDG_STATE_HOME", h->dir, 1);
+	}
 	if (h->pid == 0)
 		test_host_exec(bin, h->path, extra_args);
 	test_janitor_start(h);

@@ -267,20 +267,32 @@ static int sock_bind_free(int family, bool listen_too, int *ret_port)
 }
 
 /* A connected TCP socket to the loopback address of family on port, or -errno. */
-static int sock_connect(int family, int port)
+static int sock_connect_from(int family, int port, const char *from)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sock_loopback(family, port, &ss);
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+	struct sockaddr_in src = { .sin_family = AF_INET };
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+	if (from && (family != AF_INET || inet_pton(AF_INET, from, &src.sin_addr) != 1)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if ((from && bind(fd, (struct sockaddr *)&src, sizeof src) < 0) ||
+	    connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+/* Connect to the loopback port. */
+static int sock_connect(int family, int port)
+{
+	return sock_connect_from(family, port, NULL);
 }
 
 /* Write all of p to a socket, waiting for room until the deadline. 0 or -errno. */
@@ -865,6 +877,12 @@ int test_irc_user_expect(struct test_irc_user *u, const char *regex, int timeout
 /* Connect, register and wait for the welcome. */
 int test_irc_user_connect(struct test_irc_user *u, int port, const char *nick)
 {
+	return test_irc_user_connect_from(u, port, nick, NULL);
+}
+
+/* Connect from a source address of the loopback range. */
+int test_irc_user_connect_from(struct test_irc_user *u, int port, const char *nick, const char *from)
+{
 	const char *line, *cmd;
 	int r;
 
@@ -874,7 +892,7 @@ int test_irc_user_connect(struct test_irc_user *u, int port, const char *nick)
 	if (strlen(nick) >= sizeof u->nick)
 		return -ENAMETOOLONG;
 	strcpy(u->nick, nick);
-	u->fd = sock_connect(AF_INET, port);
+	u->fd = sock_connect_from(AF_INET, port, from);
 	if (u->fd < 0) {
 		r = u->fd;
 		u->fd = -1;

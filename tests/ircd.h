@@ -94,6 +94,9 @@ struct test_irc_user {
  * is refused (432), or another -errno. Whatever it returns, test_irc_user_close
  * releases the user (the log stays readable until then). */
 int test_irc_user_connect(struct test_irc_user *u, int port, const char *nick);
+/* The same from the source address from (an IPv4 address of the loopback
+ * range, such as 127.0.1.2), so that the bot sees another host; NULL: any. */
+int test_irc_user_connect_from(struct test_irc_user *u, int port, const char *nick, const char *from);
 /* Send one line (printf-style; CR LF is added). 0 or -errno. */
 int test_irc_user_send(struct test_irc_user *u, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

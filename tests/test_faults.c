@@ -840,7 +840,7 @@ static void load_finish(struct load *ls)
 	}
 	ck_assert_msg(answered == sent, "%llu calls of %llu answered", answered, sent);
 	ck_assert_msg(failed == 0, "%llu calls of %llu failed", failed, sent);
-	ck_assert_uint_gt(sent, 1000);
+	ck_assert_uint_gt(sent, 1000 / (unsigned)test_slowdown());
 }
 
 /* The last file is in force: its limit for new clients, its new command. */
@@ -1047,9 +1047,12 @@ START_TEST(many_clients_output_budget)
 	fprintf(stderr, "many_clients_output_budget: %d clients x %d x %d bytes unread, output_total_max %s: "
 	       "peak RSS %ld kB, slowest ping %llu ms\n", FLOODERS, FLOOD_CALLS, FLOOD_ECHO, FLOOD_BUDGET, peak,
 	       (unsigned long long)worst);
-	ck_assert_msg(peak < 160 * 1024, "bothost grew to %ld kB under the flood", peak);
-	ck_assert_msg(worst < (uint64_t)test_scaled_ms(2000), "a ping took %llu ms under the flood",
-		      (unsigned long long)worst);
+	if (test_memory_measured())
+		ck_assert_msg(peak < 160 * 1024, "bothost grew to %ld kB under the flood", peak);
+	/* Under valgrind bothost is tens of times slower: only its errors count there. */
+	if (!test_under_valgrind())
+		ck_assert_msg(worst < (uint64_t)test_scaled_ms(2000), "a ping took %llu ms under the flood",
+			      (unsigned long long)worst);
 	ck_assert(test_host_log_has(&H, "output_total_max"));
 	for (int i = 0; i < FLOODERS; i++)
 		test_raw_close(&flood[i]);

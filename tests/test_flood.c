@@ -67,7 +67,9 @@ static void env_start(struct env *e, void (*script)(struct test_fake *f))
 	fprintf(f, "[irc]\nserver = 127.0.0.1:%d\nnick = bot\nreconnect_min = 1s\n", test_fake_port(e->fake));
 	fclose(f);
 	ck_assert_int_eq(test_host_start(&e->host, args), 0);
-	ck_assert_ptr_nonnull(test_raw_hello(&e->c, e->host.path, "flood"));
+	cJSON *welcome = test_raw_hello(&e->c, e->host.path, "flood");
+	ck_assert_ptr_nonnull(welcome);
+	cJSON_Delete(welcome);
 }
 
 static void env_stop(struct env *e)
@@ -152,7 +154,9 @@ START_TEST(isupport_flood_bounded)
 		REPEATED + DISTINCT, PER_LINE, (unsigned long long)(test_now_ms() - start), hwm,
 		FLOOD_RSS_MAX_KIB, (unsigned long long)worst_gap);
 	ck_assert_int_eq(n, 256);
-	ck_assert_msg(hwm > 0 && hwm < FLOOD_RSS_MAX_KIB, "bothost peaked at %ld KiB", hwm);
+	ck_assert_int_gt(hwm, 0);
+	if (test_memory_measured())
+		ck_assert_msg(hwm < FLOOD_RSS_MAX_KIB, "bothost peaked at %ld KiB", hwm);
 	ck_assert_msg(worst_gap < (uint64_t)test_scaled_ms(2000), "the loop stalled for %llu ms",
 		      (unsigned long long)worst_gap);
 	env_stop(&e);

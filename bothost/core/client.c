@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "wire/buf.h"
 #include "wire/fdq.h"
 #include "call.h"
+#include "clock.h"
 #include "emitter.h"
 #include "errors.h"
 #include "fn.h"
@@ -72,6 +74,8 @@ struct client {
 	ev_io io;
 	ev_timer linger_timer;
 	ev_timer hello_timer;	/* the handshake deadline, when started */
+	uint64_t hello_since_ms;	/* when it started (clock_now_ms) */
+	bool hello_extended;	/* the deadline waited once for bytes already sent */
 	struct frame_reader in;
 	struct buf out;
 	/* The "fd" extension: descriptors received and not yet claimed by a
@@ -224,6 +228,7 @@ void client_start_hello_deadline(struct client *c)
 
 	if (!ms || c->state != CLIENT_HELLO)
 		return;
+	c->hello_since_ms = clock_now_ms();
 	ev_timer_set(&c->hello_timer, ms / 1000.0, 0.);
 	ev_timer_start(EV_DEFAULT, &c->hello_timer);
 }
@@ -232,7 +237,19 @@ void client_start_hello_deadline(struct client *c)
 static void client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = w->data;
+	uint64_t limit = client_config(c)->hello_timeout_ms, waited = clock_now_ms() - c->hello_since_ms;
+	int unread = 0;
 	char message[96];
+
+	/* The loop's time may have been stale when the deadline was set (after
+	 * a long step, under valgrind), and a hello may be waiting unread behind
+	 * this timer: judge by the clock, and wait once for bytes already sent. */
+	if (waited < limit || (!c->hello_extended && ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)) {
+		c->hello_extended |= waited >= limit;
+		ev_timer_set(w, waited < limit ? (double)(limit - waited) / 1000.0 : 0.1, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 
 	snprintf(message, sizeof message, "no hello within %u ms (hello_timeout)", client_config(c)->hello_timeout_ms);
 	client_fail(c, ERR_TIMEOUT, message, NULL);
