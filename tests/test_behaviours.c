@@ -1672,10 +1672,7 @@ static Suite *behaviours_suite(void)
 	tcase_set_timeout(irc, 60);
 	tcase_add_test(irc, commands_reply_in_channel_and_privately);
 	tcase_add_test(irc, commands_refused_and_helped);
-	tcase_add_test(irc, limits_timeouts_caps_and_rate);
 	tcase_add_test(irc, commands_words_are_never_options);
-	tcase_add_test(irc, behaviour_end_takes_its_descendants);
-	tcase_add_test(irc, timer_fires_and_again);
 	tcase_add_test(irc, resident_restarts);
 	tcase_add_test(irc, resident_claims_command_words);
 	tcase_add_test(irc, resident_answers_claimed_words);
@@ -1684,10 +1681,18 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, log_registration_once_and_stops_at_info);
 	tcase_add_test(irc, owners_and_reload);
 	tcase_add_test(irc, commands_limited_per_host);
-	tcase_add_test(irc, replies_fair_between_users);
 	tcase_add_test(irc, commands_prestarted);
 	tcase_add_test(irc, prestarted_replaced);
 	suite_add_tcase(s, irc);
+	/* Cases that wait out timeouts, timers and paced answers in real time (make check-slow). */
+	TCase *irc_slow = tcase_create("irc-slow");
+	tcase_set_tags(irc_slow, "slow");
+	tcase_set_timeout(irc_slow, 60);
+	tcase_add_test(irc_slow, limits_timeouts_caps_and_rate);
+	tcase_add_test(irc_slow, behaviour_end_takes_its_descendants);
+	tcase_add_test(irc_slow, timer_fires_and_again);
+	tcase_add_test(irc_slow, replies_fair_between_users);
+	suite_add_tcase(s, irc_slow);
 	return s;
 }
 

@@ -729,11 +729,16 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, resident_route_answers);
 	tcase_add_test(tc, route_process_per_request);
 	tcase_add_test(tc, limits_status_codes);
+	tcase_add_test(tc, takeover_after_answer_fails);
+	tcase_add_test(tc, webhook_into_channel);
+	suite_add_tcase(s, tc);
+	/* Thousands of requests and restarts under load (make check-slow). */
+	tc = tcase_create("http-slow");
+	tcase_set_tags(tc, "slow");
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, resident_restart_under_load);
 	tcase_add_test(tc, no_descriptor_leak);
 	tcase_add_test(tc, takeover_streams);
-	tcase_add_test(tc, takeover_after_answer_fails);
-	tcase_add_test(tc, webhook_into_channel);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1161,19 +1161,24 @@ static Suite *scripts_suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, hello_answers_in_channel_and_privately);
 	tcase_add_test(t, dice_rolls_and_refuses_bad_input);
-	tcase_add_test(t, dice_flood_answered_or_refused_once);
-	tcase_add_test(t, answer_in_queue_is_not_timed_out);
 	tcase_add_test(t, whois_summarizes_or_says_no_such_nick);
 	tcase_add_test(t, fortune_says_through_botctl);
 	tcase_add_test(t, uptime_announces_in_the_bots_channels);
 	tcase_add_test(t, seen_remembers_across_restarts);
 	tcase_add_test(t, seen_migrates_an_old_file);
 	tcase_add_test(t, seen_answers_the_configured_prefix);
-	tcase_add_test(t, lastseen_asks_the_seen_service);
 	tcase_add_test(t, greeter_welcomes_and_stops_listening);
 	tcase_add_test(t, karma_counts_in_the_store);
 	tcase_add_test(t, karma_names_a_failing_store);
 	tcase_add_test(t, end_to_end_through_the_host);
+	suite_add_tcase(s, t);
+	/* Paced answers and a service's wait, in real time (make check-slow). */
+	t = tcase_create("behaviours-slow");
+	tcase_set_tags(t, "slow");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, dice_flood_answered_or_refused_once);
+	tcase_add_test(t, answer_in_queue_is_not_timed_out);
+	tcase_add_test(t, lastseen_asks_the_seen_service);
 	suite_add_tcase(s, t);
 	return s;
 }
