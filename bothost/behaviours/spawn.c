@@ -312,9 +312,9 @@ static int spawn_env_path(struct spawn_strv *env)
  * Python's own switch. */
 static int spawn_env_line_buffered(struct spawn_strv *env)
 {
-	int r = 0;
-
 #if defined(SPAWN_LIBSTDBUF) && !SPAWN_ASAN
+	int r;
+
 	if ((r = spawn_env_put(env, strdup("LD_PRELOAD=" SPAWN_LIBSTDBUF))) < 0 ||
 	    (r = spawn_env_put(env, strdup("_STDBUF_O=L"))) < 0 || (r = spawn_env_put(env, strdup("_STDBUF_E=L"))) < 0)
 		return r;
