@@ -497,7 +497,9 @@ START_TEST(limits_status_codes)
 	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "t")), "result");
 	cJSON_Delete(m);
 	test_raw_close(&e.raw);
-	ck_assert_ptr_nonnull(test_raw_hello(&e.raw, e.host.path, "again"));
+	cJSON *welcome = test_raw_hello(&e.raw, e.host.path, "again");
+	ck_assert_ptr_nonnull(welcome);
+	cJSON_Delete(welcome);
 	route_wait(&e, "GET", "/gone", "vacant", NULL);
 	uint64_t t0 = test_now_ms();
 	ck_assert_int_eq(http_request(e.port, "GET", "/gone", NULL, body, sizeof body, 5000), 503);

@@ -660,6 +660,7 @@ START_TEST(test_line_buffered)
 	ck_assert_msg(run_until(log_shows, &w, 10000), "the line of a running program is not logged");
 	ck_assert(!lined.done);
 #else
+	(void)w;
 	dprintf(saved_stderr, "test_line_buffered: no libstdbuf.so in this build: only the environment is checked\n");
 #endif
 	spawn_stop(sp);

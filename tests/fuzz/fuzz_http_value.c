@@ -65,7 +65,8 @@ FUZZ_ENTRY(http_value)
 
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
+	if (size)
+		memcpy(buf, data, size);
 	buf[size] = 0;
 	while (pos < size && nf < sizeof fields / sizeof fields[0]) {
 		const char *f = buf + pos;
