@@ -169,9 +169,10 @@ START_TEST(tour_examples_build_and_answer)
 
 	ck_assert_int_eq(test_ircd_start(&e.ircd, NULL), 0);
 	env_conf(&e);
-	env_host_start(&e);
+	/* alice is in the channel first, so that she sees the bot join it. */
 	ck_assert_int_eq(test_irc_user_connect(&e.alice, e.ircd.port, "alice"), 0);
 	ck_assert_int_eq(test_irc_user_join(&e.alice, "#test"), 0);
+	env_host_start(&e);
 	expect(&e.alice, "^:bot![^ ]+ JOIN :?#test");
 	wait_residents(&e);
 
