@@ -917,10 +917,12 @@ START_TEST(test_thousand_restarts)
 		ck_assert_msg(after.stats[i] == before.stats[i], "stats.%s is %ld after 1000 restarts, was %ld",
 			      baseline_fields[i], after.stats[i], before.stats[i]);
 	}
+	/* No more than before: the count before may include a connection the
+	 * host was still closing (its start-up probe's). */
 	uint64_t deadline = test_now_ms() + STAT_MS;
-	while ((after.fds = host_fds()) != before.fds && test_now_ms() < deadline)
+	while ((after.fds = host_fds()) > before.fds && test_now_ms() < deadline)
 		cl_quiet(&c);
-	ck_assert_msg(after.fds == before.fds, "the host has %d descriptors, %d before", after.fds, before.fds);
+	ck_assert_msg(after.fds <= before.fds, "the host has %d descriptors, %d before", after.fds, before.fds);
 	fprintf(stderr, "1000 provider restarts in %llu ms; stats and %d descriptors as before\n",
 		(unsigned long long)took, before.fds);
 	cl_close(&c);
