@@ -1681,8 +1681,6 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc, log_registration_once_and_stops_at_info);
 	tcase_add_test(irc, owners_and_reload);
 	tcase_add_test(irc, commands_limited_per_host);
-	tcase_add_test(irc, commands_prestarted);
-	tcase_add_test(irc, prestarted_replaced);
 	suite_add_tcase(s, irc);
 	/* Cases that wait out timeouts, timers and paced answers in real time (make check-slow). */
 	TCase *irc_slow = tcase_create("irc-slow");
@@ -1692,6 +1690,9 @@ static Suite *behaviours_suite(void)
 	tcase_add_test(irc_slow, behaviour_end_takes_its_descendants);
 	tcase_add_test(irc_slow, timer_fires_and_again);
 	tcase_add_test(irc_slow, replies_fair_between_users);
+	/* prestarted commands: a timeout waited out, executables replaced on disk */
+	tcase_add_test(irc_slow, commands_prestarted);
+	tcase_add_test(irc_slow, prestarted_replaced);
 	suite_add_tcase(s, irc_slow);
 	return s;
 }
