@@ -314,6 +314,35 @@ int test_host_fd_count(const struct test_host *h)
 	return n;
 }
 
+/* The host's descriptor count once it stayed the same for 100 ms: a
+ * connection the other side just closed may still be open in the host until
+ * its loop next runs, so a count taken at once may hold it. */
+int test_host_fd_settled(const struct test_host *h)
+{
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(5000);
+	int last = test_host_fd_count(h), same = 0;
+
+	while (same < 10 && test_now_ms() < deadline) {
+		test_pause_ms(10);
+		int n = test_host_fd_count(h);
+		same = n == last ? same + 1 : 0;
+		last = n;
+	}
+	return last;
+}
+
+/* Wait (deadline 5 s, scaled) until the host has want descriptors open;
+ * the last count seen. */
+int test_host_fd_wait(const struct test_host *h, int want)
+{
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(5000);
+	int n;
+
+	while ((n = test_host_fd_count(h)) != want && test_now_ms() < deadline)
+		test_pause_ms(10);
+	return n;
+}
+
 static cJSON *test_raw_recv_until(struct test_raw *c, uint64_t deadline);
 
 /* Connect to a socket path (no handshake). */

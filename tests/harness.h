@@ -40,6 +40,11 @@ int test_host_start_opts(struct test_host *h, const char *const *extra_args,
 bool test_host_log_has(const struct test_host *h, const char *needle);
 /* Descriptors the host has open (entries of /proc/PID/fd), or -1. */
 int test_host_fd_count(const struct test_host *h);
+/* The count once it stayed the same for 100 ms (a peer's close reaches the
+ * host's loop a little later). */
+int test_host_fd_settled(const struct test_host *h);
+/* Wait up to 5 s (scaled) for the count to be want; the last count seen. */
+int test_host_fd_wait(const struct test_host *h, int want);
 /* SIGTERM, wait (deadline 5 s), then SIGKILL; remove the directory. Returns
  * the exit status as waitpid reports it. */
 int test_host_stop(struct test_host *h);

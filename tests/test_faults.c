@@ -84,22 +84,6 @@ static void nofile_raise(rlim_t want)
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
-/* The host's descriptor count once it stayed the same for 100 ms. */
-static int fds_settled(void)
-{
-	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(SETTLE_MS);
-	int last = test_host_fd_count(&H), same = 0;
-
-	while (same < 10 && test_now_ms() < deadline) {
-		pause_ms(10);
-		int n = test_host_fd_count(&H);
-		same = n == last ? same + 1 : 0;
-		last = n;
-	}
-	ck_assert_int_gt(last, 0);
-	return last;
-}
-
 /* Record the stats and the descriptor count of an idle host. */
 static void baseline_take(struct baseline *b)
 {
@@ -107,7 +91,8 @@ static void baseline_take(struct baseline *b)
 		b->stats[i] = test_host_stat(&H, stat_fields[i]);
 		ck_assert_msg(b->stats[i] >= 0, "host.stats has no %s", stat_fields[i]);
 	}
-	b->fds = fds_settled();
+	b->fds = test_host_fd_settled(&H);
+	ck_assert_int_gt(b->fds, 0);
 }
 
 /* Assert every stat and the descriptor count return to the baseline. */

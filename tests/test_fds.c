@@ -45,19 +45,6 @@ static int own_fd_count(void)
 	return n - 3;	/* ".", ".." and the directory's own */
 }
 
-/* Wait until the host has want descriptors open; the last count seen. */
-static int host_fds_wait(int want)
-{
-	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(5000);
-	int n;
-
-	while ((n = test_host_fd_count(&host)) != want && test_now_ms() < deadline) {
-		struct pollfd none = { .fd = -1 };
-		poll(&none, 1, 10);	/* the host closes from its loop: look again shortly */
-	}
-	return n;
-}
-
 static void setup(void)
 {
 	ck_assert_int_eq(test_host_start(&host, loopback_args), 0);
@@ -94,7 +81,7 @@ static void send_fds(struct test_raw *c, const char *frame, const int *fds, size
 static int host_fds_base(struct test_raw *c)
 {
 	cJSON_Delete(test_raw_call(c, "loopback", "echo", "[1]", NULL));
-	return test_host_fd_count(&host);
+	return test_host_fd_settled(&host);
 }
 
 /* The host's descriptor count with no client: one less than with one that
@@ -106,7 +93,7 @@ static int host_fds_idle(void)
 	cJSON_Delete(test_raw_hello(&c, host.path, "probe"));
 	int base = host_fds_base(&c) - 1;
 	test_raw_close(&c);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	return base;
 }
 
@@ -233,10 +220,10 @@ START_TEST(over_fds_per_frame_is_refused_without_leak)
 	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "error"), "message")->valuestring,
 				     "fds_per_frame"));
 	cJSON_Delete(m);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	/* still served */
 	echo_pipe_once(&c, 8, &q);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	close(p[0]);
 	close(p[1]);
 	fdq_free(&q);
@@ -267,7 +254,7 @@ START_TEST(unclaimed_and_out_of_range_descriptors)
 	m = recv_fds(&c, &q, RECV_MS);
 	ck_assert_str_eq(error_name(m), "InvalidArguments");
 	cJSON_Delete(m);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	ck_assert_int_eq((int)fdq_len(&q), 0);
 	close(p[0]);
 	close(p[1]);
@@ -293,7 +280,7 @@ START_TEST(missing_descriptors_end_the_connection)
 	cJSON_Delete(m);
 	ck_assert(test_raw_closed(&c, RECV_MS));
 	test_raw_close(&c);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	close(p[0]);
 	close(p[1]);
 }
@@ -318,9 +305,9 @@ START_TEST(fds_max_and_dead_peers_leak_nothing)
 	for (int i = 0; i < 3; i++)
 		fdq_push(&q, dup(p[1]), 0);
 	ck_assert_int_eq(fdq_send(c.fd, "{\"t\":\"call\",", 12, &q), 12);
-	ck_assert_int_gt(host_fds_wait(base + 4), base);
+	ck_assert_int_gt(test_host_fd_wait(&host, base + 4), base);
 	test_raw_close(&c);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	/* nine descriptors before any frame claims them: over fds_max (8) */
 	cJSON_Delete(test_raw_hello(&c, host.path, "fds"));
 	send_bytes_fds(&c, "{\"t\":\"call\",\"id\":1,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[]", eight, 8);
@@ -330,7 +317,7 @@ START_TEST(fds_max_and_dead_peers_leak_nothing)
 	cJSON_Delete(m);
 	ck_assert(test_raw_closed(&c, RECV_MS));
 	test_raw_close(&c);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	fdq_free(&q);
 	close(p[0]);
 	close(p[1]);
@@ -366,7 +353,7 @@ START_TEST(ten_thousand_calls_back_to_baseline)
 		ck_assert_int_eq((int)fdq_len(&q), 100);
 		fdq_truncate(&q, 0);
 	}
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	ck_assert_int_eq(own_fd_count(), own);
 	close(p[0]);
 	close(p[1]);
@@ -394,7 +381,7 @@ START_TEST(botkit_sends_and_takes_descriptors)
 	cJSON *one = NULL;
 	ck_assert_int_eq(bk_call_sync(c, "loopback", "echo", &one, "i", 1), 0);
 	cJSON_Delete(one);
-	int base = test_host_fd_count(&host);
+	int base = test_host_fd_settled(&host);
 	int own = own_fd_count();
 	for (int i = 0; i < 500; i++) {
 		int back = -1;
@@ -413,7 +400,7 @@ START_TEST(botkit_sends_and_takes_descriptors)
 	ck_assert_int_eq(bk_call_json_sync(c, "loopback", "echo", args, &res), 0);
 	cJSON_Delete(args);
 	cJSON_Delete(res);
-	ck_assert_int_eq(host_fds_wait(base), base);
+	ck_assert_int_eq(test_host_fd_wait(&host, base), base);
 	ck_assert_int_eq(own_fd_count(), own);
 	bk_conn_unref(c);
 	close(p[0]);
@@ -541,7 +528,7 @@ START_TEST(listener_survives_twenty_restarts)
 	first = listen_ask(port);
 	ck_assert_int_gt(first, 0);
 	int own = own_fd_count();
-	int base = test_host_fd_count(&h);
+	int base = test_host_fd_settled(&h);
 	last = first;
 	for (int round = 0; round < 20; round++) {
 		ck_assert_int_eq(bk_call_sync(c, "bot", "restart", NULL, "s", "web"), 0);
@@ -561,10 +548,7 @@ START_TEST(listener_survives_twenty_restarts)
 	ck_assert_uint_eq(asked, 100);
 	ck_assert_uint_ge(pids, 10);	/* new processes took the same socket */
 	ck_assert_int_eq(own_fd_count(), own);
-	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(5000);
-	while (test_host_fd_count(&h) != base && test_now_ms() < deadline)
-		poll(NULL, 0, 10);
-	ck_assert_int_eq(test_host_fd_count(&h), base);
+	ck_assert_int_eq(test_host_fd_wait(&h, base), base);
 	bk_conn_unref(c);
 	test_host_stop(&h);
 	unlink(conf);

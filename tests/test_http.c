@@ -519,14 +519,11 @@ START_TEST(no_descriptor_leak)
 	env_start(&e, NULL, resident("ok", "/hello"));
 	route_wait(&e, "*", "/hello", "served", NULL);
 	ck_assert_int_eq(http_request(e.port, "GET", "/hello", NULL, body, sizeof body, 5000), 200);
-	base = test_host_fd_count(&e.host);
+	base = test_host_fd_settled(&e.host);
 	for (int i = 0; i < 10000; i++)
 		ok += http_request(e.port, "GET", "/hello/n", NULL, body, sizeof body, 5000) == 200;
 	ck_assert_int_eq(ok, 10000);
-	int now = test_host_fd_count(&e.host);
-	for (uint64_t end = test_now_ms() + 2000; now != base && test_now_ms() < end; now = test_host_fd_count(&e.host))
-		usleep(10000);	/* closing connections are reaped by the loop */
-	ck_assert_int_eq(now, base);
+	ck_assert_int_eq(test_host_fd_wait(&e.host, base), base);
 	env_free(&e);
 }
 END_TEST
@@ -547,15 +544,12 @@ START_TEST(takeover_streams)
 	ck_assert_int_eq(http_request(e.port, "GET", "/events?by=respond", NULL, body, sizeof body, 5000), 200);
 	ck_assert_str_eq(body, events);
 	/* the host kept nothing: its descriptors are back to their count after 100 */
-	base = test_host_fd_count(&e.host);
+	base = test_host_fd_settled(&e.host);
 	for (int i = 0; i < 100; i++)
 		ok += http_request(e.port, "GET", "/events/n", NULL, body, sizeof body, 5000) == 200 &&
 		      strcmp(body, events) == 0;
 	ck_assert_int_eq(ok, 100);
-	int now = test_host_fd_count(&e.host);
-	for (uint64_t end = test_now_ms() + 2000; now != base && test_now_ms() < end; now = test_host_fd_count(&e.host))
-		usleep(10000);	/* closing connections are reaped by the loop */
-	ck_assert_int_eq(now, base);
+	ck_assert_int_eq(test_host_fd_wait(&e.host, base), base);
 	cJSON *r = routes(&e);
 	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "inflight")), 0);
 	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "connections")), 0);

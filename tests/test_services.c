@@ -868,15 +868,6 @@ static void cl_no_services(struct cl *c)
 	}
 }
 
-/* The host's descriptor count. */
-static int host_fds(void)
-{
-	int n = test_host_fd_count(&H);
-
-	ck_assert_int_gt(n, 0);
-	return n;
-}
-
 /* 1000 providers come and go, each serving one call that waited for it and
  * one through a lookup: stats and descriptors end where they began. */
 START_TEST(test_thousand_restarts)
@@ -886,9 +877,11 @@ START_TEST(test_thousand_restarts)
 
 	HOST_UP("--loopback");
 	cl_open(&c, "caller");
-	/* Counted before the stats: each of those asks on a connection of its own,
-	 * which the host may not have closed yet. */
-	before.fds = host_fds();
+	/* Counted once settled (the start-up probe's connection may still be
+	 * closing) and before the stats, each of which asks on a connection of
+	 * its own. */
+	before.fds = test_host_fd_settled(&H);
+	ck_assert_int_gt(before.fds, 0);
 	for (size_t i = 0; i < 11; i++)
 		before.stats[i] = test_host_stat(&H, baseline_fields[i]);
 	uint64_t t0 = test_now_ms();
@@ -917,12 +910,9 @@ START_TEST(test_thousand_restarts)
 		ck_assert_msg(after.stats[i] == before.stats[i], "stats.%s is %ld after 1000 restarts, was %ld",
 			      baseline_fields[i], after.stats[i], before.stats[i]);
 	}
-	/* No more than before: the count before may include a connection the
-	 * host was still closing (its start-up probe's). */
-	uint64_t deadline = test_now_ms() + STAT_MS;
-	while ((after.fds = host_fds()) > before.fds && test_now_ms() < deadline)
-		cl_quiet(&c);
-	ck_assert_msg(after.fds <= before.fds, "the host has %d descriptors, %d before", after.fds, before.fds);
+	cl_quiet(&c);
+	after.fds = test_host_fd_wait(&H, before.fds);
+	ck_assert_msg(after.fds == before.fds, "the host has %d descriptors, %d before", after.fds, before.fds);
 	fprintf(stderr, "1000 provider restarts in %llu ms; stats and %d descriptors as before\n",
 		(unsigned long long)took, before.fds);
 	cl_close(&c);
