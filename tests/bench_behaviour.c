@@ -110,7 +110,9 @@ static int behaviour_run(bk_conn *c, struct behaviour *b)
 		return bk_irc_on_message(c, behaviour_ignore, NULL, NULL, NULL) < 0 ||
 		       behaviour_answer(c, b, "soak") < 0;
 	if (strcmp(b->mode, "resident") == 0) {
-		if (bk_irc_on_message(c, behaviour_rping, NULL, NULL, NULL) < 0)
+		/* woken for its own lines only, not for the commands' */
+		if (bk_irc_on_message_filtered(c, &(bk_irc_filter){ .prefix = "rping " }, behaviour_rping, NULL,
+					       NULL, NULL) < 0)
 			return 1;
 		bk_run(c);
 		return 0;

@@ -886,8 +886,9 @@ static void spawn_foreign_note(void)
 		return;
 	noted = true;
 	procs = spawn_procs_read(&n);
+	pid_t self = getpid();
 	for (size_t i = 0; procs && i < n && spawn_foreign_n < SPAWN_FOREIGN_MAX; i++)
-		if (procs[i].ppid == getpid())
+		if (procs[i].ppid == self)
 			spawn_foreign[spawn_foreign_n++] = procs[i].pid;
 	free(procs);
 }
@@ -898,6 +899,7 @@ static void spawn_foreign_note(void)
 static void spawn_kill_orphans(const struct spawn *ended)
 {
 	int reaper = 0;
+	pid_t self = getpid();
 
 	if (prctl(PR_GET_CHILD_SUBREAPER, &reaper, 0, 0, 0) < 0 || !reaper)
 		return;
@@ -907,7 +909,7 @@ static void spawn_kill_orphans(const struct spawn *ended)
 
 		for (size_t i = 0; procs && i < n; i++) {
 			pid_t pid = procs[i].pid;
-			if (procs[i].ppid != getpid() || spawn_is_ours(pid) || spawn_is_foreign(pid))
+			if (procs[i].ppid != self || spawn_is_ours(pid) || spawn_is_foreign(pid))
 				continue;
 			if (round == 0)
 				log_warn("behaviour %s (pid %ld) left process %ld running: killed with its descendants",
