@@ -286,14 +286,38 @@ int test_host_stop(struct test_host *h)
 /* Whether the host's log has a line containing needle so far. */
 bool test_host_log_has(const struct test_host *h, const char *needle)
 {
+	return test_host_log_count(h, needle) > 0;
+}
+
+/* Lines of the host's log containing needle. */
+int test_host_log_count(const struct test_host *h, const char *needle)
+{
 	FILE *f = h->log[0] ? fopen(h->log, "r") : NULL;
 	char line[4096];
-	bool found = false;
+	int n = 0;
 
 	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, needle) != NULL;
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* 1 when a mapping of the host (/proc/PID/maps) is of a file whose path contains needle. */
+int test_host_maps_has(const struct test_host *h, const char *needle)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)h->pid);
+	if (h->pid <= 0 || !(f = fopen(path, "r")))
+		return -1;
+	while (!found && fgets(line, sizeof line, f)) {
+		const char *file = strchr(line, '/');
+		found = file && strstr(file, needle) != NULL;
+	}
 	fclose(f);
 	return found;
 }

@@ -38,6 +38,11 @@ int test_host_start_opts(struct test_host *h, const char *const *extra_args,
 			 const struct test_host_opts *o);
 /* Whether the host's log (opts.log) has a line containing needle so far. */
 bool test_host_log_has(const struct test_host *h, const char *needle);
+/* How many lines of the host's log contain needle so far. */
+int test_host_log_count(const struct test_host *h, const char *needle);
+/* 1 when the host maps a file whose path contains needle (a library it
+ * loaded: "libsqlite3.so"), 0 when not, -1 when /proc/PID/maps cannot be read. */
+int test_host_maps_has(const struct test_host *h, const char *needle);
 /* Descriptors the host has open (entries of /proc/PID/fd), or -1. */
 int test_host_fd_count(const struct test_host *h);
 /* The count once it stayed the same for 100 ms (a peer's close reaches the

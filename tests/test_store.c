@@ -3,7 +3,7 @@
  * the store object through a real bothost: methods, namespaces and
  * store_access (behaviours are this program), the change event, the size
  * limit, 32 concurrent incrementing processes, a corrupt and an unwritable
- * database, a restart. */
+ * database, a restart; SQLite loaded at the first call, or missing. */
 #include "config.h"
 
 #include <check.h>
@@ -148,6 +148,7 @@ struct env {
 	char dir[64];
 	char conf[128];
 	char db[200];
+	struct test_host_opts opts;	/* of the host's start */
 	struct test_host host;
 	struct test_raw raw;
 };
@@ -161,7 +162,7 @@ static void env_start(struct env *e, const char *sections)
 	snprintf(text, sizeof text, "[bothost]\nstate_dir = %s/state\n[store]\nsize_max = 4096\n%s", e->dir,
 		 sections ? sections : "");
 	write_file(e->conf, text);
-	ck_assert_int_eq(test_host_start(&e->host, args), 0);
+	ck_assert_int_eq(test_host_start_opts(&e->host, args, &e->opts), 0);
 	cJSON *w = test_raw_hello(&e->raw, e->host.path, "store-test");
 	ck_assert_ptr_nonnull(w);
 	cJSON_Delete(w);
@@ -389,6 +390,69 @@ START_TEST(unwritable_database)
 }
 END_TEST
 
+/* host.ping() answers on c. */
+static void assert_host_up(struct test_raw *c)
+{
+	cJSON *m = test_raw_call(c, "host", "ping", "[]", NULL);
+
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(m, "value"));
+	cJSON_Delete(m);
+}
+
+START_TEST(sqlite_loaded_at_first_call)
+{
+	const char *args[] = { "--loopback", NULL };
+	struct test_host plain;
+	struct env e;
+
+	/* without a configuration there is no store, nor SQLite */
+	ck_assert_int_eq(test_host_start(&plain, args), 0);
+	ck_assert_int_eq(test_host_maps_has(&plain, "/libc.so"), 1);
+	ck_assert_int_eq(test_host_maps_has(&plain, "/libsqlite3.so"), 0);
+	test_host_stop(&plain);
+	/* with one, the store is there, and SQLite only once it is called */
+	env_init(&e, NULL);
+	assert_host_up(&e.raw);
+	ck_assert_int_eq(test_host_maps_has(&e.host, "/libsqlite3.so"), 0);
+	CALL_IS(&e, "get", "[\"k\",\"ns\"]", "null");
+	ck_assert_int_eq(test_host_maps_has(&e.host, "/libsqlite3.so"), 1);
+	env_free(&e);
+}
+END_TEST
+
+START_TEST(sqlite_missing)
+{
+	char lib[128], path[200];
+	struct env e;
+
+	memset(&e, 0, sizeof e);
+	tmpdir(e.dir, sizeof e.dir);
+	snprintf(e.conf, sizeof e.conf, "%s/bothost.conf", e.dir);
+	/* the loader finds a file of SQLite's soname that is no library */
+	snprintf(lib, sizeof lib, "%s/lib", e.dir);
+	ck_assert_int_eq(mkdir(lib, 0700), 0);
+	snprintf(path, sizeof path, "%s/%s", lib, SQLITE_SONAME);
+	write_file(path, "not a library\n");
+	ck_assert_int_eq(setenv("LD_LIBRARY_PATH", lib, 1), 0);
+	e.opts.log = true;
+	env_start(&e, NULL);
+	unsetenv("LD_LIBRARY_PATH");
+	for (int i = 0; i < 2; i++) {
+		cJSON *m = test_raw_call(&e.raw, "store", "set", "[\"k\",1,\"ns\"]", NULL);
+		const cJSON *err = cJSON_GetObjectItem(m, "error");
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(err, "message"));
+		ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(err, "name")), "Failed");
+		ck_assert_msg(msg && strstr(msg, "cannot load SQLite") && strstr(msg, SQLITE_SONAME) &&
+			      strstr(msg, SQLITE_PACKAGE), "%s", msg ? msg : "(none)");
+		cJSON_Delete(m);
+	}
+	/* logged once, not at every call; the rest of the host goes on */
+	ck_assert_int_eq(test_host_log_count(&e.host, "cannot load SQLite"), 1);
+	assert_host_up(&e.raw);
+	env_free(&e);
+}
+END_TEST
+
 /* ---- behaviours: namespaces and store_access ------------------------------------- */
 
 /* The error name of c's last call, or "ok" when r is 0. */
@@ -474,6 +538,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, restart_keeps);
 	tcase_add_test(tc, corrupt_database);
 	tcase_add_test(tc, unwritable_database);
+	tcase_add_test(tc, sqlite_loaded_at_first_call);
+	tcase_add_test(tc, sqlite_missing);
 	tcase_add_test(tc, behaviour_namespaces);
 	suite_add_tcase(s, tc);
 	return s;

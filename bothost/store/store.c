@@ -28,6 +28,7 @@ struct store {
 	char *path;
 	size_t size_max;
 	struct store_db *db;		/* NULL until the first call, or after a failure */
+	bool sqlite_logged;		/* that SQLite cannot be loaded */
 	store_namespace_fn who_fn;
 	void *who_userdata;
 };
@@ -41,9 +42,17 @@ static struct store_db *store_db(struct store *st, struct call *call)
 	if (st->db)
 		return st->db;
 	r = store_db_open(st->path, &st->db, &error);
-	if (r < 0) {
+	if (r == -ENOPKG) {
+		/* every call fails the same way until the library is installed: log it once */
+		if (!st->sqlite_logged)
+			log_error("store: %s", error ? error : "cannot load SQLite");
+		st->sqlite_logged = true;
+		call_fail(call, ERR_FAILED, "store: %s", error ? error : "cannot load SQLite");
+	} else if (r < 0) {
 		log_error("store: cannot open the database %s", error ? error : strerror(-r));
 		call_fail(call, ERR_FAILED, "store: cannot open the database %s", error ? error : strerror(-r));
+	}
+	if (r < 0) {
 		free(error);
 		return NULL;
 	}

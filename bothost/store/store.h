@@ -9,9 +9,12 @@
  * section's store_access lists; a privileged client in any namespace it
  * names; any other client in none.
  *
- * The database is opened at the first call; one that cannot be opened or
- * written makes calls fail with Failed and the reason, and is tried again
- * at the next call. Functions returning int give 0 or a negative errno. */
+ * The database is opened at the first call, and SQLite loaded with it
+ * (store_sqlite.h): a bot whose behaviours never call the store does not map
+ * the library. A database that cannot be opened or written, or an SQLite
+ * that cannot be loaded (logged once), makes calls fail with Failed and the
+ * reason, and is tried again at the next call. Functions returning int give
+ * 0 or a negative errno. */
 #ifndef BOTHOST_STORE_H
 #define BOTHOST_STORE_H
 

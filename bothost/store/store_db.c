@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
+
+#include "store_sqlite.h"
 
 /* How long a write waits for a lock another process holds (sqlite3 CLI). */
 #define STORE_DB_BUSY_MS 2000
@@ -56,7 +57,7 @@ struct store_db {
 /* Record SQLite's complaint (prefixed with the path) and return -EIO. */
 static int store_db_fail(struct store_db *db)
 {
-	snprintf(db->error, sizeof db->error, "%s: %s", db->path, sqlite3_errmsg(db->sql));
+	snprintf(db->error, sizeof db->error, "%s: %s", db->path, store_sqlite.errmsg(db->sql));
 	return -EIO;
 }
 
@@ -65,21 +66,21 @@ static sqlite3_stmt *store_db_stmt(struct store_db *db, enum store_db_stmt s, co
 {
 	sqlite3_stmt *st = db->stmt[s];
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	store_sqlite.reset(st);
+	store_sqlite.clear_bindings(st);
 	if (ns)
-		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+		store_sqlite.bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	if (key)
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		store_sqlite.bind_text(st, 2, key, -1, SQLITE_STATIC);
 	return st;
 }
 
 /* Run a statement that returns no row. */
 static int store_db_exec(struct store_db *db, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = store_sqlite.step(st);
 
-	sqlite3_reset(st);
+	store_sqlite.reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_db_fail(db);
 }
 
@@ -96,36 +97,39 @@ static void store_db_mkdirs(const char *path)
 	free(dir);
 }
 
-/* Open path. */
+/* Open path, loading SQLite first. */
 int store_db_open(const char *path, struct store_db **ret, char **ret_error)
 {
-	struct store_db *db = calloc(1, sizeof *db);
-	int r = -ENOMEM;
+	struct store_db *db = NULL;
+	int r = store_sqlite_load(ret_error);
 
-	*ret_error = NULL;
+	if (r < 0)
+		return r;
+	r = -ENOMEM;
+	db = calloc(1, sizeof *db);
 	if (!db || !(db->path = strdup(path)))
 		goto fail;
 	store_db_mkdirs(path);
 	r = -EIO;
-	if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK || !db->sql)
+	if (store_sqlite.open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL) != SQLITE_OK || !db->sql)
 		goto fail_sql;
-	sqlite3_busy_timeout(db->sql, STORE_DB_BUSY_MS);
-	if (sqlite3_db_readonly(db->sql, "main") == 1) {
+	store_sqlite.busy_timeout(db->sql, STORE_DB_BUSY_MS);
+	if (store_sqlite.db_readonly(db->sql, "main") == 1) {
 		if (asprintf(ret_error, "%s: the file is read-only", path) < 0)
 			*ret_error = NULL;
 		r = -EROFS;
 		goto fail;
 	}
-	if (sqlite3_exec(db->sql, store_db_schema, NULL, NULL, NULL) != SQLITE_OK)
+	if (store_sqlite.exec(db->sql, store_db_schema, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail_sql;
 	for (int i = 0; i < STMT_COUNT; i++)
-		if (sqlite3_prepare_v2(db->sql, store_db_sql[i], -1, &db->stmt[i], NULL) != SQLITE_OK)
+		if (store_sqlite.prepare_v2(db->sql, store_db_sql[i], -1, &db->stmt[i], NULL) != SQLITE_OK)
 			goto fail_sql;
 	*ret = db;
 	return 0;
 fail_sql:
-	if (asprintf(ret_error, "%s: %s", path, db->sql ? sqlite3_errmsg(db->sql) : "out of memory") < 0)
+	if (asprintf(ret_error, "%s: %s", path, db->sql ? store_sqlite.errmsg(db->sql) : "out of memory") < 0)
 		*ret_error = NULL;
 fail:
 	store_db_close(db);
@@ -138,8 +142,8 @@ void store_db_close(struct store_db *db)
 	if (!db)
 		return;
 	for (int i = 0; i < STMT_COUNT; i++)
-		sqlite3_finalize(db->stmt[i]);
-	sqlite3_close(db->sql);
+		store_sqlite.finalize(db->stmt[i]);
+	store_sqlite.close(db->sql);
 	free(db->path);
 	free(db);
 }
@@ -154,16 +158,16 @@ const char *store_db_error(const struct store_db *db)
 static int store_db_read(struct store_db *db, const char *ns, const char *key, char **ret_json)
 {
 	sqlite3_stmt *st = store_db_stmt(db, STMT_GET, ns, key);
-	int rc = sqlite3_step(st);
+	int rc = store_sqlite.step(st);
 	int r = 0;
 
 	if (rc == SQLITE_ROW) {
-		*ret_json = strdup((const char *)sqlite3_column_text(st, 0));
+		*ret_json = strdup((const char *)store_sqlite.column_text(st, 0));
 		r = *ret_json ? 0 : -ENOMEM;
 	} else {
 		r = rc == SQLITE_DONE ? -ENOENT : store_db_fail(db);
 	}
-	sqlite3_reset(st);
+	store_sqlite.reset(st);
 	return r;
 }
 
@@ -177,9 +181,9 @@ int store_db_get(struct store_db *db, const char *ns, const char *key, char **re
 int64_t store_db_size(struct store_db *db, const char *ns)
 {
 	sqlite3_stmt *st = store_db_stmt(db, STMT_SIZE, ns, NULL);
-	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int64_t n = store_sqlite.step(st) == SQLITE_ROW ? store_sqlite.column_int64(st, 0) : 0;
 
-	sqlite3_reset(st);
+	store_sqlite.reset(st);
 	return n;
 }
 
@@ -198,11 +202,11 @@ static int store_db_apply(struct store_db *db, const char *ns, const char *key, 
 		return -E2BIG;
 	st = store_db_stmt(db, json ? STMT_PUT : STMT_DEL, ns, key);
 	if (json)
-		sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+		store_sqlite.bind_text(st, 3, json, -1, SQLITE_STATIC);
 	if ((r = store_db_exec(db, st)) < 0)
 		return r;
 	st = store_db_stmt(db, STMT_SIZE_SET, ns, NULL);
-	sqlite3_bind_int64(st, 2, total < 0 ? 0 : total);
+	store_sqlite.bind_int64(st, 2, total < 0 ? 0 : total);
 	return store_db_exec(db, st);
 }
 
@@ -217,7 +221,7 @@ static int store_db_end(struct store_db *db, int r)
 {
 	if (r == 0 && (r = store_db_exec(db, store_db_stmt(db, STMT_COMMIT, NULL, NULL))) == 0)
 		return 0;
-	if (!sqlite3_get_autocommit(db->sql))
+	if (!store_sqlite.get_autocommit(db->sql))
 		store_db_exec(db, store_db_stmt(db, STMT_ROLLBACK, NULL, NULL));
 	return r;
 }
@@ -333,15 +337,15 @@ int store_db_list(struct store_db *db, const char *ns, const char *prefix, store
 	size_t plen = strlen(prefix);
 	int rc, r = 0;
 
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(st, 0);
+	while (r == 0 && (rc = store_sqlite.step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)store_sqlite.column_text(st, 0);
 		if (strncmp(key, prefix, plen) != 0)
 			break;
-		r = fn(key, (const char *)sqlite3_column_text(st, 1), userdata);
+		r = fn(key, (const char *)store_sqlite.column_text(st, 1), userdata);
 	}
 	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = store_db_fail(db);
-	sqlite3_reset(st);
+	store_sqlite.reset(st);
 	return r;
 }
 
@@ -351,11 +355,11 @@ int store_db_namespaces(struct store_db *db, store_db_ns_fn fn, void *userdata)
 	sqlite3_stmt *st = store_db_stmt(db, STMT_NS, NULL, NULL);
 	int rc, r = 0;
 
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		r = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-		       sqlite3_column_int64(st, 2), userdata);
+	while (r == 0 && (rc = store_sqlite.step(st)) == SQLITE_ROW)
+		r = fn((const char *)store_sqlite.column_text(st, 0), store_sqlite.column_int64(st, 1),
+		       store_sqlite.column_int64(st, 2), userdata);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_db_fail(db);
-	sqlite3_reset(st);
+	store_sqlite.reset(st);
 	return r;
 }

@@ -27,8 +27,9 @@ typedef int (*store_db_entry_fn)(const char *key, const char *json, void *userda
 typedef int (*store_db_ns_fn)(const char *ns, int64_t entries, int64_t bytes, void *userdata);
 
 /* Open (creating the file and its directory, mode 0700, as needed) the
- * database at path and check it. 0, or -errno with *ret_error (allocated)
- * saying why: "PATH: file is not a database". */
+ * database at path and check it, loading SQLite at the first open
+ * (store_sqlite.h). 0, or -errno with *ret_error (allocated) saying why:
+ * "PATH: file is not a database"; -ENOPKG when SQLite cannot be loaded. */
 int store_db_open(const char *path, struct store_db **ret, char **ret_error);
 /* Close it; NULL is a no-op. */
 void store_db_close(struct store_db *db);
