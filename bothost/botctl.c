@@ -40,7 +40,7 @@ struct ctl {
 
 enum ctl_command {
 	CMD_STATUS, CMD_CLIENTS, CMD_INTROSPECT, CMD_CALL, CMD_SAY, CMD_WATCH, CMD_RELOAD,
-	CMD_RESTART, CMD_STORE, CMD_SERVICES, CMD_ROUTES, CMD_LISTENERS,
+	CMD_RESTART, CMD_STORE, CMD_SERVICES, CMD_ROUTES, CMD_LISTENERS, CMD_BEHAVIOURS,
 };
 
 struct command {
@@ -57,6 +57,7 @@ static const struct command commands[] = {
 	{ "services", CMD_SERVICES, 0, 0, "services" },
 	{ "routes", CMD_ROUTES, 0, 0, "routes" },
 	{ "listeners", CMD_LISTENERS, 0, 0, "listeners" },
+	{ "behaviours", CMD_BEHAVIOURS, 0, 0, "behaviours" },
 	{ "introspect", CMD_INTROSPECT, 0, 1, "introspect [OBJECT]" },
 	{ "call", CMD_CALL, 2, -1, "call OBJECT METHOD [JSON-ARG]..." },
 	{ "say", CMD_SAY, 2, -1, "say TARGET TEXT..." },
@@ -86,6 +87,8 @@ static void ctl_usage(FILE *f)
 		"  services                     one line per service clients provide\n"
 		"  routes                       the HTTP server's addresses, then one line per route\n"
 		"  listeners                    one line per [listen NAME] socket and who gets it\n"
+		"  behaviours                   one line per behaviour: state, running and parked\n"
+		"                               pids, runs, last exit, next run, restarts\n"
 		"  introspect [OBJECT]          objects, methods with their arguments, events\n"
 		"  call OBJECT METHOD [ARG]...  call a method; each ARG is JSON, or else a string\n"
 		"  say TARGET TEXT...           send TEXT (the words joined by spaces) to TARGET\n"
@@ -543,8 +546,24 @@ static void clients_print_filters(const cJSON *filters)
 	}
 }
 
-/* Print one client of host.clients() as one line, and its filters. */
-static void clients_print_one(struct ctl *ctl, const cJSON *cl)
+/* The name of the behaviour whose parked processes (in bot.list's answer
+ * behaviours) include pid, or NULL. */
+static const char *clients_parked_in(const cJSON *behaviours, const cJSON *pid)
+{
+	const cJSON *b, *p;
+
+	if (!cJSON_IsNumber(pid))
+		return NULL;
+	cJSON_ArrayForEach(b, behaviours)
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(b, "parked"))
+			if (cJSON_IsNumber(p) && p->valuedouble == pid->valuedouble)
+				return json_field_string(b, "name");
+	return NULL;
+}
+
+/* Print one client of host.clients() as one line, and its filters; a
+ * parked process (by its pid, in behaviours) is marked so. */
+static void clients_print_one(struct ctl *ctl, const cJSON *cl, const cJSON *behaviours)
 {
 	static const char *const fields[] = {
 		"pid", "uid", "handlers", "imports", "exports", "pending_in", "pending_out",
@@ -552,6 +571,7 @@ static void clients_print_one(struct ctl *ctl, const cJSON *cl)
 	};
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(cl, "id");
 	const char *name = json_field_string(cl, "name");
+	const char *parked = clients_parked_in(behaviours, cJSON_GetObjectItemCaseSensitive(cl, "pid"));
 	char buf[64];
 
 	printf("%s ", json_field_text(cl, "id", buf, sizeof buf));
@@ -560,14 +580,33 @@ static void clients_print_one(struct ctl *ctl, const cJSON *cl)
 		printf(" %s=%s", fields[i], json_field_text(cl, fields[i], buf, sizeof buf));
 	if (cJSON_IsNumber(id) && id->valuedouble == (double)bk_conn_get_client_id(ctl->conn))
 		fputs(" (this botctl)", stdout);
+	if (parked) {
+		fputs(" (parked: ", stdout);
+		out_text(parked);
+		putchar(')');
+	}
 	putchar('\n');
 	clients_print_filters(cJSON_GetObjectItemCaseSensitive(cl, "filters"));
+}
+
+/* bot.list's answer, to tell which clients are parked processes; NULL on a
+ * host without the bot object or when the call fails: the clients are then
+ * shown unmarked rather than not at all. Asked after host.clients, so that
+ * a process handed a command in between is not shown as parked. */
+static cJSON *clients_behaviours(struct ctl *ctl)
+{
+	cJSON *list = NULL;
+
+	if (!cJSON_GetObjectItemCaseSensitive(bk_conn_get_objects(ctl->conn), "bot") ||
+	    bk_call_json_sync(ctl->conn, "bot", "list", NULL, &list) < 0)
+		return NULL;
+	return list;
 }
 
 /* botctl clients: one line per client. */
 static int cmd_clients(struct ctl *ctl)
 {
-	cJSON *list = NULL;
+	cJSON *list = NULL, *behaviours = NULL;
 	const cJSON *cl;
 	int r = ctl_call(ctl, "host", "clients", NULL, &list);
 
@@ -576,9 +615,11 @@ static int cmd_clients(struct ctl *ctl)
 	if (ctl->json) {
 		r = out_json(list);
 	} else {
+		behaviours = clients_behaviours(ctl);
 		cJSON_ArrayForEach(cl, list)
-			clients_print_one(ctl, cl);
+			clients_print_one(ctl, cl, behaviours);
 	}
+	bk_json_delete(behaviours);
 	bk_json_delete(list);
 	return r;
 }
@@ -875,6 +916,16 @@ static int cmd_say(struct ctl *ctl, int argc, char **argv)
 	return r;
 }
 
+/* After a failed call on the bot object: say why a host may not have one. */
+static void bot_explain_missing(struct ctl *ctl, const char *what)
+{
+	const bk_error *e = bk_conn_last_error(ctl->conn);
+
+	if (e && strcmp(bk_error_name(e), "NoSuchObject") == 0)
+		fprintf(stderr, CTL_NAME ": this bothost has no 'bot' object: it does not "
+			"manage behaviours, so there is nothing to %s\n", what);
+}
+
 /* botctl reload / restart NAME: bot.reload() or bot.restart(name). */
 static int cmd_bot(struct ctl *ctl, const char *method, const char *name)
 {
@@ -885,11 +936,243 @@ static int cmd_bot(struct ctl *ctl, const char *method, const char *name)
 		r = call_and_print(ctl, "bot", method, args, false);
 	else
 		fprintf(stderr, CTL_NAME ": out of memory\n");
-	if (r < 0 && bk_conn_last_error(ctl->conn) &&
-	    strcmp(bk_error_name(bk_conn_last_error(ctl->conn)), "NoSuchObject") == 0)
-		fprintf(stderr, CTL_NAME ": this bothost has no 'bot' object: it does not "
-			"manage behaviours, so there is nothing to %s\n", method);
+	if (r < 0)
+		bot_explain_missing(ctl, method);
 	cJSON_Delete(args);
+	return r;
+}
+
+/* --- behaviours --------------------------------------------------------- */
+
+enum { COL_NAME, COL_KIND, COL_STATE, COL_PIDS, COL_RUNS, COL_EXIT, COL_NEXT, COL_RESTARTS, COLS };
+
+/* The size of every cell but PIDS (a name has at most 32 bytes). */
+#define BEHAVIOURS_CELL 64
+
+static const char *const behaviours_header[COLS] = {
+	"NAME", "KIND", "STATE", "PIDS", "RUNS", "LAST EXIT", "NEXT", "RESTARTS",
+};
+
+/* One line of botctl behaviours. PIDS is allocated: a command may have more
+ * processes than max_running (those whose answer the host holds). */
+struct behaviours_row {
+	char cell[COLS][BEHAVIOURS_CELL];
+	char *pids;
+};
+
+/* Milliseconds since the epoch, the clock of bot.list's next_run. */
+static double ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A string from the host (NULL: "-") in buf, control characters as '?'. */
+static void text_copy(char *buf, size_t size, const char *s)
+{
+	size_t i = 0;
+
+	for (s = s ? s : "-"; s[i] && i + 1 < size; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+}
+
+/* A duration as people read it, in its two largest units as systemd shows
+ * them: "12ms", "42s", "3min 20s", "2h 5min", "3d 4h". Past 10^12 ms (31
+ * years, more than any run or timer) it shows that. */
+static void duration_text(double ms, char *buf, size_t size)
+{
+	static const struct { const char *unit; unsigned long long ms; } units[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "min", 60000 }, { "s", 1000 }, { "ms", 1 },
+	};
+	const size_t n = sizeof units / sizeof units[0];
+	unsigned long long left = ms >= 1 ? (ms < 1e12 ? (unsigned long long)ms : 1000000000000ULL) : 0;
+	size_t i = 0;
+
+	while (i + 1 < n && left < units[i].ms)
+		i++;
+	/* below 10^12 ms, both fit an unsigned: 11574 days at most */
+	unsigned first = (unsigned)(left / units[i].ms);
+	unsigned rest = i + 1 < n ? (unsigned)(left % units[i].ms / units[i + 1].ms) : 0;
+	/* seconds alone: "42s", not "42s 350ms" */
+	if (rest && units[i].ms >= 60000)
+		snprintf(buf, size, "%u%s %u%s", first, units[i].unit, rest, units[i + 1].unit);
+	else
+		snprintf(buf, size, "%u%s", first, units[i].unit);
+}
+
+/* A last_exit as people read it: "exit 0 after 12ms", "signal 9 after 3s",
+ * "timed out after 30s"; "-" when there was none. */
+static void behaviours_exit_text(const cJSON *e, char *buf, size_t size)
+{
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(e, "signal");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "runtime_ms");
+	char took[32];
+
+	if (!cJSON_IsObject(e)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	duration_text(cJSON_IsNumber(ms) ? ms->valuedouble : 0, took, sizeof took);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "timed_out")))
+		snprintf(buf, size, "timed out after %s", took);
+	else if (cJSON_IsNumber(sig))
+		snprintf(buf, size, "signal %d after %s", sig->valueint, took);
+	else if (cJSON_IsNumber(code))
+		snprintf(buf, size, "exit %d after %s", code->valueint, took);
+	else
+		snprintf(buf, size, "ended after %s", took);
+}
+
+/* When a timer is next due: "in 42s", "now" (due already), "never" (null);
+ * "-" for the other kinds, which have no next_run. */
+static void behaviours_next_text(const cJSON *b, double now_ms, char *buf, size_t size)
+{
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(b, "next_run");
+	char in[32];
+
+	if (!next)
+		snprintf(buf, size, "-");
+	else if (!cJSON_IsNumber(next))
+		snprintf(buf, size, "never");
+	else if (next->valuedouble <= now_ms)
+		snprintf(buf, size, "now");
+	else {
+		duration_text(next->valuedouble - now_ms, in, sizeof in);
+		snprintf(buf, size, "in %s", in);
+	}
+}
+
+/* "running 1234; parked 1240,1241" (each part only when it has pids), "-"
+ * when neither has; allocated, NULL when out of memory. */
+static char *behaviours_pids_text(const cJSON *b)
+{
+	static const char *const lists[] = { "running", "parked" };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	const cJSON *p;
+	bool any = false;
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		const cJSON *pids = cJSON_GetObjectItemCaseSensitive(b, lists[i]);
+		if (cJSON_GetArraySize(pids) == 0)
+			continue;
+		fprintf(f, "%s%s", any ? "; " : "", lists[i]);
+		cJSON_ArrayForEach(p, pids)
+			fprintf(f, "%c%.0f", p == pids->child ? ' ' : ',', cJSON_IsNumber(p) ? p->valuedouble : -1);
+		any = true;
+	}
+	fputs(any ? "" : "-", f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* running (a process at work), parked (only processes waiting for a
+ * command), down (a resident without its process: it waits to be
+ * restarted) or idle. */
+static const char *behaviours_state(const cJSON *b)
+{
+	const char *kind = json_field_string(b, "kind");
+
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "running")) > 0)
+		return "running";
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "parked")) > 0)
+		return "parked";
+	return kind && strcmp(kind, "resident") == 0 ? "down" : "idle";
+}
+
+/* Fill row from one entry of bot.list. 0 or -ENOMEM. */
+static int behaviours_row_fill(struct behaviours_row *row, const cJSON *b, double now_ms)
+{
+	text_copy(row->cell[COL_NAME], BEHAVIOURS_CELL, json_field_string(b, "name"));
+	text_copy(row->cell[COL_KIND], BEHAVIOURS_CELL, json_field_string(b, "kind"));
+	snprintf(row->cell[COL_STATE], BEHAVIOURS_CELL, "%s", behaviours_state(b));
+	json_field_text(b, "runs", row->cell[COL_RUNS], BEHAVIOURS_CELL);
+	behaviours_exit_text(cJSON_GetObjectItemCaseSensitive(b, "last_exit"), row->cell[COL_EXIT],
+			     BEHAVIOURS_CELL);
+	behaviours_next_text(b, now_ms, row->cell[COL_NEXT], BEHAVIOURS_CELL);
+	json_field_text(b, "restarts", row->cell[COL_RESTARTS], BEHAVIOURS_CELL);
+	row->pids = behaviours_pids_text(b);
+	return row->pids ? 0 : -ENOMEM;
+}
+
+/* The cells of row (NULL: the header). */
+static void behaviours_cells(const struct behaviours_row *row, const char *cells[COLS])
+{
+	for (int c = 0; c < COLS; c++)
+		cells[c] = !row ? behaviours_header[c] : c == COL_PIDS ? row->pids : row->cell[c];
+}
+
+/* Print one line, every cell but the last padded to its column's width. */
+static void behaviours_print_line(const struct behaviours_row *row, const size_t width[COLS])
+{
+	const char *cells[COLS];
+
+	behaviours_cells(row, cells);
+	for (int c = 0; c + 1 < COLS; c++)
+		printf("%-*s  ", (int)width[c], cells[c]);
+	printf("%s\n", cells[COLS - 1]);
+}
+
+/* Print the header and the rows, each column as wide as its widest cell. */
+static void behaviours_print(const struct behaviours_row *rows, size_t n)
+{
+	const char *cells[COLS];
+	size_t width[COLS] = { 0 };
+
+	for (size_t i = 0; i <= n; i++) {
+		behaviours_cells(i < n ? &rows[i] : NULL, cells);
+		for (int c = 0; c < COLS; c++)
+			if (strlen(cells[c]) > width[c])
+				width[c] = strlen(cells[c]);
+	}
+	behaviours_print_line(NULL, width);
+	for (size_t i = 0; i < n; i++)
+		behaviours_print_line(&rows[i], width);
+}
+
+/* botctl behaviours: bot.list() as a table, a line per behaviour in the
+ * order of the configuration file. */
+static int cmd_behaviours(struct ctl *ctl)
+{
+	cJSON *list = NULL;
+	const cJSON *b;
+	struct behaviours_row *rows = NULL;
+	size_t n = 0;
+	int r = ctl_call(ctl, "bot", "list", NULL, &list);
+	double now_ms = ctl_now_ms();
+
+	if (r < 0) {
+		bot_explain_missing(ctl, "list");
+		return r;
+	}
+	if (ctl->json) {
+		r = out_json(list);
+		bk_json_delete(list);
+		return r;
+	}
+	rows = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *rows);
+	r = rows ? 0 : -ENOMEM;
+	cJSON_ArrayForEach(b, list)
+		if (r == 0)
+			r = behaviours_row_fill(&rows[n++], b, now_ms);
+	if (r == 0)
+		behaviours_print(rows, n);
+	else
+		fprintf(stderr, CTL_NAME ": out of memory\n");
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].pids);
+	free(rows);
+	bk_json_delete(list);
 	return r;
 }
 
@@ -1102,6 +1385,7 @@ static int ctl_run(struct ctl *ctl, const struct command *cmd, int argc, char **
 	case CMD_SERVICES: return cmd_services(ctl);
 	case CMD_ROUTES: return cmd_routes(ctl);
 	case CMD_LISTENERS: return cmd_listeners(ctl);
+	case CMD_BEHAVIOURS: return cmd_behaviours(ctl);
 	case CMD_INTROSPECT: return cmd_introspect(ctl, argc, argv);
 	case CMD_CALL: return cmd_call(ctl, argc, argv);
 	case CMD_SAY: return cmd_say(ctl, argc, argv);

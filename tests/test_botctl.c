@@ -18,10 +18,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tests/paths.h"
 
 #define PROC_DEADLINE_MS 10000
 #define PROC_BUF 65536
 #define ARGS_MAX 16
+#define CELL_MAX 64
+#define CELLS 8		/* the columns of botctl behaviours */
 
 static struct test_host host;	/* one bothost --loopback for the whole case */
 
@@ -322,6 +325,11 @@ START_TEST(reload_and_restart_without_bot_object)
 	ck_assert_int_eq(RUN(&p, "restart", "weather"), 1);
 	ck_assert_msg(strstr(p.ebuf, "nothing to restart"), "%s", p.ebuf);
 	ck_assert_str_eq(p.obuf, "");
+
+	ck_assert_int_eq(RUN(&p, "behaviours"), 1);
+	ck_assert_msg(strncmp(p.ebuf, "botctl: NoSuchObject: ", 22) == 0, "%s", p.ebuf);
+	ck_assert_msg(strstr(p.ebuf, "nothing to list"), "%s", p.ebuf);
+	ck_assert_str_eq(p.obuf, "");
 }
 END_TEST
 
@@ -621,6 +629,206 @@ START_TEST(status_shows_the_acknowledged_capabilities)
 }
 END_TEST
 
+/* The cells of the line of a table whose first cell is first (columns are
+ * two spaces or more apart, a cell has single spaces only): how many. */
+static int table_cells(const char *out, const char *first, char cells[CELLS][CELL_MAX])
+{
+	for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *end = strchr(line, '\n') ? strchr(line, '\n') : line + strlen(line);
+		int n = 0;
+		for (const char *c = line; c < end && n < CELLS; n++) {
+			const char *gap = strstr(c, "  ");
+			size_t len = (size_t)((gap && gap < end ? gap : end) - c);
+			snprintf(cells[n], CELL_MAX, "%.*s", (int)len, c);
+			for (c += len; c < end && *c == ' '; c++)
+				;
+		}
+		if (n > 0 && strcmp(cells[0], first) == 0)
+			return n;
+	}
+	return 0;
+}
+
+/* Assert the cells of first's line (want NULL: anything). */
+static void table_expect(const char *out, const char *first, const char *const want[CELLS])
+{
+	char cells[CELLS][CELL_MAX];
+
+	ck_assert_msg(table_cells(out, first, cells) == CELLS, "no line of %d cells for '%s' in:\n%s", CELLS,
+		      first, out);
+	for (int i = 0; i < CELLS; i++)
+		ck_assert_msg(!want[i] || strcmp(cells[i], want[i]) == 0, "%s, column %d: '%s', not '%s' in:\n%s",
+			      first, i, cells[i], want[i], out);
+}
+
+/* Milliseconds since the epoch. */
+static double now_epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* botctl behaviours turns each entry of bot.list into a line people read:
+ * pids running and parked, exits, durations, when a timer is due. */
+START_TEST(behaviours_table_from_bot_list)
+{
+	struct fake f;
+	char list[1200], cells[CELLS][CELL_MAX];
+
+	snprintf(list, sizeof list,
+		 "[{\"name\":\"pre\",\"kind\":\"command\",\"running\":[101],\"parked\":[102,103],\"runs\":7,"
+		 "\"last_exit\":{\"code\":0,\"signal\":null,\"timed_out\":false,\"runtime_ms\":12}},"
+		 "{\"name\":\"slow\",\"kind\":\"command\",\"running\":[],\"parked\":[],\"runs\":1,"
+		 "\"last_exit\":{\"code\":null,\"signal\":15,\"timed_out\":true,\"runtime_ms\":30000}},"
+		 "{\"name\":\"tick\",\"kind\":\"timer\",\"running\":[],\"runs\":3,"
+		 "\"last_exit\":{\"code\":2,\"signal\":null,\"timed_out\":false,\"runtime_ms\":125000},"
+		 "\"next_run\":%.0f},"
+		 "{\"name\":\"off\",\"kind\":\"timer\",\"running\":[],\"runs\":0,\"last_exit\":null,"
+		 "\"next_run\":null},"
+		 "{\"name\":\"seen\",\"kind\":\"resident\",\"running\":[],\"runs\":4,"
+		 "\"last_exit\":{\"code\":null,\"signal\":9,\"timed_out\":false,\"runtime_ms\":90061000},"
+		 "\"restarts\":3},"
+		 "{\"name\":\"odd\\u0007\",\"kind\":\"resident\",\"running\":[104],\"runs\":1,\"last_exit\":null,"
+		 "\"restarts\":0}]",
+		 now_epoch_ms() + 42900);
+	fake_start(&f, (const char *const[]){ "behaviours", NULL });
+	fake_answer(&f, "bot", "list", "[]", list);
+	ck_assert_int_eq(fake_finish(&f), 0);
+	ck_assert_str_eq(f.p.ebuf, "");
+	table_expect(f.p.obuf, "NAME", (const char *const[]){ "NAME", "KIND", "STATE", "PIDS", "RUNS", "LAST EXIT",
+				 "NEXT", "RESTARTS" });
+	ck_assert_msg(strncmp(f.p.obuf, "NAME  KIND      STATE    PIDS", 29) == 0, "%s", f.p.obuf);
+	table_expect(f.p.obuf, "pre", (const char *const[]){ "pre", "command", "running",
+				 "running 101; parked 102,103", "7", "exit 0 after 12ms", "-", "-" });
+	table_expect(f.p.obuf, "slow", (const char *const[]){ "slow", "command", "idle", "-", "1",
+				 "timed out after 30s", "-", "-" });
+	table_expect(f.p.obuf, "tick", (const char *const[]){ "tick", "timer", "idle", "-", "3",
+				 "exit 2 after 2min 5s", NULL, "-" });
+	table_cells(f.p.obuf, "tick", cells);
+	/* 42.9 s ahead when the test wrote it: 41 s left only on a slow machine */
+	ck_assert_msg(strcmp(cells[6], "in 42s") == 0 || strcmp(cells[6], "in 41s") == 0, "%s", cells[6]);
+	table_expect(f.p.obuf, "off", (const char *const[]){ "off", "timer", "idle", "-", "0", "-", "never", "-" });
+	table_expect(f.p.obuf, "seen", (const char *const[]){ "seen", "resident", "down", "-", "4",
+				 "signal 9 after 1d 1h", "-", "3" });
+	/* A control character from the host is not written to the terminal. */
+	table_expect(f.p.obuf, "odd?", (const char *const[]){ "odd?", "resident", "running", "running 104", "1",
+				 "-", "-", "0" });
+	ck_assert_int_eq(proc_lines(&f.p), 7);
+
+	/* -j: what bot.list answered. */
+	fake_start(&f, (const char *const[]){ "-j", "behaviours", NULL });
+	fake_answer(&f, "bot", "list", "[]", "[{\"name\":\"pre\",\"kind\":\"command\",\"parked\":[102]}]");
+	ck_assert_int_eq(fake_finish(&f), 0);
+	ck_assert_str_eq(f.p.obuf, "[{\"name\":\"pre\",\"kind\":\"command\",\"parked\":[102]}]\n");
+}
+END_TEST
+
+/* bot.list's entry for name on the host at path, through a connection of
+ * the test's own (caller frees the answer in *ret_answer). */
+static const cJSON *bot_list_entry(const char *path, const char *name, cJSON **ret_answer)
+{
+	struct test_raw c;
+	cJSON *w = test_raw_hello(&c, path, "test");
+	cJSON *m = w ? test_raw_call(&c, "bot", "list", "[]", NULL) : NULL;
+	const cJSON *b;
+
+	ck_assert_ptr_nonnull(m);
+	cJSON_Delete(w);
+	test_raw_close(&c);
+	*ret_answer = m;
+	cJSON_ArrayForEach(b, cJSON_GetObjectItem(m, "value"))
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")), name) == 0)
+			return b;
+	ck_abort_msg("bot.list has no '%s'", name);
+	return NULL;
+}
+
+/* A pid list of bot.list as botctl behaviours shows it: "parked 12,13". */
+static void pids_text(const char *what, const cJSON *pids, char *buf, size_t size)
+{
+	const cJSON *p;
+	size_t len = (size_t)snprintf(buf, size, "%s", what);
+
+	cJSON_ArrayForEach(p, pids)
+		len += (size_t)snprintf(buf + len, size - len, "%c%.0f", p == pids->child ? ' ' : ',', p->valuedouble);
+}
+
+/* How many times needle is in haystack. */
+static int count_of(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = strstr(haystack, needle); at; at = strstr(at + 1, needle))
+		n++;
+	return n;
+}
+
+/* A host with a prestarted command (the bundled dice, which waits in
+ * bot.park() through bk_command_open), a timer and a resident. */
+START_TEST(behaviours_shows_parked_processes)
+{
+	struct test_host h;
+	char dir[] = "/tmp/test-botctl.XXXXXX", conf[64], parked[64], running[64], want[64];
+	const char *args[] = { "--config", conf, NULL }, *full[] = { "-s", h.path, "behaviours", NULL };
+	cJSON *dice_list = NULL, *r_list;
+	const cJSON *dice, *r, *pid;
+	uint64_t deadline = test_now_ms() + (uint64_t)test_scaled_ms(10000);
+	struct proc p;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof conf, "%s/bothost.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(conf, "w"));
+	/* (the resident outlives the test by a minute at most if a failed
+	 * assertion leaves the host to the janitor's SIGKILL) */
+	fprintf(f, "[command dice]\nexec = %s/dice\nprestart = 2\n\n[timer tick]\nexec = /bin/true\nevery = 1h\n\n"
+		"[resident r]\nexec = /bin/sleep\narg = 60\n", SCRIPTS_BUILDDIR);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(test_host_start(&h, args), 0);
+	/* Both parked, each waiting in bot.park() (so connected, its pid told). */
+	for (;;) {
+		dice = bot_list_entry(h.path, "dice", &dice_list);
+		if (cJSON_GetArraySize(cJSON_GetObjectItem(dice, "parked")) == 2 && test_host_stat(&h, "pending_in") == 2)
+			break;
+		cJSON_Delete(dice_list);
+		ck_assert_msg(test_now_ms() < deadline, "dice: its processes are not parked");
+		nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
+	}
+	pids_text("parked", cJSON_GetObjectItem(dice, "parked"), parked, sizeof parked);
+	r = bot_list_entry(h.path, "r", &r_list);
+	pids_text("running", cJSON_GetObjectItem(r, "running"), running, sizeof running);
+	cJSON_Delete(r_list);
+
+	proc_start(&p, NULL, -1, full);
+	ck_assert_int_eq(proc_finish(&p), 0);
+	ck_assert_str_eq(p.ebuf, "");
+	table_expect(p.obuf, "dice", (const char *const[]){ "dice", "command", "parked", parked, "2", "-", "-", "-" });
+	table_expect(p.obuf, "tick", (const char *const[]){ "tick", "timer", "idle", "-", "0", "-", NULL, "-" });
+	ck_assert_msg(strstr(p.obuf, "  in 59min 5"), "%s", p.obuf);
+	table_expect(p.obuf, "r", (const char *const[]){ "r", "resident", "running", running, "1", "-", "-", "0" });
+	ck_assert_int_eq(proc_lines(&p), 4);
+
+	/* botctl clients marks the parked processes, and them only. */
+	full[2] = "clients";
+	proc_start(&p, NULL, -1, full);
+	ck_assert_int_eq(proc_finish(&p), 0);
+	cJSON_ArrayForEach(pid, cJSON_GetObjectItem(dice, "parked")) {
+		snprintf(want, sizeof want, " pid=%.0f ", pid->valuedouble);
+		const char *at = strstr(p.obuf, want);
+		ck_assert_msg(at && strncmp(strchr(at, '\n') - 15, " (parked: dice)", 15) == 0, "%s", p.obuf);
+	}
+	ck_assert_int_eq(count_of(p.obuf, "(parked"), 2);
+	ck_assert_msg(strstr(p.obuf, " (this botctl)\n"), "%s", p.obuf);
+
+	cJSON_Delete(dice_list);
+	test_host_stop(&h);
+	ck_assert_int_eq(unlink(conf), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(say_joins_words)
 {
 	struct fake f;
@@ -658,6 +866,12 @@ static Suite *botctl_suite(void)
 	tcase_add_test(tc, status_with_irc_through_botkit_fd);
 	tcase_add_test(tc, say_joins_words);
 	tcase_add_test(tc, status_shows_the_acknowledged_capabilities);
+	tcase_add_test(tc, behaviours_table_from_bot_list);
+	suite_add_tcase(s, tc);
+	/* A host of its own, with a configuration file. */
+	tc = tcase_create("configured host");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, behaviours_shows_parked_processes);
 	suite_add_tcase(s, tc);
 	return s;
 }
