@@ -34,6 +34,7 @@ struct behaviour_run {
 	bool discarded;		/* parked and stopped to be replaced */
 	struct call *park_call;	/* its bot.park(), waiting for a command */
 	struct prestart_file exe;	/* the executable it was started from (parked) */
+	char *state_dir;	/* the state directory in its environment (parked), or NULL */
 };
 
 struct behaviour {
@@ -401,6 +402,26 @@ unsigned behaviour_parked(const struct behaviour *b)
 	return n;
 }
 
+/* Keep the state directory of a parked run's context (none when it could
+ * not be made). 0 or -ENOMEM. */
+static int behaviour_run_keep_state_dir(struct behaviour_run *run, struct value *context)
+{
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(value_root(context), "state_dir"));
+
+	if (dir && !(run->state_dir = strdup(dir)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Free a run (NULL: nothing). */
+static void behaviour_run_free(struct behaviour_run *run)
+{
+	if (!run)
+		return;
+	free(run->state_dir);
+	free(run);
+}
+
 /* Start one parked process of b. */
 int behaviour_park(struct behaviour *b)
 {
@@ -423,6 +444,10 @@ int behaviour_park(struct behaviour *b)
 	run->b = b;
 	run->parked = true;
 	run->exe = prestart_file_get(b->cfg.exec);
+	if (behaviour_run_keep_state_dir(run, base) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = behaviour_spawn(run, argv, env, NULL);
 	behaviour_env_free(env);
 	if (r == 0) {
@@ -430,7 +455,7 @@ int behaviour_park(struct behaviour *b)
 		run = NULL;
 	}
 out:
-	free(run);
+	behaviour_run_free(run);
 	free(argv);
 	value_free(base);
 	return r;
@@ -469,15 +494,17 @@ static struct behaviour_run *behaviour_parked_pick(const struct behaviour *b)
 /* Hand context (taken on success) to the parked run: it becomes the
  * command's process, its timeout starts, its bot.park() is answered. 0,
  * -ENOMEM or -ENOTCONN (its connection is gone). */
-static int behaviour_hand(struct behaviours *bs, struct behaviour_run *run, struct value *context)
+static int behaviour_hand(struct behaviour_run *run, struct value *context)
 {
 	struct client *c = spawn_get_client(run->sp);
 	struct value *answer = NULL;
 
 	if (!c)
 		return -ENOTCONN;
-	if (behaviour_state_dir(bs, run->b, context) < 0 || listeners_add_context(context, &run->b->cfg) < 0 ||
-	    (run->park_call && !(answer = value_dup(context))))
+	/* The state directory is the one made when the process started, which
+	 * its environment already names: not made again at the handover. */
+	if ((run->state_dir && !cJSON_AddStringToObject(value_root(context), "state_dir", run->state_dir)) ||
+	    listeners_add_context(context, &run->b->cfg) < 0 || (run->park_call && !(answer = value_dup(context))))
 		return -ENOMEM;
 	client_set_context(c, context);
 	run->parked = false;
@@ -508,7 +535,7 @@ static int behaviour_unpark(struct behaviours *bs, struct behaviour *b, struct v
 		prestart_exe_changed(b->prestart);
 		return -ENOENT;
 	}
-	if (behaviour_hand(bs, run, context) < 0)
+	if (behaviour_hand(run, context) < 0)
 		return -ENOENT;
 	if (ret_pid)
 		*ret_pid = run->pid;
@@ -593,7 +620,7 @@ int behaviour_run(struct behaviour *b, struct value *context, char *const *user_
 		run = NULL;
 	}
 out:
-	free(run);
+	behaviour_run_free(run);
 	free(argv);
 	value_free(context);
 	return r;
@@ -639,7 +666,7 @@ static void behaviour_exit_cb(struct spawn *sp, const struct spawn_exit *how, vo
 		prestart_failed(b->prestart);
 	else
 		prestart_fill_soon(b->prestart);
-	free(run);
+	behaviour_run_free(run);
 	if (b->resident)
 		resident_exited(b->resident, how);
 	if (b->removed && !b->running)
