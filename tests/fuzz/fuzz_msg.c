@@ -89,6 +89,10 @@ static int msg_host_token(enum wire_token kind, uint64_t id, cJSON **ret_node, v
 	struct msg_tables *t = userdata;
 	struct msg_count *c;
 
+	/* These frames carry no descriptors: the host refuses every {"$fd"}
+	 * (client_frame_fd). */
+	if (kind == WIRE_TOKEN_FD)
+		return -EBADMSG;
 	if (kind == WIRE_TOKEN_YOURS) {
 		if (!map_get(&t->exports, id, 0))
 			return -EINVAL;
