@@ -234,13 +234,8 @@ int bot_object_register(struct server *s)
 
 	if (!obj)
 		return -ENOMEM;
-	r = object_set_events(obj, bot_events);
-	if (r == 0)
-		r = object_register(server_objects(s), obj);
-	if (r < 0) {
-		object_free(obj);
+	if ((r = objects_add(server_objects(s), obj, bot_events)) < 0)
 		return r;
-	}
 	object_set_destroy(obj, bot_destroy);
 	behaviours_set_watch(bot_watch_cb, obj);
 	commands_set_emitter(object_get_emitter(obj));

@@ -305,13 +305,8 @@ int host_object_register(struct server *s)
 
 	if (!obj)
 		return -ENOMEM;
-	r = object_set_events(obj, host_events);
-	if (r == 0)
-		r = object_register(server_objects(s), obj);
-	if (r < 0) {
-		object_free(obj);
+	if ((r = objects_add(server_objects(s), obj, host_events)) < 0)
 		return r;
-	}
 	server_set_client_hook(s, host_client_event, obj);
 	return 0;
 }

@@ -615,7 +615,6 @@ int loopback_register(struct server *s)
 {
 	struct loopback *lb = calloc(1, sizeof *lb);
 	struct object *obj;
-	int r;
 
 	if (!lb)
 		return -ENOMEM;
@@ -630,10 +629,5 @@ int loopback_register(struct server *s)
 	}
 	object_set_destroy(obj, loopback_destroy);
 	object_set_client_lost(obj, loopback_client_lost);
-	r = object_set_events(obj, loopback_events);
-	if (r == 0)
-		r = object_register(server_objects(s), obj);
-	if (r < 0)
-		object_free(obj);
-	return r;
+	return objects_add(server_objects(s), obj, loopback_events);	/* frees lb on failure */
 }

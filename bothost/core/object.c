@@ -172,6 +172,17 @@ int object_register(struct objects *objs, struct object *obj)
 	return 0;
 }
 
+int objects_add(struct objects *objs, struct object *obj, const struct object_event *events)
+{
+	int r = events ? object_set_events(obj, events) : 0;
+
+	if (r == 0)
+		r = object_register(objs, obj);
+	if (r < 0)
+		object_free(obj);
+	return r;
+}
+
 /* What clients provide in this registry. */
 struct services *objects_services(const struct objects *objs)
 {

@@ -84,6 +84,9 @@ struct objects *objects_new(void);
 void objects_free(struct objects *objs);
 /* Add obj to objs, which owns it from then on. 0 or -EEXIST. */
 int object_register(struct objects *objs, struct object *obj);
+/* Give obj its events (NULL: none) and register it: objs owns it from then
+ * on; on failure it is freed (its destroy runs). 0, -ENOMEM or -EEXIST. */
+int objects_add(struct objects *objs, struct object *obj, const struct object_event *events);
 struct object *object_find(const struct objects *objs, const char *name);
 /* The services clients provide in objs (services.h); owned by objs. */
 struct services *objects_services(const struct objects *objs);

@@ -164,24 +164,23 @@ static int irc_parts_new(struct irc *irc, const struct conf_irc *cfg)
 	return r;
 }
 
-/* Create the object around irc and register it. */
+/* Create the object around irc and register it; on failure irc is freed. */
 static int irc_object_register(struct irc *irc)
 {
 	int r;
 
 	irc->obj = object_new("irc", "the bot's IRC connection", irc_methods_table(), irc);
-	if (!irc->obj)
+	if (!irc->obj) {
+		irc_free(irc);
 		return -ENOMEM;
+	}
 	object_set_destroy(irc->obj, irc_destroy);
 	object_set_client_lost(irc->obj, irc_client_lost);
-	r = object_set_events(irc->obj, irc_events_table());
-	if (r == 0)
-		r = object_register(server_objects(irc->server), irc->obj);
-	if (r == 0) {
-		irc->em = object_get_emitter(irc->obj);
-		emitter_set_filters(irc->em, "irc", irc_events_filter_ops(), irc);
-	}
-	return r;
+	if ((r = objects_add(server_objects(irc->server), irc->obj, irc_events_table())) < 0)
+		return r;	/* irc freed with its object */
+	irc->em = object_get_emitter(irc->obj);
+	emitter_set_filters(irc->em, "irc", irc_events_filter_ops(), irc);
+	return 0;
 }
 
 /* Register the object and start connecting. */
@@ -198,16 +197,12 @@ int irc_start(struct server *s, const struct conf_irc *cfg)
 	irc->server = s;
 	list_init(&irc->wanted);
 	list_init(&irc->replies);
-	r = irc_parts_new(irc, cfg);
-	if (r == 0)
-		r = irc_object_register(irc);
-	if (r < 0) {
-		if (irc->obj)
-			object_free(irc->obj);
-		else
-			irc_free(irc);
+	if ((r = irc_parts_new(irc, cfg)) < 0) {
+		irc_free(irc);
 		return r;
 	}
+	if ((r = irc_object_register(irc)) < 0)
+		return r;
 	irc_instance = irc;
 	r = link_start(irc->link);
 	if (r < 0) {

@@ -504,13 +504,8 @@ int store_register(struct server *s, const struct store_conf *cfg, const char *s
 	if (!st->obj)
 		goto fail;
 	object_set_destroy(st->obj, store_destroy);
-	r = object_set_events(st->obj, store_events);
-	if (r == 0)
-		r = object_register(server_objects(s), st->obj);
-	if (r < 0) {
-		object_free(st->obj);	/* frees st */
-		return r;
-	}
+	if ((r = objects_add(server_objects(s), st->obj, store_events)) < 0)
+		return r;	/* st freed with its object */
 	if (ret)
 		*ret = st;
 	return 0;
