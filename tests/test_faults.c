@@ -27,6 +27,7 @@
 
 #include "harness.h"
 #include "ircd.h"
+#include "rawclient.h"
 #include "tests/paths.h"
 
 /* Deadlines before $TEST_SLOWDOWN scales them (test_scaled_ms; the harness
@@ -125,19 +126,6 @@ static double jnum_of(const cJSON *m, const char *key)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* Compact text of a frame for a message (rotating static buffers). */
-static const char *jtext(const cJSON *m)
-{
-	static char bufs[4][512];
-	static int next;
-	char *b = bufs[next++ % 4];
-	char *s = m ? cJSON_PrintUnformatted(m) : NULL;
-
-	snprintf(b, sizeof bufs[0], "%s", s ? s : "(nothing)");
-	cJSON_free(s);
-	return b;
-}
-
 /* True when frame m is an invoke of fn (ids are not looked at). */
 static bool is_invoke(const cJSON *m, double fn)
 {
@@ -180,7 +168,7 @@ static cJSON *call_ok(struct test_raw *c, const char *obj, const char *method, c
 {
 	cJSON *m = test_raw_call(c, obj, method, args, NULL);
 
-	ck_assert_msg(m && strcmp(jstr_of(m, "t"), "result") == 0, "%s.%s(%s): %s", obj, method, args, jtext(m));
+	ck_assert_msg(m && strcmp(jstr_of(m, "t"), "result") == 0, "%s.%s(%s): %s", obj, method, args, jstr(m));
 	return m;
 }
 
@@ -189,7 +177,7 @@ static void call_num_is(struct test_raw *c, const char *obj, const char *method,
 {
 	cJSON *m = call_ok(c, obj, method, args);
 
-	ck_assert_msg(jnum_of(m, "value") == want, "%s.%s(%s): %s, want %g", obj, method, args, jtext(m), want);
+	ck_assert_msg(jnum_of(m, "value") == want, "%s.%s(%s): %s, want %g", obj, method, args, jstr(m), want);
 	cJSON_Delete(m);
 }
 
@@ -347,7 +335,7 @@ static void victims_gone(void)
 		snprintf(args, sizeof args, "[\"k%d\"]", k);
 		cJSON *m = call_ok(&c, "loopback", "fetch", args);
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
-		ck_assert_msg(!v || cJSON_IsNull(v), "a killed client's value stayed: %s", jtext(m));
+		ck_assert_msg(!v || cJSON_IsNull(v), "a killed client's value stayed: %s", jstr(m));
 		cJSON_Delete(m);
 	}
 	call_num_is(&c, "loopback", "echo", "[42]", 42);
@@ -399,7 +387,7 @@ static bool exhaust_one(struct test_raw *c)
 	for (;;) {
 		cJSON *m = test_raw_recv(c, 200);
 		if (m) {
-			ck_assert_msg(strcmp(jstr_of(m, "t"), "welcome") == 0, "no welcome: %s", jtext(m));
+			ck_assert_msg(strcmp(jstr_of(m, "t"), "welcome") == 0, "no welcome: %s", jstr(m));
 			cJSON_Delete(m);
 			return true;
 		}
@@ -445,7 +433,7 @@ START_TEST(descriptors_exhausted)
 	n -= 8;
 	t0 = test_now_ms();
 	m = test_raw_recv(&waiting, 3000);
-	ck_assert_msg(m && strcmp(jstr_of(m, "t"), "welcome") == 0, "the waiting client: %s", jtext(m));
+	ck_assert_msg(m && strcmp(jstr_of(m, "t"), "welcome") == 0, "the waiting client: %s", jstr(m));
 	cJSON_Delete(m);
 	open_client(&late, "late");
 	call_num_is(&late, "loopback", "echo", "[8]", 8);
@@ -594,7 +582,7 @@ static void irc_wait_delivered(struct test_raw *c, const uint64_t *ids, int r)
 		for (int k = 0; k < IRC_LINES; k++) {
 			if (!is_answer(m, (double)ids[k]))
 				continue;
-			ck_assert_msg(strcmp(jstr_of(m, "t"), "result") == 0, "round %d line %d: %s", r, k, jtext(m));
+			ck_assert_msg(strcmp(jstr_of(m, "t"), "result") == 0, "round %d line %d: %s", r, k, jstr(m));
 			ck_assert(!done[k]);
 			done[k] = true;
 			left--;
@@ -728,13 +716,13 @@ static void load_answer(struct load *l, const cJSON *m)
 	double id = jnum_of(m, "id");
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
 
-	ck_assert_msg(id >= 1 && id <= (double)l->sent && !l->got[(uint64_t)id], "unexpected frame %s", jtext(m));
+	ck_assert_msg(id >= 1 && id <= (double)l->sent && !l->got[(uint64_t)id], "unexpected frame %s", jstr(m));
 	l->got[(uint64_t)id] = true;
 	l->answered++;
 	if (strcmp(jstr_of(m, "t"), "result") != 0 ||
 	    ((uint64_t)id % 2 ? !cJSON_IsNumber(v) || v->valuedouble != id
 			      : !cJSON_IsString(v) || strcmp(v->valuestring, "pong") != 0)) {
-		fprintf(stderr, "call %g: %s\n", id, jtext(m));
+		fprintf(stderr, "call %g: %s\n", id, jstr(m));
 		l->failed++;
 	}
 }
@@ -923,7 +911,7 @@ START_TEST(stuck_reader_flooded)
 		for (int k = 0; k < FLOOD_BATCH; k++) {
 			cJSON *m = test_raw_recv(&emitter, WAIT_MS);
 			ck_assert_msg(m && is_answer(m, (double)ids[k]), "emit %llu: %s", (unsigned long long)ids[k],
-				      jtext(m));
+				      jstr(m));
 			cut = cut || jnum_of(m, "value") == 0;
 			cJSON_Delete(m);
 			emits++;

@@ -14,106 +14,11 @@
 #include <unistd.h>
 
 #include "harness.h"
-
-#define WAIT_MS 3000		/* deadline for a frame the host must send */
-#define STAT_MS 3000		/* deadline for stats to settle */
-
-/* A raw client with the frames received while waiting for something else. */
-struct cl {
-	struct test_raw r;
-	cJSON *welcome;
-	cJSON *q;		/* unclaimed frames, oldest first */
-};
+#include "rawclient.h"
 
 static struct test_host H;
 
 /* ---- JSON helpers ------------------------------------------------------ */
-
-/* Parse JSON text that the test itself wrote. */
-static cJSON *J(const char *text)
-{
-	cJSON *v = cJSON_Parse(text);
-
-	ck_assert_msg(v != NULL, "bad JSON in test: %s", text);
-	return v;
-}
-
-/* Compact text of v for messages (a few rotating static buffers). */
-static const char *jstr(const cJSON *v)
-{
-	static char bufs[4][2048];
-	static int next;
-	char *b = bufs[next++ % 4];
-	char *s = v ? cJSON_PrintUnformatted(v) : NULL;
-
-	snprintf(b, sizeof bufs[0], "%s", s ? s : "(none)");
-	cJSON_free(s);
-	return b;
-}
-
-/* True when v has everything pat has: objects by subset, the rest exactly. */
-static bool json_match(const cJSON *pat, const cJSON *v)
-{
-	const cJSON *p;
-
-	if (!v)
-		return false;
-	if (cJSON_IsObject(pat)) {
-		if (!cJSON_IsObject(v))
-			return false;
-		cJSON_ArrayForEach(p, pat)
-			if (!json_match(p, cJSON_GetObjectItemCaseSensitive(v, p->string)))
-				return false;
-		return true;
-	}
-	if (cJSON_IsArray(pat)) {
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(pat) != cJSON_GetArraySize(v))
-			return false;
-		const cJSON *e = v->child;
-		cJSON_ArrayForEach(p, pat) {
-			if (!json_match(p, e))
-				return false;
-			e = e->next;
-		}
-		return true;
-	}
-	return cJSON_Compare(pat, v, true);
-}
-
-/* Assert that v has everything the JSON text want has (objects may hold more). */
-static void json_has(const cJSON *v, const char *want)
-{
-	cJSON *w = J(want);
-	bool ok = json_match(w, v);
-
-	cJSON_Delete(w);
-	ck_assert_msg(ok, "got %s, want at least %s", jstr(v), want);
-}
-
-/* Assert that v equals the JSON text want exactly. */
-static void json_is(const cJSON *v, const char *want)
-{
-	cJSON *w = J(want);
-	bool same = v && cJSON_Compare(w, v, true);
-
-	cJSON_Delete(w);
-	ck_assert_msg(same, "got %s, want %s", jstr(v), want);
-}
-
-/* A string field of o, or NULL. */
-static const char *jget_str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-/* A number field of o as an integer; fails the test when absent. */
-static long long jget_int(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\" in %s", k, jstr(o));
-	return (long long)v->valuedouble;
-}
 
 /* Follow a path of object keys. */
 static const cJSON *jpath(const cJSON *o, const char *k1, const char *k2, const char *k3)
@@ -153,32 +58,12 @@ static cJSON *unescape(const cJSON *v)
 /* ---- the host under test ----------------------------------------------- */
 
 /* Start a private bothost with --log-level warn and the given options. */
-static void host_up_args(const char *const *args)
-{
-	const char *argv[32] = { "--log-level", "warn" };
-	size_t n = 2;
+#define HOST_UP(...) cl_host_up(&H, (const char *const[]){ __VA_ARGS__, NULL })
 
-	for (; args && *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	int r = test_host_start(&H, argv);
-	ck_assert_msg(r == 0, "bothost did not start ($BOTHOST=%s): %s",
-		      getenv("BOTHOST") ? getenv("BOTHOST") : "(unset)", strerror(-r));
-}
-
-#define HOST_UP(...) host_up_args((const char *const[]){ __VA_ARGS__, NULL })
-
-/* Teardown: the host must still be running and stop cleanly on SIGTERM. */
+/* Teardown (a fixture takes no arguments). */
 static void host_down(void)
 {
-	if (H.pid <= 0)
-		return;
-	pid_t pid = H.pid;
-	int alive = waitpid(pid, NULL, WNOHANG) == 0;
-	int status = test_host_stop(&H);
-	ck_assert_msg(alive, "bothost exited during the test (status 0x%x)", status);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "bothost did not exit cleanly on SIGTERM (status 0x%x)", status);
+	cl_host_down(&H);
 }
 
 /* ---- raw clients --------------------------------------------------------- */
@@ -190,101 +75,6 @@ static void cl_connect(struct cl *c)
 	int r = test_raw_connect(&c->r, H.path);
 	ck_assert_msg(r == 0, "connect %s: %s", H.path, strerror(-r));
 	c->q = cJSON_CreateArray();
-}
-
-/* Connect and complete the handshake. */
-static void cl_open(struct cl *c, const char *name)
-{
-	memset(c, 0, sizeof *c);
-	c->welcome = test_raw_hello(&c->r, H.path, name);
-	ck_assert_msg(c->welcome != NULL, "no welcome for client %s", name);
-	c->q = cJSON_CreateArray();
-}
-
-/* Close and free everything. */
-static void cl_close(struct cl *c)
-{
-	test_raw_close(&c->r);
-	cJSON_Delete(c->welcome);
-	cJSON_Delete(c->q);
-	c->welcome = c->q = NULL;
-}
-
-/* Send one frame; the test fails if the socket refuses it. */
-__attribute__((format(printf, 2, 3)))
-static void cl_send(struct cl *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int r = test_raw_vsend(&c->r, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(r == 0, "send: %s", strerror(-r));
-}
-
-/* Send a call; its id. */
-static uint64_t cl_send_call(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	uint64_t id = ++c->r.next_id;
-
-	cl_send(c, "{\"t\":\"call\",\"id\":%llu,\"obj\":\"%s\",\"method\":\"%s\",\"args\":%s}",
-		(unsigned long long)id, obj, method, args);
-	return id;
-}
-
-typedef bool (*frame_pred)(const cJSON *m, const void *arg);
-
-/* Take the first frame (queued or arriving within WAIT_MS) that satisfies pred. */
-static cJSON *cl_take_if(struct cl *c, frame_pred pred, const void *arg, const char *what)
-{
-	uint64_t deadline = test_now_ms() + WAIT_MS;
-	cJSON *m;
-
-	cJSON_ArrayForEach(m, c->q)
-		if (pred(m, arg))
-			return cJSON_DetachItemViaPointer(c->q, m);
-	for (;;) {
-		uint64_t now = test_now_ms();
-		m = now < deadline ? test_raw_recv(&c->r, (int)(deadline - now)) : NULL;
-		ck_assert_msg(m != NULL, "no frame %s within %d ms (%s); unclaimed: %s", what, WAIT_MS,
-			      c->r.eof ? "connection closed" : "timeout", jstr(c->q));
-		if (pred(m, arg))
-			return m;
-		cJSON_AddItemToArray(c->q, m);
-	}
-}
-
-/* Predicate: the frame matches a parsed pattern. */
-static bool pred_match(const cJSON *m, const void *pat)
-{
-	return json_match(pat, m);
-}
-
-/* Predicate: a result or error answering the request id. */
-static bool pred_answer(const cJSON *m, const void *arg)
-{
-	uint64_t id = *(const uint64_t *)arg;
-	const char *t = jget_str(m, "t");
-	const cJSON *jid = cJSON_GetObjectItemCaseSensitive(m, "id");
-
-	return t && (!strcmp(t, "result") || !strcmp(t, "error")) &&
-	       cJSON_IsNumber(jid) && jid->valuedouble == (double)id;
-}
-
-/* Take the first frame matching the JSON pattern (caller frees). */
-static cJSON *cl_take(struct cl *c, const char *pattern)
-{
-	cJSON *pat = J(pattern);
-	cJSON *m = cl_take_if(c, pred_match, pat, pattern);
-
-	cJSON_Delete(pat);
-	return m;
-}
-
-/* Wait for a frame matching the pattern and drop it. */
-static void cl_see(struct cl *c, const char *pattern)
-{
-	cJSON_Delete(cl_take(c, pattern));
 }
 
 /* Wait for an event notification (an invoke without id) of fn with exactly these args. */
@@ -299,114 +89,6 @@ static void cl_see_event(struct cl *c, long long fn, const char *args)
 	cJSON_Delete(m);
 }
 
-/* Wait for {"t":"release","fn":fn,"count":count}. */
-static void cl_see_release(struct cl *c, long long fn, long long count)
-{
-	char pattern[128];
-
-	snprintf(pattern, sizeof pattern, "{\"t\":\"release\",\"fn\":%lld,\"count\":%lld}", fn, count);
-	cl_see(c, pattern);
-}
-
-/* Wait for a host invoke of our fn that expects an answer; its request id. */
-static uint64_t cl_take_invoke(struct cl *c, long long fn, const char *args)
-{
-	char pattern[4096];
-
-	snprintf(pattern, sizeof pattern, "{\"t\":\"invoke\",\"fn\":%lld}", fn);
-	cJSON *m = cl_take(c, pattern);
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-	ck_assert_msg(cJSON_IsNumber(id) && id->valuedouble >= 1, "invoke without a valid id: %s", jstr(m));
-	if (args)
-		json_is(cJSON_GetObjectItemCaseSensitive(m, "args"), args);
-	uint64_t ret = (uint64_t)id->valuedouble;
-	cJSON_Delete(m);
-	return ret;
-}
-
-/* Wait for the answer to request id (caller frees). */
-static cJSON *cl_answer(struct cl *c, uint64_t id)
-{
-	char what[64];
-
-	snprintf(what, sizeof what, "answering request %llu", (unsigned long long)id);
-	return cl_take_if(c, pred_answer, &id, what);
-}
-
-/* Call and return the answer frame (caller frees). */
-static cJSON *cl_call(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	return cl_answer(c, cl_send_call(c, obj, method, args));
-}
-
-/* The value of a result frame (absent means null); fails on an error frame. Frees m. */
-static cJSON *result_value(cJSON *m, const char *what)
-{
-	const char *t = jget_str(m, "t");
-
-	ck_assert_msg(t && !strcmp(t, "result"), "%s: want a result, got %s", what, jstr(m));
-	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(m, "value");
-	cJSON_Delete(m);
-	return v ? v : cJSON_CreateNull();
-}
-
-/* Call and return the result value (caller frees). */
-static cJSON *cl_ok(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	char what[256];
-
-	snprintf(what, sizeof what, "%s.%s(%s)", obj, method, args);
-	return result_value(cl_call(c, obj, method, args), what);
-}
-
-/* Call and assert the result value is exactly want. */
-static void cl_ok_is(struct cl *c, const char *obj, const char *method, const char *args, const char *want)
-{
-	cJSON *v = cl_ok(c, obj, method, args);
-
-	json_is(v, want);
-	cJSON_Delete(v);
-}
-
-/* Assert that m is an error frame for a request with this error name; its error object. */
-static const cJSON *error_is(const cJSON *m, const char *name)
-{
-	const char *t = jget_str(m, "t");
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
-
-	ck_assert_msg(t && !strcmp(t, "error") && cJSON_GetObjectItemCaseSensitive(m, "id"),
-		      "want an error %s answering a request, got %s", name, jstr(m));
-	ck_assert_msg(jget_str(e, "name") && !strcmp(jget_str(e, "name"), name),
-		      "want error %s, got %s", name, jstr(m));
-	ck_assert_msg(jget_str(e, "message") != NULL, "error without a message: %s", jstr(m));
-	return e;
-}
-
-/* Call and assert it fails with the error name; the message is returned in msg. */
-static void cl_err_msg(struct cl *c, const char *obj, const char *method, const char *args,
-		       const char *name, char *msg, size_t msg_size)
-{
-	cJSON *m = cl_call(c, obj, method, args);
-	const cJSON *e = error_is(m, name);
-
-	if (msg)
-		snprintf(msg, msg_size, "%s", jget_str(e, "message"));
-	cJSON_Delete(m);
-}
-
-/* Call and assert it fails with the error name. */
-static void cl_err(struct cl *c, const char *obj, const char *method, const char *args, const char *name)
-{
-	cl_err_msg(c, obj, method, args, name, NULL, 0);
-}
-
-/* Everything the host sent is accounted for: after a ping round trip nothing is unclaimed. */
-static void cl_quiet(struct cl *c)
-{
-	cl_ok_is(c, "host", "ping", "[]", "\"pong\"");
-	ck_assert_msg(cJSON_GetArraySize(c->q) == 0, "unexpected frames: %s", jstr(c->q));
-}
-
 /* The connection gets a connection error with this name (no id) and is closed. */
 static void cl_conn_error(struct cl *c, const char *name)
 {
@@ -418,7 +100,7 @@ static void cl_conn_error(struct cl *c, const char *name)
 	ck_assert_msg(jget_str(cJSON_GetObjectItemCaseSensitive(m, "error"), "message") != NULL,
 		      "error without a message: %s", jstr(m));
 	cJSON_Delete(m);
-	ck_assert_msg(test_raw_closed(&c->r, WAIT_MS), "the host did not close after %s", name);
+	ck_assert_msg(test_raw_closed(&c->r, CL_WAIT_MS), "the host did not close after %s", name);
 }
 
 /* A fresh client that completes a ping: the host keeps serving. */
@@ -426,27 +108,9 @@ static void host_serving(void)
 {
 	struct cl c;
 
-	cl_open(&c, "probe");
+	cl_open(&c, H.path, "probe");
 	cl_quiet(&c);
 	cl_close(&c);
-}
-
-/* Wait until a host.stats total (other clients only) reaches want. */
-static void stat_is(const char *field, long want)
-{
-	long v = test_host_stat_wait(&H, field, want, STAT_MS);
-
-	ck_assert_msg(v == want, "host.stats %s is %ld, want %ld", field, v, want);
-}
-
-/* All per-client totals are back to zero. */
-static void stats_clean(void)
-{
-	static const char *const fields[] = { "clients", "handlers", "imports", "exports",
-					      "pending_in", "pending_out", "functions" };
-
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		stat_is(fields[i], 0);
 }
 
 /* ---- handshake ------------------------------------------------------------ */
@@ -530,7 +194,7 @@ START_TEST(test_handshake_welcome)
 	struct cl a, b;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "raw-a");
+	cl_open(&a, H.path, "raw-a");
 	const cJSON *w = a.welcome;
 	json_is(cJSON_GetObjectItemCaseSensitive(w, "t"), "\"welcome\"");
 	json_is(cJSON_GetObjectItemCaseSensitive(w, "version"), "1");
@@ -553,7 +217,7 @@ START_TEST(test_handshake_welcome)
 	cJSON_Delete(intro);
 	cl_ok_is(&a, "host", "ping", "[]", "\"pong\"");
 
-	cl_open(&b, "raw-b");
+	cl_open(&b, H.path, "raw-b");
 	long long id_b = jget_int(b.welcome, "client");
 	ck_assert_int_ne(id_a, id_b);
 	cJSON *clients = cl_ok(&b, "host", "clients", "[]");
@@ -593,7 +257,7 @@ START_TEST(test_handshake_options)
 
 	HOST_UP("--frame-max", "2048", "--output-max", "100000", "--tokens-max", "10",
 		"--handlers-max", "5", "--pending-max", "7", "--clients-max", "9", "--clients-per-user", "4");
-	cl_open(&a, "limits");
+	cl_open(&a, H.path, "limits");
 	json_has(cJSON_GetObjectItemCaseSensitive(a.welcome, "limits"),
 		"{\"frame_max\":2048,\"output_max\":100000,\"tokens_max\":10,"
 		"\"handlers_max\":5,\"pending_max\":7,\"clients_max\":9,\"clients_per_user\":4}");
@@ -612,7 +276,7 @@ START_TEST(test_handshake_version)
 	struct cl a, by;
 
 	HOST_UP("--loopback");
-	cl_open(&by, "bystander");
+	cl_open(&by, H.path, "bystander");
 	cl_connect(&a);
 	cl_send(&a, "{\"t\":\"hello\",\"version\":2,\"name\":\"future\"}");
 	cJSON *m = cl_take(&a, "{\"t\":\"error\"}");
@@ -621,7 +285,7 @@ START_TEST(test_handshake_version)
 	ck_assert_msg(jget_str(cJSON_GetObjectItemCaseSensitive(m, "error"), "message"), "%s", jstr(m));
 	ck_assert_msg(!cJSON_GetObjectItemCaseSensitive(m, "id"), "%s", jstr(m));
 	cJSON_Delete(m);
-	ck_assert_msg(test_raw_closed(&a.r, WAIT_MS), "not closed after VersionMismatch");
+	ck_assert_msg(test_raw_closed(&a.r, CL_WAIT_MS), "not closed after VersionMismatch");
 	cl_close(&a);
 	cl_quiet(&by);
 	cl_close(&by);
@@ -635,7 +299,7 @@ START_TEST(test_handshake_order)
 	struct cl a, by;
 
 	HOST_UP("--loopback");
-	cl_open(&by, "bystander");
+	cl_open(&by, H.path, "bystander");
 
 	cl_connect(&a);
 	cl_send(&a, "{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\",\"args\":[]}");
@@ -647,7 +311,7 @@ START_TEST(test_handshake_order)
 	cl_conn_error(&a, "ProtocolError");
 	cl_close(&a);
 
-	cl_open(&a, "twice");
+	cl_open(&a, H.path, "twice");
 	cl_send(&a, "{\"t\":\"hello\",\"version\":1}");
 	cl_conn_error(&a, "ProtocolError");
 	cl_close(&a);
@@ -657,10 +321,10 @@ START_TEST(test_handshake_order)
 		"{\"t\":\"call\",\"id\":1,\"obj\":\"host\",\"method\":\"ping\"}\n";
 	cl_connect(&a);
 	ck_assert_int_eq(test_raw_write(&a.r, eager, sizeof eager - 1), 0);
-	cJSON *m = test_raw_recv(&a.r, WAIT_MS);
+	cJSON *m = test_raw_recv(&a.r, CL_WAIT_MS);
 	json_is(cJSON_GetObjectItemCaseSensitive(m, "t"), "\"welcome\"");
 	cJSON_Delete(m);
-	m = test_raw_recv(&a.r, WAIT_MS);
+	m = test_raw_recv(&a.r, CL_WAIT_MS);
 	json_is(m, "{\"t\":\"result\",\"id\":1,\"value\":\"pong\"}");
 	cJSON_Delete(m);
 	cl_close(&a);
@@ -677,7 +341,7 @@ END_TEST
 static void recv_match(struct cl *c, const char *pattern)
 {
 	cJSON *pat = J(pattern);
-	cJSON *m = test_raw_recv(&c->r, WAIT_MS);
+	cJSON *m = test_raw_recv(&c->r, CL_WAIT_MS);
 	bool ok = json_match(pat, m);
 
 	cJSON_Delete(pat);
@@ -754,9 +418,9 @@ START_TEST(test_frame_bad)
 	struct cl a, by;
 
 	HOST_UP("--loopback");
-	cl_open(&by, "bystander");
+	cl_open(&by, H.path, "bystander");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cl_open(&a, "bad");
+		cl_open(&a, H.path, "bad");
 		cl_send(&a, "%s", bad[i]);
 		cl_conn_error(&a, "ProtocolError");
 		cl_close(&a);
@@ -764,7 +428,7 @@ START_TEST(test_frame_bad)
 	}
 	cl_close(&by);
 	host_serving();
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -794,11 +458,11 @@ START_TEST(test_frame_too_large)
 	struct cl a, by;
 
 	HOST_UP("--loopback", "--frame-max", "1024");
-	cl_open(&by, "bystander");
+	cl_open(&by, H.path, "bystander");
 	ck_assert_int_eq(jget_int(jpath(by.welcome, "limits", NULL, NULL), "frame_max"), 1024);
 
 	/* Exactly frame_max bytes, with LF and with CRLF, are accepted. */
-	cl_open(&a, "edge");
+	cl_open(&a, H.path, "edge");
 	size_t fill = send_sized_echo(&a, 1, 1024, "\n");
 	cJSON *v = result_value(cl_answer(&a, 1), "1024-byte frame");
 	ck_assert_msg(cJSON_IsString(v) && strlen(v->valuestring) == fill, "echo: %s", jstr(v));
@@ -809,13 +473,13 @@ START_TEST(test_frame_too_large)
 	cl_quiet(&a);
 	cl_close(&a);
 
-	cl_open(&a, "over");
+	cl_open(&a, H.path, "over");
 	send_sized_echo(&a, 1, 1025, "\n");
 	cl_conn_error(&a, "FrameTooLarge");
 	cl_close(&a);
 
 	/* A frame that never ends must not be buffered without bound. */
-	cl_open(&a, "endless");
+	cl_open(&a, H.path, "endless");
 	send_sized_echo(&a, 1, 4000, "");
 	cl_conn_error(&a, "FrameTooLarge");
 	cl_close(&a);
@@ -823,7 +487,7 @@ START_TEST(test_frame_too_large)
 	cl_quiet(&by);
 	cl_close(&by);
 	host_serving();
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -844,7 +508,7 @@ START_TEST(test_call_errors)
 	char msg[512];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "errors");
+	cl_open(&a, H.path, "errors");
 	cl_err(&a, "nothere", "ping", "[]", "NoSuchObject");
 	cl_err(&a, "host", "sya", "[]", "NoSuchMethod");
 	cl_err(&a, "loopback", "echo", "[]", "InvalidArguments");
@@ -877,7 +541,7 @@ START_TEST(test_call_errors)
 	cl_see_release(&a, 2, 2);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -894,9 +558,9 @@ START_TEST(test_call_bad_id)
 	struct cl a, by;
 
 	HOST_UP("--loopback");
-	cl_open(&by, "bystander");
+	cl_open(&by, H.path, "bystander");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cl_open(&a, "bad-id");
+		cl_open(&a, H.path, "bad-id");
 		cl_send(&a, "%s", bad[i]);
 		cl_conn_error(&a, "ProtocolError");
 		cl_close(&a);
@@ -928,7 +592,7 @@ START_TEST(test_escape_roundtrip)
 	char args[1024];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "escape");
+	cl_open(&a, H.path, "escape");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		snprintf(args, sizeof args, "[%s]", cases[i][0]);
 		cJSON *v = cl_ok(&a, "loopback", "echo", args);
@@ -968,7 +632,7 @@ START_TEST(test_escape_bad)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "bad-shapes");
+	cl_open(&a, H.path, "bad-shapes");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cl_err(&a, "loopback", "echo", bad[i], "InvalidArguments");
 	cl_quiet(&a);
@@ -980,7 +644,7 @@ START_TEST(test_escape_bad)
 	cl_conn_error(&a, "ProtocolError");
 	cl_close(&a);
 	host_serving();
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -992,7 +656,7 @@ START_TEST(test_fn_echo)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "echo-fn");
+	cl_open(&a, H.path, "echo-fn");
 	cl_ok_is(&a, "loopback", "echo", "[{\"a\":[{\"$fn\":5}]}]", "{\"a\":[{\"$yours\":5}]}");
 	cl_see_release(&a, 5, 1);
 	cl_ok_is(&a, "loopback", "echo", "[[{\"$fn\":6},{\"x\":{\"y\":{\"$fn\":6}}},{\"$fn\":7}]]",
@@ -1004,7 +668,7 @@ START_TEST(test_fn_echo)
 	cl_see_release(&a, 5, 1);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1014,7 +678,7 @@ START_TEST(test_fn_call_result)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "call");
+	cl_open(&a, H.path, "call");
 	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1},10,\"x\",{\"n\":[null]}]");
 	uint64_t inv = cl_take_invoke(&a, 1, "[10,\"x\",{\"n\":[null]}]");
 	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":{\"ok\":[1]}}", (unsigned long long)inv);
@@ -1042,7 +706,7 @@ START_TEST(test_fn_call_result)
 	cl_see_release(&a, 4, 1);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1052,7 +716,7 @@ START_TEST(test_fn_call_error)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "call-error");
+	cl_open(&a, H.path, "call-error");
 	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1},\"q\"]");
 	uint64_t inv = cl_take_invoke(&a, 1, "[\"q\"]");
 	cl_send(&a, "{\"t\":\"error\",\"id\":%llu,\"error\":{\"name\":\"Oops\",\"message\":\"no luck\",\"data\":{\"k\":1}}}",
@@ -1068,7 +732,7 @@ START_TEST(test_fn_call_error)
 		(unsigned long long)inv + 1000);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1096,7 +760,7 @@ START_TEST(test_fn_call_all)
 	long long order[4] = { 0 };
 
 	HOST_UP("--loopback");
-	cl_open(&a, "callAll");
+	cl_open(&a, H.path, "callAll");
 	cJSON *v = call_all(&a, "[{\"x\":{\"y\":[{\"$fn\":1}]},\"z\":[[{\"$fn\":2}],{\"w\":{\"q\":{\"$fn\":3}}}]},\"a\",7]",
 			    "[\"a\",7]", order, 3);
 	ck_assert_msg(order[0] == 1 && order[1] == 2 && order[2] == 3,
@@ -1115,7 +779,7 @@ START_TEST(test_fn_call_all)
 	cl_see_release(&a, 4, 2);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1167,7 +831,7 @@ START_TEST(test_fn_counter)
 	char args[128];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "counter");
+	cl_open(&a, H.path, "counter");
 	make_counter(&a, &next, &reset);
 	cl_invoke_is(&a, next, "[]", "1");
 	cl_invoke_is(&a, next, "[]", "2");
@@ -1178,7 +842,7 @@ START_TEST(test_fn_counter)
 	cl_send(&a, "{\"t\":\"invoke\",\"fn\":%lld,\"args\":[]}", reset);
 	cl_invoke_is(&a, next, "[]", "1");
 	cl_quiet(&a);
-	stat_is("exports", 2);
+	cl_stat_is(&H, "exports", 2);
 	long long functions = test_host_stat(&H, "functions");
 	ck_assert_int_ge(functions, 2);
 
@@ -1187,15 +851,15 @@ START_TEST(test_fn_counter)
 	cJSON *v = cl_ok(&a, "loopback", "echo", args);
 	ck_assert_int_eq(jget_int(cJSON_GetArrayItem(jpath(v, "c", NULL, NULL), 0), "$fn"), next);
 	cJSON_Delete(v);
-	stat_is("exports", 2);
+	cl_stat_is(&H, "exports", 2);
 	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", next);
 	cl_invoke_is(&a, next, "[]", "2");
 	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", next);
 	cl_invoke_err(&a, next, "NoSuchFunction");
-	stat_is("exports", 1);
+	cl_stat_is(&H, "exports", 1);
 	cl_send(&a, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", reset);
-	stat_is("exports", 0);
-	stat_is("functions", 0);
+	cl_stat_is(&H, "exports", 0);
+	cl_stat_is(&H, "functions", 0);
 	cl_invoke_err(&a, reset, "NoSuchFunction");
 	cl_invoke_err(&a, 999, "NoSuchFunction");
 	/* A notification of an unknown function gets nothing back. */
@@ -1206,7 +870,7 @@ START_TEST(test_fn_counter)
 	make_counter(&a, &next2, &reset2);
 	ck_assert(next2 != next && next2 != reset && reset2 != next && reset2 != reset);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1218,8 +882,8 @@ START_TEST(test_identity_counts)
 	struct cl a, b;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "identity");
-	cl_open(&b, "other");
+	cl_open(&a, H.path, "identity");
+	cl_open(&b, H.path, "other");
 	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
 	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
 	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "2");
@@ -1272,7 +936,7 @@ START_TEST(test_identity_counts)
 	cl_quiet(&b);
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1282,7 +946,7 @@ START_TEST(test_once)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "once");
+	cl_open(&a, H.path, "once");
 	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":2}]", "null");
 	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":3}]", "null");
 	cl_ok_is(&a, "loopback", "listenerCount", "[\"ev\"]", "2");
@@ -1303,7 +967,7 @@ START_TEST(test_once)
 	cl_see_release(&a, 3, 2);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1313,19 +977,19 @@ START_TEST(test_call_later)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "later");
+	cl_open(&a, H.path, "later");
 	uint64_t t0 = test_now_ms();
 	cl_ok_is(&a, "loopback", "callLater", "[50,{\"$fn\":3},\"hi\",[2]]", "null");
-	cJSON *m = test_raw_recv(&a.r, WAIT_MS);
+	cJSON *m = test_raw_recv(&a.r, CL_WAIT_MS);
 	json_is(m, "{\"t\":\"invoke\",\"fn\":3,\"args\":[\"hi\",[2]]}");
 	cJSON_Delete(m);
 	ck_assert_uint_ge(test_now_ms() - t0, 45);
-	m = test_raw_recv(&a.r, WAIT_MS);
+	m = test_raw_recv(&a.r, CL_WAIT_MS);
 	json_is(m, "{\"t\":\"release\",\"fn\":3,\"count\":1}");
 	cJSON_Delete(m);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1335,21 +999,21 @@ START_TEST(test_store_fetch_drop)
 	struct cl a, b;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "store");
+	cl_open(&a, H.path, "store");
 	cl_ok_is(&a, "loopback", "store", "[\"k\",{\"a\":[{\"$fn\":4}],\"b\":{\"c\":{\"$fn\":4}},\"d\":{\"$fn\":5}}]", "null");
 	cl_ok_is(&a, "loopback", "fetch", "[\"k\"]",
 		 "{\"a\":[{\"$yours\":4}],\"b\":{\"c\":{\"$yours\":4}},\"d\":{\"$yours\":5}}");
 	cl_quiet(&a);		/* still held */
-	stat_is("imports", 2);
+	cl_stat_is(&H, "imports", 2);
 	cJSON_Delete(cl_ok(&a, "loopback", "drop", "[\"k\"]"));
 	cl_see_release(&a, 4, 2);
 	cl_see_release(&a, 5, 1);
 	cl_quiet(&a);
-	stat_is("imports", 0);
+	cl_stat_is(&H, "imports", 0);
 
 	/* Another client fetching a function gets a host function forwarding to ours. */
 	cl_ok_is(&a, "loopback", "store", "[\"f\",[{\"$fn\":6}]]", "null");
-	cl_open(&b, "fetcher");
+	cl_open(&b, H.path, "fetcher");
 	cJSON *v = cl_ok(&b, "loopback", "fetch", "[\"f\"]");
 	long long fwd = jget_int(cJSON_GetArrayItem(v, 0), "$fn");
 	cJSON_Delete(v);
@@ -1376,7 +1040,7 @@ START_TEST(test_store_fetch_drop)
 	cl_quiet(&b);
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1403,7 +1067,7 @@ START_TEST(test_release_race)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "race");
+	cl_open(&a, H.path, "race");
 	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":7}]", "null");
 	/* emit fires the once and the host releases 7; we send on(7) again before
 	 * processing that release: the host must take it as a new import. */
@@ -1441,7 +1105,7 @@ START_TEST(test_release_race)
 	cl_see_releases(&a, 8, 3);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1453,7 +1117,7 @@ START_TEST(test_release_stale)
 
 	HOST_UP("--loopback");
 	/* The host sends next again while we release our first receipt. */
-	cl_open(&a, "stale");
+	cl_open(&a, H.path, "stale");
 	make_counter(&a, &next, &reset);
 	char args[64];
 	snprintf(args, sizeof args, "[{\"$yours\":%lld}]", next);
@@ -1466,12 +1130,12 @@ START_TEST(test_release_stale)
 	cl_conn_error(&a, "ProtocolError");
 	cl_close(&a);
 
-	cl_open(&a, "unknown");
+	cl_open(&a, H.path, "unknown");
 	cl_send(&a, "{\"t\":\"release\",\"fn\":12345,\"count\":1}");
 	cl_conn_error(&a, "ProtocolError");
 	cl_close(&a);
 	host_serving();
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1483,7 +1147,7 @@ START_TEST(test_call_timeout)
 	struct cl a;
 
 	HOST_UP("--loopback", "--call-timeout", "200");
-	cl_open(&a, "silent");
+	cl_open(&a, H.path, "silent");
 	uint64_t t0 = test_now_ms();
 	uint64_t id = cl_send_call(&a, "loopback", "call", "[{\"$fn\":1}]");
 	uint64_t inv = cl_take_invoke(&a, 1, "[]");
@@ -1493,12 +1157,12 @@ START_TEST(test_call_timeout)
 	cJSON_Delete(m);
 	ck_assert_msg(dt >= 150 && dt < 2000, "Timeout after %llu ms, want about 200", (unsigned long long)dt);
 	cl_see_release(&a, 1, 1);
-	stat_is("pending_out", 0);
+	cl_stat_is(&H, "pending_out", 0);
 	/* The late answer is ignored. */
 	cl_send(&a, "{\"t\":\"result\",\"id\":%llu,\"value\":1}", (unsigned long long)inv);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1512,7 +1176,7 @@ START_TEST(test_refused_tokens)
 	char args[256];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "refused");
+	cl_open(&a, H.path, "refused");
 	for (int i = 0; i < 3; i++) {
 		snprintf(args, sizeof args, "[[{\"$fn\":%d},%s,{\"$fn\":%d}]]", 2 * i + 1, bad[i], 2 * i + 2);
 		cl_err(&a, "loopback", "echo", args, "InvalidArguments");
@@ -1525,7 +1189,7 @@ START_TEST(test_refused_tokens)
 	cl_see_release(&a, 9, 2);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1536,7 +1200,7 @@ START_TEST(test_refused_tokens_max)
 	char args[64];
 
 	HOST_UP("--loopback", "--tokens-max", "8");
-	cl_open(&a, "full");
+	cl_open(&a, H.path, "full");
 	for (int fn = 1; fn <= 6; fn++) {
 		snprintf(args, sizeof args, "[\"k%d\",{\"$fn\":%d}]", fn, fn);
 		cl_ok_is(&a, "loopback", "store", args, "null");
@@ -1546,7 +1210,7 @@ START_TEST(test_refused_tokens_max)
 		cl_see_release(&a, fn, 1);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1583,7 +1247,7 @@ START_TEST(test_depth_result)
 	struct cl a;
 
 	HOST_UP("--loopback");
-	cl_open(&a, "deep");
+	cl_open(&a, H.path, "deep");
 	/* 998 levels answered: callAll's result frame is 1000 deep, the most allowed. */
 	cJSON *v = result_value(call_all_deep(&a, 1, 998), "callAll, 998 deep");
 	ck_assert_msg(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1, "callAll: %s", jstr(v));
@@ -1595,7 +1259,7 @@ START_TEST(test_depth_result)
 	cJSON_Delete(m);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1621,11 +1285,11 @@ static long long hold_everything(struct cl *a, struct cl *b)
 	cl_take_invoke(a, 3, "[]");
 	b->r.next_id = 100;
 
-	stat_is("handlers", 2);
-	stat_is("imports", 4);
-	stat_is("pending_in", 3);
-	stat_is("pending_out", 2);
-	stat_is("exports", 3);
+	cl_stat_is(&H, "handlers", 2);
+	cl_stat_is(&H, "imports", 4);
+	cl_stat_is(&H, "pending_in", 3);
+	cl_stat_is(&H, "pending_out", 2);
+	cl_stat_is(&H, "exports", 3);
 	return fwd;
 }
 
@@ -1636,8 +1300,8 @@ START_TEST(test_disconnect_cleanup)
 
 	HOST_UP("--loopback");
 	for (int abrupt = 0; abrupt < 2; abrupt++) {
-		cl_open(&a, "leaver");
-		cl_open(&b, "stayer");
+		cl_open(&a, H.path, "leaver");
+		cl_open(&b, H.path, "stayer");
 		long long fwd = hold_everything(&a, &b);
 		if (abrupt)
 			ck_assert_int_eq(test_raw_write(&a.r, "{\"t\":\"call\",\"id\":99,\"obj\":\"lo", 30), 0);
@@ -1647,17 +1311,17 @@ START_TEST(test_disconnect_cleanup)
 		error_is(m, "Disconnected");
 		cJSON_Delete(m);
 		cl_invoke_err(&b, fwd, "Disconnected");
-		stat_is("handlers", 0);
-		stat_is("imports", 0);
-		stat_is("pending_in", 0);
-		stat_is("pending_out", 0);
-		stat_is("exports", 1);
-		stat_is("clients", 1);
+		cl_stat_is(&H, "handlers", 0);
+		cl_stat_is(&H, "imports", 0);
+		cl_stat_is(&H, "pending_in", 0);
+		cl_stat_is(&H, "pending_out", 0);
+		cl_stat_is(&H, "exports", 1);
+		cl_stat_is(&H, "clients", 1);
 		cl_send(&b, "{\"t\":\"release\",\"fn\":%lld,\"count\":1}", fwd);
-		stat_is("exports", 0);
+		cl_stat_is(&H, "exports", 0);
 		cl_quiet(&b);
 		cl_close(&b);
-		stats_clean();
+		cl_stats_clean(&H);
 	}
 	host_serving();
 }
@@ -1671,8 +1335,8 @@ START_TEST(test_limit_handlers)
 	struct cl a, b;
 
 	HOST_UP("--loopback", "--handlers-max", "3");
-	cl_open(&a, "many");
-	cl_open(&b, "other");
+	cl_open(&a, H.path, "many");
+	cl_open(&b, H.path, "other");
 	cl_ok_is(&a, "loopback", "on", "[\"ev\",{\"$fn\":1}]", "null");
 	cl_ok_is(&a, "loopback", "once", "[\"ev\",{\"$fn\":2}]", "null");
 	cl_ok_is(&a, "loopback", "on", "[\"other\",{\"$fn\":1}]", "null");
@@ -1695,7 +1359,7 @@ START_TEST(test_limit_handlers)
 	cl_quiet(&b);
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1706,7 +1370,7 @@ START_TEST(test_limit_tokens)
 	long long next, reset;
 
 	HOST_UP("--loopback", "--tokens-max", "4");
-	cl_open(&a, "tokens");
+	cl_open(&a, H.path, "tokens");
 	for (int fn = 1; fn <= 4; fn++) {
 		char args[64];
 		snprintf(args, sizeof args, "[\"ev\",{\"$fn\":%d}]", fn);
@@ -1718,7 +1382,7 @@ START_TEST(test_limit_tokens)
 	cl_err(&a, "loopback", "makeCounter", "[]", "LimitExceeded");
 	cl_quiet(&a);
 	/* Other clients have their own budget. */
-	cl_open(&b, "other");
+	cl_open(&b, H.path, "other");
 	make_counter(&b, &next, &reset);
 	cl_close(&b);
 
@@ -1732,7 +1396,7 @@ START_TEST(test_limit_tokens)
 	cl_send(&a, "{\"t\":\"invoke\",\"fn\":%lld,\"args\":[{\"$fn\":9}]}", next);
 	cl_conn_error(&a, "LimitExceeded");
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1742,8 +1406,8 @@ START_TEST(test_limit_pending)
 	struct cl a, b;
 
 	HOST_UP("--loopback", "--pending-max", "2");
-	cl_open(&a, "busy");
-	cl_open(&b, "other");
+	cl_open(&a, H.path, "busy");
+	cl_open(&b, H.path, "other");
 	uint64_t s1 = cl_send_call(&a, "loopback", "sleep", "[300]");
 	uint64_t s2 = cl_send_call(&a, "loopback", "sleep", "[300]");
 	uint64_t t0 = test_now_ms();
@@ -1756,14 +1420,14 @@ START_TEST(test_limit_pending)
 	cl_quiet(&a);
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
 /* Complete a handshake, retrying while closed connections still count against clients_max. */
 static void cl_open_retry(struct cl *c, const char *name)
 {
-	uint64_t deadline = test_now_ms() + WAIT_MS;
+	uint64_t deadline = test_now_ms() + CL_WAIT_MS;
 
 	memset(c, 0, sizeof *c);
 	while (!(c->welcome = test_raw_hello(&c->r, H.path, name))) {
@@ -1805,9 +1469,9 @@ START_TEST(test_limit_output)
 	char args[9000];
 
 	HOST_UP("--loopback", "--output-max", "65536");
-	cl_open(&slow, "never-reads");
+	cl_open(&slow, H.path, "never-reads");
 	cl_ok_is(&slow, "loopback", "on", "[\"flood\",{\"$fn\":1}]", "null");
-	cl_open(&fast, "emitter");
+	cl_open(&fast, H.path, "emitter");
 	int n = snprintf(args, sizeof args, "[\"flood\",\"");
 	memset(args + n, 'x', 8192);
 	strcpy(args + n + 8192, "\"]");
@@ -1830,7 +1494,7 @@ START_TEST(test_limit_output)
 	ck_assert_msg(emits > 3, "cut off after %d emits, below output_max", emits);
 	/* What it was sent ends with a connection error saying why, then the end. */
 	cJSON *m, *last = NULL;
-	while ((m = test_raw_recv(&slow.r, WAIT_MS))) {
+	while ((m = test_raw_recv(&slow.r, CL_WAIT_MS))) {
 		cJSON_Delete(last);
 		last = m;
 	}
@@ -1845,7 +1509,7 @@ START_TEST(test_limit_output)
 	ck_assert_uint_lt(test_now_ms() - t0, 500);
 	cl_close(&slow);
 	cl_close(&fast);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1871,8 +1535,8 @@ START_TEST(test_host_emit_in_order)
 	char args[64];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "receiver");
-	cl_open(&b, "sender");
+	cl_open(&a, H.path, "receiver");
+	cl_open(&b, H.path, "sender");
 	long emitted = host_events_stat(&a, "emitted"), delivered = host_events_stat(&a, "delivered");
 	cl_ok_is(&a, "host", "on", "[\"x.weather\",{\"$fn\":1}]", "null");
 	cl_ok_is(&a, "host", "once", "[\"x.weather\",{\"$fn\":2}]", "null");
@@ -1901,7 +1565,7 @@ START_TEST(test_host_emit_in_order)
 	cl_quiet(&a);
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1913,7 +1577,7 @@ START_TEST(test_host_emit_names)
 	char msg[256];
 
 	HOST_UP("--loopback");
-	cl_open(&a, "names");
+	cl_open(&a, H.path, "names");
 	cl_ok_is(&a, "host", "on", "[\"disconnected\",{\"$fn\":1}]", "null");
 	static const char *const bad[] = { "connected", "disconnected", "message", "irc.message", "x.", "x",
 					   "X.a", "x.a b", "x.a\\n", "bot.started" };
@@ -1946,7 +1610,7 @@ START_TEST(test_host_emit_names)
 	cl_see_event(&a, 2, "[]");
 	cl_quiet(&a);	/* nobody disconnected: the host's event was not faked */
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -1958,9 +1622,9 @@ START_TEST(test_host_emit_slow_receiver)
 	char args[9000];
 
 	HOST_UP("--loopback", "--output-max", "65536");
-	cl_open(&slow, "never-reads");
+	cl_open(&slow, H.path, "never-reads");
 	cl_ok_is(&slow, "host", "on", "[\"x.flood\",{\"$fn\":1}]", "null");
-	cl_open(&fast, "emitter");
+	cl_open(&fast, H.path, "emitter");
 	long emitted = host_events_stat(&fast, "emitted"), delivered = host_events_stat(&fast, "delivered");
 	int n = snprintf(args, sizeof args, "[\"x.flood\",\"");
 	memset(args + n, 'x', 8192);
@@ -1980,7 +1644,7 @@ START_TEST(test_host_emit_slow_receiver)
 	}
 	ck_assert_msg(emits > 3, "cut off after %d emits, below output_max", emits);
 	cJSON *m, *last = NULL;
-	while ((m = test_raw_recv(&slow.r, WAIT_MS))) {
+	while ((m = test_raw_recv(&slow.r, CL_WAIT_MS))) {
 		cJSON_Delete(last);
 		last = m;
 	}
@@ -1993,7 +1657,7 @@ START_TEST(test_host_emit_slow_receiver)
 	ck_assert_int_eq(host_events_stat(&fast, "delivered"), delivered + reached_total);
 	cl_close(&slow);
 	cl_close(&fast);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2017,12 +1681,12 @@ START_TEST(test_event_over_tokens_max)
 	char args[128];
 
 	HOST_UP("--loopback", "--tokens-max", "4");
-	cl_open(&a, "full");
+	cl_open(&a, H.path, "full");
 	for (int fn = 1; fn <= 4; fn++) {
 		snprintf(args, sizeof args, "[\"ev\",{\"$fn\":%d}]", fn);
 		cl_ok_is(&a, "loopback", "on", args, "null");
 	}
-	cl_open(&b, "emitter");
+	cl_open(&b, H.path, "emitter");
 	make_counter(&b, &next, &reset);
 	snprintf(args, sizeof args, "[\"ev\",{\"$yours\":%lld},{\"$yours\":%lld}]", next, reset);
 	/* Reaching nobody: a's four registrations could not take two more tokens. */
@@ -2031,7 +1695,7 @@ START_TEST(test_event_over_tokens_max)
 	cl_ok_is(&b, "loopback", "emit", args, "0");
 	cl_close(&a);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2043,7 +1707,7 @@ START_TEST(test_invocations_bounded)
 	int n = 0;
 
 	HOST_UP("--loopback", "--pending-max", "5");
-	cl_open(&a, "never-answers");
+	cl_open(&a, H.path, "never-answers");
 	uint64_t all = cl_send_call(&a, "loopback", "callAll",
 				    "[[{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},{\"$fn\":1},"
 				    "{\"$fn\":1},{\"$fn\":1}]]");
@@ -2067,7 +1731,7 @@ START_TEST(test_invocations_bounded)
 	cl_see_release(&a, 1, 8);
 	cl_quiet(&a);
 	cl_close(&a);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2077,22 +1741,22 @@ START_TEST(test_orphans_counted)
 	struct cl a, b;
 
 	HOST_UP("--loopback", "--pending-max", "4");
-	cl_open(&a, "leaves");
+	cl_open(&a, H.path, "leaves");
 	for (int i = 0; i < 3; i++)
 		cl_send_call(&a, "loopback", "sleep", "[1500]");
-	stat_is("pending_in", 3);
+	cl_stat_is(&H, "pending_in", 3);
 	cl_close(&a);
-	stat_is("orphaned_calls", 3);
-	cl_open(&b, "same-uid");
+	cl_stat_is(&H, "orphaned_calls", 3);
+	cl_open(&b, H.path, "same-uid");
 	uint64_t s = cl_send_call(&b, "loopback", "sleep", "[10]");
 	cl_err(&b, "host", "ping", "[]", "LimitExceeded");
 	cJSON_Delete(result_value(cl_answer(&b, s), "sleep"));
-	stat_is("orphaned_calls", 0);
+	cl_stat_is(&H, "orphaned_calls", 0);
 	cl_ok_is(&b, "loopback", "sleep", "[0]", "null");
 	cl_ok_is(&b, "host", "ping", "[]", "\"pong\"");
 	cl_quiet(&b);
 	cl_close(&b);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2122,12 +1786,12 @@ START_TEST(test_hello_deadline)
 	cl_close(&silent);
 	cl_close(&slow);
 	/* A hello in time is served. */
-	cl_open(&silent, "prompt");
+	cl_open(&silent, H.path, "prompt");
 	struct timespec ts = { 0, 500 * 1000000 };
 	nanosleep(&ts, NULL);
 	cl_quiet(&silent);
 	cl_close(&silent);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2142,11 +1806,11 @@ START_TEST(test_output_budget)
 	HOST_UP("--loopback", "--config", conf);
 	unlink(conf);
 	for (int i = 0; i < 3; i++) {
-		cl_open(&stuck[i], "never-reads");
+		cl_open(&stuck[i], H.path, "never-reads");
 		cl_ok_is(&stuck[i], "loopback", "on", "[\"flood\",{\"$fn\":1}]", "null");
 	}
-	cl_open(&fast, "emitter");
-	cl_open(&probe, "probe");
+	cl_open(&fast, H.path, "emitter");
+	cl_open(&probe, H.path, "probe");
 	int n = snprintf(args, sizeof args, "[\"flood\",\"");
 	memset(args + n, 'x', 8192);
 	strcpy(args + n + 8192, "\"]");
@@ -2176,7 +1840,7 @@ START_TEST(test_output_budget)
 	cl_quiet(&probe);
 	cl_close(&fast);
 	cl_close(&probe);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 
@@ -2233,7 +1897,7 @@ START_TEST(test_thousand_clients)
 	for (int i = 0; i < MANY; i++)
 		test_raw_close(&c[i]);
 	free(c);
-	stats_clean();
+	cl_stats_clean(&H);
 }
 END_TEST
 

@@ -18,361 +18,19 @@
 
 #include "botkit.h"
 #include "harness.h"
-
-#define WAIT_MS 3000		/* deadline for a frame the host must send */
-#define STAT_MS 3000		/* deadline for stats to settle */
-
-/* A raw client with the frames received while waiting for something else. */
-struct cl {
-	struct test_raw r;
-	cJSON *welcome;
-	cJSON *q;		/* unclaimed frames, oldest first */
-};
+#include "rawclient.h"
 
 static struct test_host H;
-
-static struct test_host H;
-
-/* ---- JSON helpers ------------------------------------------------------ */
-
-/* Parse JSON text that the test itself wrote. */
-static cJSON *J(const char *text)
-{
-	cJSON *v = cJSON_Parse(text);
-
-	ck_assert_msg(v != NULL, "bad JSON in test: %s", text);
-	return v;
-}
-
-/* Compact text of v for messages (a few rotating static buffers). */
-static const char *jstr(const cJSON *v)
-{
-	static char bufs[4][2048];
-	static int next;
-	char *b = bufs[next++ % 4];
-	char *s = v ? cJSON_PrintUnformatted(v) : NULL;
-
-	snprintf(b, sizeof bufs[0], "%s", s ? s : "(none)");
-	cJSON_free(s);
-	return b;
-}
-
-/* True when v has everything pat has: objects by subset, the rest exactly. */
-static bool json_match(const cJSON *pat, const cJSON *v)
-{
-	const cJSON *p;
-
-	if (!v)
-		return false;
-	if (cJSON_IsObject(pat)) {
-		if (!cJSON_IsObject(v))
-			return false;
-		cJSON_ArrayForEach(p, pat)
-			if (!json_match(p, cJSON_GetObjectItemCaseSensitive(v, p->string)))
-				return false;
-		return true;
-	}
-	if (cJSON_IsArray(pat)) {
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(pat) != cJSON_GetArraySize(v))
-			return false;
-		const cJSON *e = v->child;
-		cJSON_ArrayForEach(p, pat) {
-			if (!json_match(p, e))
-				return false;
-			e = e->next;
-		}
-		return true;
-	}
-	return cJSON_Compare(pat, v, true);
-}
-
-/* Assert that v has everything the JSON text want has (objects may hold more). */
-static void json_has(const cJSON *v, const char *want)
-{
-	cJSON *w = J(want);
-	bool ok = json_match(w, v);
-
-	cJSON_Delete(w);
-	ck_assert_msg(ok, "got %s, want at least %s", jstr(v), want);
-}
-
-/* Assert that v equals the JSON text want exactly. */
-static void json_is(const cJSON *v, const char *want)
-{
-	cJSON *w = J(want);
-	bool same = v && cJSON_Compare(w, v, true);
-
-	cJSON_Delete(w);
-	ck_assert_msg(same, "got %s, want %s", jstr(v), want);
-}
-
-/* A string field of o, or NULL. */
-static const char *jget_str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-/* A number field of o as an integer; fails the test when absent. */
-static long long jget_int(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\" in %s", k, jstr(o));
-	return (long long)v->valuedouble;
-}
 
 /* ---- the host under test ----------------------------------------------- */
 
 /* Start a private bothost with --log-level warn and the given options. */
-static void host_up_args(const char *const *args)
-{
-	const char *argv[32] = { "--log-level", "warn" };
-	size_t n = 2;
+#define HOST_UP(...) cl_host_up(&H, (const char *const[]){ __VA_ARGS__, NULL })
 
-	for (; args && *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	int r = test_host_start(&H, argv);
-	ck_assert_msg(r == 0, "bothost did not start ($BOTHOST=%s): %s",
-		      getenv("BOTHOST") ? getenv("BOTHOST") : "(unset)", strerror(-r));
-}
-
-#define HOST_UP(...) host_up_args((const char *const[]){ __VA_ARGS__, NULL })
-
-/* Teardown: the host must still be running and stop cleanly on SIGTERM. */
+/* Teardown (a fixture takes no arguments). */
 static void host_down(void)
 {
-	if (H.pid <= 0)
-		return;
-	pid_t pid = H.pid;
-	int alive = waitpid(pid, NULL, WNOHANG) == 0;
-	int status = test_host_stop(&H);
-	ck_assert_msg(alive, "bothost exited during the test (status 0x%x)", status);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "bothost did not exit cleanly on SIGTERM (status 0x%x)", status);
-}
-
-/* ---- raw clients --------------------------------------------------------- */
-
-/* Connect and complete the handshake. */
-static void cl_open(struct cl *c, const char *name)
-{
-	memset(c, 0, sizeof *c);
-	c->welcome = test_raw_hello(&c->r, H.path, name);
-	ck_assert_msg(c->welcome != NULL, "no welcome for client %s", name);
-	c->q = cJSON_CreateArray();
-}
-
-/* Close and free everything. */
-static void cl_close(struct cl *c)
-{
-	test_raw_close(&c->r);
-	cJSON_Delete(c->welcome);
-	cJSON_Delete(c->q);
-	c->welcome = c->q = NULL;
-}
-
-/* Send one frame; the test fails if the socket refuses it. */
-__attribute__((format(printf, 2, 3)))
-static void cl_send(struct cl *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int r = test_raw_vsend(&c->r, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(r == 0, "send: %s", strerror(-r));
-}
-
-/* Send a call; its id. */
-static uint64_t cl_send_call(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	uint64_t id = ++c->r.next_id;
-
-	cl_send(c, "{\"t\":\"call\",\"id\":%llu,\"obj\":\"%s\",\"method\":\"%s\",\"args\":%s}",
-		(unsigned long long)id, obj, method, args);
-	return id;
-}
-
-typedef bool (*frame_pred)(const cJSON *m, const void *arg);
-
-/* Take the first frame (queued or arriving within WAIT_MS) that satisfies pred. */
-static cJSON *cl_take_if(struct cl *c, frame_pred pred, const void *arg, const char *what)
-{
-	uint64_t deadline = test_now_ms() + WAIT_MS;
-	cJSON *m;
-
-	cJSON_ArrayForEach(m, c->q)
-		if (pred(m, arg))
-			return cJSON_DetachItemViaPointer(c->q, m);
-	for (;;) {
-		uint64_t now = test_now_ms();
-		m = now < deadline ? test_raw_recv(&c->r, (int)(deadline - now)) : NULL;
-		ck_assert_msg(m != NULL, "no frame %s within %d ms (%s); unclaimed: %s", what, WAIT_MS,
-			      c->r.eof ? "connection closed" : "timeout", jstr(c->q));
-		if (pred(m, arg))
-			return m;
-		cJSON_AddItemToArray(c->q, m);
-	}
-}
-
-/* Predicate: the frame matches a parsed pattern. */
-static bool pred_match(const cJSON *m, const void *pat)
-{
-	return json_match(pat, m);
-}
-
-/* Predicate: a result or error answering the request id. */
-static bool pred_answer(const cJSON *m, const void *arg)
-{
-	uint64_t id = *(const uint64_t *)arg;
-	const char *t = jget_str(m, "t");
-	const cJSON *jid = cJSON_GetObjectItemCaseSensitive(m, "id");
-
-	return t && (!strcmp(t, "result") || !strcmp(t, "error")) &&
-	       cJSON_IsNumber(jid) && jid->valuedouble == (double)id;
-}
-
-/* Take the first frame matching the JSON pattern (caller frees). */
-static cJSON *cl_take(struct cl *c, const char *pattern)
-{
-	cJSON *pat = J(pattern);
-	cJSON *m = cl_take_if(c, pred_match, pat, pattern);
-
-	cJSON_Delete(pat);
-	return m;
-}
-
-/* Wait for a frame matching the pattern and drop it. */
-static void cl_see(struct cl *c, const char *pattern)
-{
-	cJSON_Delete(cl_take(c, pattern));
-}
-
-/* Wait for {"t":"release","fn":fn,"count":count}. */
-static void cl_see_release(struct cl *c, long long fn, long long count)
-{
-	char pattern[128];
-
-	snprintf(pattern, sizeof pattern, "{\"t\":\"release\",\"fn\":%lld,\"count\":%lld}", fn, count);
-	cl_see(c, pattern);
-}
-
-/* Wait for a host invoke of our fn that expects an answer; its request id. */
-static uint64_t cl_take_invoke(struct cl *c, long long fn, const char *args)
-{
-	char pattern[4096];
-
-	snprintf(pattern, sizeof pattern, "{\"t\":\"invoke\",\"fn\":%lld}", fn);
-	cJSON *m = cl_take(c, pattern);
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-	ck_assert_msg(cJSON_IsNumber(id) && id->valuedouble >= 1, "invoke without a valid id: %s", jstr(m));
-	if (args)
-		json_is(cJSON_GetObjectItemCaseSensitive(m, "args"), args);
-	uint64_t ret = (uint64_t)id->valuedouble;
-	cJSON_Delete(m);
-	return ret;
-}
-
-/* Wait for the answer to request id (caller frees). */
-static cJSON *cl_answer(struct cl *c, uint64_t id)
-{
-	char what[64];
-
-	snprintf(what, sizeof what, "answering request %llu", (unsigned long long)id);
-	return cl_take_if(c, pred_answer, &id, what);
-}
-
-/* Call and return the answer frame (caller frees). */
-static cJSON *cl_call(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	return cl_answer(c, cl_send_call(c, obj, method, args));
-}
-
-/* The value of a result frame (absent means null); fails on an error frame. Frees m. */
-static cJSON *result_value(cJSON *m, const char *what)
-{
-	const char *t = jget_str(m, "t");
-
-	ck_assert_msg(t && !strcmp(t, "result"), "%s: want a result, got %s", what, jstr(m));
-	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(m, "value");
-	cJSON_Delete(m);
-	return v ? v : cJSON_CreateNull();
-}
-
-/* Call and return the result value (caller frees). */
-static cJSON *cl_ok(struct cl *c, const char *obj, const char *method, const char *args)
-{
-	char what[256];
-
-	snprintf(what, sizeof what, "%s.%s(%s)", obj, method, args);
-	return result_value(cl_call(c, obj, method, args), what);
-}
-
-/* Call and assert the result value is exactly want. */
-static void cl_ok_is(struct cl *c, const char *obj, const char *method, const char *args, const char *want)
-{
-	cJSON *v = cl_ok(c, obj, method, args);
-
-	json_is(v, want);
-	cJSON_Delete(v);
-}
-
-/* Assert that m is an error frame for a request with this error name; its error object. */
-static const cJSON *error_is(const cJSON *m, const char *name)
-{
-	const char *t = jget_str(m, "t");
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(m, "error");
-
-	ck_assert_msg(t && !strcmp(t, "error") && cJSON_GetObjectItemCaseSensitive(m, "id"),
-		      "want an error %s answering a request, got %s", name, jstr(m));
-	ck_assert_msg(jget_str(e, "name") && !strcmp(jget_str(e, "name"), name),
-		      "want error %s, got %s", name, jstr(m));
-	ck_assert_msg(jget_str(e, "message") != NULL, "error without a message: %s", jstr(m));
-	return e;
-}
-
-/* Call and assert it fails with the error name; the message is returned in msg. */
-static void cl_err_msg(struct cl *c, const char *obj, const char *method, const char *args,
-		       const char *name, char *msg, size_t msg_size)
-{
-	cJSON *m = cl_call(c, obj, method, args);
-	const cJSON *e = error_is(m, name);
-
-	if (msg)
-		snprintf(msg, msg_size, "%s", jget_str(e, "message"));
-	cJSON_Delete(m);
-}
-
-/* Call and assert it fails with the error name. */
-static void cl_err(struct cl *c, const char *obj, const char *method, const char *args, const char *name)
-{
-	cl_err_msg(c, obj, method, args, name, NULL, 0);
-}
-
-/* Everything the host sent is accounted for: after a ping round trip nothing is unclaimed. */
-static void cl_quiet(struct cl *c)
-{
-	cl_ok_is(c, "host", "ping", "[]", "\"pong\"");
-	ck_assert_msg(cJSON_GetArraySize(c->q) == 0, "unexpected frames: %s", jstr(c->q));
-}
-
-/* Wait until a host.stats total (other clients only) reaches want. */
-static void stat_is(const char *field, long want)
-{
-	long v = test_host_stat_wait(&H, field, want, STAT_MS);
-
-	ck_assert_msg(v == want, "host.stats %s is %ld, want %ld", field, v, want);
-}
-
-/* All per-client totals are back to zero. */
-static void stats_clean(void)
-{
-	static const char *const fields[] = { "clients", "handlers", "imports", "exports",
-					      "pending_in", "pending_out", "functions" };
-
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		stat_is(fields[i], 0);
+	cl_host_down(&H);
 }
 
 /* ---- helpers of this file ------------------------------------------------ */
@@ -435,9 +93,9 @@ static long long cl_id(const struct cl *c)
 /* Per-client totals back to zero, and no service or waiting call left. */
 static void services_clean(void)
 {
-	stats_clean();
-	stat_is("services", 0);
-	stat_is("waiting_calls", 0);
+	cl_stats_clean(&H);
+	cl_stat_is(&H, "services", 0);
+	cl_stat_is(&H, "waiting_calls", 0);
 }
 
 /* ---- a provider and a caller --------------------------------------------- */
@@ -450,8 +108,8 @@ START_TEST(test_provide_call)
 	char want[256];
 
 	HOST_UP("--loopback");
-	cl_open(&p, "provider");
-	cl_open(&c, "caller");
+	cl_open(&p, H.path, "provider");
+	cl_open(&c, H.path, "caller");
 	json_has(c.welcome, "{\"extensions\":[\"wait\",\"fd\"]}");
 	cl_ok_is(&p, "host", "provide",
 		 "[\"calc\",{\"double\":{\"fn\":{\"$fn\":1},\"doc\":\"twice n\",\"args\":[{\"name\":\"n\","
@@ -464,7 +122,7 @@ START_TEST(test_provide_call)
 	snprintf(want, sizeof want, "{\"calc\":{\"service\":{\"id\":%lld,\"name\":\"provider\"}}}", cl_id(&p));
 	json_has(intro, want);
 	cJSON_Delete(intro);
-	cl_open(&n, "newcomer");
+	cl_open(&n, H.path, "newcomer");
 	json_has(n.welcome, "{\"objects\":{\"calc\":{\"doc\":\"a calculator\"}}}");
 	cl_close(&n);
 
@@ -534,8 +192,8 @@ START_TEST(test_lookup)
 	struct cl p, c;
 
 	HOST_UP("--loopback");
-	cl_open(&p, "provider");
-	cl_open(&c, "caller");
+	cl_open(&p, H.path, "provider");
+	cl_open(&c, H.path, "caller");
 	cl_err(&c, "host", "lookup", "[\"calc\"]", "NoSuchObject");
 	cl_ok_is(&p, "host", "provide", "[\"calc\",{\"double\":{\"$fn\":1}}]", "null");
 	cJSON *fns = cl_ok(&c, "host", "lookup", "[\"calc\"]");
@@ -545,14 +203,14 @@ START_TEST(test_lookup)
 	cl_reply(&p, cl_take_invoke(&p, 1, "[4]"), "8");
 	cl_see(&c, "{\"t\":\"result\",\"id\":50,\"value\":8}");
 	cl_close(&p);
-	stat_is("services", 0);
+	cl_stat_is(&H, "services", 0);
 	cl_send(&c, "{\"t\":\"invoke\",\"id\":51,\"fn\":%lld,\"args\":[4]}", dbl);
 	cl_see(&c, "{\"t\":\"error\",\"id\":51,\"error\":{\"name\":\"NoSuchObject\"}}");
 
 	/* A lookup that waits, then a new provider: the old function works again. */
 	uint64_t id = cl_send_call(&c, "host", "lookup", "[\"calc\",5000]");
-	stat_is("waiting_calls", 1);
-	cl_open(&p, "provider again");
+	cl_stat_is(&H, "waiting_calls", 1);
+	cl_open(&p, H.path, "provider again");
 	cl_ok_is(&p, "host", "provide", "[\"calc\",{\"double\":{\"$fn\":3}}]", "null");
 	cJSON *v = result_value(cl_answer(&c, id), "lookup with a wait");
 	ck_assert_msg(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(v, "double")), "lookup gave %s", jstr(v));
@@ -577,8 +235,8 @@ START_TEST(test_names)
 	char want[160];
 
 	HOST_UP("--loopback");
-	cl_open(&p1, "first");
-	cl_open(&p2, "second");
+	cl_open(&p1, H.path, "first");
+	cl_open(&p2, H.path, "second");
 	cl_ok_is(&p1, "host", "provide", "[\"weather\",{\"forecast\":{\"$fn\":1}}]", "null");
 	cJSON *m = cl_call(&p2, "host", "provide", "[\"weather\",{\"forecast\":{\"$fn\":1}}]");
 	const cJSON *e = error_is(m, "ServiceExists");
@@ -629,7 +287,7 @@ START_TEST(test_names)
 
 	/* Once the first provider is gone, the name is free. */
 	cl_close(&p1);
-	stat_is("services", 0);
+	cl_stat_is(&H, "services", 0);
 	cl_ok_is(&p2, "host", "provide", "[\"weather\",{\"forecast\":{\"$fn\":1}}]", "null");
 	cl_close(&p2);
 	services_clean();
@@ -646,7 +304,7 @@ START_TEST(test_wait)
 	struct cl p, c, gone;
 
 	HOST_UP("--loopback");
-	cl_open(&c, "caller");
+	cl_open(&c, H.path, "caller");
 	cl_err(&c, "later", "m", "[]", "NoSuchObject");
 	uint64_t t0 = test_now_ms();
 	cl_answer_err(&c, cl_send_wait(&c, "later", "m", "[]", 150), "NoSuchObject");
@@ -659,20 +317,20 @@ START_TEST(test_wait)
 
 	uint64_t id = cl_send_wait(&c, "later", "m", "[1]", 5000);
 	uint64_t id2 = cl_send_wait(&c, "later", "other", "[]", 5000);
-	stat_is("waiting_calls", 2);
-	cl_open(&p, "provider");
+	cl_stat_is(&H, "waiting_calls", 2);
+	cl_open(&p, H.path, "provider");
 	cl_ok_is(&p, "host", "provide", "[\"later\",{\"m\":{\"$fn\":1}}]", "null");
 	cl_reply(&p, cl_take_invoke(&p, 1, "[1]"), "\"served\"");
 	cl_answer_is(&c, id, "\"served\"");
 	cl_answer_err(&c, id2, "NoSuchMethod");
-	stat_is("waiting_calls", 0);
+	cl_stat_is(&H, "waiting_calls", 0);
 
-	cl_open(&gone, "leaves while waiting");
+	cl_open(&gone, H.path, "leaves while waiting");
 	cl_send_wait(&gone, "ghost", "m", "[]", 5000);
 	cl_send_wait(&gone, "ghost", "m", "[{\"$fn\":1}]", 5000);
-	stat_is("waiting_calls", 2);
+	cl_stat_is(&H, "waiting_calls", 2);
 	cl_close(&gone);
-	stat_is("waiting_calls", 0);
+	cl_stat_is(&H, "waiting_calls", 0);
 	cl_close(&p);
 	cl_close(&c);
 	services_clean();
@@ -772,7 +430,7 @@ START_TEST(test_provider_killed)
 	int report, n;
 
 	HOST_UP("--loopback");
-	cl_open(&c, "caller");
+	cl_open(&c, H.path, "caller");
 	pid_t pid = fork_provider(0, 1, 0, &report);
 	uint64_t id = cl_send_wait(&c, "counter", "next", "[1]", 5000);
 	ck_assert_int_eq(read(report, &n, sizeof n), (ssize_t)sizeof n);	/* it holds the call */
@@ -782,7 +440,7 @@ START_TEST(test_provider_killed)
 	cl_answer_err(&c, id, "Disconnected");
 	ck_assert_msg(test_now_ms() - t0 < 1000, "Disconnected took %llu ms",
 		      (unsigned long long)(test_now_ms() - t0));
-	stat_is("services", 0);
+	cl_stat_is(&H, "services", 0);
 	cl_err(&c, "counter", "next", "[1]", "NoSuchObject");
 	cl_close(&c);
 	services_clean();
@@ -801,7 +459,7 @@ START_TEST(test_provider_restarts)
 	uint64_t slowest = 0;
 
 	HOST_UP("--loopback");
-	cl_open(&c, "caller");
+	cl_open(&c, H.path, "caller");
 	pid_t pid = fork_provider(20, 10, 4, &report);
 	for (;;) {
 		struct timespec zero = { 0, 0 };
@@ -856,7 +514,7 @@ static const char *const baseline_fields[] = { "clients", "handlers", "imports",
 /* Wait until the host lists no service (a provider's close was read). */
 static void cl_no_services(struct cl *c)
 {
-	uint64_t deadline = test_now_ms() + STAT_MS;
+	uint64_t deadline = test_now_ms() + CL_STAT_MS;
 
 	for (;;) {
 		cJSON *v = cl_ok(c, "host", "services", "[]");
@@ -876,7 +534,7 @@ START_TEST(test_thousand_restarts)
 	struct cl c, p;
 
 	HOST_UP("--loopback");
-	cl_open(&c, "caller");
+	cl_open(&c, H.path, "caller");
 	/* Counted once settled (the start-up probe's connection may still be
 	 * closing) and before the stats, each of which asks on a connection of
 	 * its own. */
@@ -887,7 +545,7 @@ START_TEST(test_thousand_restarts)
 	uint64_t t0 = test_now_ms();
 	for (int round = 0; round < 1000; round++) {
 		uint64_t id = cl_send_wait(&c, "svc", "m", "[]", 2000);
-		cl_open(&p, "restarting");
+		cl_open(&p, H.path, "restarting");
 		cl_ok_is(&p, "host", "provide", "[\"svc\",{\"m\":{\"$fn\":1},\"n\":{\"$fn\":2}}]", "null");
 		cl_reply(&p, cl_take_invoke(&p, 1, "[]"), "1");
 		cl_answer_is(&c, id, "1");
@@ -906,7 +564,7 @@ START_TEST(test_thousand_restarts)
 	}
 	uint64_t took = test_now_ms() - t0;
 	for (size_t i = 0; i < 11; i++) {
-		after.stats[i] = test_host_stat_wait(&H, baseline_fields[i], before.stats[i], STAT_MS);
+		after.stats[i] = test_host_stat_wait(&H, baseline_fields[i], before.stats[i], CL_STAT_MS);
 		ck_assert_msg(after.stats[i] == before.stats[i], "stats.%s is %ld after 1000 restarts, was %ld",
 			      baseline_fields[i], after.stats[i], before.stats[i]);
 	}
@@ -941,14 +599,14 @@ static void bk_answer_cb(bk_conn *c, const bk_error *err, const cJSON *result, v
 	a->value = result ? bk_json_dup(result) : NULL;
 }
 
-/* Dispatch the connections until *done (the test fails after WAIT_MS). */
+/* Dispatch the connections until *done (the test fails after CL_WAIT_MS). */
 static void bk_pump(bk_conn *const *conns, size_t n, const bool *done)
 {
-	uint64_t end = test_now_ms() + WAIT_MS;
+	uint64_t end = test_now_ms() + CL_WAIT_MS;
 	struct pollfd pfd[4];
 
 	while (!*done) {
-		ck_assert_msg(test_now_ms() < end, "nothing came within %d ms", WAIT_MS);
+		ck_assert_msg(test_now_ms() < end, "nothing came within %d ms", CL_WAIT_MS);
 		for (size_t i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ .fd = bk_conn_get_fd(conns[i]), .events = (short)bk_conn_get_events(conns[i]) };
 		poll(pfd, n, 20);
