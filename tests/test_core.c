@@ -26,6 +26,7 @@
 #include "core/host_object.h"
 #include "core/later.h"
 #include "core/log.h"
+#include "core/loopback.h"
 #include "core/object.h"
 #include "core/server.h"
 #include "core/tokens.h"
@@ -39,7 +40,7 @@ static struct server *server;
 /* The raw end of a socketpair the server serves. */
 struct raw {
 	int fd;
-	char buf[65536];
+	char buf[262144];
 	size_t len;
 };
 
@@ -75,17 +76,26 @@ static void spin(void)
 	later_queue_run(queue);
 }
 
-/* Connect a raw client: the other end is adopted by the server. */
-static struct client *raw_connect(struct raw *r)
+/* Connect a raw client: the other end is adopted by the server, with a send
+ * buffer of sndbuf bytes unless 0 (the kernel's default). */
+static struct client *raw_connect_sndbuf(struct raw *r, int sndbuf)
 {
 	struct client *c = NULL;
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (sndbuf)
+		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
 	ck_assert_int_eq(server_adopt_client(server, sv[0], true, &c), 0);
 	r->fd = sv[1];
 	r->len = 0;
 	return c;
+}
+
+/* Connect a raw client with the kernel's default buffers. */
+static struct client *raw_connect(struct raw *r)
+{
+	return raw_connect_sndbuf(r, 0);
 }
 
 /* Send one frame (a line is added). */
@@ -95,6 +105,21 @@ static void raw_send(struct raw *r, const char *frame)
 
 	ck_assert_int_eq(write(r->fd, frame, n), (ssize_t)n);
 	ck_assert_int_eq(write(r->fd, "\n", 1), 1);
+}
+
+/* Send n bytes however many writes the socket needs, running the loop meanwhile. */
+static void raw_send_all(struct raw *r, const char *bytes, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(r->fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			spin();
+			continue;
+		}
+		bytes += w;
+		n -= (size_t)w;
+	}
 }
 
 /* The next frame, running the loop while waiting; NULL after the timeout. */
@@ -478,6 +503,120 @@ START_TEST(test_socket_pipelined)
 }
 END_TEST
 
+/* ---- the output budget ----------------------------------------------------- */
+
+#define BUDGET 262144		/* output_total_max, or output_user_max */
+#define TIGHT_SNDBUF 8192	/* the host's send buffer to a client that reads late */
+
+/* Ask loopback.echo for a string of n bytes. */
+static void raw_echo(struct raw *r, int id, size_t n)
+{
+	static const char tail[] = "\"]}\n";
+	char *frame = malloc(n + 128);
+	int head;
+
+	ck_assert_ptr_nonnull(frame);
+	head = snprintf(frame, 128, "{\"t\":\"call\",\"id\":%d,\"obj\":\"loopback\",\"method\":\"echo\",\"args\":[\"", id);
+	memset(frame + head, 'x', n);
+	memcpy(frame + head + n, tail, sizeof tail - 1);
+	raw_send_all(r, frame, (size_t)head + n + sizeof tail - 1);
+	free(frame);
+}
+
+/* The next frame is the answer to call id, a string of n bytes. */
+static void raw_expect_echo(struct raw *r, int id, size_t n)
+{
+	cJSON *j = raw_expect(r, "result");
+
+	ck_assert_int_eq((int)num(j, "id"), id);
+	ck_assert_uint_eq(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(j, "value"))), n);
+	cJSON_Delete(j);
+}
+
+/* Conditions spin_until waits for. */
+static bool has_output(const struct client *c) { return client_queued_bytes(c) > 0; }
+static bool none_lingering(const struct client *c) { return list_empty(server_lingering(server)); }
+
+/* Run the loop until done(c), or at most about RECV_TIMEOUT_MS. */
+static void spin_until(bool (*done)(const struct client *), const struct client *c)
+{
+	for (int i = 0; i < RECV_TIMEOUT_MS && !done(c); i++) {
+		spin();
+		poll(NULL, 0, 1);
+	}
+	ck_assert(done(c));
+}
+
+/* A client cut off for the budget keeps the rest of a large frame while it
+ * lingers; that is on its way out, so it neither gets the live clients cut
+ * off nor refused: the budget counts the open clients' queues only. Run for
+ * output_total_max (0) and output_user_max (1). */
+START_TEST(test_output_budget_closing)
+{
+	static struct raw a, b, c, idle[2];
+	struct server_config cfg;
+	struct client *ca, *cb, *cc;
+	cJSON *j;
+
+	server_config_init(&cfg);
+	if (_i == 0)
+		cfg.output_total_max = BUDGET;
+	else
+		cfg.output_user_max = BUDGET;
+	server_set_config(server, &cfg);
+	ck_assert_int_eq(loopback_register(server), 0);
+	ck_assert_int_eq(host_object_register(server), 0);
+	ca = raw_connect_sndbuf(&a, TIGHT_SNDBUF);
+	cb = raw_connect_sndbuf(&b, TIGHT_SNDBUF);
+	cc = raw_connect_sndbuf(&c, TIGHT_SNDBUF);
+	raw_connect(&idle[0]);
+	raw_connect(&idle[1]);
+	struct raw *all[] = { &a, &b, &c, &idle[0], &idle[1] };
+	for (size_t i = 0; i < 5; i++) {
+		raw_send(all[i], "{\"t\":\"hello\",\"version\":1}");
+		cJSON_Delete(raw_expect(all[i], "welcome"));
+	}
+
+	/* A stops reading with most of a large answer unwritten. */
+	raw_echo(&a, 1, 200000);
+	spin_until(has_output, ca);
+	ck_assert(client_is_open(ca));
+	/* B's answer takes the total over the budget: A, the largest, is cut
+	 * off and lingers with the rest of its answer and the error. */
+	raw_echo(&b, 1, 96000);
+	spin_until(client_is_closing, ca);
+	ck_assert_msg(client_is_open(cb), "B was cut off for A's leftover");
+	spin();
+	ck_assert(!none_lingering(NULL));
+	ck_assert_uint_gt(client_queued_bytes(ca), BUDGET / 2);
+	ck_assert_uint_eq(server_client_count(server), 4);
+	/* C's answer too stays within the budget of the open clients. */
+	raw_echo(&c, 1, 24000);
+	spin_until(has_output, cc);
+	ck_assert_msg(client_is_open(cb) && client_is_open(cc), "B or C was cut off for A's leftover");
+	ck_assert_uint_eq(server_output_total(server), client_queued_bytes(cb) + client_queued_bytes(cc));
+	ck_assert_uint_eq(server_output_of(server, geteuid()), server_output_total(server));
+	/* Their total is within half the budget: B, over its share, still gets
+	 * new work. */
+	ck_assert_uint_gt(client_queued_bytes(cb), BUDGET / 4);
+	raw_send(&b, "{\"t\":\"call\",\"id\":2,\"obj\":\"host\",\"method\":\"ping\"}");
+	raw_expect_echo(&b, 1, 96000);
+	j = raw_expect(&b, "result");
+	ck_assert_int_eq((int)num(j, "id"), 2);
+	cJSON_Delete(j);
+	raw_expect_echo(&c, 1, 24000);
+
+	/* A closes without reading: every count is back to zero. */
+	close(a.fd);
+	spin_until(none_lingering, NULL);
+	for (size_t i = 1; i < 5; i++)
+		close(all[i]->fd);
+	wait_no_clients();
+	ck_assert_uint_eq(server_output_total(server), 0);
+	ck_assert_uint_eq(server_output_of(server, geteuid()), 0);
+}
+END_TEST
+
 /* ---- fn ----------------------------------------------------------------------- */
 
 struct native_rec {
@@ -835,6 +974,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_socket_session);
 	tcase_add_test(tc, test_socket_errors);
 	tcase_add_test(tc, test_socket_pipelined);
+	tcase_add_loop_test(tc, test_output_budget_closing, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("units");

@@ -134,10 +134,11 @@ bool client_is_closing(const struct client *c) { return c->state >= CLIENT_CLOSI
 void client_set_untrusted_socket(struct client *c) { c->untrusted_socket = true; }
 bool client_on_untrusted_socket(const struct client *c) { return c->untrusted_socket; }
 
-/* Charge the server's output budget with what the queue holds now. */
+/* Charge the server's output budget with what the queue holds now; nothing
+ * once the client is closing (client_start_closing). */
 static void client_account(struct client *c)
 {
-	size_t now = buf_pending(&c->out);
+	size_t now = client_is_closing(c) ? 0 : buf_pending(&c->out);
 
 	if (now == c->accounted)
 		return;
@@ -610,6 +611,18 @@ void client_drop_import(struct client *c, uint64_t fn_id, uint64_t received)
 		log_error("client %" PRIu64 ": cannot queue a release: out of memory", c->id);
 }
 
+/* Doom the client: no more input; it is unwound from the loop. What it still
+ * has to write leaves the output budget now: it is dropped when the client is
+ * unwound, or when the linger after it ends (one cut off keeps at most the
+ * rest of a frame and its error), and counting it would get open clients cut
+ * off or refused for bytes they do not hold. */
+static void client_start_closing(struct client *c)
+{
+	c->state = CLIENT_CLOSING;
+	client_account(c);
+	later_schedule(&c->lost_later);
+}
+
 /* Send a connection error and close once it is flushed. */
 static void client_fail(struct client *c, const char *name, const char *message, const cJSON *data)
 {
@@ -622,10 +635,8 @@ static void client_fail(struct client *c, const char *name, const char *message,
 		log_debug("refused connection: %s: %s", name, message);
 	if (wire_write_error(&c->out, 0, name, message, data) == 0)
 		c->frames_out++;
-	client_account(c);
 	c->linger = true;
-	c->state = CLIENT_CLOSING;
-	later_schedule(&c->lost_later);
+	client_start_closing(c);
 }
 
 /* Cut the client off; it is unwound from the loop. */
@@ -635,9 +646,7 @@ void client_kill(struct client *c, const char *why)
 		return;
 	log_info("client %" PRIu64 " dropped: %s", c->id, why);
 	client_drop_output(c);
-	client_account(c);
-	c->state = CLIENT_CLOSING;
-	later_schedule(&c->lost_later);
+	client_start_closing(c);
 }
 
 /* Cut the client off for the host's output budget: what it has not read is
@@ -872,8 +881,7 @@ static void client_handle_answer(struct client *c, cJSON *root, const struct wir
 
 	if (m->type == WIRE_ERROR && !m->id) {
 		log_info("client %" PRIu64 " closes with %s: %s", c->id, m->error_name, m->error_message);
-		c->state = CLIENT_CLOSING;
-		later_schedule(&c->lost_later);
+		client_start_closing(c);
 		return;
 	}
 	if (m->type == WIRE_ERROR) {

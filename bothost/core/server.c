@@ -68,7 +68,7 @@ struct server {
 	struct list clients;
 	size_t nclients;
 	size_t nuntrusted;	/* of them, accepted on an untrusted socket */
-	size_t output_total;	/* bytes queued to all clients */
+	size_t output_total;	/* bytes queued to the clients not closing */
 	size_t orphans;		/* calls left running by clients that went away */
 	struct map users;	/* (uid, 0) -> struct server_user, while it has something */
 	uint64_t last_client_id;
@@ -850,13 +850,13 @@ void server_output_charge(struct server *s, uid_t uid, size_t was, size_t now)
 	server_user_trim(s, uid, u);
 }
 
-/* Bytes queued to all clients. */
+/* Bytes queued to the clients not closing. */
 size_t server_output_total(const struct server *s)
 {
 	return s->output_total;
 }
 
-/* Bytes queued to uid's clients. */
+/* Bytes queued to uid's clients not closing. */
 size_t server_output_of(const struct server *s, uid_t uid)
 {
 	const struct server_user *u = map_get(&s->users, (uint64_t)uid, 0);

@@ -114,9 +114,10 @@ size_t server_client_count(const struct server *s);
 const struct list *server_clients(const struct server *s);
 
 /* The output budget (output_total_max, output_user_max): a client's queue
- * went from was to now bytes; charged to the total and to uid. */
+ * went from was to now bytes; charged to the total and to uid. Only clients
+ * not closing are charged: what a closing one still writes is on its way out. */
 void server_output_charge(struct server *s, uid_t uid, size_t was, size_t now);
-/* Bytes queued to all clients, and to those of uid. */
+/* Bytes queued to the clients not closing, and to those of uid. */
 size_t server_output_total(const struct server *s);
 size_t server_output_of(const struct server *s, uid_t uid);
 /* Keep the budget: while the total or uid's share is over it, cut off the
