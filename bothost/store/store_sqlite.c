@@ -2,23 +2,20 @@
 /* SQLite through dlopen: one table of its functions (store_sqlite.h). */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dynlib.h"
 #include "store_sqlite.h"
 
 struct store_sqlite store_sqlite;
 
-/* Each entry of the table and the symbol that fills it. */
-#define STORE_SQLITE_SYM(field, name) { offsetof(struct store_sqlite, field), #name }
-static const struct {
-	size_t offset;
-	const char *name;
-} store_sqlite_syms[] = {
+#define STORE_SQLITE_SYM(field, name) DYNLIB_SYM(struct store_sqlite, field, name)
+static const struct dynlib_sym store_sqlite_syms[] = {
 	STORE_SQLITE_SYM(open_v2, sqlite3_open_v2),
 	STORE_SQLITE_SYM(close, sqlite3_close),
 	STORE_SQLITE_SYM(busy_timeout, sqlite3_busy_timeout),
@@ -43,34 +40,22 @@ static int store_sqlite_fail(char **ret_error, const char *why)
 	if (ret_error && asprintf(ret_error, "cannot load SQLite (%s, Debian package %s): %s", SQLITE_SONAME,
 				  SQLITE_PACKAGE, why ? why : "not found") < 0)
 		*ret_error = NULL;
-	memset(&store_sqlite, 0, sizeof store_sqlite);
 	return -ENOPKG;
 }
 
 /* Load SQLite, once. */
 int store_sqlite_load(char **ret_error)
 {
-	static void *handle;
+	static bool loaded;
 	char why[256];
 
 	if (ret_error)
 		*ret_error = NULL;
-	if (handle)
+	if (loaded)
 		return 0;
-	dlerror();
-	void *h = dlopen(SQLITE_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return store_sqlite_fail(ret_error, dlerror());
-	for (size_t i = 0; i < sizeof store_sqlite_syms / sizeof store_sqlite_syms[0]; i++) {
-		void *sym = dlsym(h, store_sqlite_syms[i].name);
-		if (!sym) {
-			snprintf(why, sizeof why, "it has no %s (too old?)", store_sqlite_syms[i].name);
-			dlclose(h);
-			return store_sqlite_fail(ret_error, why);
-		}
-		/* POSIX: a function's address may be converted from dlsym's void *. */
-		memcpy((char *)&store_sqlite + store_sqlite_syms[i].offset, &sym, sizeof sym);
-	}
-	handle = h;
+	if (dynlib_load(SQLITE_SONAME, store_sqlite_syms, sizeof store_sqlite_syms / sizeof store_sqlite_syms[0],
+			&store_sqlite, sizeof store_sqlite, why, sizeof why) < 0)
+		return store_sqlite_fail(ret_error, why);
+	loaded = true;
 	return 0;
 }
