@@ -1026,8 +1026,9 @@ START_TEST(irc_whois_names_topic_and_keyed_join)
 	uint64_t deadline;
 
 	env_start(&e, false, FAST "channel = #test\n");
-	user_start(&e, &u, "alice", "#test");
+	/* the bot joins first, so that it is the channel's operator */
 	wait_bot_in(&e, "#test");
+	user_start(&e, &u, "alice", "#test");
 
 	/* whois of a present nick */
 	ck_assert_int_eq(irc_call(&e, &res, NULL, "whois", "s", "alice"), 0);
