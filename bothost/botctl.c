@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "botkit.h"
+#include "botkit-store.h"
 
 #define CTL_NAME "botctl"
 #define CTL_EXIT_OK 0
@@ -1178,48 +1179,82 @@ static int cmd_behaviours(struct ctl *ctl)
 
 /* --- store -------------------------------------------------------------- */
 
-/* Print the store's namespaces, or the entries of one, a line each. */
-static void store_print(const cJSON *result, bool entries)
+/* Print the store's namespaces, a line each. */
+static void store_print(const cJSON *result)
 {
 	const cJSON *e;
-	char *s;
 
 	cJSON_ArrayForEach(e, result) {
-		if (entries) {
-			out_text(e->string);
-			s = cJSON_PrintUnformatted(e);
-			printf("\t%s\n", s ? s : "?");
-			free(s);
-		} else {
-			out_text(json_field_string(e, "ns"));
-			printf("\t%.0f keys\t%.0f bytes\n", cJSON_GetNumberValue(cJSON_GetObjectItem(e, "keys")),
-			       cJSON_GetNumberValue(cJSON_GetObjectItem(e, "bytes")));
-		}
+		out_text(json_field_string(e, "ns"));
+		printf("\t%.0f keys\t%.0f bytes\n", cJSON_GetNumberValue(cJSON_GetObjectItem(e, "keys")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(e, "bytes")));
 	}
 }
 
+/* Print one entry of a namespace as a line, or (userdata an object) gather it for --json. */
+static int store_entry(bk_conn *c, const char *key, const cJSON *value, void *userdata)
+{
+	cJSON *copy;
+	char *s;
+
+	if (userdata) {
+		copy = cJSON_Duplicate(value, true);
+		return copy && cJSON_AddItemToObject(userdata, key, copy) ? 0 : (cJSON_Delete(copy), -ENOMEM);
+	}
+	out_text(key);
+	s = cJSON_PrintUnformatted(value);
+	printf("\t%s\n", s ? s : "?");
+	free(s);
+	return 0;
+}
+
+/* botctl store list NS [PREFIX]: every entry, page by page (a namespace may
+ * hold more than a frame), printed as it comes, or as one object for --json. */
+static int store_list_all(struct ctl *ctl, const char *ns, const char *prefix)
+{
+	cJSON *all = ctl->json ? cJSON_CreateObject() : NULL;
+	int r = -ENOMEM;
+
+	if (ctl->json && !all) {
+		fprintf(stderr, CTL_NAME ": out of memory\n");
+		return r;
+	}
+	r = bk_store_list_each(ctl->conn, ns, prefix, store_entry, all);
+	if (r == -ENOMEM && !bk_conn_last_error(ctl->conn))
+		fprintf(stderr, CTL_NAME ": out of memory\n");
+	else if (r < 0)
+		ctl_report_error(ctl, r);
+	else if (all)
+		r = out_json(all);
+	cJSON_Delete(all);
+	return r;
+}
+
 /* botctl store list [NS [PREFIX]] | store get NS KEY: store.namespaces(),
- * store.list(prefix, ns) or store.get(key, ns). */
+ * store.listPage(prefix, after, limit, ns) until the end, or store.get(key, ns). */
 static int cmd_store(struct ctl *ctl, int argc, char **argv)
 {
 	bool get = strcmp(argv[0], "get") == 0;
-	cJSON *args = cJSON_CreateArray(), *result = NULL;
+	cJSON *args, *result = NULL;
 	int r = -ENOMEM;
 
-	if (args && argc >= 2)
-		cJSON_AddItemToArray(args, cJSON_CreateString(get ? argv[2] : argc == 3 ? argv[2] : ""));
-	if (args && argc >= 2)
+	if (!get && argc > 1)
+		return store_list_all(ctl, argv[1], argc == 3 ? argv[2] : NULL);
+	args = cJSON_CreateArray();
+	if (args && get) {
+		cJSON_AddItemToArray(args, cJSON_CreateString(argv[2]));
 		cJSON_AddItemToArray(args, cJSON_CreateString(argv[1]));
+	}
 	if (!args) {
 		fprintf(stderr, CTL_NAME ": out of memory\n");
 		return r;
 	}
 	if (get)
 		r = call_and_print(ctl, "store", "get", args, true);
-	else if ((r = ctl_call(ctl, "store", argc == 1 ? "namespaces" : "list", args, &result)) == 0 && ctl->json)
+	else if ((r = ctl_call(ctl, "store", "namespaces", args, &result)) == 0 && ctl->json)
 		r = out_json(result);
 	else if (r == 0)
-		store_print(result, argc > 1);
+		store_print(result);
 	bk_json_delete(result);
 	cJSON_Delete(args);
 	return r;

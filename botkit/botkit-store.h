@@ -55,8 +55,37 @@ int bk_store_incr(bk_conn *c, const char *ns, const char *key, int64_t by, int64
  * value was another. */
 int bk_store_cas(bk_conn *c, const char *ns, const char *key, const cJSON *expected, const cJSON *value);
 /* The keys starting with prefix (NULL: all) and their values, as one JSON
- * object {key: value} in key order (owned: bk_json_delete()). */
+ * object {key: value} in key order (owned: bk_json_delete()). A listing
+ * that would not fit in one frame (frame_max) fails with -ENOBUFS
+ * (LimitExceeded): list such a namespace in pages. */
 int bk_store_list(bk_conn *c, const char *ns, const char *prefix, cJSON **ret_entries);
+/* One page of that listing: at most limit keys (0: the host's default of
+ * 100; at most 1000) starting with prefix (NULL: all) and sorting after
+ * `after` (NULL: from the first), fewer when the host cuts the page short to
+ * fit in a frame, as {key: value} in *ret_entries (owned: bk_json_delete()).
+ * Returns 1 when more keys remain, with the `after` of the next page in
+ * *ret_next (owned: free()), or 0 and *ret_next NULL after the last page.
+ *
+ *   char *after = NULL, *next;
+ *   cJSON *page;
+ *   int r;
+ *   do {
+ *           r = bk_store_list_page(c, NULL, "seen:", after, 0, &page, &next);
+ *           ... use page unless r < 0, then bk_json_delete(page) ...
+ *           free(after);
+ *           after = next;
+ *   } while (r == 1);
+ *
+ * Keys written or deleted between pages show or vanish as they sort. */
+int bk_store_list_page(bk_conn *c, const char *ns, const char *prefix, const char *after, unsigned limit,
+		       cJSON **ret_entries, char **ret_next);
+/* Receives one entry of bk_store_list_each() (borrowed for the call); a
+ * negative return stops the listing with that code. */
+typedef int (*bk_store_entry_fn)(bk_conn *c, const char *key, const cJSON *value, void *userdata);
+/* Call fn for every key starting with prefix (NULL: all), in key order,
+ * page by page, however large the namespace: 0, fn's negative code, or the
+ * error of a page. */
+int bk_store_list_each(bk_conn *c, const char *ns, const char *prefix, bk_store_entry_fn fn, void *userdata);
 
 #ifdef __cplusplus
 }

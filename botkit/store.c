@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define STORE_OBJ "store"
+#define STORE_EACH_LIMIT 1000	/* the largest page: fewest round trips */
 
 /* A JSON null to send for a NULL value. */
 static const cJSON *store_value(const cJSON *v)
@@ -138,4 +140,76 @@ int bk_store_list(bk_conn *c, const char *ns, const char *prefix, cJSON **ret_en
 	else
 		bk_json_delete(v);
 	return 0;
+}
+
+/* The parts of a listPage answer v: entries, and next when more remain;
+ * -EPROTO when it is not one. */
+static int store_page_parse(cJSON *v, cJSON **ret_entries, const char **ret_next)
+{
+	cJSON *entries = cJSON_GetObjectItemCaseSensitive(v, "entries");
+	const cJSON *more = cJSON_GetObjectItemCaseSensitive(v, "more");
+	const char *next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "next"));
+
+	if (!cJSON_IsObject(entries) || !cJSON_IsBool(more) || (cJSON_IsTrue(more) && !next))
+		return -EPROTO;
+	*ret_entries = entries;
+	*ret_next = cJSON_IsTrue(more) ? next : NULL;
+	return *ret_next ? 1 : 0;
+}
+
+/* A page of the keys starting with prefix, after `after`: whether more remain. */
+int bk_store_list_page(bk_conn *c, const char *ns, const char *prefix, const char *after, unsigned limit,
+		       cJSON **ret_entries, char **ret_next)
+{
+	cJSON *v = NULL, *entries = NULL;
+	const char *next = NULL;
+	char *copy = NULL;
+	int r;
+
+	if (ret_entries)
+		*ret_entries = NULL;
+	if (ret_next)
+		*ret_next = NULL;
+	if (!c)
+		return -EINVAL;
+	prefix = prefix ? prefix : "";
+	/* limit 0 is sent as null: the host's default */
+	r = limit ? bk_call_sync(c, STORE_OBJ, "listPage", &v, "ssxs", prefix, after, (int64_t)limit, ns)
+		  : bk_call_sync(c, STORE_OBJ, "listPage", &v, "ssns", prefix, after, ns);
+	if (r < 0)
+		return r;
+	if ((r = store_page_parse(v, &entries, &next)) == 1 && ret_next && !(copy = strdup(next)))
+		r = -ENOMEM;
+	if (r >= 0 && ret_entries)
+		*ret_entries = cJSON_DetachItemViaPointer(v, entries);
+	if (r >= 0 && ret_next)
+		*ret_next = copy;
+	bk_json_delete(v);
+	return r;
+}
+
+/* fn for each key starting with prefix, page by page. */
+int bk_store_list_each(bk_conn *c, const char *ns, const char *prefix, bk_store_entry_fn fn, void *userdata)
+{
+	char *after = NULL, *next = NULL;
+	cJSON *page = NULL;
+	const cJSON *e;
+	int r;
+
+	if (!c || !fn)
+		return -EINVAL;
+	do {
+		r = bk_store_list_page(c, ns, prefix, after, STORE_EACH_LIMIT, &page, &next);
+		for (e = page ? page->child : NULL; r >= 0 && e; e = e->next) {
+			int fr = fn(c, e->string, e, userdata);
+
+			if (fr < 0)
+				r = fr;
+		}
+		bk_json_delete(page);
+		free(after);
+		after = next;
+	} while (r == 1);
+	free(after);
+	return r < 0 ? r : 0;
 }

@@ -23,9 +23,9 @@ struct env {
 	bk_conn *c;
 };
 
-/* bothost with [store] size_max 1024 in a fresh directory (with_config
+/* bothost with the configuration conf in a fresh directory (with_config
  * false: no configuration file, so no store), and a connection to it. */
-static void env_start(struct env *e, bool with_config)
+static void env_start_conf(struct env *e, bool with_config, const char *conf)
 {
 	const char *args[] = { "--config", e->conf, NULL };
 	FILE *f;
@@ -35,10 +35,16 @@ static void env_start(struct env *e, bool with_config)
 	ck_assert_ptr_nonnull(mkdtemp(e->dir));
 	snprintf(e->conf, sizeof e->conf, "%s/bothost.conf", e->dir);
 	ck_assert_ptr_nonnull(f = fopen(e->conf, "w"));
-	fprintf(f, "[bothost]\nstate_dir = %s\n[store]\nsize_max = 1024\n", e->dir);
+	fprintf(f, "[bothost]\nstate_dir = %s\n%s", e->dir, conf);
 	fclose(f);
 	ck_assert_int_eq(test_host_start(&e->host, with_config ? args : NULL), 0);
 	ck_assert_int_eq(bk_conn_new_path(&e->c, e->host.path, "test_botkit_store"), 0);
+}
+
+/* bothost with [store] size_max 1024. */
+static void env_start(struct env *e, bool with_config)
+{
+	env_start_conf(e, with_config, "[store]\nsize_max = 1024\n");
 }
 
 /* Stop everything and remove the directory. */
@@ -148,6 +154,81 @@ START_TEST(store_errors)
 }
 END_TEST
 
+#define PAGE_KEYS 2500	/* of ~40 bytes each: ~100 KB, past a frame_max of 64 KiB */
+
+/* Count the entries of bk_store_list_each() in userdata (an int), checking their order. */
+static int count_each(bk_conn *c, const char *key, const cJSON *value, void *userdata)
+{
+	int *n = userdata;
+	char want[16];
+
+	snprintf(want, sizeof want, "k%05d", (*n)++);
+	ck_assert_str_eq(key, want);
+	ck_assert(cJSON_IsString(value));
+	return *n == 1500 ? -ECANCELED : 0;
+}
+
+START_TEST(store_pages)
+{
+	struct env e;
+	cJSON *v = cJSON_CreateString("a value of 24 bytes ...."), *page = NULL;
+	char key[16], *after = NULL, *next = NULL;
+	int seen = 0, pages = 0, r;
+
+	env_start_conf(&e, true, "[store]\nsize_max = 1048576\n[limits]\nframe_max = 65536\n");
+	for (int i = 0; i < PAGE_KEYS; i++) {
+		snprintf(key, sizeof key, "k%05d", i);
+		ck_assert_int_eq(bk_store_set(e.c, "ns", key, v), 0);
+	}
+	/* too large for one frame: a clear error, and the connection goes on */
+	ck_assert_int_eq(bk_store_list(e.c, "ns", NULL, &page), -ENOBUFS);
+	ck_assert_str_eq(bk_error_name(bk_conn_last_error(e.c)), "LimitExceeded");
+	ck_assert_ptr_nonnull(strstr(bk_error_message(bk_conn_last_error(e.c)), "listPage"));
+	ck_assert_int_eq(bk_store_list(e.c, "ns", "k0249", &page), 0);
+	ck_assert_int_eq(cJSON_GetArraySize(page), 10);
+	page = (bk_json_delete(page), NULL);
+	/* in pages: every key once, in order */
+	do {
+		r = bk_store_list_page(e.c, "ns", NULL, after, 1000, &page, &next);
+		ck_assert_int_ge(r, 0);
+		for (const cJSON *p = page->child; p; p = p->next) {
+			snprintf(key, sizeof key, "k%05d", seen++);
+			ck_assert_str_eq(p->string, key);
+		}
+		ck_assert(r == 1 ? next && strcmp(next, key) == 0 : !next);
+		page = (bk_json_delete(page), NULL);
+		free(after);
+		after = next;
+		pages++;
+	} while (r == 1);
+	ck_assert_int_eq(seen, PAGE_KEYS);
+	ck_assert_int_ge(pages, 3);	/* cut short by bytes, not by 1000 */
+	/* the default limit, a prefix, past the end, a bad limit */
+	ck_assert_int_eq(bk_store_list_page(e.c, "ns", "k01", NULL, 0, &page, &next), 1);
+	ck_assert_int_eq(cJSON_GetArraySize(page), 100);
+	ck_assert_str_eq(next, "k01099");
+	page = (bk_json_delete(page), NULL);
+	free(next);
+	ck_assert_int_eq(bk_store_list_page(e.c, "ns", "k01", "k01998", 5, &page, &next), 0);
+	ck_assert_int_eq(cJSON_GetArraySize(page), 1);
+	ck_assert_ptr_null(next);
+	page = (bk_json_delete(page), NULL);
+	ck_assert_int_eq(bk_store_list_page(e.c, "ns", NULL, "z", 5, &page, &next), 0);
+	ck_assert_int_eq(cJSON_GetArraySize(page), 0);
+	page = (bk_json_delete(page), NULL);
+	ck_assert_int_eq(bk_store_list_page(e.c, "ns", NULL, NULL, 1001, &page, &next), -EINVAL);
+	ck_assert_ptr_null(page);
+	ck_assert_str_eq(bk_error_name(bk_conn_last_error(e.c)), "InvalidArguments");
+	/* each: all of them, and a stop */
+	seen = 0;
+	ck_assert_int_eq(bk_store_list_each(e.c, "ns", "k02", count_each, &(int){ 2000 }), 0);
+	ck_assert_int_eq(bk_store_list_each(e.c, "ns", NULL, count_each, &seen), -ECANCELED);
+	ck_assert_int_eq(seen, 1500);
+	bk_json_delete(v);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("botkit_store");
@@ -157,6 +238,7 @@ int main(void)
 
 	tcase_add_test(t, store_functions);
 	tcase_add_test(t, store_errors);
+	tcase_add_test(t, store_pages);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -94,8 +94,14 @@ START_TEST(db_operations)
 	ck_assert_int_eq(store_db_set(db, "a", "p:1", "1", 1024, NULL), 0);
 	ck_assert_int_eq(store_db_set(db, "a", "p:2", "2", 1024, NULL), 0);
 	ck_assert_int_eq(store_db_set(db, "a", "q", "2", 1024, NULL), 0);
-	ck_assert_int_eq(store_db_list(db, "a", "p:", count_entry, &count), 0);
+	ck_assert_int_eq(store_db_list(db, "a", "p:", NULL, count_entry, &count), 0);
 	ck_assert_int_eq(count, 2);
+	count = 0;
+	ck_assert_int_eq(store_db_list(db, "a", "p:", "p:1", count_entry, &count), 0);
+	ck_assert_int_eq(count, 1);
+	count = 0;
+	ck_assert_int_eq(store_db_list(db, "a", "p:", "p:2", count_entry, &count), 0);
+	ck_assert_int_eq(count, 0);
 	/* delete, and the size follows */
 	ck_assert_int_eq(store_db_set(db, "a", "q", NULL, 1024, &changed), 0);
 	ck_assert(changed);
@@ -523,6 +529,186 @@ START_TEST(behaviour_namespaces)
 }
 END_TEST
 
+/* Keys of the filled namespace, their count, and the bytes of their values. */
+#define FILL_KEYS 3000
+#define FILL_FRAME_MAX 65536
+
+/* A fresh world whose namespace "big" holds FILL_KEYS keys ("k00000"...,
+ * values of 24 bytes: ~100 KB, past the host's frame_max of 64 KiB), written
+ * before the host starts, so that filling it costs no round trips. */
+static void env_init_filled(struct env *e)
+{
+	struct store_db *db;
+	char *err = NULL, key[16], value[32];
+
+	memset(e, 0, sizeof *e);
+	tmpdir(e->dir, sizeof e->dir);
+	snprintf(e->conf, sizeof e->conf, "%s/bothost.conf", e->dir);
+	snprintf(e->db, sizeof e->db, "%s/state/store.db", e->dir);
+	ck_assert_int_eq(store_db_open(e->db, &db, &err), 0);
+	for (int i = 0; i < FILL_KEYS; i++) {
+		snprintf(key, sizeof key, "k%05d", i);
+		snprintf(value, sizeof value, "\"value of key %05d....\"", i);
+		ck_assert_int_eq(store_db_set(db, "big", key, value, SIZE_MAX / 2, NULL), 0);
+	}
+	/* namespace "huge": an entry over half a frame, one over a frame, a small one */
+	char *text = malloc(64600);
+	ck_assert_ptr_nonnull(text);
+	snprintf(text, 64600, "\"%062000d\"", 0);
+	ck_assert_int_eq(store_db_set(db, "huge", "a", text, SIZE_MAX / 2, NULL), 0);
+	snprintf(text, 64600, "\"%064500d\"", 0);
+	ck_assert_int_eq(store_db_set(db, "huge", "b", text, SIZE_MAX / 2, NULL), 0);
+	ck_assert_int_eq(store_db_set(db, "huge", "c", "1", SIZE_MAX / 2, NULL), 0);
+	free(text);
+	store_db_close(db);
+	env_start(e, "[limits]\nframe_max = 65536\n");
+}
+
+/* Page through "big" with listPage(prefix, after, limit): every key once, in
+ * order, each page under frame_max; the number of pages. */
+static int page_all(struct env *e, const char *prefix, int limit, int first, int count)
+{
+	char args[256], last[16] = "", want[16];
+	int seen = 0, pages = 0;
+	bool more = true;
+
+	while (more) {
+		char *after = *last ? last : NULL;
+		snprintf(args, sizeof args, "[\"%s\",%s%s%s,%d,\"big\"]", prefix, after ? "\"" : "",
+			 after ? after : "null", after ? "\"" : "", limit);
+		cJSON *m = test_raw_call(&e->raw, "store", "listPage", args, NULL);
+		const cJSON *v = cJSON_GetObjectItem(m, "value"), *entries = cJSON_GetObjectItem(v, "entries");
+		const cJSON *next = cJSON_GetObjectItem(v, "next"), *entry;
+		char *text = cJSON_PrintUnformatted(m);
+
+		ck_assert_msg(cJSON_IsObject(entries), "listPage(%s): %s", args, text);
+		ck_assert_msg(strlen(text) < FILL_FRAME_MAX, "a page of %zu bytes", strlen(text));
+		ck_assert_int_le(cJSON_GetArraySize(entries), limit);
+		cJSON_ArrayForEach(entry, entries) {
+			snprintf(want, sizeof want, "k%05d", first + seen++);
+			ck_assert_str_eq(entry->string, want);
+			snprintf(last, sizeof last, "%s", entry->string);
+		}
+		more = cJSON_IsTrue(cJSON_GetObjectItem(v, "more"));
+		if (more)
+			ck_assert_str_eq(cJSON_GetStringValue(next), last);
+		else
+			ck_assert(cJSON_IsNull(next));
+		free(text);
+		cJSON_Delete(m);
+		pages++;
+	}
+	ck_assert_int_eq(seen, count);
+	return pages;
+}
+
+/* Run `botctl -s SOCKET [--json] store list big [prefix]`: its output (to free). */
+static char *botctl_list(struct env *e, bool json, const char *prefix)
+{
+	char cmd[PATH_MAX * 2], *out = NULL;
+	size_t size = 0;
+	FILE *p, *mem = open_memstream(&out, &size);
+	int ch;
+
+	ck_assert_ptr_nonnull(getenv("BOTCTL"));
+	snprintf(cmd, sizeof cmd, "'%s' -s '%s' %s store list big %s", getenv("BOTCTL"), e->host.path,
+		 json ? "--json" : "", prefix ? prefix : "");
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	while ((ch = getc(p)) != EOF)
+		putc(ch, mem);
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_int_eq(fclose(mem), 0);
+	return out;
+}
+
+/* Check botctl's lines "kNNNNN\t"value of key NNNNN...."" for keys first.. of count. */
+static void botctl_lines_are(const char *out, int first, int count)
+{
+	char want[64];
+	int n = 0;
+
+	for (const char *line = out; *line; n++) {
+		const char *end = strchr(line, '\n');
+
+		ck_assert_ptr_nonnull(end);
+		snprintf(want, sizeof want, "k%05d\t\"value of key %05d....\"", first + n, first + n);
+		ck_assert_msg(strlen(want) == (size_t)(end - line) && strncmp(line, want, end - line) == 0,
+			      "line %d: %.*s", n, (int)(end - line), line);
+		line = end + 1;
+	}
+	ck_assert_int_eq(n, count);
+}
+
+START_TEST(list_in_pages)
+{
+	struct env e;
+
+	env_init_filled(&e);
+	/* the listing passes frame_max: a clear error, and the connection stays */
+	char *got = call_on(&e.raw, "list", "[\"\",\"big\"]");
+	ck_assert_str_eq(got, "!LimitExceeded");
+	free(got);
+	CALL_IS(&e, "list", "[\"k0299\",\"big\"]", "{\"k02990\":\"value of key 02990....\","
+		"\"k02991\":\"value of key 02991....\",\"k02992\":\"value of key 02992....\","
+		"\"k02993\":\"value of key 02993....\",\"k02994\":\"value of key 02994....\","
+		"\"k02995\":\"value of key 02995....\",\"k02996\":\"value of key 02996....\","
+		"\"k02997\":\"value of key 02997....\",\"k02998\":\"value of key 02998....\","
+		"\"k02999\":\"value of key 02999....\"}");
+	/* all of it: the host's byte bound cuts pages of the largest limit short */
+	ck_assert_int_ge(page_all(&e, "", 1000, 0, FILL_KEYS), 4);
+	ck_assert_int_eq(page_all(&e, "", 700, 0, FILL_KEYS), 5);
+	/* a prefix restricts the pages; the default limit is 100 */
+	ck_assert_int_eq(page_all(&e, "k01", 30, 1000, 1000), 34);
+	CALL_IS(&e, "listPage", "[\"k012\",\"k01298\",null,\"big\"]",
+		"{\"entries\":{\"k01299\":\"value of key 01299....\"},\"more\":false,\"next\":null}");
+	CALL_IS(&e, "listPage", "[\"k00\",null,2,\"big\"]", "{\"entries\":{\"k00000\":\"value of key 00000....\","
+		"\"k00001\":\"value of key 00001....\"},\"more\":true,\"next\":\"k00001\"}");
+	cJSON *m = test_raw_call(&e.raw, "store", "listPage", "[\"k00\",null,null,\"big\"]", NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "value"), "entries")), 100);
+	cJSON_Delete(m);
+	/* after past the end, an empty namespace */
+	CALL_IS(&e, "listPage", "[\"\",\"z\",10,\"big\"]", "{\"entries\":{},\"more\":false,\"next\":null}");
+	CALL_IS(&e, "listPage", "[null,null,null,\"empty\"]", "{\"entries\":{},\"more\":false,\"next\":null}");
+	/* a page holds one entry at least, however large; one past a frame is named */
+	m = test_raw_call(&e.raw, "store", "listPage", "[\"\",null,null,\"huge\"]", NULL);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "value"), "entries")), 1);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "value"), "next")), "a");
+	cJSON_Delete(m);
+	m = test_raw_call(&e.raw, "store", "listPage", "[\"\",\"a\",null,\"huge\"]", NULL);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "error"), "name")),
+			 "LimitExceeded");
+	ck_assert_ptr_nonnull(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "error"),
+									       "message")), "key b "));
+	cJSON_Delete(m);
+	CALL_IS(&e, "listPage", "[\"\",\"b\",null,\"huge\"]", "{\"entries\":{\"c\":1},\"more\":false,\"next\":null}");
+	CALL_IS(&e, "list", "[\"\",\"huge\"]", "!LimitExceeded");
+	/* botctl lists all of it, page by page, a line per key as with one page */
+	char *out = botctl_list(&e, false, NULL);
+	botctl_lines_are(out, 0, FILL_KEYS);
+	free(out);
+	out = botctl_list(&e, false, "k01");
+	botctl_lines_are(out, 1000, 1000);
+	free(out);
+	out = botctl_list(&e, true, NULL);
+	cJSON *all = cJSON_Parse(out);
+	ck_assert_int_eq(cJSON_GetArraySize(all), FILL_KEYS);
+	ck_assert_str_eq(cJSON_GetArrayItem(all, FILL_KEYS - 1)->string, "k02999");
+	cJSON_Delete(all);
+	free(out);
+	/* bad arguments */
+	CALL_IS(&e, "listPage", "[\"\",null,0,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,-1,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,1001,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,1e300,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,1.5,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",5,10,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",{},10,\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,\"10\",\"big\"]", "!InvalidArguments");
+	CALL_IS(&e, "listPage", "[\"\",null,10]", "!PermissionDenied");
+	env_free(&e);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -541,6 +727,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, sqlite_loaded_at_first_call);
 	tcase_add_test(tc, sqlite_missing);
 	tcase_add_test(tc, behaviour_namespaces);
+	tcase_add_test(tc, list_in_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

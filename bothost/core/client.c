@@ -122,6 +122,7 @@ bool client_is_privileged(const struct client *c) { return c->privileged; }
 bool client_is_open(const struct client *c) { return c->state == CLIENT_OPEN; }
 size_t client_queued_bytes(const struct client *c) { return buf_pending(&c->out); }
 const struct server_config *client_config(const struct client *c) { return server_get_config(c->server); }
+size_t client_frame_max(const struct client *c) { return c->in.max; }
 struct tokens *client_tokens(struct client *c) { return &c->tokens; }
 struct call_table *client_calls(struct client *c) { return &c->calls; }
 struct list *client_listeners(struct client *c) { return &c->listeners; }

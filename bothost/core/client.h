@@ -41,6 +41,9 @@ void client_set_privileged(struct client *c, bool privileged);
 bool client_is_open(const struct client *c);
 size_t client_queued_bytes(const struct client *c);
 const struct server_config *client_config(const struct client *c);
+/* The longest frame the client takes: the frame_max of its welcome, which a
+ * reload does not change for it. */
+size_t client_frame_max(const struct client *c);
 
 /* What host.context() answers the client: v is taken (NULL: none) and
  * freed with the client. */

@@ -22,9 +22,16 @@
 #define STORE_KEY_MAX 256	/* bytes of a key */
 #define STORE_NS_MAX 64		/* bytes of a namespace's name */
 #define STORE_EVENT_MAX (sizeof "change:" + STORE_NS_MAX)
+#define STORE_PAGE_DEFAULT 100	/* keys of a page when listPage is given no limit */
+#define STORE_PAGE_MAX 1000	/* the largest limit */
+/* The result message around a listing ({"t":"result","id":N,"value":...})
+ * and listPage's "more" and "next" (a key of at most 6 bytes per byte once
+ * escaped), with room to spare. */
+#define STORE_ANSWER_SLACK (64 + 6 * STORE_KEY_MAX + 64)
 
 struct store {
 	struct object *obj;
+	struct server *server;
 	char *path;
 	size_t size_max;
 	struct store_db *db;		/* NULL until the first call, or after a failure */
@@ -285,19 +292,105 @@ static void store_cas(struct object *obj, struct call *call)
 	free(json);
 }
 
-/* Add one entry of a listing to the object userdata. */
+/* The longest answer call may get: a frame its client reads (the frame_max
+ * it was told in welcome, or the current one if smaller), and no more than
+ * output_max, past which the host would cut the client off. */
+static size_t store_answer_max(const struct store *st, const struct call *call)
+{
+	const struct server_config *cfg = server_get_config(st->server);
+	struct client *c = call_get_client(call);
+	size_t max = cfg->frame_max < cfg->output_max ? cfg->frame_max : cfg->output_max;
+
+	if (c && client_frame_max(c) < max)
+		max = client_frame_max(c);
+	return max;
+}
+
+/* Bytes s takes as a JSON string, its quotes included (cJSON's escapes). */
+static size_t store_json_string_len(const char *s)
+{
+	size_t n = 2;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' || ch == '\n' || ch == '\r' || ch == '\t')
+			n += 2;
+		else
+			n += ch < 0x20 ? 6 : 1;
+	}
+	return n;
+}
+
+/* A listing being built: its entries, and where it must stop. */
+struct store_listing {
+	cJSON *entries;		/* {key: value} */
+	size_t bytes;		/* of entries as JSON text so far */
+	size_t bytes_max;	/* a page stops before passing it */
+	size_t answer_max;	/* what the entries may take in one answer */
+	unsigned count;
+	unsigned limit;		/* entries of a page; 0: one listing, no pages */
+	bool more;		/* a page stopped before an entry */
+	char *too_big;		/* the key whose entry (or listing) passes answer_max */
+};
+
+/* Add one entry of a listing to the store_listing userdata; 1 when a page
+ * is full before it, -EMSGSIZE when the answer would pass answer_max. */
 static int store_list_entry(const char *key, const char *json, void *userdata)
 {
-	cJSON *v = cJSON_Parse(json);
+	struct store_listing *l = userdata;
+	size_t n = store_json_string_len(key) + 1 + strlen(json) + 1;	/* "key":value, */
+	cJSON *v;
 
-	if (!v || !cJSON_AddItemToObject(userdata, key, v)) {
+	if (l->limit && (l->count >= l->limit || (l->count > 0 && l->bytes + n > l->bytes_max))) {
+		l->more = true;
+		return 1;
+	}
+	if (l->bytes + n > l->answer_max) {
+		l->too_big = strdup(key);
+		return -EMSGSIZE;
+	}
+	v = cJSON_Parse(json);
+	if (!v || !cJSON_AddItemToObject(l->entries, key, v)) {
 		cJSON_Delete(v);
 		return -ENOMEM;
 	}
+	l->bytes += n;
+	l->count++;
 	return 0;
 }
 
-/* list(prefix?, ns?): {key: value} of the keys starting with prefix. */
+/* Fill l with the entries of ns after prefix and after; false after failing call. */
+static bool store_list_fill(struct store *st, struct call *call, struct store_db *db, const char *ns,
+			    const char *prefix, const char *after, struct store_listing *l)
+{
+	int r;
+
+	l->answer_max = store_answer_max(st, call);
+	l->answer_max = l->answer_max > STORE_ANSWER_SLACK ? l->answer_max - STORE_ANSWER_SLACK : 0;
+	/* half a frame: a page leaves room for the client's other traffic */
+	l->bytes_max = l->answer_max / 2;
+	if (!(l->entries = cJSON_CreateObject())) {
+		call_fail(call, ERR_FAILED, "out of memory");
+		return false;
+	}
+	r = store_db_list(db, ns, prefix ? prefix : "", after, store_list_entry, l);
+	if (r == -EMSGSIZE && !l->limit)
+		call_fail(call, ERR_LIMIT_EXCEEDED, "store: the listing of namespace %s passes %zu bytes (frame_max): "
+			  "list it in pages with listPage", ns, l->answer_max);
+	else if (r == -EMSGSIZE)
+		call_fail(call, ERR_LIMIT_EXCEEDED, "store: the entry of key %s alone passes %zu bytes (frame_max): "
+			  "list on with it as after", l->too_big, l->answer_max);
+	else if (r < 0)
+		store_fail(st, call, r);
+	free(l->too_big);
+	if (r < 0)
+		l->entries = (cJSON_Delete(l->entries), NULL);
+	return r >= 0;
+}
+
+/* list(prefix?, ns?): {key: value} of the keys starting with prefix, when
+ * they fit in one frame. */
 static void store_list(struct object *obj, struct call *call)
 {
 	struct store *st = object_get_userdata(obj);
@@ -305,19 +398,53 @@ static void store_list(struct object *obj, struct call *call)
 	const char *prefix = cJSON_GetStringValue(call_get_arg(call, 0));
 	const char *ns = store_call_ns(st, call, 1, buf, sizeof buf);
 	struct store_db *db = ns ? store_db(st, call) : NULL;
-	cJSON *out;
-	int r;
+	struct store_listing l = { 0 };
 
-	if (!db)
+	if (db && store_list_fill(st, call, db, ns, prefix, NULL, &l))
+		call_return_json(call, l.entries);
+}
+
+/* The limit argument i of listPage (default STORE_PAGE_DEFAULT); 0 after failing call. */
+static unsigned store_call_limit(struct call *call, unsigned i)
+{
+	const cJSON *limit = call_get_arg(call, i);
+
+	if (!limit || cJSON_IsNull(limit))
+		return STORE_PAGE_DEFAULT;
+	if (!cJSON_IsNumber(limit) || limit->valuedouble < 1 || limit->valuedouble > STORE_PAGE_MAX ||
+	    limit->valuedouble != (double)(unsigned)limit->valuedouble) {
+		call_fail(call, ERR_INVALID_ARGUMENTS, "store: a limit is an integer from 1 to %d", STORE_PAGE_MAX);
+		return 0;
+	}
+	return (unsigned)limit->valuedouble;
+}
+
+/* listPage(prefix?, after?, limit?, ns?): {"entries":{key: value},"more","next"},
+ * a page of the listing that fits in a frame. */
+static void store_list_page(struct object *obj, struct call *call)
+{
+	struct store *st = object_get_userdata(obj);
+	char buf[STORE_NS_MAX + 1];
+	const char *prefix = cJSON_GetStringValue(call_get_arg(call, 0));
+	const char *after = cJSON_GetStringValue(call_get_arg(call, 1));
+	struct store_listing l = { .limit = store_call_limit(call, 2) };
+	const char *ns = l.limit ? store_call_ns(st, call, 3, buf, sizeof buf) : NULL;
+	struct store_db *db = ns ? store_db(st, call) : NULL;
+	cJSON *out, *last;
+
+	if (!db || !store_list_fill(st, call, db, ns, prefix, after, &l))
 		return;
-	if (!(out = cJSON_CreateObject())) {
+	last = l.more ? l.entries->child->prev : NULL;	/* a cJSON head's prev is the tail */
+	if (!(out = cJSON_CreateObject()) || !cJSON_AddItemToObject(out, "entries", l.entries)) {
+		cJSON_Delete(l.entries);
+		cJSON_Delete(out);
 		call_fail(call, ERR_FAILED, "out of memory");
 		return;
 	}
-	r = store_db_list(db, ns, prefix ? prefix : "", store_list_entry, out);
-	if (r < 0) {
+	if (!cJSON_AddBoolToObject(out, "more", l.more) ||
+	    !(last ? cJSON_AddStringToObject(out, "next", last->string) : cJSON_AddNullToObject(out, "next"))) {
 		cJSON_Delete(out);
-		store_fail(st, call, r);
+		call_fail(call, ERR_FAILED, "out of memory");
 		return;
 	}
 	call_return_json(call, out);
@@ -448,6 +575,13 @@ static const struct object_arg store_args_list[] = {
 	{ .name = "ns", .type = OBJECT_TYPE_STRING, .optional = true },
 	{ 0 },
 };
+static const struct object_arg store_args_page[] = {
+	{ .name = "prefix", .type = OBJECT_TYPE_STRING, .optional = true },
+	{ .name = "after", .type = OBJECT_TYPE_STRING, .optional = true },
+	{ .name = "limit", .type = OBJECT_TYPE_INTEGER, .optional = true },
+	{ .name = "ns", .type = OBJECT_TYPE_STRING, .optional = true },
+	{ 0 },
+};
 static const struct object_arg store_args_on[] = {
 	{ .name = "event", .type = OBJECT_TYPE_STRING },
 	{ .name = "fn", .type = OBJECT_TYPE_FUNCTION, .kind = OBJECT_KIND_REGISTRATION },
@@ -463,8 +597,11 @@ static const struct object_method store_methods[] = {
 	  store_args_incr, "integer", false, store_incr },
 	{ "cas", "puts value (null: deletes) if the value under key equals expected (null: absent); true if it did",
 	  store_args_cas, "boolean", false, store_cas },
-	{ "list", "{key: value} of the keys starting with prefix (default: all), in key order", store_args_list,
-	  "object", false, store_list },
+	{ "list", "{key: value} of the keys starting with prefix (default: all), in key order, when it fits in a "
+	  "frame (else LimitExceeded: use listPage)", store_args_list, "object", false, store_list },
+	{ "listPage", "{entries: {key: value}, more, next}: at most limit (default 100, at most 1000) keys starting "
+	  "with prefix and sorting after after, in key order, cut short to fit a frame; next is the after of the "
+	  "next page (null when no more)", store_args_page, "object", false, store_list_page },
 	{ "namespaces", "[{ns, keys, bytes}] of every namespace holding something", NULL, "array", true,
 	  store_namespaces },
 	{ "on", "registers fn for \"change\" (the caller's namespace) or \"change:NS\"", store_args_on, "null",
@@ -499,6 +636,7 @@ int store_register(struct server *s, const struct store_conf *cfg, const char *s
 	if (!st || !(st->path = store_conf_path(cfg, state_dir)))
 		goto fail;
 	st->size_max = cfg->size_max;
+	st->server = s;
 	st->obj = object_new("store", "JSON values under keys, one namespace per behaviour, kept across restarts",
 			     store_methods, st);
 	if (!st->obj)

@@ -32,7 +32,8 @@ static const char *const store_db_sql[STMT_COUNT] = {
 	[STMT_DEL] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
 	[STMT_SIZE] = "SELECT bytes FROM sizes WHERE ns = ?1",
 	[STMT_SIZE_SET] = "INSERT OR REPLACE INTO sizes (ns, bytes) VALUES (?1, ?2)",
-	[STMT_LIST] = "SELECT key, value FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key",
+	/* ?3 NULL: from the prefix on; a key: only the keys after it */
+	[STMT_LIST] = "SELECT key, value FROM kv WHERE ns = ?1 AND key >= ?2 AND (?3 IS NULL OR key > ?3) ORDER BY key",
 	[STMT_NS] = "SELECT kv.ns, count(*), sizes.bytes FROM kv JOIN sizes ON sizes.ns = kv.ns "
 		    "GROUP BY kv.ns ORDER BY kv.ns",
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -330,12 +331,16 @@ int store_db_cas(struct store_db *db, const char *ns, const char *key, const cha
 	return r;
 }
 
-/* List by prefix. */
-int store_db_list(struct store_db *db, const char *ns, const char *prefix, store_db_entry_fn fn, void *userdata)
+/* List by prefix, after a key. */
+int store_db_list(struct store_db *db, const char *ns, const char *prefix, const char *after, store_db_entry_fn fn,
+		  void *userdata)
 {
 	sqlite3_stmt *st = store_db_stmt(db, STMT_LIST, ns, prefix);
 	size_t plen = strlen(prefix);
 	int rc, r = 0;
+
+	if (after)
+		store_sqlite.bind_text(st, 3, after, -1, SQLITE_STATIC);
 
 	while (r == 0 && (rc = store_sqlite.step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)store_sqlite.column_text(st, 0);
@@ -346,7 +351,7 @@ int store_db_list(struct store_db *db, const char *ns, const char *prefix, store
 	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = store_db_fail(db);
 	store_sqlite.reset(st);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /* List the namespaces. */

@@ -21,7 +21,8 @@
 struct store_db;
 
 /* Receives one entry of a listing (strings borrowed for the call); a
- * negative return stops the listing with that code. */
+ * negative return stops the listing with that code, a positive one stops it
+ * as done (a page is full). */
 typedef int (*store_db_entry_fn)(const char *key, const char *json, void *userdata);
 /* Receives one namespace with its entry count and bytes. */
 typedef int (*store_db_ns_fn)(const char *ns, int64_t entries, int64_t bytes, void *userdata);
@@ -48,8 +49,10 @@ int store_db_incr(struct store_db *db, const char *ns, const char *key, int64_t 
  * JSON (NULL: absent); *ret_done tells whether it did. */
 int store_db_cas(struct store_db *db, const char *ns, const char *key, const char *expect, const char *json,
 		 size_t limit, bool *ret_done);
-/* Call fn for each key of ns starting with prefix, in key order. */
-int store_db_list(struct store_db *db, const char *ns, const char *prefix, store_db_entry_fn fn, void *userdata);
+/* Call fn for each key of ns starting with prefix and, unless after is
+ * NULL, sorting after `after` (byte order), in key order. */
+int store_db_list(struct store_db *db, const char *ns, const char *prefix, const char *after, store_db_entry_fn fn,
+		  void *userdata);
 /* Call fn for each namespace holding something, in name order. */
 int store_db_namespaces(struct store_db *db, store_db_ns_fn fn, void *userdata);
 /* The bytes ns holds. */
