@@ -362,6 +362,32 @@ static const char *json_field_string(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Print the string o[key] (control characters made safe), or missing. */
+static void out_field(const cJSON *o, const char *key, const char *missing)
+{
+	const char *v = json_field_string(o, key);
+
+	out_text(v ? v : missing);
+}
+
+/* Call obj.method() and show its answer: as JSON with -j, else by print.
+ * 0 or the call's -errno (reported). */
+static int ctl_show(struct ctl *ctl, const char *obj, const char *method,
+		    void (*print)(struct ctl *ctl, const cJSON *result))
+{
+	cJSON *result = NULL;
+	int r = ctl_call(ctl, obj, method, NULL, &result);
+
+	if (r < 0)
+		return r;
+	if (ctl->json)
+		r = out_json(result);
+	else
+		print(ctl, result);
+	bk_json_delete(result);
+	return r;
+}
+
 /* --- status ------------------------------------------------------------- */
 
 /* Print the capabilities the server acknowledged, when the host says. */
@@ -390,7 +416,7 @@ static void status_print_state(const cJSON *state)
 	const char *nick = json_field_string(state, "nick");
 
 	fputs("irc:       ", stdout);
-	out_text(json_field_string(state, "state") ? json_field_string(state, "state") : "unknown");
+	out_field(state, "state", "unknown");
 	if (server || nick) {
 		fputs(" (", stdout);
 		if (server) {
@@ -604,46 +630,33 @@ static cJSON *clients_behaviours(struct ctl *ctl)
 	return list;
 }
 
+/* One line per client of host.clients(), parked processes marked. */
+static void clients_print(struct ctl *ctl, const cJSON *list)
+{
+	cJSON *behaviours = clients_behaviours(ctl);
+	const cJSON *cl;
+
+	cJSON_ArrayForEach(cl, list)
+		clients_print_one(ctl, cl, behaviours);
+	bk_json_delete(behaviours);
+}
+
 /* botctl clients: one line per client. */
 static int cmd_clients(struct ctl *ctl)
 {
-	cJSON *list = NULL, *behaviours = NULL;
-	const cJSON *cl;
-	int r = ctl_call(ctl, "host", "clients", NULL, &list);
-
-	if (r < 0)
-		return r;
-	if (ctl->json) {
-		r = out_json(list);
-	} else {
-		behaviours = clients_behaviours(ctl);
-		cJSON_ArrayForEach(cl, list)
-			clients_print_one(ctl, cl, behaviours);
-	}
-	bk_json_delete(behaviours);
-	bk_json_delete(list);
-	return r;
+	return ctl_show(ctl, "host", "clients", clients_print);
 }
 
-/* botctl services: NAME provider=ID(NAME) pid=PID methods=A,B doc. */
-static int cmd_services(struct ctl *ctl)
+/* NAME provider=ID(NAME) pid=PID methods=A,B doc, a line per service. */
+static void services_print(struct ctl *ctl, const cJSON *list)
 {
-	cJSON *list = NULL;
 	const cJSON *svc, *m;
 	char buf[64];
-	int r = ctl_call(ctl, "host", "services", NULL, &list);
 
-	if (r < 0)
-		return r;
-	if (ctl->json) {
-		r = out_json(list);
-		bk_json_delete(list);
-		return r;
-	}
 	cJSON_ArrayForEach(svc, list) {
 		const cJSON *provider = cJSON_GetObjectItemCaseSensitive(svc, "provider");
 		const char *name = json_field_string(provider, "name");
-		out_text(json_field_string(svc, "name") ? json_field_string(svc, "name") : "?");
+		out_field(svc, "name", "?");
 		printf(" provider=%s(", json_field_text(provider, "id", buf, sizeof buf));
 		out_text(name && *name ? name : "-");
 		printf(") pid=%s methods=", json_field_text(provider, "pid", buf, sizeof buf));
@@ -657,29 +670,24 @@ static int cmd_services(struct ctl *ctl)
 		}
 		putchar('\n');
 	}
-	bk_json_delete(list);
-	return 0;
 }
 
-/* botctl listeners: NAME BOUND-ADDRESS behaviours=A,B (none: -). */
-static int cmd_listeners(struct ctl *ctl)
+/* botctl services: one line per service clients provide. */
+static int cmd_services(struct ctl *ctl)
 {
-	cJSON *res = NULL;
-	const cJSON *it, *u;
-	int r = ctl_call(ctl, "bot", "listeners", NULL, &res);
+	return ctl_show(ctl, "host", "services", services_print);
+}
 
-	if (r < 0)
-		return r;
-	if (ctl->json) {
-		r = out_json(res);
-		bk_json_delete(res);
-		return r;
-	}
+/* NAME BOUND-ADDRESS behaviours=A,B (none: -), a line per listener. */
+static void listeners_print(struct ctl *ctl, const cJSON *res)
+{
+	const cJSON *it, *u;
+
 	cJSON_ArrayForEach(it, res) {
 		bool first = true;
-		out_text(json_field_string(it, "name") ? json_field_string(it, "name") : "?");
+		out_field(it, "name", "?");
 		putchar(' ');
-		out_text(json_field_string(it, "bound") ? json_field_string(it, "bound") : "?");
+		out_field(it, "bound", "?");
 		fputs(" behaviours=", stdout);
 		cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(it, "behaviours")) {
 			fputs(first ? "" : ",", stdout);
@@ -688,26 +696,21 @@ static int cmd_listeners(struct ctl *ctl)
 		}
 		fputs(first ? "-\n" : "\n", stdout);
 	}
-	bk_json_delete(res);
-	return 0;
 }
 
-/* botctl routes: "listen ADDR" lines, then METHOD PATH STATE served=N and
- * who serves it: client=ID(NAME) pid=PID, or section=NAME. */
-static int cmd_routes(struct ctl *ctl)
+/* botctl listeners: one line per [listen NAME] socket. */
+static int cmd_listeners(struct ctl *ctl)
 {
-	cJSON *res = NULL;
+	return ctl_show(ctl, "bot", "listeners", listeners_print);
+}
+
+/* "listen ADDR" lines, then METHOD PATH STATE served=N and who serves it:
+ * client=ID(NAME) pid=PID, or section=NAME. */
+static void routes_print(struct ctl *ctl, const cJSON *res)
+{
 	const cJSON *it;
 	char buf[64];
-	int r = ctl_call(ctl, "http", "routes", NULL, &res);
 
-	if (r < 0)
-		return r;
-	if (ctl->json) {
-		r = out_json(res);
-		bk_json_delete(res);
-		return r;
-	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "listen")) {
 		fputs("listen ", stdout);
 		out_text(cJSON_IsString(it) ? it->valuestring : "?");
@@ -716,9 +719,9 @@ static int cmd_routes(struct ctl *ctl)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "routes")) {
 		const cJSON *client = cJSON_GetObjectItemCaseSensitive(it, "client");
 		const char *name = json_field_string(client, "name");
-		out_text(json_field_string(it, "method") ? json_field_string(it, "method") : "?");
+		out_field(it, "method", "?");
 		putchar(' ');
-		out_text(json_field_string(it, "path") ? json_field_string(it, "path") : "?");
+		out_field(it, "path", "?");
 		printf(" %s served=%s", json_field_string(it, "state") ? json_field_string(it, "state") : "?",
 		       json_field_text(it, "served", buf, sizeof buf));
 		if (client) {
@@ -731,8 +734,12 @@ static int cmd_routes(struct ctl *ctl)
 		}
 		putchar('\n');
 	}
-	bk_json_delete(res);
-	return 0;
+}
+
+/* botctl routes: the HTTP server's addresses and routes. */
+static int cmd_routes(struct ctl *ctl)
+{
+	return ctl_show(ctl, "http", "routes", routes_print);
 }
 
 /* --- introspect --------------------------------------------------------- */
@@ -745,9 +752,9 @@ static void introspect_print_arg(const cJSON *arg)
 	bool rest = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arg, "rest"));
 
 	fputs(optional ? "[" : "", stdout);
-	out_text(json_field_string(arg, "name") ? json_field_string(arg, "name") : "?");
+	out_field(arg, "name", "?");
 	fputs(": ", stdout);
-	out_text(json_field_string(arg, "type") ? json_field_string(arg, "type") : "any");
+	out_field(arg, "type", "any");
 	if (kind) {
 		putchar('(');
 		out_text(kind);
@@ -773,7 +780,7 @@ static void introspect_print_method(const cJSON *m)
 		first = false;
 	}
 	fputs(") -> ", stdout);
-	out_text(json_field_string(m, "returns") ? json_field_string(m, "returns") : "any");
+	out_field(m, "returns", "any");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "privileged")))
 		fputs("  [privileged]", stdout);
 	putchar('\n');
