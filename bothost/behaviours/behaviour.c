@@ -16,6 +16,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "listeners.h"
+#include "exe_file.h"
 #include "prestart.h"
 #include "residents.h"
 #include "core/server.h"
@@ -33,7 +34,7 @@ struct behaviour_run {
 	bool parked;		/* prestarted, waiting for a command's context */
 	bool discarded;		/* parked and stopped to be replaced */
 	struct call *park_call;	/* its bot.park(), waiting for a command */
-	struct prestart_file exe;	/* the executable it was started from (parked) */
+	struct exe_file exe;	/* the executable it was started from (parked) */
 	char *state_dir;	/* the state directory in its environment (parked), or NULL */
 };
 
@@ -443,7 +444,7 @@ int behaviour_park(struct behaviour *b)
 	list_init(&run->link);
 	run->b = b;
 	run->parked = true;
-	run->exe = prestart_file_get(b->cfg.exec);
+	run->exe = exe_file_get(b->cfg.exec);
 	if (behaviour_run_keep_state_dir(run, base) < 0) {
 		r = -ENOMEM;
 		goto out;
@@ -522,7 +523,7 @@ static int behaviour_hand(struct behaviour_run *run, struct value *context)
 static int behaviour_unpark(struct behaviours *bs, struct behaviour *b, struct value *context, pid_t *ret_pid)
 {
 	struct behaviour_run *run = b->prestart ? behaviour_parked_pick(b) : NULL;
-	struct prestart_file now;
+	struct exe_file now;
 
 	if (!run)
 		return -ENOENT;
@@ -530,8 +531,8 @@ static int behaviour_unpark(struct behaviours *bs, struct behaviour *b, struct v
 		return -ESHUTDOWN;
 	if (behaviour_busy(b) >= b->cfg.max_running)
 		return -EBUSY;
-	now = prestart_file_get(b->cfg.exec);
-	if (!prestart_file_same(&now, &run->exe)) {
+	now = exe_file_get(b->cfg.exec);
+	if (!exe_file_same(&now, &run->exe)) {
 		prestart_exe_changed(b->prestart);
 		return -ENOENT;
 	}

@@ -31,25 +31,6 @@ struct prestart {
 	ev_stat stat;
 };
 
-/* The identity of the file at path now. */
-struct prestart_file prestart_file_get(const char *path)
-{
-	struct prestart_file f = { 0 };
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return f;
-	f = (struct prestart_file){ true, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_mode };
-	return f;
-}
-
-/* Whether two identities name the same version. */
-bool prestart_file_same(const struct prestart_file *a, const struct prestart_file *b)
-{
-	return a->known == b->known && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec && a->mode == b->mode;
-}
-
 /* Start parked processes up to the section's prestart; stop at the first
  * refusal (max_processes, the host stopping) and wait after a failure. */
 static void prestart_fill_cb(struct ev_loop *loop, ev_timer *w, int revents)

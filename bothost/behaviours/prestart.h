@@ -13,27 +13,9 @@
 #define BOTHOST_PRESTART_H
 
 #include <stdbool.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <time.h>
 
 struct behaviour;
 struct prestart;
-
-/* What identifies a version of an executable. */
-struct prestart_file {
-	bool known;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	mode_t mode;
-};
-
-/* The identity of the file at path now (known false when it cannot be read). */
-struct prestart_file prestart_file_get(const char *path);
-/* Whether two identities name the same version of a file. */
-bool prestart_file_same(const struct prestart_file *a, const struct prestart_file *b);
 
 /* Keep b's pool (b a command with prestart > 0), filled from the loop.
  * NULL on allocation failure. */

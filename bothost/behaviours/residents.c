@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "behaviour.h"
+#include "exe_file.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "spawn.h"
@@ -33,15 +34,6 @@ enum resident_state {
 	RESIDENT_STOPPING,	/* stopped to be started again at once */
 };
 
-/* What identifies a version of the executable. */
-struct resident_file {
-	bool known;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	mode_t mode;
-};
 
 struct resident {
 	struct behaviour *b;
@@ -54,7 +46,7 @@ struct resident {
 	char *path;		/* the executable watched (ev_stat keeps a pointer to it) */
 	ev_stat stat;
 	ev_timer settle;
-	struct resident_file ran;	/* the executable of the running process */
+	struct exe_file ran;	/* the executable of the running process */
 };
 
 static void resident_start(struct resident *r);
@@ -64,25 +56,6 @@ static void resident_start(struct resident *r);
 static const char *resident_name(const struct resident *r)
 {
 	return behaviour_conf(r->b)->name;
-}
-
-/* The identity of the file at path now (known false when it cannot be read). */
-static struct resident_file resident_file_get(const char *path)
-{
-	struct resident_file f = { 0 };
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return f;
-	f = (struct resident_file){ true, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_mode };
-	return f;
-}
-
-/* Whether two identities name the same version of a file. */
-static bool resident_file_same(const struct resident_file *a, const struct resident_file *b)
-{
-	return a->known == b->known && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec && a->mode == b->mode;
 }
 
 /* Wait wait_ms, then start; the next wait is twice as long, up to restart_max. */
@@ -111,7 +84,7 @@ static void resident_start(struct resident *r)
 		value_free(ctx);
 		ctx = NULL;
 	}
-	r->ran = resident_file_get(behaviour_conf(r->b)->exec);
+	r->ran = exe_file_get(behaviour_conf(r->b)->exec);
 	e = ctx ? behaviour_run(r->b, ctx, NULL, 0, NULL) : -ENOMEM;
 	if (e == 0) {
 		r->state = RESIDENT_RUNNING;
@@ -169,14 +142,14 @@ void resident_restart(struct resident *r)
 static void resident_settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct resident *r = w->data;
-	struct resident_file now = resident_file_get(r->path);
+	struct exe_file now = exe_file_get(r->path);
 
 	if (!now.known || !S_ISREG(now.mode) || access(r->path, X_OK) < 0) {
 		log_warn("resident %s: %s changed and is not an executable file now: waiting for it",
 			 resident_name(r), r->path);
 		return;
 	}
-	if (resident_file_same(&now, &r->ran))
+	if (exe_file_same(&now, &r->ran))
 		return;
 	log_info("resident %s: %s changed: restarting", resident_name(r), r->path);
 	resident_restart(r);
